@@ -1,0 +1,161 @@
+//! The tendermint-abci adapter: the only chain crate that knows CometBFT types.
+//!
+//! [`AbciApp`] implements `tendermint_abci::Application` (CometBFT v0.38 protocol) by
+//! converting each request into plain types for [`taochain_app::App`] and each result back.
+//! A transaction's failure is a non-zero code in its result; an [`taochain_app::AppError`]
+//! (disk, corruption, requests out of order) halts the node: continuing could fork it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use prost::Message;
+use taochain_app::{App, AppError, Event, TxOutcome};
+use tendermint_abci::Application;
+use tendermint_proto::v0_38::abci::{self as pb, response_process_proposal::ProposalStatus};
+use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
+
+/// The ABCI proof-op type of a Jellyfish-Merkle ICS23 commitment proof.
+pub const PROOF_OP_TYPE: &str = "ics23:jmt";
+
+/// What to do on a host failure. The node exits; tests may panic instead.
+pub type HaltFn = fn(&AppError) -> !;
+
+/// The node's halt: log and exit with status 70 (EX_SOFTWARE).
+pub fn exit_on_error(err: &AppError) -> ! {
+    tracing::error!(error = %err, "host failure; halting the node so it cannot fork");
+    eprintln!("taod: halting: {err}");
+    std::process::exit(70)
+}
+
+/// `tendermint_abci::Application` over the taochain app. Cheap to clone (one per connection).
+#[derive(Clone)]
+pub struct AbciApp {
+    app: Arc<App>,
+    halt: HaltFn,
+}
+
+impl AbciApp {
+    /// Wraps `app`; `halt` is called on host failures.
+    pub fn new(app: Arc<App>, halt: HaltFn) -> Self {
+        AbciApp { app, halt }
+    }
+
+    /// The wrapped app.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    fn ok<T>(&self, r: Result<T, AppError>) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => (self.halt)(&e),
+        }
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn event(e: Event) -> pb::Event {
+    pb::Event {
+        r#type: e.kind,
+        attributes: e
+            .attributes
+            .into_iter()
+            .map(|(key, value)| pb::EventAttribute { key, value, index: true })
+            .collect(),
+    }
+}
+
+fn exec_result(o: TxOutcome) -> pb::ExecTxResult {
+    pb::ExecTxResult {
+        code: o.code,
+        log: o.log,
+        gas_wanted: to_i64(o.gas_wanted),
+        gas_used: to_i64(o.gas_used),
+        events: o.events.into_iter().map(event).collect(),
+        codespace: if o.code == 0 { String::new() } else { "taochain".into() },
+        ..Default::default()
+    }
+}
+
+impl Application for AbciApp {
+    fn info(&self, _request: pb::RequestInfo) -> pb::ResponseInfo {
+        let (height, app_hash) = self.ok(self.app.info());
+        pb::ResponseInfo {
+            data: "taochain".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            app_version: 1,
+            last_block_height: to_i64(height),
+            last_block_app_hash: app_hash.into(),
+        }
+    }
+
+    fn init_chain(&self, request: pb::RequestInitChain) -> pb::ResponseInitChain {
+        self.ok(self.app.init_chain(&request.chain_id, &request.app_state_bytes));
+        pb::ResponseInitChain::default()
+    }
+
+    fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
+        let height = u64::try_from(request.height).unwrap_or(0);
+        let out = self.app.query(&request.path, height, request.prove);
+        let proof_ops = out.proof.map(|p| ProofOps {
+            ops: vec![ProofOp {
+                r#type: PROOF_OP_TYPE.into(),
+                key: out.key.clone(),
+                data: p.encode_to_vec(),
+            }],
+        });
+        pb::ResponseQuery {
+            code: out.code,
+            log: out.log,
+            key: out.key.into(),
+            value: out.value.into(),
+            proof_ops,
+            height: to_i64(out.height),
+            codespace: if out.code == 0 { String::new() } else { "taochain".into() },
+            ..Default::default()
+        }
+    }
+
+    fn check_tx(&self, request: pb::RequestCheckTx) -> pb::ResponseCheckTx {
+        let o = self.ok(self.app.check_tx(&request.tx));
+        pb::ResponseCheckTx {
+            code: o.code,
+            log: o.log,
+            gas_wanted: to_i64(o.gas_wanted),
+            gas_used: to_i64(o.gas_used),
+            codespace: if o.code == 0 { String::new() } else { "taochain".into() },
+            ..Default::default()
+        }
+    }
+
+    fn commit(&self) -> pb::ResponseCommit {
+        self.ok(self.app.commit());
+        pb::ResponseCommit { retain_height: 0 }
+    }
+
+    fn prepare_proposal(&self, request: pb::RequestPrepareProposal) -> pb::ResponsePrepareProposal {
+        let max = u64::try_from(request.max_tx_bytes).unwrap_or(0);
+        let txs: Vec<Bytes> = self.ok(self.app.prepare_proposal(request.txs, max));
+        pb::ResponsePrepareProposal { txs }
+    }
+
+    fn process_proposal(&self, request: pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
+        let accept = self.ok(self.app.process_proposal(&request.txs));
+        let status = if accept { ProposalStatus::Accept } else { ProposalStatus::Reject };
+        pb::ResponseProcessProposal { status: status as i32 }
+    }
+
+    fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
+        let height = u64::try_from(request.height).unwrap_or(0);
+        let out = self.ok(self.app.finalize_block(height, &request.txs));
+        pb::ResponseFinalizeBlock {
+            events: out.events.into_iter().map(event).collect(),
+            tx_results: out.tx_results.into_iter().map(exec_result).collect(),
+            app_hash: out.app_hash.to_vec().into(),
+            ..Default::default()
+        }
+    }
+}

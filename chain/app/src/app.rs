@@ -1,0 +1,268 @@
+//! [`App`]: the ABCI-shaped entry points over committed storage.
+//!
+//! Three independent locks, never held together: the consensus state (genesis waiting for
+//! block 1, the prepared commit between `FinalizeBlock` and `Commit`), the mempool state,
+//! and storage itself (RocksDB, safe to read concurrently). Queries take no lock.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use taochain_primitives::{Params, RejectCode, SignedTx};
+use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY};
+use taochain_storage::{Changes, PreparedCommit, StateDelta, StateRead, Storage};
+
+use crate::bank::read;
+use crate::checks::{Rejection, check_signature, decode};
+use crate::deliver::{Context, deliver};
+use crate::emission::mint_block_reward;
+use crate::mempool::MempoolState;
+use crate::query::QueryOutcome;
+use crate::{AppError, Event, Genesis};
+
+/// The result of one transaction (CheckTx or FinalizeBlock).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TxOutcome {
+    /// 0 on success, else a [`RejectCode`].
+    pub code: u32,
+    /// What was wrong, when `code != 0`.
+    pub log: String,
+    /// The transaction's gas limit.
+    pub gas_wanted: u64,
+    /// Gas charged.
+    pub gas_used: u64,
+    /// Events.
+    pub events: Vec<Event>,
+}
+
+impl TxOutcome {
+    fn rejected(r: Rejection) -> Self {
+        TxOutcome { code: r.code.code(), log: r.log, ..TxOutcome::default() }
+    }
+}
+
+/// The result of a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One outcome per transaction, in block order.
+    pub tx_results: Vec<TxOutcome>,
+    /// Block-level events (`mint`).
+    pub events: Vec<Event>,
+    /// The app hash after this block.
+    pub app_hash: [u8; 32],
+}
+
+#[derive(Default)]
+struct Consensus {
+    /// Genesis state, applied as part of the first block's changes.
+    genesis: Option<Changes>,
+    /// The finalized, not yet committed block.
+    prepared: Option<PreparedCommit>,
+}
+
+/// The taochain application.
+pub struct App {
+    storage: Arc<Storage>,
+    consensus: Mutex<Consensus>,
+    mempool: Mutex<MempoolState>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock means a thread panicked mid-update; the data is still the last
+    // consistent value we wrote (all writes are whole-value), so keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl App {
+    /// An app over `storage`.
+    pub fn new(storage: Arc<Storage>) -> Self {
+        App { storage, consensus: Mutex::default(), mempool: Mutex::default() }
+    }
+
+    /// The storage handle.
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+
+    /// Last committed height and app hash (height 0 and an empty hash before block 1).
+    pub fn info(&self) -> Result<(u64, Vec<u8>), AppError> {
+        match self.storage.latest_version() {
+            None => Ok((0, vec![])),
+            Some(h) => {
+                let root = self.storage.root_hash(h)?.ok_or_else(|| {
+                    AppError::Invariant(format!("no root for committed height {h}"))
+                })?;
+                Ok((h, root.to_vec()))
+            }
+        }
+    }
+
+    /// Loads the genesis `app_state`. Its state enters the tree with the first block, so the
+    /// returned app hash is empty (CometBFT then uses the genesis file's, also empty).
+    pub fn init_chain(&self, chain_id: &str, app_state: &[u8]) -> Result<(), AppError> {
+        if self.storage.latest_version().is_some() {
+            return Err(AppError::OutOfOrder("InitChain on a store that already has blocks".into()));
+        }
+        let changes = Genesis::from_json(app_state)?.into_changes(chain_id)?;
+        lock(&self.consensus).genesis = Some(changes);
+        Ok(())
+    }
+
+    /// The state new transactions are checked against: committed, or genesis before block 1.
+    fn with_committed<T>(&self, f: impl FnOnce(&dyn StateRead) -> T) -> T {
+        let latest = self.storage.latest();
+        if self.storage.latest_version().is_some() {
+            return f(&latest);
+        }
+        let genesis = lock(&self.consensus).genesis.clone().unwrap_or_default();
+        f(&StateDelta::with_changes(&latest, genesis))
+    }
+
+    fn chain_id_and_params(state: &dyn StateRead) -> Result<(String, Params), AppError> {
+        let chain_id = state.get(CHAIN_ID_KEY)?.unwrap_or_default();
+        let chain_id = String::from_utf8(chain_id).map_err(|e| AppError::Corrupt {
+            key: "chain_id".into(),
+            detail: e.to_string(),
+        })?;
+        let params = read(state, PARAMS_KEY)?.unwrap_or_default();
+        Ok((chain_id, params))
+    }
+
+    /// Mempool admission (`CheckTx`); `recheck` after a commit re-runs the same checks.
+    pub fn check_tx(&self, bytes: &[u8]) -> Result<TxOutcome, AppError> {
+        self.with_committed(|state| {
+            let (chain_id, params) = Self::chain_id_and_params(state)?;
+            let checked = lock(&self.mempool).check(state, bytes, &chain_id, &params)?;
+            Ok(match checked {
+                Ok(gas) => TxOutcome { gas_wanted: gas, gas_used: gas, ..TxOutcome::default() },
+                Err(r) => TxOutcome::rejected(r),
+            })
+        })
+    }
+
+    /// Picks transactions for a proposal: in mempool order, dropping undecodable ones and
+    /// stopping before `max_bytes`.
+    pub fn prepare_proposal<T: AsRef<[u8]>>(&self, txs: Vec<T>, max_bytes: u64) -> Result<Vec<T>, AppError> {
+        let params = self.with_committed(Self::chain_id_and_params)?.1;
+        let mut total: u64 = 0;
+        let mut out = Vec::with_capacity(txs.len());
+        for tx in txs {
+            if decode(tx.as_ref(), &params).is_err() {
+                continue;
+            }
+            let len = tx.as_ref().len() as u64;
+            if total.saturating_add(len) > max_bytes {
+                break;
+            }
+            total += len;
+            out.push(tx);
+        }
+        Ok(out)
+    }
+
+    /// Accepts a proposal only if every transaction decodes.
+    pub fn process_proposal<T: AsRef<[u8]>>(&self, txs: &[T]) -> Result<bool, AppError> {
+        let params = self.with_committed(Self::chain_id_and_params)?.1;
+        Ok(txs.iter().all(|tx| decode(tx.as_ref(), &params).is_ok()))
+    }
+
+    /// Executes a block and returns its results and the new app hash (not yet durable).
+    pub fn finalize_block<T: AsRef<[u8]>>(
+        &self,
+        height: u64,
+        txs: &[T],
+    ) -> Result<BlockOutcome, AppError> {
+        let mut consensus = lock(&self.consensus);
+        let latest = self.storage.latest_version();
+        let initial = match latest {
+            Some(h) if h.checked_add(1) == Some(height) => Changes::new(),
+            Some(h) => {
+                return Err(AppError::OutOfOrder(format!("FinalizeBlock {height} after commit {h}")));
+            }
+            None => consensus.genesis.clone().ok_or_else(|| {
+                AppError::OutOfOrder("FinalizeBlock before InitChain".into())
+            })?,
+        };
+        let committed = self.storage.latest();
+        let mut block = StateDelta::with_changes(&committed, initial);
+        let (chain_id, params) = Self::chain_id_and_params(&block)?;
+        let ctx = Context { chain_id: &chain_id, params: &params };
+        let decoded: Vec<Result<SignedTx, Rejection>> = txs
+            .iter()
+            .map(|bytes| decode(bytes.as_ref(), &params))
+            .collect();
+        let signatures = verify_signatures(&decoded);
+        let mut tx_results = Vec::with_capacity(txs.len());
+        for ((tx, sig_ok), bytes) in decoded.iter().zip(signatures).zip(txs) {
+            let outcome = match (tx, sig_ok) {
+                (Err(r), _) => TxOutcome::rejected(r.clone()),
+                (Ok(_), Err(r)) => TxOutcome::rejected(r),
+                (Ok(tx), Ok(())) => {
+                    let d = deliver(&mut block, tx, bytes.as_ref().len(), &ctx)?;
+                    let (code, log) = match d.result {
+                        Ok(()) => (0, String::new()),
+                        Err(r) => (r.code.code(), r.log),
+                    };
+                    TxOutcome { code, log, gas_wanted: tx.body.gas_limit, gas_used: d.gas_used, events: d.events }
+                }
+            };
+            tx_results.push(outcome);
+        }
+        let events = vec![mint_block_reward(&mut block)?];
+        let prepared = self.storage.prepare(height, block.into_changes())?;
+        let app_hash = prepared.root();
+        consensus.prepared = Some(prepared);
+        Ok(BlockOutcome { tx_results, events, app_hash })
+    }
+
+    /// Makes the finalized block durable. Returns the committed height.
+    pub fn commit(&self) -> Result<u64, AppError> {
+        let height = {
+            let mut consensus = lock(&self.consensus);
+            let prepared = consensus
+                .prepared
+                .take()
+                .ok_or_else(|| AppError::OutOfOrder("Commit without FinalizeBlock".into()))?;
+            let height = prepared.version();
+            self.storage.commit(prepared)?;
+            consensus.genesis = None;
+            height
+        };
+        lock(&self.mempool).reset();
+        Ok(height)
+    }
+
+    /// Serves a read query (see [`crate::query`]).
+    pub fn query(&self, path: &str, height: u64, prove: bool) -> QueryOutcome {
+        crate::query::query(&self.storage, path, height, prove)
+    }
+}
+
+/// Verifies every decoded transaction's signature: one ed25519 batch for the block (the
+/// batch is deterministic: its coefficients come from a transcript of the inputs), falling
+/// back to one-by-one strict checks to find the bad ones when the batch fails.
+fn verify_signatures(decoded: &[Result<SignedTx, Rejection>]) -> Vec<Result<(), Rejection>> {
+    let mut parts: Vec<(usize, VerifyingKey, Signature, [u8; 32])> = vec![];
+    let mut results: Vec<Result<(), Rejection>> = vec![Ok(()); decoded.len()];
+    for (i, tx) in decoded.iter().enumerate() {
+        let Ok(tx) = tx else { continue };
+        match tx.verification_parts() {
+            Ok((key, _, _)) if key.is_weak() => {
+                results[i] = Err(Rejection::new(RejectCode::InvalidPublicKey, "weak public key"));
+            }
+            Ok((key, sig, digest)) => parts.push((i, key, sig, digest)),
+            Err(code) => results[i] = Err(Rejection::new(code, "public key is not a valid ed25519 key")),
+        }
+    }
+    let messages: Vec<&[u8]> = parts.iter().map(|p| &p.3[..]).collect();
+    let sigs: Vec<Signature> = parts.iter().map(|p| p.2).collect();
+    let keys: Vec<VerifyingKey> = parts.iter().map(|p| p.1).collect();
+    if parts.is_empty() || ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
+        return results;
+    }
+    for (i, _, _, _) in &parts {
+        if let Ok(tx) = &decoded[*i] {
+            results[*i] = check_signature(tx);
+        }
+    }
+    results
+}

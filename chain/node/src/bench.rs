@@ -1,0 +1,136 @@
+//! `taod bench`: FinalizeBlock + Commit throughput on blocks of signed transfers, in-process
+//! over RocksDB in a temporary directory, with the time split into signature checks,
+//! execution + tree update, and the durable write.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use indicatif::{ProgressBar, ProgressStyle};
+use taochain_app::App;
+use taochain_primitives::{Address, Msg, SignedTx, TxBody};
+use taochain_storage::{Storage, StorageOptions};
+
+/// Options of `taod bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Transactions per block.
+    #[arg(long, default_value_t = 5000)]
+    txs_per_block: usize,
+    /// Blocks measured.
+    #[arg(long, default_value_t = 5)]
+    blocks: usize,
+    /// Funded accounts (senders rotate through them; recipients are the next account).
+    #[arg(long, default_value_t = 20000)]
+    accounts: usize,
+}
+
+fn key(i: usize) -> SigningKey {
+    let mut seed = [7u8; 32];
+    seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+    SigningKey::from_bytes(&seed)
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let storage = Arc::new(Storage::open(&dir, StorageOptions::default())?);
+    let app = App::new(storage);
+    let keys: Vec<SigningKey> = (0..args.accounts).map(key).collect();
+    let addrs: Vec<Address> =
+        keys.iter().map(|k| Address::from_public_key(&k.verifying_key().to_bytes())).collect();
+    let balance = 1_000_000_000_000u64;
+    let accounts: Vec<_> = addrs
+        .iter()
+        .map(|a| serde_json::json!({"address": a.to_string(), "balance": balance.to_string()}))
+        .collect();
+    let genesis = serde_json::json!({
+        "accounts": accounts,
+        "total_issuance": (balance * args.accounts as u64).to_string(),
+    });
+    app.init_chain("bench", &serde_json::to_vec(&genesis)?)?;
+    app.finalize_block::<Vec<u8>>(1, &[])?;
+    app.commit()?;
+
+    let total = args.txs_per_block * args.blocks;
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} txs")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("signing");
+    let mut nonces = vec![0u64; args.accounts];
+    let mut blocks = Vec::with_capacity(args.blocks);
+    for b in 0..args.blocks {
+        let mut txs = Vec::with_capacity(args.txs_per_block);
+        for t in 0..args.txs_per_block {
+            let from = (b * args.txs_per_block + t) % args.accounts;
+            let to = addrs[(from + 1) % args.accounts];
+            let body = TxBody {
+                chain_id: "bench".into(),
+                nonce: nonces[from],
+                fee: 1_000,
+                gas_limit: 1_000_000,
+                msgs: vec![Msg::Transfer { to, amount: 1 }],
+            };
+            nonces[from] += 1;
+            txs.push(body.sign(&keys[from]).encode());
+            bar.inc(1);
+        }
+        blocks.push(txs);
+    }
+    bar.set_position(0);
+    bar.set_message("executing");
+    let (mut sig, mut finalize, mut commit) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for (i, txs) in blocks.iter().enumerate() {
+        sig += time_signatures(txs)?;
+        let t = Instant::now();
+        let out = app.finalize_block(i as u64 + 2, txs)?;
+        finalize += t.elapsed();
+        let failed = out.tx_results.iter().filter(|r| r.code != 0).count();
+        anyhow::ensure!(failed == 0, "{failed} transactions failed in the benchmark block");
+        let t = Instant::now();
+        app.commit()?;
+        commit += t.elapsed();
+        bar.inc(txs.len() as u64);
+    }
+    bar.finish_and_clear();
+    let per_tx = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
+    let block_time = finalize + commit;
+    println!("blocks: {}  txs/block: {}  accounts: {}", args.blocks, args.txs_per_block, args.accounts);
+    println!("  signature batch verify  {:>8.2} us/tx", per_tx(sig));
+    println!("  execution + tree update {:>8.2} us/tx", per_tx(finalize.saturating_sub(sig)));
+    println!("  commit (RocksDB write)  {:>8.2} us/tx", per_tx(commit));
+    println!(
+        "summary: {:.0} tx/s FinalizeBlock+Commit on one core ({} txs in {:.3} s)",
+        total as f64 / block_time.as_secs_f64(),
+        total,
+        block_time.as_secs_f64()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// Times decoding plus one batch verification of the block's signatures (the same work
+/// FinalizeBlock does first).
+fn time_signatures(txs: &[Vec<u8>]) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let mut msgs = Vec::with_capacity(txs.len());
+    let mut sigs = Vec::with_capacity(txs.len());
+    let mut keys = Vec::with_capacity(txs.len());
+    for bytes in txs {
+        let tx = SignedTx::decode(bytes, 1 << 20).context("bench tx decodes")?;
+        msgs.push(tx.body.sign_digest());
+        sigs.push(Signature::from_bytes(&tx.signature));
+        keys.push(VerifyingKey::from_bytes(&tx.public_key).context("bench key")?);
+    }
+    let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
+    ed25519_dalek::verify_batch(&refs, &sigs, &keys).context("bench signatures verify")?;
+    Ok(t.elapsed())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("taod-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

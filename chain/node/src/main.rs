@@ -1,0 +1,72 @@
+//! `taod`: the taochain node. Opens RocksDB under `--home`, serves the ABCI socket that a
+//! `cometbft` process connects to, and logs to stderr. `taod bench` measures block
+//! execution in-process.
+
+mod bench;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use taochain_abci::{AbciApp, exit_on_error};
+use taochain_app::App;
+use taochain_storage::{Storage, StorageOptions};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "taod", version, about = "The taochain node (ABCI application for CometBFT v0.38)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the ABCI socket for one CometBFT node.
+    Start {
+        /// Node home: state lives in `<home>/data/state.db`.
+        #[arg(long)]
+        home: PathBuf,
+        /// ABCI listen address (what CometBFT's `proxy_app` points at).
+        #[arg(long, default_value = "127.0.0.1:26658")]
+        abci: String,
+        /// Tree versions kept readable and provable; older ones are pruned.
+        #[arg(long, default_value_t = 1000)]
+        keep_versions: u64,
+    },
+    /// Benchmark FinalizeBlock + Commit on blocks of signed transfers (in-process).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Start { home, abci, keep_versions } => start(home, &abci, keep_versions),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+fn start(home: PathBuf, abci: &str, keep_versions: u64) -> anyhow::Result<()> {
+    let db_path = home.join("data").join("state.db");
+    std::fs::create_dir_all(&db_path).with_context(|| format!("creating {}", db_path.display()))?;
+    let storage = Storage::open(&db_path, StorageOptions { keep_versions })
+        .with_context(|| format!("opening state at {}", db_path.display()))?;
+    let app = Arc::new(App::new(Arc::new(storage)));
+    let (height, hash) = app.info()?;
+    tracing::info!(height, app_hash = %hex_upper(&hash), db = %db_path.display(), "state opened");
+    let abci_addr = abci.trim_start_matches("tcp://");
+    let server = tendermint_abci::ServerBuilder::new(1 << 20)
+        .bind(abci_addr, AbciApp::new(app, exit_on_error))
+        .with_context(|| format!("binding ABCI socket {abci_addr}"))?;
+    tracing::info!(addr = %server.local_addr(), "ABCI server listening");
+    server.listen().context("ABCI server stopped")?;
+    Ok(())
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}

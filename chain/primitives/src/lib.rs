@@ -1,0 +1,24 @@
+//! taochain primitives: the types every other part of the chain agrees on.
+//!
+//! This crate owns amounts (rao), addresses (bech32 `tao1...`), the transaction envelope
+//! and its borsh wire format, the signing bytes, the state value encodings that clients
+//! decode, the rejection codes, and the pure TAO block-reward schedule. It is `no_std` +
+//! `alloc` so contracts and light clients can use it; it does no I/O and knows nothing of
+//! RocksDB, CometBFT or the CLI.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod address;
+pub mod amount;
+pub mod codes;
+pub mod emission;
+pub mod state;
+pub mod tx;
+
+pub use address::{Address, AddressError};
+pub use amount::{AmountError, RAO_PER_TAO, format_tao, parse_amount};
+pub use codes::RejectCode;
+pub use emission::{TOTAL_SUPPLY_CAP, block_reward};
+pub use state::{Account, Params, Supply};
+pub use tx::{DecodeError, Msg, SignedTx, TxBody};

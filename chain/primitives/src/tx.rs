@@ -1,0 +1,197 @@
+//! The transaction envelope, its borsh wire format, the signing bytes, and a strict
+//! decoder written for an adversary.
+//!
+//! Wire format: `borsh(SignedTx { body, public_key: [u8; 32], signature: [u8; 64] })` with
+//! `TxBody { chain_id: String, nonce: u64, fee: u64, gas_limit: u64, msgs: Vec<Msg> }`.
+//! `Msg` is a borsh enum: a one-byte variant tag, then the fields. The signature is
+//! ed25519 over `sha256("taochain/tx/v1" || borsh(body))`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use borsh::io::{Error as IoError, ErrorKind, Read};
+use borsh::{BorshDeserialize, BorshSerialize};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::address::Address;
+use crate::codes::RejectCode;
+
+/// Domain separator for transaction signatures.
+pub const TX_SIGN_DOMAIN: &[u8] = b"taochain/tx/v1";
+/// Longest accepted chain id, in bytes.
+pub const MAX_CHAIN_ID_LEN: usize = 64;
+
+/// One state-changing message. Later issues add variants at the end (tags are stable).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize)]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum Msg {
+    /// Move `amount` rao from the signer to `to`.
+    Transfer {
+        /// Recipient.
+        to: Address,
+        /// Amount in rao, non-zero.
+        amount: u64,
+    } = 0,
+}
+
+/// borsh's message for input that ends inside a fixed-size field.
+const BORSH_SHORT_READ: &str = "Unexpected length of input";
+
+/// Marker error message for an unknown variant tag, so the decoder can tell it apart.
+const UNKNOWN_VARIANT: &str = "unknown message variant";
+
+impl BorshDeserialize for Msg {
+    fn deserialize_reader<R: Read>(reader: &mut R) -> Result<Self, IoError> {
+        let tag = u8::deserialize_reader(reader)?;
+        match tag {
+            0 => Ok(Msg::Transfer {
+                to: Address::deserialize_reader(reader)?,
+                amount: u64::deserialize_reader(reader)?,
+            }),
+            _ => Err(IoError::new(ErrorKind::InvalidInput, UNKNOWN_VARIANT)),
+        }
+    }
+}
+
+/// What the signer authorises.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TxBody {
+    /// Must equal the chain's id (replay protection across chains).
+    pub chain_id: String,
+    /// Must equal the sender's next nonce (replay protection within the chain).
+    pub nonce: u64,
+    /// Fee in rao, paid even when a message fails, and recycled.
+    pub fee: u64,
+    /// Gas the signer allows; must cover the transaction's gas.
+    pub gas_limit: u64,
+    /// The messages, executed in order, all or nothing.
+    pub msgs: Vec<Msg>,
+}
+
+/// A signed transaction as it travels and is stored.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedTx {
+    /// The signed body.
+    pub body: TxBody,
+    /// The signer's ed25519 public key; the sender is its address.
+    pub public_key: [u8; 32],
+    /// ed25519 signature over [`TxBody::sign_digest`].
+    pub signature: [u8; 64],
+}
+
+/// Why bytes are not an acceptable `SignedTx`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// More than the size limit.
+    #[error("transaction is {size} bytes, the limit is {limit}")]
+    TooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Input ended early.
+    #[error("transaction bytes end early (truncated borsh)")]
+    Truncated,
+    /// Input continued after the transaction.
+    #[error("{0} trailing bytes after the transaction")]
+    TrailingBytes(usize),
+    /// A message tag we do not know.
+    #[error("unknown message variant")]
+    UnknownMessage,
+    /// Any other malformed encoding.
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+}
+
+impl DecodeError {
+    /// The rejection code for this error.
+    pub fn code(&self) -> RejectCode {
+        match self {
+            DecodeError::TooLarge { .. } => RejectCode::TxTooLarge,
+            DecodeError::Truncated => RejectCode::Truncated,
+            DecodeError::TrailingBytes(_) => RejectCode::TrailingBytes,
+            DecodeError::UnknownMessage => RejectCode::UnknownMessage,
+            DecodeError::Malformed(_) => RejectCode::Malformed,
+        }
+    }
+}
+
+impl TxBody {
+    /// The 32 bytes that are signed: sha256 of the domain and the borsh body.
+    pub fn sign_digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(TX_SIGN_DOMAIN);
+        // Serialising into a hasher cannot fail: the writer is infallible.
+        let bytes = borsh::to_vec(self).unwrap_or_default();
+        hasher.update(&bytes);
+        hasher.finalize().into()
+    }
+
+    /// Signs the body with `key`.
+    pub fn sign(self, key: &SigningKey) -> SignedTx {
+        let signature = key.sign(&self.sign_digest()).to_bytes();
+        SignedTx { body: self, public_key: key.verifying_key().to_bytes(), signature }
+    }
+}
+
+impl SignedTx {
+    /// Decodes bytes strictly: size limit first, then borsh with no trailing bytes.
+    pub fn decode(bytes: &[u8], max_len: usize) -> Result<Self, DecodeError> {
+        if bytes.len() > max_len {
+            return Err(DecodeError::TooLarge { size: bytes.len(), limit: max_len });
+        }
+        let mut rest = bytes;
+        let tx = SignedTx::deserialize(&mut rest).map_err(|e| match e.kind() {
+            ErrorKind::UnexpectedEof => DecodeError::Truncated,
+            // borsh reports a short read of a fixed-size field this way.
+            ErrorKind::InvalidData if e.to_string() == BORSH_SHORT_READ => DecodeError::Truncated,
+            ErrorKind::InvalidInput if e.to_string() == UNKNOWN_VARIANT => {
+                DecodeError::UnknownMessage
+            }
+            _ => DecodeError::Malformed(e.to_string()),
+        })?;
+        if !rest.is_empty() {
+            return Err(DecodeError::TrailingBytes(rest.len()));
+        }
+        if tx.body.chain_id.len() > MAX_CHAIN_ID_LEN {
+            return Err(DecodeError::Malformed(alloc::format!(
+                "chain id longer than {MAX_CHAIN_ID_LEN} bytes"
+            )));
+        }
+        Ok(tx)
+    }
+
+    /// The borsh bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        borsh::to_vec(self).unwrap_or_default()
+    }
+
+    /// The sender: the address of the public key.
+    pub fn sender(&self) -> Address {
+        Address::from_public_key(&self.public_key)
+    }
+
+    /// Parses the public key and signature for verification (single or batched).
+    pub fn verification_parts(&self) -> Result<(VerifyingKey, Signature, [u8; 32]), RejectCode> {
+        let key =
+            VerifyingKey::from_bytes(&self.public_key).map_err(|_| RejectCode::InvalidPublicKey)?;
+        Ok((key, Signature::from_bytes(&self.signature), self.body.sign_digest()))
+    }
+
+    /// Verifies the signature on its own (strict: no malleable signatures, no weak keys).
+    pub fn verify_signature(&self) -> Result<(), RejectCode> {
+        let (key, sig, digest) = self.verification_parts()?;
+        key.verify_strict(&digest, &sig).map_err(|_| RejectCode::BadSignature)
+    }
+
+    /// The sha256 of the encoded transaction, as CometBFT names transactions.
+    pub fn hash_bytes(bytes: &[u8]) -> [u8; 32] {
+        Sha256::digest(bytes).into()
+    }
+}
+
+#[cfg(test)]
+mod tests;

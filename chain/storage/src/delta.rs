@@ -1,0 +1,104 @@
+//! An in-memory overlay of writes over some readable state: a block's pending changes
+//! over the committed state, or one transaction's changes over the block's. Dropping a
+//! delta discards its writes (a failed transaction); [`StateDelta::into_changes`] hands
+//! them to the parent. Ordered map: the change set is iterated deterministically.
+
+use std::collections::BTreeMap;
+
+use crate::{StateRead, StateWrite, StorageError};
+
+/// Pending changes: `Some(value)` sets, `None` deletes.
+pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Writes buffered over a read-only base.
+pub struct StateDelta<'a, R: StateRead + ?Sized> {
+    base: &'a R,
+    changes: Changes,
+}
+
+impl<'a, R: StateRead + ?Sized> StateDelta<'a, R> {
+    /// An empty overlay over `base`.
+    pub fn new(base: &'a R) -> Self {
+        StateDelta { base, changes: Changes::new() }
+    }
+
+    /// An overlay over `base` that starts with `changes` already applied.
+    pub fn with_changes(base: &'a R, changes: Changes) -> Self {
+        StateDelta { base, changes }
+    }
+
+    /// The buffered changes.
+    pub fn into_changes(self) -> Changes {
+        self.changes
+    }
+
+    /// Applies `changes` (from a child delta) on top of this one.
+    pub fn apply(&mut self, changes: Changes) {
+        self.changes.extend(changes);
+    }
+
+    /// Number of buffered keys.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+impl<R: StateRead + ?Sized> StateRead for StateDelta<'_, R> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.changes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
+        }
+    }
+}
+
+impl<R: StateRead + ?Sized> StateWrite for StateDelta<'_, R> {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.changes.insert(key, Some(value));
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        self.changes.insert(key, None);
+    }
+}
+
+/// An empty state, for tests and genesis.
+impl StateRead for Changes {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(BTreeMap::get(self, key).cloned().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_writes_shadow_parent_until_dropped() {
+        let base: Changes = [(b"a".to_vec(), Some(b"1".to_vec()))].into();
+        let mut block = StateDelta::new(&base);
+        block.put(b"b".to_vec(), b"2".to_vec());
+        {
+            let mut tx = StateDelta::new(&block);
+            tx.put(b"a".to_vec(), b"9".to_vec());
+            tx.delete(b"b".to_vec());
+            assert_eq!(tx.get(b"a").expect("reads"), Some(b"9".to_vec()));
+            assert_eq!(tx.get(b"b").expect("reads"), None);
+        } // dropped: rolled back
+        assert_eq!(block.get(b"a").expect("reads"), Some(b"1".to_vec()));
+        let committed = {
+            let mut tx = StateDelta::new(&block);
+            tx.delete(b"a".to_vec());
+            tx.into_changes()
+        };
+        block.apply(committed);
+        assert_eq!(block.get(b"a").expect("reads"), None);
+        assert_eq!(block.get(b"b").expect("reads"), Some(b"2".to_vec()));
+        assert_eq!(block.len(), 2);
+    }
+}

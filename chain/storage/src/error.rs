@@ -1,0 +1,33 @@
+//! Storage errors. These are host failures (disk, corruption, misuse by the caller), never
+//! a transaction's fault: the node halts on them rather than guess.
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// RocksDB reported an error.
+    #[error("rocksdb: {0}")]
+    Db(String),
+    /// The Merkle tree reported an error (e.g. a missing node).
+    #[error("merkle tree: {0}")]
+    Tree(String),
+    /// A commit for a version that does not follow the last committed one.
+    #[error("version gap: last committed {last:?}, asked to write {got}")]
+    VersionGap {
+        /// Last committed version.
+        last: Option<u64>,
+        /// Version asked for.
+        got: u64,
+    },
+    /// A version outside the kept window (pruned) or in the future.
+    #[error("version {0} is not available (pruned or not yet committed)")]
+    VersionUnavailable(u64),
+    /// Bytes on disk that do not decode.
+    #[error("corrupt {what}: {detail}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it failed.
+        detail: String,
+    },
+}

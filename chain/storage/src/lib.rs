@@ -1,0 +1,60 @@
+//! taochain storage: the authenticated, versioned state behind the app hash.
+//!
+//! It owns the one list of RocksDB columns and state-key prefixes ([`schema`]), the
+//! read/write traits the state machine programs against ([`StateRead`], [`StateWrite`]),
+//! an in-memory overlay for blocks and transactions ([`StateDelta`]) and, behind the
+//! `rocksdb` feature, the RocksDB store with a Jellyfish Merkle tree ([`Storage`]) whose
+//! root is the app hash. It knows nothing of transactions, CometBFT or the CLI.
+
+pub mod delta;
+pub mod error;
+pub mod schema;
+#[cfg(feature = "rocksdb")]
+pub mod store;
+#[cfg(feature = "rocksdb")]
+mod tree;
+
+pub use delta::{Changes, StateDelta};
+pub use error::StorageError;
+#[cfg(feature = "rocksdb")]
+pub use store::{PreparedCommit, Storage, StorageOptions};
+
+/// Read access to key/value state.
+pub trait StateRead {
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+}
+
+/// Write access to key/value state (buffered; nothing reaches disk until commit).
+pub trait StateWrite: StateRead {
+    /// Sets `key` to `value`.
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
+    /// Removes `key`.
+    fn delete(&mut self, key: Vec<u8>);
+}
+
+/// Verifies an ICS23 membership (or, with `value == None`, non-membership) proof of `key`
+/// against a root produced by [`Storage`]. Used by clients and tests.
+pub fn verify_proof(
+    root: &[u8; 32],
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &ics23::CommitmentProof,
+) -> bool {
+    let spec = jmt::ics23_spec();
+    match value {
+        Some(v) => ics23::verify_membership::<ics23::HostFunctionsManager>(
+            proof,
+            &spec,
+            &root.to_vec(),
+            key,
+            v,
+        ),
+        None => ics23::verify_non_membership::<ics23::HostFunctionsManager>(
+            proof,
+            &spec,
+            &root.to_vec(),
+            key,
+        ),
+    }
+}

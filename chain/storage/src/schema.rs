@@ -1,0 +1,56 @@
+//! The one list of RocksDB columns and state-key prefixes, with their layouts.
+//!
+//! | column          | key                                   | value                          |
+//! |-----------------|---------------------------------------|--------------------------------|
+//! | `jmt_nodes`     | borsh(jmt `NodeKey`)                  | borsh(jmt `Node`)              |
+//! | `jmt_values`    | key_hash (32) ++ version (u64 BE)     | borsh(`Option<Vec<u8>>`)       |
+//! | `jmt_preimages` | key_hash (32)                         | the raw state key              |
+//! | `jmt_stale`     | stale_since (u64 BE) ++ borsh(NodeKey) | empty                         |
+//! | `latest`        | raw state key                         | latest value (flat, for reads) |
+//! | `meta`          | [`META_LATEST_VERSION`]               | u64 BE                         |
+//!
+//! `key_hash` is `sha256(raw state key)`. State keys (inside the tree) are a prefix below
+//! followed by the component's own layout; every value is borsh.
+
+/// Column: Merkle tree nodes.
+pub const CF_NODES: &str = "jmt_nodes";
+/// Column: value history by key hash and version.
+pub const CF_VALUES: &str = "jmt_values";
+/// Column: key hash -> raw key, for ICS23 proofs.
+pub const CF_PREIMAGES: &str = "jmt_preimages";
+/// Column: stale tree nodes by the version that replaced them (for pruning).
+pub const CF_STALE: &str = "jmt_stale";
+/// Column: the latest value of every live key (plain reads never walk the tree).
+pub const CF_LATEST: &str = "latest";
+/// Column: store metadata.
+pub const CF_META: &str = "meta";
+/// Every column, in creation order.
+pub const COLUMNS: [&str; 6] = [CF_NODES, CF_VALUES, CF_PREIMAGES, CF_STALE, CF_LATEST, CF_META];
+
+/// Meta key: the last committed version (= block height).
+pub const META_LATEST_VERSION: &[u8] = b"latest_version";
+
+/// State key prefix: `acct/` ++ address (20 bytes) -> borsh `Account`.
+pub const ACCOUNT_PREFIX: &[u8] = b"acct/";
+/// State key: borsh `Supply`.
+pub const SUPPLY_KEY: &[u8] = b"supply";
+/// State key: borsh `Params`.
+pub const PARAMS_KEY: &[u8] = b"params";
+/// State key: the chain id as UTF-8 bytes.
+pub const CHAIN_ID_KEY: &[u8] = b"chain_id";
+
+/// The state key of an account.
+pub fn account_key(address: &[u8; 20]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(ACCOUNT_PREFIX.len() + 20);
+    key.extend_from_slice(ACCOUNT_PREFIX);
+    key.extend_from_slice(address);
+    key
+}
+
+/// The `jmt_values` key for a key hash at a version.
+pub fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..32].copy_from_slice(key_hash);
+    out[32..].copy_from_slice(&version.to_be_bytes());
+    out
+}

@@ -1,0 +1,100 @@
+//! Storage behaviour on a real RocksDB directory.
+
+use super::*;
+use crate::verify_proof;
+
+fn changes(pairs: &[(&str, Option<&str>)]) -> Changes {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+        .collect()
+}
+
+fn commit(store: &Storage, version: u64, pairs: &[(&str, Option<&str>)]) -> [u8; 32] {
+    let prepared = store.prepare(version, changes(pairs)).expect("prepares");
+    let root = prepared.root();
+    store.commit(prepared).expect("commits");
+    root
+}
+
+#[test]
+fn committed_state_and_root_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = {
+        let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
+        assert_eq!(store.latest_version(), None);
+        commit(&store, 1, &[("a", Some("1")), ("b", Some("2"))]);
+        commit(&store, 2, &[("a", Some("3")), ("b", None)])
+    };
+    let store = Storage::open(dir.path(), StorageOptions::default()).expect("reopens");
+    assert_eq!(store.latest_version(), Some(2));
+    assert_eq!(store.root_hash(2).expect("reads"), Some(root));
+    assert_eq!(store.get_latest(b"a").expect("reads"), Some(b"3".to_vec()));
+    assert_eq!(store.get_latest(b"b").expect("reads"), None);
+    assert_eq!(store.get_at(b"a", 1).expect("reads"), Some(b"1".to_vec()));
+    assert_eq!(store.get_at(b"b", 1).expect("reads"), Some(b"2".to_vec()));
+    assert_eq!(store.get_at(b"b", 2).expect("reads"), None);
+}
+
+#[test]
+fn root_depends_only_on_contents_not_on_write_order() {
+    let (d1, d2) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let s1 = Storage::open(d1.path(), StorageOptions::default()).expect("opens");
+    let s2 = Storage::open(d2.path(), StorageOptions::default()).expect("opens");
+    commit(&s1, 1, &[("x", Some("1"))]);
+    let r1 = commit(&s1, 2, &[("y", Some("2"))]);
+    commit(&s2, 1, &[("y", Some("2"))]);
+    let r2 = commit(&s2, 2, &[("x", Some("1"))]);
+    assert_eq!(r1, r2);
+}
+
+#[test]
+fn proofs_of_presence_and_absence_verify_against_the_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
+    let keys: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
+    let pairs: Vec<(&str, Option<&str>)> = keys.iter().map(|k| (k.as_str(), Some("v"))).collect();
+    let root = commit(&store, 1, &pairs);
+    let (value, proof) = store.get_with_proof(b"key7", 1).expect("proves");
+    assert_eq!(value.as_deref(), Some(&b"v"[..]));
+    assert!(verify_proof(&root, b"key7", Some(b"v"), &proof));
+    assert!(!verify_proof(&root, b"key7", Some(b"w"), &proof), "wrong value must fail");
+    let mut other_root = root;
+    other_root[0] ^= 1;
+    assert!(!verify_proof(&other_root, b"key7", Some(b"v"), &proof), "wrong root must fail");
+    let (value, proof) = store.get_with_proof(b"missing", 1).expect("proves");
+    assert_eq!(value, None);
+    assert!(verify_proof(&root, b"missing", None, &proof));
+}
+
+#[test]
+fn a_skipped_version_is_refused_instead_of_wiping_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
+    commit(&store, 1, &[("a", Some("1"))]);
+    assert!(matches!(
+        store.prepare(3, changes(&[("a", Some("2"))])),
+        Err(StorageError::VersionGap { last: Some(1), got: 3 })
+    ));
+    assert!(matches!(store.prepare(1, changes(&[])), Err(StorageError::VersionGap { .. })));
+}
+
+#[test]
+fn pruning_keeps_the_window_readable_and_bounds_the_tree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Storage::open(dir.path(), StorageOptions { keep_versions: 3 }).expect("opens");
+    let mut roots = vec![];
+    for v in 1..=20u64 {
+        let value = v.to_string();
+        roots.push(commit(&store, v, &[("hot", Some(value.as_str())), ("cold", Some("c"))]));
+    }
+    for v in 18..=20u64 {
+        assert_eq!(store.get_at(b"hot", v).expect("reads"), Some(v.to_string().into_bytes()));
+        let (_, proof) = store.get_with_proof(b"hot", v).expect("proves");
+        let value = v.to_string();
+        assert!(verify_proof(&roots[v as usize - 1], b"hot", Some(value.as_bytes()), &proof));
+    }
+    assert!(matches!(store.get_at(b"hot", 17), Err(StorageError::VersionUnavailable(17))));
+    // Two leaves and one internal node per version stay live for 3 versions.
+    assert!(store.node_count().expect("counts") <= 3 * 3 + 3, "stale nodes were not pruned");
+}

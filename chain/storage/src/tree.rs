@@ -1,0 +1,59 @@
+//! The Jellyfish Merkle tree's view of RocksDB: node, value-history and preimage reads.
+//! Writes happen in [`crate::store`], in the same atomic batch as the rest of a commit.
+
+use jmt::storage::{HasPreimage, LeafNode, Node, NodeKey, TreeReader};
+use jmt::{KeyHash, OwnedValue, Version};
+use rocksdb::{DB, Direction, IteratorMode};
+
+use crate::schema::{CF_NODES, CF_PREIMAGES, CF_VALUES, value_key};
+
+/// Reads tree data from the committed RocksDB state.
+pub(crate) struct TreeView<'a> {
+    pub(crate) db: &'a DB,
+}
+
+fn cf<'a>(db: &'a DB, name: &str) -> anyhow::Result<&'a rocksdb::ColumnFamily> {
+    db.cf_handle(name).ok_or_else(|| anyhow::anyhow!("missing column family {name}"))
+}
+
+impl TreeReader for TreeView<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let key = borsh::to_vec(node_key)?;
+        match self.db.get_cf(cf(self.db, CF_NODES)?, key)? {
+            Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        let start = value_key(&key_hash.0, max_version);
+        let mut iter = self
+            .db
+            .iterator_cf(cf(self.db, CF_VALUES)?, IteratorMode::From(&start, Direction::Reverse));
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                if key.len() != 40 || key[..32] != key_hash.0 {
+                    return Ok(None);
+                }
+                Ok(borsh::from_slice::<Option<Vec<u8>>>(&value)?)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only jmt's snapshot restore uses this; taochain does not restore from jmt chunks.
+        Err(anyhow::anyhow!("tree restore is not supported by this store"))
+    }
+}
+
+impl HasPreimage for TreeView<'_> {
+    fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(cf(self.db, CF_PREIMAGES)?, key_hash.0)?)
+    }
+}

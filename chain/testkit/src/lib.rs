@@ -1,0 +1,129 @@
+//! In-process mock consensus for fast end-to-end tests of the ABCI application, and
+//! fixtures (dev keys, genesis, signed transfers).
+//!
+//! [`MockChain`] drives [`taochain_abci::AbciApp`] through the same `Application` calls
+//! CometBFT makes (InitChain, CheckTx, PrepareProposal, ProcessProposal, FinalizeBlock,
+//! Commit, Query), with RocksDB on disk, but no sockets and no second process.
+
+// Test support: a host failure must fail the test loudly.
+#![allow(clippy::panic)]
+
+pub mod fixtures;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use taochain_abci::AbciApp;
+use taochain_app::{App, AppError};
+use taochain_storage::{Storage, StorageOptions};
+use tendermint_abci::Application;
+use tendermint_proto::v0_38::abci as pb;
+
+/// Panics on host failures: in tests a host failure is a bug to surface loudly.
+fn panic_on_error(err: &AppError) -> ! {
+    panic!("host failure: {err}")
+}
+
+/// One validator's app, driven block by block.
+pub struct MockChain {
+    abci: AbciApp,
+    height: u64,
+    /// App hash after every committed block, by height - 1.
+    pub app_hashes: Vec<Vec<u8>>,
+}
+
+/// A finalized and committed block's results.
+pub struct CommittedBlock {
+    /// Height.
+    pub height: u64,
+    /// Per-transaction results.
+    pub results: Vec<pb::ExecTxResult>,
+    /// Block events.
+    pub events: Vec<pb::Event>,
+    /// App hash after the block.
+    pub app_hash: Vec<u8>,
+}
+
+impl MockChain {
+    /// Opens (or reopens) the app's RocksDB at `dir`.
+    pub fn open(dir: &Path) -> Self {
+        let storage = Storage::open(dir, StorageOptions::default()).expect("storage opens");
+        let abci = AbciApp::new(Arc::new(App::new(Arc::new(storage))), panic_on_error);
+        let info = abci.info(pb::RequestInfo::default());
+        let height = u64::try_from(info.last_block_height).expect("height is non-negative");
+        MockChain { abci, height, app_hashes: vec![] }
+    }
+
+    /// Runs InitChain with `app_state` JSON.
+    pub fn init(&mut self, chain_id: &str, app_state: &serde_json::Value) {
+        self.abci.init_chain(pb::RequestInitChain {
+            chain_id: chain_id.into(),
+            app_state_bytes: serde_json::to_vec(app_state).expect("json").into(),
+            initial_height: 1,
+            ..Default::default()
+        });
+    }
+
+    /// The underlying ABCI application.
+    pub fn abci(&self) -> &AbciApp {
+        &self.abci
+    }
+
+    /// The last committed height.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// CheckTx on raw bytes.
+    pub fn check_tx(&self, tx: &[u8]) -> pb::ResponseCheckTx {
+        self.abci.check_tx(pb::RequestCheckTx { tx: Bytes::copy_from_slice(tx), r#type: 0 })
+    }
+
+    /// Proposes, accepts, finalizes and commits a block of `txs`, as every honest
+    /// validator would.
+    pub fn block(&mut self, txs: Vec<Vec<u8>>) -> CommittedBlock {
+        let height = self.height + 1;
+        let txs: Vec<Bytes> = txs.into_iter().map(Bytes::from).collect();
+        let proposal = self.abci.prepare_proposal(pb::RequestPrepareProposal {
+            max_tx_bytes: 4 * 1024 * 1024,
+            txs: txs.clone(),
+            height: height as i64,
+            ..Default::default()
+        });
+        let status = self
+            .abci
+            .process_proposal(pb::RequestProcessProposal {
+                txs: proposal.txs.clone(),
+                height: height as i64,
+                ..Default::default()
+            })
+            .status;
+        assert_eq!(status, pb::response_process_proposal::ProposalStatus::Accept as i32);
+        self.finalize_and_commit(proposal.txs)
+    }
+
+    /// Finalizes and commits exactly `txs` (what a byzantine proposer could force in).
+    pub fn finalize_and_commit(&mut self, txs: Vec<Bytes>) -> CommittedBlock {
+        let height = self.height + 1;
+        let res = self.abci.finalize_block(pb::RequestFinalizeBlock {
+            txs,
+            height: height as i64,
+            ..Default::default()
+        });
+        self.abci.commit();
+        self.height = height;
+        self.app_hashes.push(res.app_hash.to_vec());
+        CommittedBlock {
+            height,
+            results: res.tx_results,
+            events: res.events,
+            app_hash: res.app_hash.to_vec(),
+        }
+    }
+
+    /// A query at the latest height.
+    pub fn query(&self, path: &str, prove: bool) -> pb::ResponseQuery {
+        self.abci.query(pb::RequestQuery { path: path.into(), prove, ..Default::default() })
+    }
+}

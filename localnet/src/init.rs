@@ -1,0 +1,142 @@
+//! Creating a localnet: validator homes from `cometbft testnet`, per-node ports and peers,
+//! and the genesis `app_state` with funded dev accounts.
+
+use std::path::Path;
+use std::process::Command;
+
+use taochain_client::Keystore;
+use taochain_client::keys::dev_mnemonic;
+use toml_edit::{DocumentMut, value};
+
+use crate::{DEVNET_TEMPLATE, LocalnetError, LocalnetSpec, node_home};
+
+/// What `init` creates.
+pub struct InitOptions<'a> {
+    /// Localnet home (created).
+    pub home: &'a Path,
+    /// Number of validators.
+    pub validators: usize,
+    /// First port.
+    pub base_port: u16,
+    /// Chain id.
+    pub chain_id: String,
+    /// `taod` binary.
+    pub taod: &'a Path,
+    /// `cometbft` binary.
+    pub cometbft: &'a Path,
+    /// Keystore receiving the dev keys `dev0..`.
+    pub keystore: &'a Keystore,
+    /// Number of funded dev accounts.
+    pub dev_accounts: u32,
+    /// Balance of each dev account, rao.
+    pub dev_balance: u64,
+}
+
+fn run(cmd: &mut Command) -> Result<String, LocalnetError> {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .map_err(|e| LocalnetError::Command { command: shown.clone(), detail: e.to_string() })?;
+    if !out.status.success() {
+        return Err(LocalnetError::Command {
+            command: shown,
+            detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Creates the localnet in `opts.home` (which must not hold one already).
+pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
+    let home = opts.home;
+    std::fs::create_dir_all(home).map_err(|e| LocalnetError::io(home, e))?;
+    let template = home.join("devnet.toml");
+    std::fs::write(&template, DEVNET_TEMPLATE).map_err(|e| LocalnetError::io(&template, e))?;
+    run(Command::new(opts.cometbft)
+        .arg("testnet")
+        .arg("--v")
+        .arg(opts.validators.to_string())
+        .arg("--o")
+        .arg(home)
+        .arg("--config")
+        .arg(&template)
+        .arg("--populate-persistent-peers=false"))?;
+
+    let mut dev_accounts = vec![];
+    for i in 0..opts.dev_accounts {
+        let name = format!("dev{i}");
+        let phrase = dev_mnemonic(i);
+        let info = opts
+            .keystore
+            .import(&name, &phrase, None, true)
+            .map_err(|e| LocalnetError::Command { command: format!("import {name}"), detail: e.to_string() })?;
+        dev_accounts.push((name, info.address));
+    }
+    let spec = LocalnetSpec {
+        chain_id: opts.chain_id.clone(),
+        validators: opts.validators,
+        base_port: opts.base_port,
+        taod: opts.taod.to_path_buf(),
+        cometbft: opts.cometbft.to_path_buf(),
+        dev_accounts,
+    };
+    let ids = (0..opts.validators)
+        .map(|i| run(Command::new(opts.cometbft).arg("show-node-id").arg("--home").arg(node_home(home, i))))
+        .collect::<Result<Vec<_>, _>>()?;
+    for i in 0..opts.validators {
+        configure_node(home, &spec, i, &ids)?;
+    }
+    write_genesis(home, &spec, opts.dev_balance)?;
+    spec.save(home)?;
+    Ok(spec)
+}
+
+/// Per-node addresses, peers and moniker in `config.toml`.
+fn configure_node(home: &Path, spec: &LocalnetSpec, i: usize, ids: &[String]) -> Result<(), LocalnetError> {
+    let path = node_home(home, i).join("config").join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| LocalnetError::io(&path, e))?;
+    let mut doc: DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| LocalnetError::Config(path.clone(), e.to_string()))?;
+    let ports = spec.ports(i);
+    let peers: Vec<String> = (0..spec.validators)
+        .filter(|j| *j != i)
+        .map(|j| format!("{}@127.0.0.1:{}", ids[j], spec.ports(j).p2p))
+        .collect();
+    doc["moniker"] = value(format!("node{i}"));
+    doc["proxy_app"] = value(format!("tcp://127.0.0.1:{}", ports.abci));
+    doc["rpc"]["laddr"] = value(format!("tcp://127.0.0.1:{}", ports.rpc));
+    doc["rpc"]["pprof_laddr"] = value("");
+    doc["p2p"]["laddr"] = value(format!("tcp://127.0.0.1:{}", ports.p2p));
+    doc["p2p"]["persistent_peers"] = value(peers.join(","));
+    doc["p2p"]["external_address"] = value(format!("127.0.0.1:{}", ports.p2p));
+    std::fs::write(&path, doc.to_string()).map_err(|e| LocalnetError::io(&path, e))
+}
+
+/// Sets the chain id and `app_state` in node 0's genesis and copies it to every node.
+fn write_genesis(home: &Path, spec: &LocalnetSpec, balance: u64) -> Result<(), LocalnetError> {
+    let path = node_home(home, 0).join("config").join("genesis.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| LocalnetError::io(&path, e))?;
+    let mut genesis: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
+    let accounts: Vec<serde_json::Value> = spec
+        .dev_accounts
+        .iter()
+        .map(|(_, a)| serde_json::json!({"address": a, "balance": balance.to_string()}))
+        .collect();
+    let total = balance
+        .checked_mul(accounts.len() as u64)
+        .ok_or_else(|| LocalnetError::Config(path.clone(), "dev balances overflow".into()))?;
+    genesis["chain_id"] = spec.chain_id.clone().into();
+    genesis["app_state"] = serde_json::json!({
+        "accounts": accounts,
+        "total_issuance": total.to_string(),
+        "params": {"max_tx_bytes": 16384, "max_msgs": 64, "min_fee": 1000},
+    });
+    let json = serde_json::to_string_pretty(&genesis)
+        .map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
+    for i in 0..spec.validators {
+        let p = node_home(home, i).join("config").join("genesis.json");
+        std::fs::write(&p, &json).map_err(|e| LocalnetError::io(&p, e))?;
+    }
+    Ok(())
+}

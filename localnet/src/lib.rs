@@ -1,0 +1,100 @@
+//! The library behind `tao localnet up|down|status`: finds (or installs) the pinned
+//! `cometbft`, creates N validator homes on one machine with one port block per node,
+//! writes the genesis `app_state` with funded dev accounts whose keys go into the local
+//! keystore, and starts/stops exactly the `taod` + `cometbft` processes it launched.
+//!
+//! Layout under the localnet home:
+//! ```text
+//! localnet.json          chain id, ports, binaries (written by `init`)
+//! pids.json              the processes `start` launched
+//! devnet.toml            the CometBFT settings template used for every node
+//! node{i}/config, data   the CometBFT home of validator i
+//! node{i}/taod/data      taod's RocksDB
+//! node{i}/{cometbft,taod}.log
+//! ```
+//! Ports of node i: p2p `base + 10i`, RPC `base + 10i + 1`, ABCI `base + 10i + 2`.
+
+pub mod cometbft;
+pub mod error;
+pub mod init;
+pub mod process;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use error::LocalnetError;
+
+/// The CometBFT release the chain is tested against (v0.38.0-4 and v0.38.14 are retracted).
+pub const COMETBFT_VERSION: &str = "0.38.25";
+/// The settings template for every node.
+pub const DEVNET_TEMPLATE: &str = include_str!("../templates/devnet.toml");
+
+/// What `init` records about a localnet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LocalnetSpec {
+    /// Chain id.
+    pub chain_id: String,
+    /// Number of validators.
+    pub validators: usize,
+    /// First port of the port block.
+    pub base_port: u16,
+    /// The `taod` binary.
+    pub taod: PathBuf,
+    /// The `cometbft` binary.
+    pub cometbft: PathBuf,
+    /// Funded dev accounts: (key name, address).
+    pub dev_accounts: Vec<(String, String)>,
+}
+
+/// The addresses of one node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodePorts {
+    /// Index.
+    pub index: usize,
+    /// P2P port.
+    pub p2p: u16,
+    /// RPC port.
+    pub rpc: u16,
+    /// ABCI port.
+    pub abci: u16,
+}
+
+impl NodePorts {
+    /// The RPC URL.
+    pub fn rpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc)
+    }
+}
+
+impl LocalnetSpec {
+    /// Ports of node `i`.
+    pub fn ports(&self, i: usize) -> NodePorts {
+        let base = self.base_port as usize + 10 * i;
+        NodePorts { index: i, p2p: base as u16, rpc: (base + 1) as u16, abci: (base + 2) as u16 }
+    }
+
+    /// Every node's ports.
+    pub fn all_ports(&self) -> Vec<NodePorts> {
+        (0..self.validators).map(|i| self.ports(i)).collect()
+    }
+
+    /// Loads `localnet.json` from `home`.
+    pub fn load(home: &Path) -> Result<Self, LocalnetError> {
+        let path = home.join("localnet.json");
+        let bytes = std::fs::read(&path).map_err(|_| LocalnetError::NotInitialised(home.into()))?;
+        serde_json::from_slice(&bytes).map_err(|e| LocalnetError::Corrupt(path, e.to_string()))
+    }
+
+    /// Writes `localnet.json` into `home`.
+    pub fn save(&self, home: &Path) -> Result<(), LocalnetError> {
+        let path = home.join("localnet.json");
+        let json = serde_json::to_vec_pretty(self).map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
+        std::fs::write(&path, json).map_err(|e| LocalnetError::io(&path, e))
+    }
+}
+
+/// The home directory of node `i`.
+pub fn node_home(home: &Path, i: usize) -> PathBuf {
+    home.join(format!("node{i}"))
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: setup, format and lint checks, the release build, then every test
+# (unit, property, in-process ABCI, and the real 4-validator localnet end to end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+source scripts/env.sh
+
+step() { printf '\n== %s\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo build --release (binaries first: the end-to-end tests run them)"
+cargo build --release --locked --workspace --bins
+step "cargo clippy -D warnings"
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+step "cargo test --release"
+cargo test --release --locked --workspace
+echo "test.sh: all checks passed"

@@ -1,0 +1,94 @@
+//! `tao`: the taochain command-line interface. Keys, transfers, queries (with proof
+//! checking), the emission schedule, a local multi-validator network, and load benchmarks.
+//! Every command takes `--output json` for scripts.
+
+mod chain;
+mod keys;
+mod localnet;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use output::Output;
+
+#[derive(Parser)]
+#[command(name = "tao", version, about = "taochain CLI: keys, transfers, queries, localnet")]
+struct Cli {
+    /// CometBFT RPC of the node to talk to (default: the localnet's first node).
+    #[arg(long, global = true, env = "TAO_NODE", default_value = "http://127.0.0.1:26657")]
+    node: String,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// taochain home (keys in <home>/keys, the localnet in <home>/localnet).
+    #[arg(long = "tao-home", global = true, env = "TAOCHAIN_HOME")]
+    tao_home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage keys in the local keystore.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
+    /// Sign and send transactions.
+    #[command(subcommand)]
+    Tx(chain::TxCmd),
+    /// Read chain state (optionally proved against the app hash).
+    #[command(subcommand)]
+    Query(chain::QueryCmd),
+    /// The node's status.
+    Status,
+    /// The block reward for a total issuance (offline, the chain's own schedule).
+    Emission {
+        /// Total issuance in rao.
+        #[arg(long)]
+        issuance: u64,
+    },
+    /// Run a local multi-validator network.
+    #[command(subcommand)]
+    Localnet(localnet::LocalnetCmd),
+}
+
+/// Paths and settings every command shares.
+pub struct Ctx {
+    node: String,
+    output: Output,
+    home: PathBuf,
+}
+
+impl Ctx {
+    fn keystore(&self) -> anyhow::Result<taochain_client::Keystore> {
+        Ok(taochain_client::Keystore::open(self.home.join("keys"))?)
+    }
+
+    fn client(&self) -> taochain_client::Client {
+        taochain_client::Client::new(&self.node)
+    }
+}
+
+fn default_home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".taochain")
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let ctx = Ctx { node: cli.node, output: cli.output, home: cli.tao_home.unwrap_or_else(default_home) };
+    let result = match cli.command {
+        Command::Keys(cmd) => keys::run(&ctx, cmd),
+        Command::Tx(cmd) => chain::run_tx(&ctx, cmd),
+        Command::Query(cmd) => chain::run_query(&ctx, cmd),
+        Command::Status => chain::status(&ctx),
+        Command::Emission { issuance } => chain::emission(&ctx, issuance),
+        Command::Localnet(cmd) => localnet::run(&ctx, cmd),
+    };
+    if let Err(e) = result {
+        match ctx.output {
+            Output::Json => println!("{}", serde_json::json!({"error": format!("{e:#}")})),
+            Output::Text => eprintln!("error: {e:#}"),
+        }
+        std::process::exit(1);
+    }
+}

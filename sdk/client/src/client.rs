@@ -1,0 +1,243 @@
+//! [`Client`]: typed queries, proved queries, and signed transfers over [`Rpc`].
+
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use taochain_primitives::{Account, Address, Msg, Params, RejectCode, SignedTx, Supply, TxBody};
+
+use crate::keys::address_of;
+use crate::rpc::{Rpc, str_field, u64_field};
+use crate::{ClientError, proof};
+
+/// Gas limit the client signs by default (covers any transfer with room to spare).
+pub const DEFAULT_GAS_LIMIT: u64 = 200_000;
+
+/// A node's view of the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Chain id.
+    pub chain_id: String,
+    /// Latest block height.
+    pub height: u64,
+    /// App hash in the latest header (hex).
+    pub app_hash: String,
+    /// Node id.
+    pub node_id: String,
+    /// Moniker.
+    pub moniker: String,
+    /// Whether the node is still catching up.
+    pub catching_up: bool,
+}
+
+/// A transaction in a block.
+#[derive(Debug, Clone, Serialize)]
+pub struct Committed {
+    /// Transaction hash (hex).
+    pub hash: String,
+    /// Block height.
+    pub height: u64,
+    /// Result code (0 = success).
+    pub code: u32,
+    /// Log (why it failed).
+    pub log: String,
+    /// Gas used.
+    pub gas_used: u64,
+}
+
+/// A value proved against a header's app hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifiedValue<T> {
+    /// The value (`None` when the proof shows absence).
+    pub value: Option<T>,
+    /// The state height the value is from.
+    pub height: u64,
+    /// The app hash (from header `height + 1`) the proof verified against.
+    pub app_hash: String,
+}
+
+/// A client of one node.
+#[derive(Clone)]
+pub struct Client {
+    rpc: Rpc,
+}
+
+fn decode<T: borsh::BorshDeserialize>(what: &str, bytes: &[u8]) -> Result<T, ClientError> {
+    borsh::from_slice(bytes).map_err(|e| ClientError::Decode(format!("{what}: {e}")))
+}
+
+impl Client {
+    /// A client of the node whose RPC is at `url`.
+    pub fn new(url: &str) -> Self {
+        Client { rpc: Rpc::new(url) }
+    }
+
+    /// The raw RPC.
+    pub fn rpc(&self) -> &Rpc {
+        &self.rpc
+    }
+
+    /// The node's status.
+    pub fn status(&self) -> Result<Status, ClientError> {
+        let s = self.rpc.status()?;
+        Ok(Status {
+            chain_id: str_field(&s, &["node_info", "network"])?.to_string(),
+            height: u64_field(&s, &["sync_info", "latest_block_height"])?,
+            app_hash: str_field(&s, &["sync_info", "latest_app_hash"]).unwrap_or("").to_string(),
+            node_id: str_field(&s, &["node_info", "id"])?.to_string(),
+            moniker: str_field(&s, &["node_info", "moniker"]).unwrap_or("").to_string(),
+            catching_up: s
+                .pointer("/sync_info/catching_up")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+
+    fn query_value(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let q = self.rpc.abci_query(path, 0, false)?;
+        if q.code != 0 {
+            return Err(ClientError::Query { path: path.into(), code: q.code, log: q.log });
+        }
+        Ok(q.value)
+    }
+
+    /// An account (zero balance and nonce when it does not exist).
+    pub fn account(&self, address: &Address) -> Result<Account, ClientError> {
+        let v = self.query_value(&format!("/account/{address}"))?;
+        if v.is_empty() { Ok(Account::default()) } else { decode("account", &v) }
+    }
+
+    /// The supply record.
+    pub fn supply(&self) -> Result<Supply, ClientError> {
+        decode("supply", &self.query_value("/supply")?)
+    }
+
+    /// The chain parameters.
+    pub fn params(&self) -> Result<Params, ClientError> {
+        decode("params", &self.query_value("/params")?)
+    }
+
+    /// The emission pool account.
+    pub fn emission_pool(&self) -> Result<Account, ClientError> {
+        let v = self.query_value("/emission")?;
+        if v.is_empty() { Ok(Account::default()) } else { decode("emission pool", &v) }
+    }
+
+    /// Queries `path` with a proof and verifies it against the app hash in the header of
+    /// the next block (waiting up to `timeout` for that block).
+    pub fn query_verified<T: borsh::BorshDeserialize>(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<VerifiedValue<T>, ClientError> {
+        let q = self.rpc.abci_query(path, 0, true)?;
+        if q.code != 0 {
+            return Err(ClientError::Query { path: path.into(), code: q.code, log: q.log });
+        }
+        let proof = q.proof.ok_or_else(|| ClientError::Proof("the node sent no proof".into()))?;
+        let header = self.wait_for_header(q.height + 1, timeout)?;
+        let app_hash = hex::decode(str_field(&header, &["app_hash"])?)
+            .map_err(|e| ClientError::Decode(format!("app_hash: {e}")))?;
+        let value = if q.value.is_empty() { None } else { Some(q.value.as_slice()) };
+        proof::verify(&app_hash, &q.key, value, &proof)?;
+        Ok(VerifiedValue {
+            value: value.map(|v| decode(path, v)).transpose()?,
+            height: q.height,
+            app_hash: hex::encode_upper(&app_hash),
+        })
+    }
+
+    fn wait_for_header(&self, height: u64, timeout: Duration) -> Result<serde_json::Value, ClientError> {
+        let start = Instant::now();
+        loop {
+            match self.rpc.header(height) {
+                Ok(h) => return Ok(h),
+                Err(ClientError::Rpc { .. }) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Signs a transfer.
+    pub fn sign_transfer(
+        key: &SigningKey,
+        chain_id: &str,
+        nonce: u64,
+        fee: u64,
+        to: Address,
+        amount: u64,
+    ) -> Vec<u8> {
+        TxBody {
+            chain_id: chain_id.into(),
+            nonce,
+            fee,
+            gas_limit: DEFAULT_GAS_LIMIT,
+            msgs: vec![Msg::Transfer { to, amount }],
+        }
+        .sign(key)
+        .encode()
+    }
+
+    /// Broadcasts signed bytes; errors when CheckTx refuses them. Returns the tx hash.
+    pub fn broadcast(&self, tx: &[u8]) -> Result<[u8; 32], ClientError> {
+        let b = self.rpc.broadcast_tx_sync(tx)?;
+        if b.code != 0 {
+            return Err(tx_failed("check", b.code, b.log));
+        }
+        Ok(SignedTx::hash_bytes(tx))
+    }
+
+    /// Waits until the transaction with `hash` is in a block.
+    pub fn wait_committed(&self, hash: &[u8; 32], timeout: Duration) -> Result<Committed, ClientError> {
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self.rpc.tx(hash)? {
+                return Ok(Committed {
+                    hash: hex::encode_upper(hash),
+                    height: u64_field(&r, &["height"])?,
+                    code: u64_field(&r, &["tx_result", "code"]).unwrap_or(0) as u32,
+                    log: str_field(&r, &["tx_result", "log"]).unwrap_or("").to_string(),
+                    gas_used: u64_field(&r, &["tx_result", "gas_used"]).unwrap_or(0),
+                });
+            }
+            if start.elapsed() > timeout {
+                return Err(ClientError::Timeout(format!(
+                    "transaction {} not committed after {timeout:?}",
+                    hex::encode_upper(hash)
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends `amount` rao from `key` to `to` and waits for the block. `fee` defaults to the
+    /// chain's minimum.
+    pub fn transfer(
+        &self,
+        key: &SigningKey,
+        to: Address,
+        amount: u64,
+        fee: Option<u64>,
+    ) -> Result<Committed, ClientError> {
+        let chain_id = self.status()?.chain_id;
+        let fee = match fee {
+            Some(f) => f,
+            None => self.params()?.min_fee,
+        };
+        let nonce = self.account(&address_of(key))?.nonce;
+        let tx = Self::sign_transfer(key, &chain_id, nonce, fee, to, amount);
+        let hash = self.broadcast(&tx)?;
+        let committed = self.wait_committed(&hash, Duration::from_secs(30))?;
+        if committed.code != 0 {
+            return Err(tx_failed("deliver", committed.code, committed.log));
+        }
+        Ok(committed)
+    }
+}
+
+fn tx_failed(stage: &'static str, code: u32, log: String) -> ClientError {
+    let name = RejectCode::from_code(code).map_or("unknown", RejectCode::name).to_string();
+    ClientError::TxFailed { stage, code, name, log }
+}

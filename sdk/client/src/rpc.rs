@@ -1,0 +1,176 @@
+//! A small blocking CometBFT v0.38 JSON-RPC client (HTTP POST, JSON-RPC 2.0).
+//! Byte parameters are base64 except `abci_query`'s `data` (hex); int64 are strings.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use crate::ClientError;
+
+/// A connection to one node's RPC endpoint.
+#[derive(Clone)]
+pub struct Rpc {
+    url: String,
+    agent: ureq::Agent,
+}
+
+/// The result of an ABCI query.
+#[derive(Debug, Clone)]
+pub struct AbciQuery {
+    /// Code (0 = ok).
+    pub code: u32,
+    /// Log.
+    pub log: String,
+    /// Key read.
+    pub key: Vec<u8>,
+    /// Value (empty when absent).
+    pub value: Vec<u8>,
+    /// Height of the value.
+    pub height: u64,
+    /// Proof op data (protobuf `CommitmentProof`), when asked for.
+    pub proof: Option<Vec<u8>>,
+}
+
+/// A broadcast's mempool answer.
+#[derive(Debug, Clone)]
+pub struct Broadcast {
+    /// CheckTx code.
+    pub code: u32,
+    /// CheckTx log.
+    pub log: String,
+    /// Transaction hash (hex, upper case as CometBFT prints it).
+    pub hash: String,
+}
+
+pub(crate) fn field<'a>(v: &'a Value, path: &[&str]) -> Result<&'a Value, ClientError> {
+    let mut cur = v;
+    for p in path {
+        cur = cur
+            .get(p)
+            .ok_or_else(|| ClientError::Decode(format!("missing field `{}`", path.join("."))))?;
+    }
+    Ok(cur)
+}
+
+pub(crate) fn str_field<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, ClientError> {
+    field(v, path)?
+        .as_str()
+        .ok_or_else(|| ClientError::Decode(format!("`{}` is not a string", path.join("."))))
+}
+
+pub(crate) fn u64_field(v: &Value, path: &[&str]) -> Result<u64, ClientError> {
+    match field(v, path)? {
+        Value::String(s) => s.parse().map_err(|_| ClientError::Decode(format!("bad number `{s}`"))),
+        Value::Number(n) => n.as_u64().ok_or_else(|| ClientError::Decode(format!("bad number {n}"))),
+        Value::Null => Ok(0),
+        other => Err(ClientError::Decode(format!("`{}` is {other}", path.join(".")))),
+    }
+}
+
+fn b64(v: &Value, path: &[&str]) -> Result<Vec<u8>, ClientError> {
+    match field(v, path) {
+        Ok(Value::String(s)) => B64.decode(s).map_err(|e| ClientError::Decode(e.to_string())),
+        Ok(Value::Null) | Err(_) => Ok(vec![]),
+        Ok(other) => Err(ClientError::Decode(format!("`{}` is {other}", path.join(".")))),
+    }
+}
+
+impl Rpc {
+    /// A client for `url` (e.g. `http://127.0.0.1:26657`).
+    pub fn new(url: &str) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(3))
+            .timeout(Duration::from_secs(20))
+            .build();
+        let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
+        Rpc { url: url.replace("tcp://", "http://").trim_end_matches('/').to_string(), agent }
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Calls `method` with `params`; returns `result`.
+    pub fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let resp = match self.agent.post(&self.url).send_json(body) {
+            Ok(r) => r,
+            // CometBFT answers JSON-RPC errors with HTTP 500 and a JSON body.
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => {
+                return Err(ClientError::Http { url: self.url.clone(), detail: e.to_string() });
+            }
+        };
+        let v: Value = resp
+            .into_json()
+            .map_err(|e| ClientError::Http { url: self.url.clone(), detail: e.to_string() })?;
+        if let Some(err) = v.get("error") {
+            let detail = err.get("data").and_then(Value::as_str).map(str::to_string);
+            return Err(ClientError::Rpc {
+                method: method.into(),
+                detail: detail.unwrap_or_else(|| err.to_string()),
+            });
+        }
+        v.get("result").cloned().ok_or_else(|| ClientError::Decode("no `result`".into()))
+    }
+
+    /// `status`.
+    pub fn status(&self) -> Result<Value, ClientError> {
+        self.call("status", json!({}))
+    }
+
+    /// `abci_query`.
+    pub fn abci_query(&self, path: &str, height: u64, prove: bool) -> Result<AbciQuery, ClientError> {
+        let r = self.call(
+            "abci_query",
+            json!({"path": path, "data": "", "height": height.to_string(), "prove": prove}),
+        )?;
+        let resp = field(&r, &["response"])?;
+        let proof = match resp.get("proofOps").and_then(|p| p.get("ops")).and_then(Value::as_array) {
+            Some(ops) if !ops.is_empty() => Some(b64(&ops[0], &["data"])?),
+            _ => None,
+        };
+        Ok(AbciQuery {
+            code: u64_field(resp, &["code"]).unwrap_or(0) as u32,
+            log: resp.get("log").and_then(Value::as_str).unwrap_or_default().to_string(),
+            key: b64(resp, &["key"])?,
+            value: b64(resp, &["value"])?,
+            height: u64_field(resp, &["height"]).unwrap_or(0),
+            proof,
+        })
+    }
+
+    /// `broadcast_tx_sync`: returns after CheckTx.
+    pub fn broadcast_tx_sync(&self, tx: &[u8]) -> Result<Broadcast, ClientError> {
+        let r = self.call("broadcast_tx_sync", json!({"tx": B64.encode(tx)}))?;
+        Ok(Broadcast {
+            code: u64_field(&r, &["code"]).unwrap_or(0) as u32,
+            log: r.get("log").and_then(Value::as_str).unwrap_or_default().to_string(),
+            hash: str_field(&r, &["hash"])?.to_string(),
+        })
+    }
+
+    /// `tx` by hash; `Ok(None)` while it is not yet in a block.
+    pub fn tx(&self, hash: &[u8; 32]) -> Result<Option<Value>, ClientError> {
+        match self.call("tx", json!({"hash": B64.encode(hash), "prove": false})) {
+            Ok(v) => Ok(Some(v)),
+            Err(ClientError::Rpc { detail, .. }) if detail.contains("not found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `header` at `height`.
+    pub fn header(&self, height: u64) -> Result<Value, ClientError> {
+        let r = self.call("header", json!({"height": height.to_string()}))?;
+        Ok(field(&r, &["header"])?.clone())
+    }
+
+    /// `net_info`: number of peers.
+    pub fn peers(&self) -> Result<u64, ClientError> {
+        let r = self.call("net_info", json!({}))?;
+        u64_field(&r, &["n_peers"])
+    }
+}
