@@ -94,7 +94,12 @@ impl Client {
     }
 
     fn query_value(&self, path: &str) -> Result<Vec<u8>, ClientError> {
-        let q = self.rpc.abci_query(path, 0, false)?;
+        self.query_raw(path, 0)
+    }
+
+    /// The raw borsh value at `path` as of `height` (0 = latest; empty when absent).
+    pub fn query_raw(&self, path: &str, height: u64) -> Result<Vec<u8>, ClientError> {
+        let q = self.rpc.abci_query(path, height, false)?;
         if q.code != 0 {
             return Err(ClientError::Query { path: path.into(), code: q.code, log: q.log });
         }
@@ -109,7 +114,12 @@ impl Client {
 
     /// The supply record.
     pub fn supply(&self) -> Result<Supply, ClientError> {
-        decode("supply", &self.query_value("/supply")?)
+        self.supply_at(0)
+    }
+
+    /// The supply record as of `height` (0 = latest).
+    pub fn supply_at(&self, height: u64) -> Result<Supply, ClientError> {
+        decode("supply", &self.query_raw("/supply", height)?)
     }
 
     /// The chain parameters.
@@ -119,7 +129,12 @@ impl Client {
 
     /// The emission pool account.
     pub fn emission_pool(&self) -> Result<Account, ClientError> {
-        let v = self.query_value("/emission")?;
+        self.emission_pool_at(0)
+    }
+
+    /// The emission pool account as of `height` (0 = latest).
+    pub fn emission_pool_at(&self, height: u64) -> Result<Account, ClientError> {
+        let v = self.query_raw("/emission", height)?;
         if v.is_empty() { Ok(Account::default()) } else { decode("emission pool", &v) }
     }
 
