@@ -12,13 +12,17 @@ pub fn tool_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("TAOCHAIN_BIN") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local").join("taochain").join("bin")
 }
 
 fn version_of(bin: &Path) -> Option<String> {
     let out = Command::new(bin).arg("version").output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn candidates() -> Vec<PathBuf> {
@@ -53,8 +57,12 @@ pub fn locate_or_install() -> Result<PathBuf, LocalnetError> {
     if let Some(p) = locate() {
         return Ok(p);
     }
-    let err = |detail: String| LocalnetError::Cometbft { version: COMETBFT_VERSION, detail };
-    let go = go_binary().ok_or_else(|| err("not found, and no `go` to install it (need Go >= 1.22)".into()))?;
+    let err = |detail: String| LocalnetError::Cometbft {
+        version: COMETBFT_VERSION,
+        detail,
+    };
+    let go = go_binary()
+        .ok_or_else(|| err("not found, and no `go` to install it (need Go >= 1.22)".into()))?;
     let dir = tool_dir();
     std::fs::create_dir_all(&dir).map_err(|e| LocalnetError::io(&dir, e))?;
     let module = format!("github.com/cometbft/cometbft/cmd/cometbft@v{COMETBFT_VERSION}");
@@ -64,7 +72,10 @@ pub fn locate_or_install() -> Result<PathBuf, LocalnetError> {
         .output()
         .map_err(|e| err(format!("running {}: {e}", go.display())))?;
     if !out.status.success() {
-        return Err(err(format!("go install {module}: {}", String::from_utf8_lossy(&out.stderr))));
+        return Err(err(format!(
+            "go install {module}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     let bin = dir.join("cometbft");
     match version_of(&bin) {

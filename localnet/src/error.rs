@@ -50,6 +50,9 @@ pub enum LocalnetError {
 impl LocalnetError {
     /// An I/O error at `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        LocalnetError::Io { path: path.into(), source }
+        LocalnetError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

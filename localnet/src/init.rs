@@ -34,9 +34,10 @@ pub struct InitOptions<'a> {
 
 fn run(cmd: &mut Command) -> Result<String, LocalnetError> {
     let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| LocalnetError::Command { command: shown.clone(), detail: e.to_string() })?;
+    let out = cmd.output().map_err(|e| LocalnetError::Command {
+        command: shown.clone(),
+        detail: e.to_string(),
+    })?;
     if !out.status.success() {
         return Err(LocalnetError::Command {
             command: shown,
@@ -69,7 +70,10 @@ pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
         let info = opts
             .keystore
             .import(&name, &phrase, None, true)
-            .map_err(|e| LocalnetError::Command { command: format!("import {name}"), detail: e.to_string() })?;
+            .map_err(|e| LocalnetError::Command {
+                command: format!("import {name}"),
+                detail: e.to_string(),
+            })?;
         dev_accounts.push((name, info.address));
     }
     let spec = LocalnetSpec {
@@ -81,7 +85,12 @@ pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
         dev_accounts,
     };
     let ids = (0..opts.validators)
-        .map(|i| run(Command::new(opts.cometbft).arg("show-node-id").arg("--home").arg(node_home(home, i))))
+        .map(|i| {
+            run(Command::new(opts.cometbft)
+                .arg("show-node-id")
+                .arg("--home")
+                .arg(node_home(home, i)))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for i in 0..opts.validators {
         configure_node(home, &spec, i, &ids)?;
@@ -92,11 +101,17 @@ pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
 }
 
 /// Per-node addresses, peers and moniker in `config.toml`.
-fn configure_node(home: &Path, spec: &LocalnetSpec, i: usize, ids: &[String]) -> Result<(), LocalnetError> {
+fn configure_node(
+    home: &Path,
+    spec: &LocalnetSpec,
+    i: usize,
+    ids: &[String],
+) -> Result<(), LocalnetError> {
     let path = node_home(home, i).join("config").join("config.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| LocalnetError::io(&path, e))?;
-    let mut doc: DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| LocalnetError::Config(path.clone(), e.to_string()))?;
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| LocalnetError::Config(path.clone(), e.to_string()))?;
     let ports = spec.ports(i);
     let peers: Vec<String> = (0..spec.validators)
         .filter(|j| *j != i)
@@ -116,8 +131,8 @@ fn configure_node(home: &Path, spec: &LocalnetSpec, i: usize, ids: &[String]) ->
 fn write_genesis(home: &Path, spec: &LocalnetSpec, balance: u64) -> Result<(), LocalnetError> {
     let path = node_home(home, 0).join("config").join("genesis.json");
     let text = std::fs::read_to_string(&path).map_err(|e| LocalnetError::io(&path, e))?;
-    let mut genesis: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
+    let mut genesis: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
     let accounts: Vec<serde_json::Value> = spec
         .dev_accounts
         .iter()

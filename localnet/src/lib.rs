@@ -71,7 +71,12 @@ impl LocalnetSpec {
     /// Ports of node `i`.
     pub fn ports(&self, i: usize) -> NodePorts {
         let base = self.base_port as usize + 10 * i;
-        NodePorts { index: i, p2p: base as u16, rpc: (base + 1) as u16, abci: (base + 2) as u16 }
+        NodePorts {
+            index: i,
+            p2p: base as u16,
+            rpc: (base + 1) as u16,
+            abci: (base + 2) as u16,
+        }
     }
 
     /// Every node's ports.
@@ -89,7 +94,8 @@ impl LocalnetSpec {
     /// Writes `localnet.json` into `home`.
     pub fn save(&self, home: &Path) -> Result<(), LocalnetError> {
         let path = home.join("localnet.json");
-        let json = serde_json::to_vec_pretty(self).map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
         std::fs::write(&path, json).map_err(|e| LocalnetError::io(&path, e))
     }
 }

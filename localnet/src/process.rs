@@ -42,16 +42,22 @@ pub fn recorded(home: &Path) -> Vec<Launched> {
 
 fn save(home: &Path, launched: &[Launched]) -> Result<(), LocalnetError> {
     let path = pids_path(home);
-    let json = serde_json::to_vec_pretty(launched).map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
+    let json = serde_json::to_vec_pretty(launched)
+        .map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
     std::fs::write(&path, json).map_err(|e| LocalnetError::io(&path, e))
 }
 
 /// Whether `pid` is alive and still runs a binary named `kind`.
 pub fn is_ours(pid: u32, kind: &str) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
     let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+    let zombie = stat
+        .rsplit(')')
+        .next()
+        .is_some_and(|rest| rest.trim_start().starts_with('Z'));
     !zombie && String::from_utf8_lossy(argv0).ends_with(kind)
 }
 
@@ -66,7 +72,10 @@ fn spawn(bin: &Path, args: &[&str], log: &Path, home: &Path) -> Result<u32, Loca
         .stderr(err)
         .process_group(0)
         .spawn()
-        .map_err(|e| LocalnetError::Command { command: bin.display().to_string(), detail: e.to_string() })?;
+        .map_err(|e| LocalnetError::Command {
+            command: bin.display().to_string(),
+            detail: e.to_string(),
+        })?;
     Ok(child.id())
 }
 
@@ -82,14 +91,24 @@ fn wait_port(port: u16, timeout: Duration) -> bool {
 }
 
 /// Starts node `i` (taod, then cometbft once the ABCI socket listens).
-pub fn start_node(home: &Path, spec: &LocalnetSpec, i: usize) -> Result<Vec<Launched>, LocalnetError> {
+pub fn start_node(
+    home: &Path,
+    spec: &LocalnetSpec,
+    i: usize,
+) -> Result<Vec<Launched>, LocalnetError> {
     let nh = node_home(home, i);
     let ports = spec.ports(i);
     let taod_home = nh.join("taod");
     let abci = format!("127.0.0.1:{}", ports.abci);
     let taod_pid = spawn(
         &spec.taod,
-        &["start", "--home", &taod_home.to_string_lossy(), "--abci", &abci],
+        &[
+            "start",
+            "--home",
+            &taod_home.to_string_lossy(),
+            "--abci",
+            &abci,
+        ],
         &nh.join("taod.log"),
         home,
     )?;
@@ -106,8 +125,16 @@ pub fn start_node(home: &Path, spec: &LocalnetSpec, i: usize) -> Result<Vec<Laun
         home,
     )?;
     Ok(vec![
-        Launched { node: i, kind: "taod".into(), pid: taod_pid },
-        Launched { node: i, kind: "cometbft".into(), pid: comet_pid },
+        Launched {
+            node: i,
+            kind: "taod".into(),
+            pid: taod_pid,
+        },
+        Launched {
+            node: i,
+            kind: "cometbft".into(),
+            pid: comet_pid,
+        },
     ])
 }
 
@@ -136,7 +163,11 @@ pub fn start(home: &Path, spec: &LocalnetSpec) -> Result<Vec<Launched>, Localnet
 pub fn record(home: &Path, launched: &[Launched]) -> Result<(), LocalnetError> {
     let mut all: Vec<Launched> = recorded(home)
         .into_iter()
-        .filter(|l| !launched.iter().any(|n| n.node == l.node && n.kind == l.kind))
+        .filter(|l| {
+            !launched
+                .iter()
+                .any(|n| n.node == l.node && n.kind == l.kind)
+        })
         .collect();
     all.extend_from_slice(launched);
     save(home, &all)
@@ -151,7 +182,10 @@ pub fn signal(launched: &Launched, signal: &str) -> Result<bool, LocalnetError> 
         .arg(format!("-{signal}"))
         .arg(launched.pid.to_string())
         .status()
-        .map_err(|e| LocalnetError::Command { command: "kill".into(), detail: e.to_string() })?;
+        .map_err(|e| LocalnetError::Command {
+            command: "kill".into(),
+            detail: e.to_string(),
+        })?;
     Ok(status.success())
 }
 
@@ -202,7 +236,9 @@ pub fn status(home: &Path, spec: &LocalnetSpec) -> Vec<NodeStatus> {
             let client = Client::new(&p.rpc_url());
             let st = client.status().ok();
             let running = ["taod", "cometbft"].iter().all(|k| {
-                launched.iter().any(|l| l.node == p.index && l.kind == *k && is_ours(l.pid, k))
+                launched
+                    .iter()
+                    .any(|l| l.node == p.index && l.kind == *k && is_ours(l.pid, k))
             });
             NodeStatus {
                 node: p.index,
@@ -229,7 +265,12 @@ pub fn wait_for_height(
     loop {
         let lowest = nodes
             .iter()
-            .map(|i| Client::new(&spec.ports(*i).rpc_url()).status().map(|s| s.height).unwrap_or(0))
+            .map(|i| {
+                Client::new(&spec.ports(*i).rpc_url())
+                    .status()
+                    .map(|s| s.height)
+                    .unwrap_or(0)
+            })
             .min()
             .unwrap_or(0);
         progress(lowest);

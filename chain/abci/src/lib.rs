@@ -63,7 +63,11 @@ fn event(e: Event) -> pb::Event {
         attributes: e
             .attributes
             .into_iter()
-            .map(|(key, value)| pb::EventAttribute { key, value, index: true })
+            .map(|(key, value)| pb::EventAttribute {
+                key,
+                value,
+                index: true,
+            })
             .collect(),
     }
 }
@@ -75,7 +79,11 @@ fn exec_result(o: TxOutcome) -> pb::ExecTxResult {
         gas_wanted: to_i64(o.gas_wanted),
         gas_used: to_i64(o.gas_used),
         events: o.events.into_iter().map(event).collect(),
-        codespace: if o.code == 0 { String::new() } else { "taochain".into() },
+        codespace: if o.code == 0 {
+            String::new()
+        } else {
+            "taochain".into()
+        },
         ..Default::default()
     }
 }
@@ -93,7 +101,9 @@ impl Application for AbciApp {
     }
 
     fn init_chain(&self, request: pb::RequestInitChain) -> pb::ResponseInitChain {
-        self.ok(self.app.init_chain(&request.chain_id, &request.app_state_bytes));
+        self.ok(self
+            .app
+            .init_chain(&request.chain_id, &request.app_state_bytes));
         pb::ResponseInitChain::default()
     }
 
@@ -114,7 +124,11 @@ impl Application for AbciApp {
             value: out.value.into(),
             proof_ops,
             height: to_i64(out.height),
-            codespace: if out.code == 0 { String::new() } else { "taochain".into() },
+            codespace: if out.code == 0 {
+                String::new()
+            } else {
+                "taochain".into()
+            },
             ..Default::default()
         }
     }
@@ -126,7 +140,11 @@ impl Application for AbciApp {
             log: o.log,
             gas_wanted: to_i64(o.gas_wanted),
             gas_used: to_i64(o.gas_used),
-            codespace: if o.code == 0 { String::new() } else { "taochain".into() },
+            codespace: if o.code == 0 {
+                String::new()
+            } else {
+                "taochain".into()
+            },
             ..Default::default()
         }
     }
@@ -144,8 +162,14 @@ impl Application for AbciApp {
 
     fn process_proposal(&self, request: pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
         let accept = self.ok(self.app.process_proposal(&request.txs));
-        let status = if accept { ProposalStatus::Accept } else { ProposalStatus::Reject };
-        pb::ResponseProcessProposal { status: status as i32 }
+        let status = if accept {
+            ProposalStatus::Accept
+        } else {
+            ProposalStatus::Reject
+        };
+        pb::ResponseProcessProposal {
+            status: status as i32,
+        }
     }
 
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {

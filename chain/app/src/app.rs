@@ -36,7 +36,11 @@ pub struct TxOutcome {
 
 impl TxOutcome {
     fn rejected(r: Rejection) -> Self {
-        TxOutcome { code: r.code.code(), log: r.log, ..TxOutcome::default() }
+        TxOutcome {
+            code: r.code.code(),
+            log: r.log,
+            ..TxOutcome::default()
+        }
     }
 }
 
@@ -75,7 +79,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     /// An app over `storage`.
     pub fn new(storage: Arc<Storage>) -> Self {
-        App { storage, consensus: Mutex::default(), mempool: Mutex::default() }
+        App {
+            storage,
+            consensus: Mutex::default(),
+            mempool: Mutex::default(),
+        }
     }
 
     /// The storage handle.
@@ -100,7 +108,9 @@ impl App {
     /// returned app hash is empty (CometBFT then uses the genesis file's, also empty).
     pub fn init_chain(&self, chain_id: &str, app_state: &[u8]) -> Result<(), AppError> {
         if self.storage.latest_version().is_some() {
-            return Err(AppError::OutOfOrder("InitChain on a store that already has blocks".into()));
+            return Err(AppError::OutOfOrder(
+                "InitChain on a store that already has blocks".into(),
+            ));
         }
         let changes = Genesis::from_json(app_state)?.into_changes(chain_id)?;
         lock(&self.consensus).genesis = Some(changes);
@@ -133,7 +143,11 @@ impl App {
             let (chain_id, params) = Self::chain_id_and_params(state)?;
             let checked = lock(&self.mempool).check(state, bytes, &chain_id, &params)?;
             Ok(match checked {
-                Ok(gas) => TxOutcome { gas_wanted: gas, gas_used: gas, ..TxOutcome::default() },
+                Ok(gas) => TxOutcome {
+                    gas_wanted: gas,
+                    gas_used: gas,
+                    ..TxOutcome::default()
+                },
                 Err(r) => TxOutcome::rejected(r),
             })
         })
@@ -141,7 +155,11 @@ impl App {
 
     /// Picks transactions for a proposal: in mempool order, dropping undecodable ones and
     /// stopping before `max_bytes`.
-    pub fn prepare_proposal<T: AsRef<[u8]>>(&self, txs: Vec<T>, max_bytes: u64) -> Result<Vec<T>, AppError> {
+    pub fn prepare_proposal<T: AsRef<[u8]>>(
+        &self,
+        txs: Vec<T>,
+        max_bytes: u64,
+    ) -> Result<Vec<T>, AppError> {
         let params = self.with_committed(Self::chain_id_and_params)?.1;
         let mut total: u64 = 0;
         let mut out = Vec::with_capacity(txs.len());
@@ -176,16 +194,22 @@ impl App {
         let initial = match latest {
             Some(h) if h.checked_add(1) == Some(height) => Changes::new(),
             Some(h) => {
-                return Err(AppError::OutOfOrder(format!("FinalizeBlock {height} after commit {h}")));
+                return Err(AppError::OutOfOrder(format!(
+                    "FinalizeBlock {height} after commit {h}"
+                )));
             }
-            None => consensus.genesis.clone().ok_or_else(|| {
-                AppError::OutOfOrder("FinalizeBlock before InitChain".into())
-            })?,
+            None => consensus
+                .genesis
+                .clone()
+                .ok_or_else(|| AppError::OutOfOrder("FinalizeBlock before InitChain".into()))?,
         };
         let committed = self.storage.latest();
         let mut block = StateDelta::with_changes(&committed, initial);
         let (chain_id, params) = Self::chain_id_and_params(&block)?;
-        let ctx = Context { chain_id: &chain_id, params: &params };
+        let ctx = Context {
+            chain_id: &chain_id,
+            params: &params,
+        };
         let decoded: Vec<Result<SignedTx, Rejection>> = txs
             .iter()
             .map(|bytes| decode(bytes.as_ref(), &params))
@@ -202,7 +226,13 @@ impl App {
                         Ok(()) => (0, String::new()),
                         Err(r) => (r.code.code(), r.log),
                     };
-                    TxOutcome { code, log, gas_wanted: tx.body.gas_limit, gas_used: d.gas_used, events: d.events }
+                    TxOutcome {
+                        code,
+                        log,
+                        gas_wanted: tx.body.gas_limit,
+                        gas_used: d.gas_used,
+                        events: d.events,
+                    }
                 }
             };
             tx_results.push(outcome);
@@ -211,7 +241,11 @@ impl App {
         let prepared = self.storage.prepare(height, block.into_changes())?;
         let app_hash = prepared.root();
         consensus.prepared = Some(prepared);
-        Ok(BlockOutcome { tx_results, events, app_hash })
+        Ok(BlockOutcome {
+            tx_results,
+            events,
+            app_hash,
+        })
     }
 
     /// Makes the finalized block durable. Returns the committed height.
@@ -247,10 +281,18 @@ fn verify_signatures(decoded: &[Result<SignedTx, Rejection>]) -> Vec<Result<(), 
         let Ok(tx) = tx else { continue };
         match tx.verification_parts() {
             Ok((key, _, _)) if key.is_weak() => {
-                results[i] = Err(Rejection::new(RejectCode::InvalidPublicKey, "weak public key"));
+                results[i] = Err(Rejection::new(
+                    RejectCode::InvalidPublicKey,
+                    "weak public key",
+                ));
             }
             Ok((key, sig, digest)) => parts.push((i, key, sig, digest)),
-            Err(code) => results[i] = Err(Rejection::new(code, "public key is not a valid ed25519 key")),
+            Err(code) => {
+                results[i] = Err(Rejection::new(
+                    code,
+                    "public key is not a valid ed25519 key",
+                ))
+            }
         }
     }
     let messages: Vec<&[u8]> = parts.iter().map(|p| &p.3[..]).collect();

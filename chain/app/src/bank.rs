@@ -14,15 +14,21 @@ pub fn read<T: borsh::BorshDeserialize>(
 ) -> Result<Option<T>, AppError> {
     match state.get(key)? {
         None => Ok(None),
-        Some(bytes) => borsh::from_slice(&bytes).map(Some).map_err(|e| AppError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            detail: e.to_string(),
-        }),
+        Some(bytes) => borsh::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| AppError::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                detail: e.to_string(),
+            }),
     }
 }
 
 /// Writes a borsh value.
-pub fn write<T: borsh::BorshSerialize>(state: &mut (impl StateWrite + ?Sized), key: &[u8], value: &T) {
+pub fn write<T: borsh::BorshSerialize>(
+    state: &mut (impl StateWrite + ?Sized),
+    key: &[u8],
+    value: &T,
+) {
     // Serialising plain structs into a Vec cannot fail.
     state.put(key.to_vec(), borsh::to_vec(value).unwrap_or_default());
 }
@@ -49,20 +55,29 @@ pub fn transfer(
     amount: u64,
 ) -> Result<Result<(), TransferError>, AppError> {
     if amount == 0 {
-        return Ok(Err((RejectCode::ZeroAmount, "transfer amount must be non-zero".into())));
+        return Ok(Err((
+            RejectCode::ZeroAmount,
+            "transfer amount must be non-zero".into(),
+        )));
     }
     let mut sender = account(state, from)?;
     let Some(left) = sender.balance.checked_sub(amount) else {
         return Ok(Err((
             RejectCode::InsufficientFunds,
-            format!("balance {} rao is below the amount {amount} rao", sender.balance),
+            format!(
+                "balance {} rao is below the amount {amount} rao",
+                sender.balance
+            ),
         )));
     };
     sender.balance = left;
     set_account(state, from, &sender);
     let mut recipient = account(state, to)?;
     let Some(credited) = recipient.balance.checked_add(amount) else {
-        return Ok(Err((RejectCode::AmountOverflow, "recipient balance would overflow".into())));
+        return Ok(Err((
+            RejectCode::AmountOverflow,
+            "recipient balance would overflow".into(),
+        )));
     };
     recipient.balance = credited;
     set_account(state, to, &recipient);

@@ -18,7 +18,10 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with a code and message.
     pub fn new(code: RejectCode, log: impl Into<String>) -> Self {
-        Rejection { code, log: log.into() }
+        Rejection {
+            code,
+            log: log.into(),
+        }
     }
 }
 
@@ -44,16 +47,26 @@ pub fn check_stateless(
     if tx.body.chain_id != chain_id {
         return Err(Rejection::new(
             RejectCode::WrongChainId,
-            format!("chain id `{}` is not this chain's `{chain_id}`", tx.body.chain_id),
+            format!(
+                "chain id `{}` is not this chain's `{chain_id}`",
+                tx.body.chain_id
+            ),
         ));
     }
     if tx.body.msgs.is_empty() {
-        return Err(Rejection::new(RejectCode::EmptyTx, "transaction has no messages"));
+        return Err(Rejection::new(
+            RejectCode::EmptyTx,
+            "transaction has no messages",
+        ));
     }
     if tx.body.msgs.len() > params.max_msgs as usize {
         return Err(Rejection::new(
             RejectCode::TooManyMessages,
-            format!("{} messages, the limit is {}", tx.body.msgs.len(), params.max_msgs),
+            format!(
+                "{} messages, the limit is {}",
+                tx.body.msgs.len(),
+                params.max_msgs
+            ),
         ));
     }
     for (i, msg) in tx.body.msgs.iter().enumerate() {
@@ -71,14 +84,20 @@ pub fn check_stateless(
     if tx.body.fee < params.min_fee {
         return Err(Rejection::new(
             RejectCode::FeeTooLow,
-            format!("fee {} rao is below the minimum {} rao", tx.body.fee, params.min_fee),
+            format!(
+                "fee {} rao is below the minimum {} rao",
+                tx.body.fee, params.min_fee
+            ),
         ));
     }
     let needed = gas::required(tx.body.msgs.len(), encoded_len);
     if tx.body.gas_limit < needed {
         return Err(Rejection::new(
             RejectCode::OutOfGas,
-            format!("gas limit {} is below the {needed} gas this transaction needs", tx.body.gas_limit),
+            format!(
+                "gas limit {} is below the {needed} gas this transaction needs",
+                tx.body.gas_limit
+            ),
         ));
     }
     Ok(needed)
@@ -101,7 +120,10 @@ pub fn total_spend(tx: &SignedTx) -> Result<u64, Rejection> {
     for msg in &tx.body.msgs {
         let Msg::Transfer { amount, .. } = msg;
         total = total.checked_add(*amount).ok_or_else(|| {
-            Rejection::new(RejectCode::AmountOverflow, "fee plus amounts overflow u64 rao")
+            Rejection::new(
+                RejectCode::AmountOverflow,
+                "fee plus amounts overflow u64 rao",
+            )
         })?;
     }
     Ok(total)
@@ -113,7 +135,10 @@ pub fn check_nonce_and_fee(account: &Account, tx: &SignedTx) -> Result<(), Rejec
     if nonce < account.nonce {
         return Err(Rejection::new(
             RejectCode::NonceReplayed,
-            format!("nonce {nonce} already used; next nonce is {}", account.nonce),
+            format!(
+                "nonce {nonce} already used; next nonce is {}",
+                account.nonce
+            ),
         ));
     }
     if nonce > account.nonce {
@@ -125,7 +150,10 @@ pub fn check_nonce_and_fee(account: &Account, tx: &SignedTx) -> Result<(), Rejec
     if account.balance < tx.body.fee {
         return Err(Rejection::new(
             RejectCode::InsufficientFee,
-            format!("balance {} rao does not cover the fee {} rao", account.balance, tx.body.fee),
+            format!(
+                "balance {} rao does not cover the fee {} rao",
+                account.balance, tx.body.fee
+            ),
         ));
     }
     Ok(())

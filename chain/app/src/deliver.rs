@@ -23,7 +23,11 @@ pub struct Delivered {
 
 impl Delivered {
     fn rejected(rejection: Rejection) -> Self {
-        Delivered { result: Err(rejection), gas_used: 0, events: vec![] }
+        Delivered {
+            result: Err(rejection),
+            gas_used: 0,
+            events: vec![],
+        }
     }
 }
 
@@ -58,10 +62,17 @@ pub fn deliver(
     recycle(state, tx.body.fee)?;
     let mut events = vec![Event::new(
         "fee",
-        &[("payer", sender.to_string()), ("amount", tx.body.fee.to_string())],
+        &[
+            ("payer", sender.to_string()),
+            ("amount", tx.body.fee.to_string()),
+        ],
     )];
     let result = run_messages(state, &sender, &tx.body.msgs, &mut events)?;
-    Ok(Delivered { result, gas_used, events })
+    Ok(Delivered {
+        result,
+        gas_used,
+        events,
+    })
 }
 
 /// Runs the messages all-or-nothing in a child delta.

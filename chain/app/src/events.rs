@@ -14,12 +14,18 @@ impl Event {
     pub fn new(kind: &str, attributes: &[(&str, String)]) -> Self {
         Event {
             kind: kind.to_string(),
-            attributes: attributes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         }
     }
 
     /// The value of attribute `key`, if present.
     pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }

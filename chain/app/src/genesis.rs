@@ -15,8 +15,8 @@ use taochain_primitives::{Account, Address, Params, Supply, TOTAL_SUPPLY_CAP};
 use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY, SUPPLY_KEY};
 use taochain_storage::{Changes, StateDelta, StateWrite};
 
-use crate::bank::{set_account, write};
 use crate::AppError;
+use crate::bank::{set_account, write};
 
 /// One funded account at genesis.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -41,7 +41,8 @@ pub struct Genesis {
 }
 
 fn parse_rao(what: &str, s: &str) -> Result<u64, AppError> {
-    s.parse::<u64>().map_err(|_| AppError::Genesis(format!("{what}: `{s}` is not a rao amount")))
+    s.parse::<u64>()
+        .map_err(|_| AppError::Genesis(format!("{what}: `{s}` is not a rao amount")))
 }
 
 impl Genesis {
@@ -53,10 +54,14 @@ impl Genesis {
     /// Validates and turns the genesis into the initial state changes.
     pub fn into_changes(self, chain_id: &str) -> Result<Changes, AppError> {
         if chain_id.is_empty() || chain_id.len() > taochain_primitives::tx::MAX_CHAIN_ID_LEN {
-            return Err(AppError::Genesis(format!("chain id `{chain_id}` has a bad length")));
+            return Err(AppError::Genesis(format!(
+                "chain id `{chain_id}` has a bad length"
+            )));
         }
         if self.params.max_tx_bytes == 0 || self.params.max_msgs == 0 {
-            return Err(AppError::Genesis("max_tx_bytes and max_msgs must be positive".into()));
+            return Err(AppError::Genesis(
+                "max_tx_bytes and max_msgs must be positive".into(),
+            ));
         }
         let mut balances = BTreeMap::<Address, u64>::new();
         let mut sum: u64 = 0;
@@ -67,7 +72,10 @@ impl Genesis {
                 .map_err(|e| AppError::Genesis(format!("account {}: {e}", acct.address)))?;
             let balance = parse_rao(&acct.address, &acct.balance)?;
             if balances.insert(address, balance).is_some() {
-                return Err(AppError::Genesis(format!("duplicate account {}", acct.address)));
+                return Err(AppError::Genesis(format!(
+                    "duplicate account {}",
+                    acct.address
+                )));
             }
             sum = sum
                 .checked_add(balance)
@@ -80,14 +88,27 @@ impl Genesis {
             )));
         }
         if issuance > TOTAL_SUPPLY_CAP {
-            return Err(AppError::Genesis("total_issuance above the 21M TAO cap".into()));
+            return Err(AppError::Genesis(
+                "total_issuance above the 21M TAO cap".into(),
+            ));
         }
         let empty = Changes::new();
         let mut state = StateDelta::new(&empty);
         for (address, balance) in &balances {
-            set_account(&mut state, address, &Account { balance: *balance, nonce: 0 });
+            set_account(
+                &mut state,
+                address,
+                &Account {
+                    balance: *balance,
+                    nonce: 0,
+                },
+            );
         }
-        let supply = Supply { total_issuance: issuance, genesis_issuance: issuance, ..Supply::default() };
+        let supply = Supply {
+            total_issuance: issuance,
+            genesis_issuance: issuance,
+            ..Supply::default()
+        };
         write(&mut state, SUPPLY_KEY, &supply);
         write(&mut state, PARAMS_KEY, &self.params);
         state.put(CHAIN_ID_KEY.to_vec(), chain_id.as_bytes().to_vec());
@@ -107,7 +128,10 @@ mod tests {
         Genesis {
             accounts: accounts
                 .iter()
-                .map(|(a, b)| GenesisAccount { address: a.clone(), balance: b.to_string() })
+                .map(|(a, b)| GenesisAccount {
+                    address: a.clone(),
+                    balance: b.to_string(),
+                })
                 .collect(),
             total_issuance: issuance.into(),
             params: Params::default(),
@@ -132,7 +156,10 @@ mod tests {
             genesis(&[(addr(1), "21000000000000001")], "21000000000000001"),
         ];
         for g in cases {
-            assert!(matches!(g.clone().into_changes("t"), Err(AppError::Genesis(_))), "{g:?}");
+            assert!(
+                matches!(g.clone().into_changes("t"), Err(AppError::Genesis(_))),
+                "{g:?}"
+            );
         }
         assert!(Genesis::from_json(br#"{"accounts": [], "total_issuance": "0", "x": 1}"#).is_err());
     }

@@ -10,7 +10,9 @@ use taochain_storage::StateRead;
 
 use crate::AppError;
 use crate::bank::account;
-use crate::checks::{Rejection, check_nonce_and_fee, check_signature, check_stateless, decode, total_spend};
+use crate::checks::{
+    Rejection, check_nonce_and_fee, check_signature, check_stateless, decode, total_spend,
+};
 
 /// Accounts as the mempool sees them (pending nonces and spends).
 #[derive(Debug, Default)]
@@ -58,11 +60,19 @@ impl MempoolState {
         let Some(balance) = acct.balance.checked_sub(spend) else {
             return Ok(Err(Rejection::new(
                 RejectCode::InsufficientFunds,
-                format!("balance {} rao does not cover fee + amounts {spend} rao", acct.balance),
+                format!(
+                    "balance {} rao does not cover fee + amounts {spend} rao",
+                    acct.balance
+                ),
             )));
         };
-        self.accounts
-            .insert(sender, Account { balance, nonce: acct.nonce.saturating_add(1) });
+        self.accounts.insert(
+            sender,
+            Account {
+                balance,
+                nonce: acct.nonce.saturating_add(1),
+            },
+        );
         Ok(Ok(gas))
     }
 }

@@ -38,16 +38,20 @@ pub struct QueryOutcome {
 }
 
 fn error(code: u32, log: impl Into<String>) -> QueryOutcome {
-    QueryOutcome { code, log: log.into(), ..QueryOutcome::default() }
+    QueryOutcome {
+        code,
+        log: log.into(),
+        ..QueryOutcome::default()
+    }
 }
 
 /// Maps a query path to the state key it reads.
-pub fn key_for_path(path: &str) -> Result<Vec<u8>, QueryOutcome> {
+pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
     let path = path.trim_end_matches('/');
     if let Some(addr) = path.strip_prefix("/account/") {
         let addr: Address = addr
             .parse()
-            .map_err(|e| error(codes::BAD_ARGUMENT, format!("bad address `{addr}`: {e}")))?;
+            .map_err(|e| (codes::BAD_ARGUMENT, format!("bad address `{addr}`: {e}")))?;
         return Ok(account_key(addr.as_bytes()));
     }
     match path {
@@ -55,7 +59,7 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, QueryOutcome> {
         "/params" => Ok(PARAMS_KEY.to_vec()),
         "/chain_id" => Ok(CHAIN_ID_KEY.to_vec()),
         "/emission" => Ok(account_key(emission_pool().as_bytes())),
-        _ => Err(error(
+        _ => Err((
             codes::UNKNOWN_PATH,
             format!(
                 "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id"
@@ -68,23 +72,29 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, QueryOutcome> {
 pub fn query(storage: &Storage, path: &str, height: u64, prove: bool) -> QueryOutcome {
     let key = match key_for_path(path) {
         Ok(key) => key,
-        Err(outcome) => return outcome,
+        Err((code, log)) => return error(code, log),
     };
     let Some(latest) = storage.latest_version() else {
         return error(codes::HEIGHT_UNAVAILABLE, "no block committed yet");
     };
     let height = if height == 0 { latest } else { height };
     let read = if prove {
-        storage.get_with_proof(&key, height).map(|(v, p)| (v, Some(p)))
+        storage
+            .get_with_proof(&key, height)
+            .map(|(v, p)| (v, Some(p)))
     } else if height == latest {
         storage.get_latest(&key).map(|v| (v, None))
     } else {
         storage.get_at(&key, height).map(|v| (v, None))
     };
     match read {
-        Ok((value, proof)) => {
-            QueryOutcome { key, value: value.unwrap_or_default(), height, proof, ..Default::default() }
-        }
+        Ok((value, proof)) => QueryOutcome {
+            key,
+            value: value.unwrap_or_default(),
+            height,
+            proof,
+            ..Default::default()
+        },
         Err(StorageError::VersionUnavailable(h)) => error(
             codes::HEIGHT_UNAVAILABLE,
             format!("height {h} is not available (latest {latest}; older heights are pruned)"),

@@ -38,8 +38,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let storage = Arc::new(Storage::open(&dir, StorageOptions::default())?);
     let app = App::new(storage);
     let keys: Vec<SigningKey> = (0..args.accounts).map(key).collect();
-    let addrs: Vec<Address> =
-        keys.iter().map(|k| Address::from_public_key(&k.verifying_key().to_bytes())).collect();
+    let addrs: Vec<Address> = keys
+        .iter()
+        .map(|k| Address::from_public_key(&k.verifying_key().to_bytes()))
+        .collect();
     let balance = 1_000_000_000_000u64;
     let accounts: Vec<_> = addrs
         .iter()
@@ -88,7 +90,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let out = app.finalize_block(i as u64 + 2, txs)?;
         finalize += t.elapsed();
         let failed = out.tx_results.iter().filter(|r| r.code != 0).count();
-        anyhow::ensure!(failed == 0, "{failed} transactions failed in the benchmark block");
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} transactions failed in the benchmark block"
+        );
         let t = Instant::now();
         app.commit()?;
         commit += t.elapsed();
@@ -97,9 +102,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let per_tx = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
     let block_time = finalize + commit;
-    println!("blocks: {}  txs/block: {}  accounts: {}", args.blocks, args.txs_per_block, args.accounts);
+    println!(
+        "blocks: {}  txs/block: {}  accounts: {}",
+        args.blocks, args.txs_per_block, args.accounts
+    );
     println!("  signature batch verify  {:>8.2} us/tx", per_tx(sig));
-    println!("  execution + tree update {:>8.2} us/tx", per_tx(finalize.saturating_sub(sig)));
+    println!(
+        "  execution + tree update {:>8.2} us/tx",
+        per_tx(finalize.saturating_sub(sig))
+    );
     println!("  commit (RocksDB write)  {:>8.2} us/tx", per_tx(commit));
     println!(
         "summary: {:.0} tx/s FinalizeBlock+Commit on one core ({} txs in {:.3} s)",

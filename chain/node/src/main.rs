@@ -15,7 +15,11 @@ use taochain_storage::{Storage, StorageOptions};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "taod", version, about = "The taochain node (ABCI application for CometBFT v0.38)")]
+#[command(
+    name = "taod",
+    version,
+    about = "The taochain node (ABCI application for CometBFT v0.38)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,11 +45,17 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Start { home, abci, keep_versions } => start(home, &abci, keep_versions),
+        Command::Start {
+            home,
+            abci,
+            keep_versions,
+        } => start(home, &abci, keep_versions),
         Command::Bench(args) => bench::run(args),
     }
 }

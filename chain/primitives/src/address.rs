@@ -121,12 +121,18 @@ mod tests {
         let mut bad = addr.clone();
         bad.pop();
         bad.push(if addr.ends_with('q') { 'p' } else { 'q' });
-        assert!(matches!(bad.parse::<Address>(), Err(AddressError::Bech32(_))));
-        let cosmos = bech32::encode::<Bech32>(Hrp::parse_unchecked("cosmos"), &[0u8; 20])
-            .expect("encodes");
-        assert!(matches!(cosmos.parse::<Address>(), Err(AddressError::WrongPrefix(_))));
-        let short = bech32::encode::<Bech32>(Hrp::parse_unchecked("tao"), &[0u8; 19])
-            .expect("encodes");
+        assert!(matches!(
+            bad.parse::<Address>(),
+            Err(AddressError::Bech32(_))
+        ));
+        let cosmos =
+            bech32::encode::<Bech32>(Hrp::parse_unchecked("cosmos"), &[0u8; 20]).expect("encodes");
+        assert!(matches!(
+            cosmos.parse::<Address>(),
+            Err(AddressError::WrongPrefix(_))
+        ));
+        let short =
+            bech32::encode::<Bech32>(Hrp::parse_unchecked("tao"), &[0u8; 19]).expect("encodes");
         assert_eq!(short.parse::<Address>(), Err(AddressError::WrongLength(19)));
         let _ = addr.to_string();
     }

@@ -34,7 +34,9 @@ pub fn parse_amount(input: &str) -> Result<u64, AmountError> {
         if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AmountError::NotANumber(s.into()));
         }
-        return num.parse::<u64>().map_err(|_| AmountError::Overflow(s.into()));
+        return num
+            .parse::<u64>()
+            .map_err(|_| AmountError::Overflow(s.into()));
     }
     let Some(num) = lower.strip_suffix("tao") else {
         return Err(AmountError::MissingUnit(s.into()));
@@ -98,13 +100,34 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_amount() {
-        assert!(matches!(parse_amount("1.5"), Err(AmountError::MissingUnit(_))));
-        assert!(matches!(parse_amount("abcTAO"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(parse_amount("-1TAO"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(parse_amount("1.5rao"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(parse_amount("0.0000000001TAO"), Err(AmountError::TooPrecise(_))));
-        assert!(matches!(parse_amount("18446744073709551616rao"), Err(AmountError::Overflow(_))));
-        assert!(matches!(parse_amount("18446744074TAO"), Err(AmountError::Overflow(_))));
+        assert!(matches!(
+            parse_amount("1.5"),
+            Err(AmountError::MissingUnit(_))
+        ));
+        assert!(matches!(
+            parse_amount("abcTAO"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            parse_amount("-1TAO"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            parse_amount("1.5rao"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            parse_amount("0.0000000001TAO"),
+            Err(AmountError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            parse_amount("18446744073709551616rao"),
+            Err(AmountError::Overflow(_))
+        ));
+        assert!(matches!(
+            parse_amount("18446744074TAO"),
+            Err(AmountError::Overflow(_))
+        ));
     }
 
     #[test]

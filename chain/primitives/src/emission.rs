@@ -77,7 +77,10 @@ mod tests {
             assert_eq!(halvings(b), Some(h), "at boundary {h}");
             assert_eq!(halvings(b - 1), Some(h - 1), "before boundary {h}");
             assert_eq!(halvings(b + 1), Some(h), "after boundary {h}");
-            assert_eq!(block_reward(b - 1), (TAO >> (h - 1)).min(TOTAL_SUPPLY_CAP - b + 1));
+            assert_eq!(
+                block_reward(b - 1),
+                (TAO >> (h - 1)).min(TOTAL_SUPPLY_CAP - b + 1)
+            );
             assert_eq!(block_reward(b), (TAO >> h).min(TOTAL_SUPPLY_CAP - b));
         }
     }

@@ -40,7 +40,11 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { max_tx_bytes: 16 * 1024, max_msgs: 64, min_fee: 1_000 }
+        Params {
+            max_tx_bytes: 16 * 1024,
+            max_msgs: 64,
+            min_fee: 1_000,
+        }
     }
 }
 
@@ -66,17 +70,28 @@ mod tests {
 
     #[test]
     fn encodings_are_pinned() {
-        let account = Account { balance: 0x0102, nonce: 3 };
+        let account = Account {
+            balance: 0x0102,
+            nonce: 3,
+        };
         assert_eq!(
             borsh::to_vec(&account).expect("encodes"),
             [2, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]
         );
-        let supply =
-            Supply { total_issuance: 1, genesis_issuance: 2, total_minted: 3, total_recycled: 4 };
+        let supply = Supply {
+            total_issuance: 1,
+            genesis_issuance: 2,
+            total_minted: 3,
+            total_recycled: 4,
+        };
         let bytes = borsh::to_vec(&supply).expect("encodes");
         assert_eq!(bytes.len(), 32);
         assert_eq!((bytes[0], bytes[8], bytes[16], bytes[24]), (1, 2, 3, 4));
-        let params = Params { max_tx_bytes: 1, max_msgs: 2, min_fee: 3 };
+        let params = Params {
+            max_tx_bytes: 1,
+            max_msgs: 2,
+            min_fee: 3,
+        };
         assert_eq!(
             borsh::to_vec(&params).expect("encodes"),
             [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]

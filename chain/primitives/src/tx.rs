@@ -133,7 +133,11 @@ impl TxBody {
     /// Signs the body with `key`.
     pub fn sign(self, key: &SigningKey) -> SignedTx {
         let signature = key.sign(&self.sign_digest()).to_bytes();
-        SignedTx { body: self, public_key: key.verifying_key().to_bytes(), signature }
+        SignedTx {
+            body: self,
+            public_key: key.verifying_key().to_bytes(),
+            signature,
+        }
     }
 }
 
@@ -141,7 +145,10 @@ impl SignedTx {
     /// Decodes bytes strictly: size limit first, then borsh with no trailing bytes.
     pub fn decode(bytes: &[u8], max_len: usize) -> Result<Self, DecodeError> {
         if bytes.len() > max_len {
-            return Err(DecodeError::TooLarge { size: bytes.len(), limit: max_len });
+            return Err(DecodeError::TooLarge {
+                size: bytes.len(),
+                limit: max_len,
+            });
         }
         let mut rest = bytes;
         let tx = SignedTx::deserialize(&mut rest).map_err(|e| match e.kind() {
@@ -178,13 +185,18 @@ impl SignedTx {
     pub fn verification_parts(&self) -> Result<(VerifyingKey, Signature, [u8; 32]), RejectCode> {
         let key =
             VerifyingKey::from_bytes(&self.public_key).map_err(|_| RejectCode::InvalidPublicKey)?;
-        Ok((key, Signature::from_bytes(&self.signature), self.body.sign_digest()))
+        Ok((
+            key,
+            Signature::from_bytes(&self.signature),
+            self.body.sign_digest(),
+        ))
     }
 
     /// Verifies the signature on its own (strict: no malleable signatures, no weak keys).
     pub fn verify_signature(&self) -> Result<(), RejectCode> {
         let (key, sig, digest) = self.verification_parts()?;
-        key.verify_strict(&digest, &sig).map_err(|_| RejectCode::BadSignature)
+        key.verify_strict(&digest, &sig)
+            .map_err(|_| RejectCode::BadSignature)
     }
 
     /// The sha256 of the encoded transaction, as CometBFT names transactions.

@@ -19,7 +19,10 @@ pub struct StateDelta<'a, R: StateRead + ?Sized> {
 impl<'a, R: StateRead + ?Sized> StateDelta<'a, R> {
     /// An empty overlay over `base`.
     pub fn new(base: &'a R) -> Self {
-        StateDelta { base, changes: Changes::new() }
+        StateDelta {
+            base,
+            changes: Changes::new(),
+        }
     }
 
     /// An overlay over `base` that starts with `changes` already applied.

@@ -25,7 +25,14 @@ pub const CF_LATEST: &str = "latest";
 /// Column: store metadata.
 pub const CF_META: &str = "meta";
 /// Every column, in creation order.
-pub const COLUMNS: [&str; 6] = [CF_NODES, CF_VALUES, CF_PREIMAGES, CF_STALE, CF_LATEST, CF_META];
+pub const COLUMNS: [&str; 6] = [
+    CF_NODES,
+    CF_VALUES,
+    CF_PREIMAGES,
+    CF_STALE,
+    CF_LATEST,
+    CF_META,
+];
 
 /// Meta key: the last committed version (= block height).
 pub const META_LATEST_VERSION: &[u8] = b"latest_version";

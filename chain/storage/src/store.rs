@@ -31,7 +31,9 @@ pub struct StorageOptions {
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { keep_versions: 1_000 }
+        StorageOptions {
+            keep_versions: 1_000,
+        }
     }
 }
 
@@ -76,15 +78,27 @@ impl Storage {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let cfs = COLUMNS.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let cfs = COLUMNS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
-        let latest = match db.get_cf(cf(&db, CF_META)?, META_LATEST_VERSION).map_err(db_err)? {
+        let latest = match db
+            .get_cf(cf(&db, CF_META)?, META_LATEST_VERSION)
+            .map_err(db_err)?
+        {
             Some(bytes) => u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| {
-                StorageError::Corrupt { what: "latest version", detail: format!("{bytes:?}") }
+                StorageError::Corrupt {
+                    what: "latest version",
+                    detail: format!("{bytes:?}"),
+                }
             })?),
             None => NONE,
         };
-        Ok(Storage { db, latest: AtomicU64::new(latest), options })
+        Ok(Storage {
+            db,
+            latest: AtomicU64::new(latest),
+            options,
+        })
     }
 
     /// The last committed version (block height), if any.
@@ -99,19 +113,26 @@ impl Storage {
     pub fn root_hash(&self, version: u64) -> Result<Option<[u8; 32]>, StorageError> {
         let view = TreeView { db: &self.db };
         let tree = Sha256Jmt::new(&view);
-        Ok(tree.get_root_hash_option(version).map_err(tree_err)?.map(|r| r.0))
+        Ok(tree
+            .get_root_hash_option(version)
+            .map_err(tree_err)?
+            .map(|r| r.0))
     }
 
     /// The latest committed value of `key` (from the flat table, no tree walk).
     pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.db.get_cf(cf(&self.db, CF_LATEST)?, key).map_err(db_err)
+        self.db
+            .get_cf(cf(&self.db, CF_LATEST)?, key)
+            .map_err(db_err)
     }
 
     /// The value of `key` as of `version`, read through the tree.
     pub fn get_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StorageError> {
         self.check_readable(version)?;
         let view = TreeView { db: &self.db };
-        Sha256Jmt::new(&view).get(KeyHash::with::<Sha256>(key), version).map_err(tree_err)
+        Sha256Jmt::new(&view)
+            .get(KeyHash::with::<Sha256>(key), version)
+            .map_err(tree_err)
     }
 
     /// The value of `key` at `version` and an ICS23 proof (of membership, or of absence)
@@ -123,11 +144,15 @@ impl Storage {
     ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StorageError> {
         self.check_readable(version)?;
         let view = TreeView { db: &self.db };
-        Sha256Jmt::new(&view).get_with_ics23_proof(key.to_vec(), version).map_err(tree_err)
+        Sha256Jmt::new(&view)
+            .get_with_ics23_proof(key.to_vec(), version)
+            .map_err(tree_err)
     }
 
     fn check_readable(&self, version: u64) -> Result<(), StorageError> {
-        let latest = self.latest_version().ok_or(StorageError::VersionUnavailable(version))?;
+        let latest = self
+            .latest_version()
+            .ok_or(StorageError::VersionUnavailable(version))?;
         let oldest = latest.saturating_sub(self.options.keep_versions.saturating_sub(1));
         if version > latest || version < oldest {
             return Err(StorageError::VersionUnavailable(version));
@@ -142,21 +167,34 @@ impl Storage {
         if let Some(last) = last
             && last.checked_add(1) != Some(version)
         {
-            return Err(StorageError::VersionGap { last: Some(last), got: version });
+            return Err(StorageError::VersionGap {
+                last: Some(last),
+                got: version,
+            });
         }
         let view = TreeView { db: &self.db };
         let tree = Sha256Jmt::new(&view);
-        let value_set =
-            changes.iter().map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone())).collect::<Vec<_>>();
+        let value_set = changes
+            .iter()
+            .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()))
+            .collect::<Vec<_>>();
         let (root, batch) = tree.put_value_set(value_set, version).map_err(tree_err)?;
-        Ok(PreparedCommit { version, root: root.0, changes, tree: batch })
+        Ok(PreparedCommit {
+            version,
+            root: root.0,
+            changes,
+            tree: batch,
+        })
     }
 
     /// Makes a prepared commit durable, atomically, and prunes what fell out of the window.
     pub fn commit(&self, prepared: PreparedCommit) -> Result<(), StorageError> {
         let last = self.latest_version();
-        if last.map_or(false, |l| l.checked_add(1) != Some(prepared.version)) {
-            return Err(StorageError::VersionGap { last, got: prepared.version });
+        if last.is_some_and(|l| l.checked_add(1) != Some(prepared.version)) {
+            return Err(StorageError::VersionGap {
+                last,
+                got: prepared.version,
+            });
         }
         let mut batch = WriteBatch::default();
         self.write_tree(&mut batch, &prepared)?;
@@ -169,15 +207,26 @@ impl Storage {
             batch.put_cf(preimages_cf, KeyHash::with::<Sha256>(key).0, key);
         }
         self.prune(&mut batch, prepared.version)?;
-        batch.put_cf(cf(&self.db, CF_META)?, META_LATEST_VERSION, prepared.version.to_be_bytes());
+        batch.put_cf(
+            cf(&self.db, CF_META)?,
+            META_LATEST_VERSION,
+            prepared.version.to_be_bytes(),
+        );
         self.db.write(batch).map_err(db_err)?;
         self.latest.store(prepared.version, Ordering::Release);
         Ok(())
     }
 
-    fn write_tree(&self, batch: &mut WriteBatch, prepared: &PreparedCommit) -> Result<(), StorageError> {
+    fn write_tree(
+        &self,
+        batch: &mut WriteBatch,
+        prepared: &PreparedCommit,
+    ) -> Result<(), StorageError> {
         let encode = |what: &'static str, r: std::io::Result<Vec<u8>>| {
-            r.map_err(|e| StorageError::Corrupt { what, detail: e.to_string() })
+            r.map_err(|e| StorageError::Corrupt {
+                what,
+                detail: e.to_string(),
+            })
         };
         let nodes_cf = cf(&self.db, CF_NODES)?;
         for (key, node) in prepared.tree.node_batch.nodes() {
@@ -215,7 +264,10 @@ impl Storage {
                 .get(..8)
                 .and_then(|b| b.try_into().ok())
                 .map(u64::from_be_bytes)
-                .ok_or_else(|| StorageError::Corrupt { what: "stale index", detail: format!("{key:?}") })?;
+                .ok_or_else(|| StorageError::Corrupt {
+                    what: "stale index",
+                    detail: format!("{key:?}"),
+                })?;
             if since > oldest_kept {
                 break;
             }
@@ -233,7 +285,10 @@ impl Storage {
     /// Number of tree nodes on disk (for tests and metrics; walks the column).
     pub fn node_count(&self) -> Result<usize, StorageError> {
         let mut n = 0;
-        for item in self.db.iterator_cf(cf(&self.db, CF_NODES)?, IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(cf(&self.db, CF_NODES)?, IteratorMode::Start)
+        {
             item.map_err(db_err)?;
             n += 1;
         }
@@ -260,8 +315,10 @@ impl StateRead for Storage {
 }
 
 fn cf<'a>(db: &'a DB, name: &'static str) -> Result<&'a ColumnFamily, StorageError> {
-    db.cf_handle(name)
-        .ok_or_else(|| StorageError::Corrupt { what: "column family", detail: name.into() })
+    db.cf_handle(name).ok_or_else(|| StorageError::Corrupt {
+        what: "column family",
+        detail: name.into(),
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ pub(crate) struct TreeView<'a> {
 }
 
 fn cf<'a>(db: &'a DB, name: &str) -> anyhow::Result<&'a rocksdb::ColumnFamily> {
-    db.cf_handle(name).ok_or_else(|| anyhow::anyhow!("missing column family {name}"))
+    db.cf_handle(name)
+        .ok_or_else(|| anyhow::anyhow!("missing column family {name}"))
 }
 
 impl TreeReader for TreeView<'_> {
@@ -31,9 +32,10 @@ impl TreeReader for TreeView<'_> {
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
         let start = value_key(&key_hash.0, max_version);
-        let mut iter = self
-            .db
-            .iterator_cf(cf(self.db, CF_VALUES)?, IteratorMode::From(&start, Direction::Reverse));
+        let mut iter = self.db.iterator_cf(
+            cf(self.db, CF_VALUES)?,
+            IteratorMode::From(&start, Direction::Reverse),
+        );
         match iter.next() {
             Some(item) => {
                 let (key, value) = item?;
@@ -48,7 +50,9 @@ impl TreeReader for TreeView<'_> {
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         // Only jmt's snapshot restore uses this; taochain does not restore from jmt chunks.
-        Err(anyhow::anyhow!("tree restore is not supported by this store"))
+        Err(anyhow::anyhow!(
+            "tree restore is not supported by this store"
+        ))
     }
 }
 

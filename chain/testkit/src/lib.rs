@@ -52,7 +52,11 @@ impl MockChain {
         let abci = AbciApp::new(Arc::new(App::new(Arc::new(storage))), panic_on_error);
         let info = abci.info(pb::RequestInfo::default());
         let height = u64::try_from(info.last_block_height).expect("height is non-negative");
-        MockChain { abci, height, app_hashes: vec![] }
+        MockChain {
+            abci,
+            height,
+            app_hashes: vec![],
+        }
     }
 
     /// Runs InitChain with `app_state` JSON.
@@ -77,7 +81,10 @@ impl MockChain {
 
     /// CheckTx on raw bytes.
     pub fn check_tx(&self, tx: &[u8]) -> pb::ResponseCheckTx {
-        self.abci.check_tx(pb::RequestCheckTx { tx: Bytes::copy_from_slice(tx), r#type: 0 })
+        self.abci.check_tx(pb::RequestCheckTx {
+            tx: Bytes::copy_from_slice(tx),
+            r#type: 0,
+        })
     }
 
     /// Proposes, accepts, finalizes and commits a block of `txs`, as every honest
@@ -99,7 +106,10 @@ impl MockChain {
                 ..Default::default()
             })
             .status;
-        assert_eq!(status, pb::response_process_proposal::ProposalStatus::Accept as i32);
+        assert_eq!(
+            status,
+            pb::response_process_proposal::ProposalStatus::Accept as i32
+        );
         self.finalize_and_commit(proposal.txs)
     }
 
@@ -124,6 +134,10 @@ impl MockChain {
 
     /// A query at the latest height.
     pub fn query(&self, path: &str, prove: bool) -> pb::ResponseQuery {
-        self.abci.query(pb::RequestQuery { path: path.into(), prove, ..Default::default() })
+        self.abci.query(pb::RequestQuery {
+            path: path.into(),
+            prove,
+            ..Default::default()
+        })
     }
 }

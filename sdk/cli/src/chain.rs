@@ -68,7 +68,10 @@ mod signer {
     pub fn signing_key(ctx: &Ctx, name: &str) -> anyhow::Result<ed25519_dalek::SigningKey> {
         let ks = ctx.keystore()?;
         let pw = if ks.is_encrypted(name)? {
-            Some(crate::keys::password(&format!("password for `{name}`: "), false)?)
+            Some(crate::keys::password(
+                &format!("password for `{name}`: "),
+                false,
+            )?)
         } else {
             None
         };
@@ -79,7 +82,12 @@ mod signer {
 /// Runs a tx subcommand.
 pub fn run_tx(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
     match cmd {
-        TxCmd::Transfer { from, to, amount, fee } => {
+        TxCmd::Transfer {
+            from,
+            to,
+            amount,
+            fee,
+        } => {
             let key = signing_key(ctx, &from)?;
             let to = resolve_address(ctx, &to)?;
             let amount = parse_amount(&amount)?;
@@ -101,7 +109,6 @@ pub fn run_tx(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
     }
 }
 
-
 fn account_json(address: &Address, a: &Account) -> serde_json::Value {
     serde_json::json!({
         "address": address.to_string(),
@@ -115,17 +122,29 @@ fn account_json(address: &Address, a: &Account) -> serde_json::Value {
 pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
     let client = ctx.client();
     match cmd {
-        QueryCmd::Account { address, prove: false } => {
+        QueryCmd::Account {
+            address,
+            prove: false,
+        } => {
             let address = resolve_address(ctx, &address)?;
             let a = client.account(&address)?;
             emit(ctx.output, &account_json(&address, &a), || {
-                format!("address: {address}\nbalance: {} ({} rao)\nnonce:   {}", format_tao(a.balance), a.balance, a.nonce)
+                format!(
+                    "address: {address}\nbalance: {} ({} rao)\nnonce:   {}",
+                    format_tao(a.balance),
+                    a.balance,
+                    a.nonce
+                )
             })
         }
-        QueryCmd::Account { address, prove: true } => {
+        QueryCmd::Account {
+            address,
+            prove: true,
+        } => {
             let address = resolve_address(ctx, &address)?;
             let spinner = spinner(ctx.output, "waiting for the next header to check the proof");
-            let v = client.query_verified::<Account>(&format!("/account/{address}"), Duration::from_secs(30));
+            let v = client
+                .query_verified::<Account>(&format!("/account/{address}"), Duration::from_secs(30));
             spinner.finish_and_clear();
             let v = v?;
             let a = v.value.unwrap_or_default();
@@ -137,7 +156,11 @@ pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                     format_tao(a.balance),
                     a.balance,
                     a.nonce,
-                    if v.value.is_some() { "membership" } else { "absence" },
+                    if v.value.is_some() {
+                        "membership"
+                    } else {
+                        "absence"
+                    },
                     v.height,
                     v.app_hash,
                     v.height + 1
@@ -167,7 +190,10 @@ pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
         QueryCmd::Params => {
             let p = client.params()?;
             emit(ctx.output, &p, || {
-                format!("max_tx_bytes: {}\nmax_msgs:     {}\nmin_fee:      {} rao", p.max_tx_bytes, p.max_msgs, p.min_fee)
+                format!(
+                    "max_tx_bytes: {}\nmax_msgs:     {}\nmin_fee:      {} rao",
+                    p.max_tx_bytes, p.max_msgs, p.min_fee
+                )
             })
         }
         QueryCmd::Emission => {
@@ -205,7 +231,9 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
 /// `tao emission --issuance RAO`: one number on stdout (or JSON).
 pub fn emission(ctx: &Ctx, issuance: u64) -> anyhow::Result<()> {
     let reward = taochain_primitives::block_reward(issuance);
-    emit(ctx.output, &serde_json::json!({"issuance_rao": issuance.to_string(), "block_reward_rao": reward}), || {
-        reward.to_string()
-    })
+    emit(
+        ctx.output,
+        &serde_json::json!({"issuance_rao": issuance.to_string(), "block_reward_rao": reward}),
+        || reward.to_string(),
+    )
 }

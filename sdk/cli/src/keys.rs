@@ -48,7 +48,8 @@ pub fn password(prompt: &str, confirm: bool) -> anyhow::Result<String> {
     if let Ok(pw) = std::env::var("TAO_PASSWORD") {
         return Ok(pw);
     }
-    let pw = rpassword::prompt_password(prompt).context("reading password (or set TAO_PASSWORD)")?;
+    let pw =
+        rpassword::prompt_password(prompt).context("reading password (or set TAO_PASSWORD)")?;
     if confirm && rpassword::prompt_password("repeat password: ")? != pw {
         anyhow::bail!("passwords do not match");
     }
@@ -66,7 +67,9 @@ fn show(ctx: &Ctx, info: &KeyInfo, mnemonic: Option<&str>) -> anyhow::Result<()>
             info.name, info.address, info.public_key, info.encrypted
         );
         if let Some(m) = mnemonic {
-            s.push_str(&format!("\n\nmnemonic (write it down; it is the only backup):\n{m}"));
+            s.push_str(&format!(
+                "\n\nmnemonic (write it down; it is the only backup):\n{m}"
+            ));
         }
         s
     })
@@ -76,12 +79,24 @@ fn show(ctx: &Ctx, info: &KeyInfo, mnemonic: Option<&str>) -> anyhow::Result<()>
 pub fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
     let ks = ctx.keystore()?;
     match cmd {
-        KeysCmd::Add { name, insecure_plaintext } => {
-            let pw = if insecure_plaintext { None } else { Some(password("new key password: ", true)?) };
+        KeysCmd::Add {
+            name,
+            insecure_plaintext,
+        } => {
+            let pw = if insecure_plaintext {
+                None
+            } else {
+                Some(password("new key password: ", true)?)
+            };
             let (info, mnemonic) = ks.add(&name, pw.as_deref())?;
             show(ctx, &info, Some(&mnemonic))
         }
-        KeysCmd::Import { name, mnemonic, insecure_plaintext, overwrite } => {
+        KeysCmd::Import {
+            name,
+            mnemonic,
+            insecure_plaintext,
+            overwrite,
+        } => {
             let phrase = match mnemonic {
                 Some(m) => m,
                 None => {
@@ -90,7 +105,11 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
                     s
                 }
             };
-            let pw = if insecure_plaintext { None } else { Some(password("key password: ", true)?) };
+            let pw = if insecure_plaintext {
+                None
+            } else {
+                Some(password("key password: ", true)?)
+            };
             let info = ks.import(&name, &phrase, pw.as_deref(), overwrite)?;
             show(ctx, &info, None)
         }
@@ -100,7 +119,13 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
             emit(ctx.output, &keys, || {
                 let rows: Vec<Vec<String>> = keys
                     .iter()
-                    .map(|k| vec![k.name.clone(), k.address.clone(), if k.encrypted { "yes" } else { "no" }.into()])
+                    .map(|k| {
+                        vec![
+                            k.name.clone(),
+                            k.address.clone(),
+                            if k.encrypted { "yes" } else { "no" }.into(),
+                        ]
+                    })
                     .collect();
                 table(&["NAME", "ADDRESS", "ENCRYPTED"], &rows)
             })

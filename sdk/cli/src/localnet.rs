@@ -62,7 +62,11 @@ fn taod_binary() -> anyhow::Result<PathBuf> {
         return Ok(sibling);
     }
     std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("taod")).find(|p| p.is_file()))
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("taod"))
+                .find(|p| p.is_file())
+        })
         .context("cannot find `taod` next to `tao` or on PATH (set TAOCHAIN_TAOD)")
 }
 
@@ -70,13 +74,26 @@ fn taod_binary() -> anyhow::Result<PathBuf> {
 pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
     let default_home = ctx.home.join("localnet");
     match cmd {
-        LocalnetCmd::Up { validators, home, base_port, chain_id, dev_accounts, timeout } => {
+        LocalnetCmd::Up {
+            validators,
+            home,
+            base_port,
+            chain_id,
+            dev_accounts,
+            timeout,
+        } => {
             let home = home.unwrap_or(default_home);
-            anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1..=32");
+            anyhow::ensure!(
+                (1..=32).contains(&validators),
+                "--validators must be 1..=32"
+            );
             let spec = match LocalnetSpec::load(&home) {
                 Ok(spec) => spec,
                 Err(_) => {
-                    let bar = spinner(ctx.output, "locating cometbft (installing with `go install` if missing)");
+                    let bar = spinner(
+                        ctx.output,
+                        "locating cometbft (installing with `go install` if missing)",
+                    );
                     let cometbft = cometbft::locate_or_install();
                     bar.finish_and_clear();
                     let cometbft = cometbft?;
@@ -100,13 +117,17 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
                 ProgressBar::hidden()
             } else {
                 ProgressBar::new(3).with_style(
-                    ProgressStyle::with_template("waiting for all nodes to pass height 3 [{bar:20}] {pos}/{len}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "waiting for all nodes to pass height 3 [{bar:20}] {pos}/{len}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 )
             };
             let nodes: Vec<usize> = (0..spec.validators).collect();
-            process::wait_for_height(&spec, &nodes, 3, Duration::from_secs(timeout), |h| bar.set_position(h.min(3)))
-                .with_context(|| format!("logs are in {}/node*/", home.display()))?;
+            process::wait_for_height(&spec, &nodes, 3, Duration::from_secs(timeout), |h| {
+                bar.set_position(h.min(3))
+            })
+            .with_context(|| format!("logs are in {}/node*/", home.display()))?;
             bar.finish_and_clear();
             let ports = spec.all_ports();
             let json = serde_json::json!({
@@ -115,7 +136,13 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
             emit(ctx.output, &json, || {
                 let rows: Vec<Vec<String>> = ports
                     .iter()
-                    .map(|p| vec![format!("node{}", p.index), p.rpc_url(), format!("127.0.0.1:{}", p.abci)])
+                    .map(|p| {
+                        vec![
+                            format!("node{}", p.index),
+                            p.rpc_url(),
+                            format!("127.0.0.1:{}", p.abci),
+                        ]
+                    })
                     .collect();
                 format!(
                     "localnet `{}` is up: {} validators, all past height 3 (home {})\n\n{}\n\ndev accounts (keys dev0..dev{} in your keystore): {}",
@@ -124,14 +151,22 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
                     home.display(),
                     table(&["NODE", "RPC", "ABCI"], &rows),
                     spec.dev_accounts.len().saturating_sub(1),
-                    spec.dev_accounts.iter().map(|(_, a)| a.as_str()).take(2).collect::<Vec<_>>().join(", ") + ", ..."
+                    spec.dev_accounts
+                        .iter()
+                        .map(|(_, a)| a.as_str())
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + ", ..."
                 )
             })
         }
         LocalnetCmd::Down { home } => {
             let home = home.unwrap_or(default_home);
             let n = process::stop(&home)?;
-            emit(ctx.output, &serde_json::json!({"stopped": n}), || format!("stopped {n} processes"))
+            emit(ctx.output, &serde_json::json!({"stopped": n}), || {
+                format!("stopped {n} processes")
+            })
         }
         LocalnetCmd::Status { home } => {
             let home = home.unwrap_or(default_home);
@@ -151,9 +186,11 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                table(&["NODE", "STATE", "HEIGHT", "APP HASH", "PEERS", "RPC"], &rows)
+                table(
+                    &["NODE", "STATE", "HEIGHT", "APP HASH", "PEERS", "RPC"],
+                    &rows,
+                )
             })
         }
     }
 }
-

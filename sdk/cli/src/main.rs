@@ -13,10 +13,19 @@ use clap::{Parser, Subcommand};
 use output::Output;
 
 #[derive(Parser)]
-#[command(name = "tao", version, about = "taochain CLI: keys, transfers, queries, localnet")]
+#[command(
+    name = "tao",
+    version,
+    about = "taochain CLI: keys, transfers, queries, localnet"
+)]
 struct Cli {
     /// CometBFT RPC of the node to talk to (default: the localnet's first node).
-    #[arg(long, global = true, env = "TAO_NODE", default_value = "http://127.0.0.1:26657")]
+    #[arg(
+        long,
+        global = true,
+        env = "TAO_NODE",
+        default_value = "http://127.0.0.1:26657"
+    )]
     node: String,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
@@ -70,12 +79,19 @@ impl Ctx {
 }
 
 fn default_home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".taochain")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".taochain")
 }
 
 fn main() {
     let cli = Cli::parse();
-    let ctx = Ctx { node: cli.node, output: cli.output, home: cli.tao_home.unwrap_or_else(default_home) };
+    let ctx = Ctx {
+        node: cli.node,
+        output: cli.output,
+        home: cli.tao_home.unwrap_or_else(default_home),
+    };
     let result = match cli.command {
         Command::Keys(cmd) => keys::run(&ctx, cmd),
         Command::Tx(cmd) => chain::run_tx(&ctx, cmd),

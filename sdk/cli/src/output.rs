@@ -15,7 +15,11 @@ pub enum Output {
 }
 
 /// Prints `value` as JSON, or `text()` for humans.
-pub fn emit<T: Serialize>(output: Output, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+pub fn emit<T: Serialize>(
+    output: Output,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
         Output::Text => println!("{}", text()),

@@ -83,9 +83,13 @@ impl Client {
         Ok(Status {
             chain_id: str_field(&s, &["node_info", "network"])?.to_string(),
             height: u64_field(&s, &["sync_info", "latest_block_height"])?,
-            app_hash: str_field(&s, &["sync_info", "latest_app_hash"]).unwrap_or("").to_string(),
+            app_hash: str_field(&s, &["sync_info", "latest_app_hash"])
+                .unwrap_or("")
+                .to_string(),
             node_id: str_field(&s, &["node_info", "id"])?.to_string(),
-            moniker: str_field(&s, &["node_info", "moniker"]).unwrap_or("").to_string(),
+            moniker: str_field(&s, &["node_info", "moniker"])
+                .unwrap_or("")
+                .to_string(),
             catching_up: s
                 .pointer("/sync_info/catching_up")
                 .and_then(serde_json::Value::as_bool)
@@ -101,7 +105,11 @@ impl Client {
     pub fn query_raw(&self, path: &str, height: u64) -> Result<Vec<u8>, ClientError> {
         let q = self.rpc.abci_query(path, height, false)?;
         if q.code != 0 {
-            return Err(ClientError::Query { path: path.into(), code: q.code, log: q.log });
+            return Err(ClientError::Query {
+                path: path.into(),
+                code: q.code,
+                log: q.log,
+            });
         }
         Ok(q.value)
     }
@@ -109,7 +117,11 @@ impl Client {
     /// An account (zero balance and nonce when it does not exist).
     pub fn account(&self, address: &Address) -> Result<Account, ClientError> {
         let v = self.query_value(&format!("/account/{address}"))?;
-        if v.is_empty() { Ok(Account::default()) } else { decode("account", &v) }
+        if v.is_empty() {
+            Ok(Account::default())
+        } else {
+            decode("account", &v)
+        }
     }
 
     /// The supply record.
@@ -135,7 +147,11 @@ impl Client {
     /// The emission pool account as of `height` (0 = latest).
     pub fn emission_pool_at(&self, height: u64) -> Result<Account, ClientError> {
         let v = self.query_raw("/emission", height)?;
-        if v.is_empty() { Ok(Account::default()) } else { decode("emission pool", &v) }
+        if v.is_empty() {
+            Ok(Account::default())
+        } else {
+            decode("emission pool", &v)
+        }
     }
 
     /// Queries `path` with a proof and verifies it against the app hash in the header of
@@ -147,13 +163,23 @@ impl Client {
     ) -> Result<VerifiedValue<T>, ClientError> {
         let q = self.rpc.abci_query(path, 0, true)?;
         if q.code != 0 {
-            return Err(ClientError::Query { path: path.into(), code: q.code, log: q.log });
+            return Err(ClientError::Query {
+                path: path.into(),
+                code: q.code,
+                log: q.log,
+            });
         }
-        let proof = q.proof.ok_or_else(|| ClientError::Proof("the node sent no proof".into()))?;
+        let proof = q
+            .proof
+            .ok_or_else(|| ClientError::Proof("the node sent no proof".into()))?;
         let header = self.wait_for_header(q.height + 1, timeout)?;
         let app_hash = hex::decode(str_field(&header, &["app_hash"])?)
             .map_err(|e| ClientError::Decode(format!("app_hash: {e}")))?;
-        let value = if q.value.is_empty() { None } else { Some(q.value.as_slice()) };
+        let value = if q.value.is_empty() {
+            None
+        } else {
+            Some(q.value.as_slice())
+        };
         proof::verify(&app_hash, &q.key, value, &proof)?;
         Ok(VerifiedValue {
             value: value.map(|v| decode(path, v)).transpose()?,
@@ -162,7 +188,11 @@ impl Client {
         })
     }
 
-    fn wait_for_header(&self, height: u64, timeout: Duration) -> Result<serde_json::Value, ClientError> {
+    fn wait_for_header(
+        &self,
+        height: u64,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, ClientError> {
         let start = Instant::now();
         loop {
             match self.rpc.header(height) {
@@ -205,7 +235,11 @@ impl Client {
     }
 
     /// Waits until the transaction with `hash` is in a block.
-    pub fn wait_committed(&self, hash: &[u8; 32], timeout: Duration) -> Result<Committed, ClientError> {
+    pub fn wait_committed(
+        &self,
+        hash: &[u8; 32],
+        timeout: Duration,
+    ) -> Result<Committed, ClientError> {
         let start = Instant::now();
         loop {
             if let Some(r) = self.rpc.tx(hash)? {
@@ -213,7 +247,9 @@ impl Client {
                     hash: hex::encode_upper(hash),
                     height: u64_field(&r, &["height"])?,
                     code: u64_field(&r, &["tx_result", "code"]).unwrap_or(0) as u32,
-                    log: str_field(&r, &["tx_result", "log"]).unwrap_or("").to_string(),
+                    log: str_field(&r, &["tx_result", "log"])
+                        .unwrap_or("")
+                        .to_string(),
                     gas_used: u64_field(&r, &["tx_result", "gas_used"]).unwrap_or(0),
                 });
             }
@@ -253,6 +289,13 @@ impl Client {
 }
 
 fn tx_failed(stage: &'static str, code: u32, log: String) -> ClientError {
-    let name = RejectCode::from_code(code).map_or("unknown", RejectCode::name).to_string();
-    ClientError::TxFailed { stage, code, name, log }
+    let name = RejectCode::from_code(code)
+        .map_or("unknown", RejectCode::name)
+        .to_string();
+    ClientError::TxFailed {
+        stage,
+        code,
+        name,
+        log,
+    }
 }

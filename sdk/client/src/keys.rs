@@ -34,8 +34,15 @@ struct KeyFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "storage", rename_all = "snake_case")]
 enum Secret {
-    Plaintext { mnemonic: String },
-    Encrypted { kdf_log_n: u8, salt: String, nonce: String, ciphertext: String },
+    Plaintext {
+        mnemonic: String,
+    },
+    Encrypted {
+        kdf_log_n: u8,
+        salt: String,
+        nonce: String,
+        ciphertext: String,
+    },
 }
 
 /// Public facts about a stored key.
@@ -77,7 +84,9 @@ pub fn dev_mnemonic(index: u32) -> String {
     h.update(index.to_le_bytes());
     let entropy: [u8; 32] = h.finalize().into();
     // 32 bytes is a valid BIP39 entropy length, so this cannot fail.
-    Mnemonic::from_entropy(&entropy).map(|m| m.to_string()).unwrap_or_default()
+    Mnemonic::from_entropy(&entropy)
+        .map(|m| m.to_string())
+        .unwrap_or_default()
 }
 
 /// The address of a signing key.
@@ -88,8 +97,16 @@ pub fn address_of(key: &SigningKey) -> Address {
 fn check_name(name: &str) -> Result<(), ClientError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(ks_err(format!("key name `{name}` must be 1-64 of [A-Za-z0-9_-]"))) }
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ks_err(format!(
+            "key name `{name}` must be 1-64 of [A-Za-z0-9_-]"
+        )))
+    }
 }
 
 fn cipher(password: &str, salt: &[u8], log_n: u8) -> Result<ChaCha20Poly1305, ClientError> {
@@ -113,7 +130,11 @@ impl Keystore {
 
     /// Creates a new key with a fresh 24-word mnemonic. `password == None` stores it in
     /// plain text. Returns the key's info and the mnemonic (show it to the user once).
-    pub fn add(&self, name: &str, password: Option<&str>) -> Result<(KeyInfo, String), ClientError> {
+    pub fn add(
+        &self,
+        name: &str,
+        password: Option<&str>,
+    ) -> Result<(KeyInfo, String), ClientError> {
         let mut entropy = [0u8; 32];
         OsRng.fill_bytes(&mut entropy);
         let mnemonic = Mnemonic::from_entropy(&entropy).map_err(ks_err)?;
@@ -134,7 +155,9 @@ impl Keystore {
             .map_err(|e| ks_err(format!("invalid mnemonic: {e}")))?;
         let key = signing_key_from_mnemonic(&mnemonic);
         let secret = match password {
-            None => Secret::Plaintext { mnemonic: mnemonic.to_string() },
+            None => Secret::Plaintext {
+                mnemonic: mnemonic.to_string(),
+            },
             Some(pw) => {
                 let (mut salt, mut nonce) = ([0u8; 16], [0u8; 12]);
                 OsRng.fill_bytes(&mut salt);
@@ -170,7 +193,8 @@ impl Keystore {
 
     fn load(&self, name: &str) -> Result<KeyFile, ClientError> {
         check_name(name)?;
-        let bytes = fs::read(self.path(name)).map_err(|_| ks_err(format!("no key named `{name}`")))?;
+        let bytes =
+            fs::read(self.path(name)).map_err(|_| ks_err(format!("no key named `{name}`")))?;
         serde_json::from_slice(&bytes).map_err(|e| ks_err(format!("key `{name}` is corrupt: {e}")))
     }
 
@@ -201,19 +225,32 @@ impl Keystore {
     }
 
     /// The signing key (decrypting with `password` when the key is encrypted).
-    pub fn signing_key(&self, name: &str, password: Option<&str>) -> Result<SigningKey, ClientError> {
+    pub fn signing_key(
+        &self,
+        name: &str,
+        password: Option<&str>,
+    ) -> Result<SigningKey, ClientError> {
         let file = self.load(name)?;
         let phrase = match &file.secret {
             Secret::Plaintext { mnemonic } => mnemonic.clone(),
-            Secret::Encrypted { kdf_log_n, salt, nonce, ciphertext } => {
-                let pw = password.ok_or_else(|| ks_err(format!("key `{name}` needs its password")))?;
+            Secret::Encrypted {
+                kdf_log_n,
+                salt,
+                nonce,
+                ciphertext,
+            } => {
+                let pw =
+                    password.ok_or_else(|| ks_err(format!("key `{name}` needs its password")))?;
                 let salt = hex::decode(salt).map_err(ks_err)?;
                 let nonce = hex::decode(nonce).map_err(ks_err)?;
                 if nonce.len() != 12 {
                     return Err(ks_err("bad nonce length"));
                 }
                 let plain = cipher(pw, &salt, *kdf_log_n)?
-                    .decrypt(Nonce::from_slice(&nonce), hex::decode(ciphertext).map_err(ks_err)?.as_slice())
+                    .decrypt(
+                        Nonce::from_slice(&nonce),
+                        hex::decode(ciphertext).map_err(ks_err)?.as_slice(),
+                    )
                     .map_err(|_| ks_err(format!("wrong password for key `{name}`")))?;
                 String::from_utf8(plain).map_err(ks_err)?
             }
@@ -221,7 +258,9 @@ impl Keystore {
         let mnemonic = Mnemonic::parse_normalized(&phrase).map_err(ks_err)?;
         let key = signing_key_from_mnemonic(&mnemonic);
         if address_of(&key).to_string() != file.address {
-            return Err(ks_err(format!("key `{name}`: address does not match its mnemonic")));
+            return Err(ks_err(format!(
+                "key `{name}`: address does not match its mnemonic"
+            )));
         }
         Ok(key)
     }
@@ -259,7 +298,10 @@ mod tests {
         assert!(info.encrypted);
         assert_eq!(phrase.split_whitespace().count(), 24);
         let raw = fs::read_to_string(dir.path().join("alice.json")).expect("reads");
-        assert!(!raw.contains(&phrase), "mnemonic must not be stored in the clear");
+        assert!(
+            !raw.contains(&phrase),
+            "mnemonic must not be stored in the clear"
+        );
         let key = ks.signing_key("alice", Some("hunter2")).expect("decrypts");
         assert_eq!(address_of(&key).to_string(), info.address);
         assert!(ks.signing_key("alice", Some("wrong")).is_err());
@@ -270,11 +312,15 @@ mod tests {
     fn import_is_deterministic_and_refuses_overwrite() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ks = Keystore::open(dir.path()).expect("opens");
-        let phrase = Mnemonic::from_entropy(&[1u8; 32]).expect("mnemonic").to_string();
+        let phrase = Mnemonic::from_entropy(&[1u8; 32])
+            .expect("mnemonic")
+            .to_string();
         let a = ks.import("bob", &phrase, None, false).expect("imports");
         assert!(!a.encrypted);
         assert!(ks.import("bob", &phrase, None, false).is_err());
-        let b = ks.import("bob2", &phrase, Some("pw"), false).expect("imports");
+        let b = ks
+            .import("bob2", &phrase, Some("pw"), false)
+            .expect("imports");
         assert_eq!(a.address, b.address);
         assert_eq!(ks.list().expect("lists").len(), 2);
         assert!(ks.import("../evil", &phrase, None, false).is_err());

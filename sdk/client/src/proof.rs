@@ -17,8 +17,12 @@ pub fn verify(
     let spec = jmt::ics23_spec();
     let root = app_hash.to_vec();
     let ok = match value {
-        Some(v) => ics23::verify_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key, v),
-        None => ics23::verify_non_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key),
+        Some(v) => {
+            ics23::verify_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key, v)
+        }
+        None => {
+            ics23::verify_non_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key)
+        }
     };
     if ok {
         Ok(())

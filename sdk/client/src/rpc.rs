@@ -62,18 +62,30 @@ pub(crate) fn str_field<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, Clie
 
 pub(crate) fn u64_field(v: &Value, path: &[&str]) -> Result<u64, ClientError> {
     match field(v, path)? {
-        Value::String(s) => s.parse().map_err(|_| ClientError::Decode(format!("bad number `{s}`"))),
-        Value::Number(n) => n.as_u64().ok_or_else(|| ClientError::Decode(format!("bad number {n}"))),
+        Value::String(s) => s
+            .parse()
+            .map_err(|_| ClientError::Decode(format!("bad number `{s}`"))),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| ClientError::Decode(format!("bad number {n}"))),
         Value::Null => Ok(0),
-        other => Err(ClientError::Decode(format!("`{}` is {other}", path.join(".")))),
+        other => Err(ClientError::Decode(format!(
+            "`{}` is {other}",
+            path.join(".")
+        ))),
     }
 }
 
 fn b64(v: &Value, path: &[&str]) -> Result<Vec<u8>, ClientError> {
     match field(v, path) {
-        Ok(Value::String(s)) => B64.decode(s).map_err(|e| ClientError::Decode(e.to_string())),
+        Ok(Value::String(s)) => B64
+            .decode(s)
+            .map_err(|e| ClientError::Decode(e.to_string())),
         Ok(Value::Null) | Err(_) => Ok(vec![]),
-        Ok(other) => Err(ClientError::Decode(format!("`{}` is {other}", path.join(".")))),
+        Ok(other) => Err(ClientError::Decode(format!(
+            "`{}` is {other}",
+            path.join(".")
+        ))),
     }
 }
 
@@ -84,8 +96,18 @@ impl Rpc {
             .timeout_connect(Duration::from_secs(3))
             .timeout(Duration::from_secs(20))
             .build();
-        let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
-        Rpc { url: url.replace("tcp://", "http://").trim_end_matches('/').to_string(), agent }
+        let url = if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("http://{url}")
+        };
+        Rpc {
+            url: url
+                .replace("tcp://", "http://")
+                .trim_end_matches('/')
+                .to_string(),
+            agent,
+        }
     }
 
     /// The endpoint URL.
@@ -101,12 +123,16 @@ impl Rpc {
             // CometBFT answers JSON-RPC errors with HTTP 500 and a JSON body.
             Err(ureq::Error::Status(_, r)) => r,
             Err(e) => {
-                return Err(ClientError::Http { url: self.url.clone(), detail: e.to_string() });
+                return Err(ClientError::Http {
+                    url: self.url.clone(),
+                    detail: e.to_string(),
+                });
             }
         };
-        let v: Value = resp
-            .into_json()
-            .map_err(|e| ClientError::Http { url: self.url.clone(), detail: e.to_string() })?;
+        let v: Value = resp.into_json().map_err(|e| ClientError::Http {
+            url: self.url.clone(),
+            detail: e.to_string(),
+        })?;
         if let Some(err) = v.get("error") {
             let detail = err.get("data").and_then(Value::as_str).map(str::to_string);
             return Err(ClientError::Rpc {
@@ -114,7 +140,9 @@ impl Rpc {
                 detail: detail.unwrap_or_else(|| err.to_string()),
             });
         }
-        v.get("result").cloned().ok_or_else(|| ClientError::Decode("no `result`".into()))
+        v.get("result")
+            .cloned()
+            .ok_or_else(|| ClientError::Decode("no `result`".into()))
     }
 
     /// `status`.
@@ -123,19 +151,32 @@ impl Rpc {
     }
 
     /// `abci_query`.
-    pub fn abci_query(&self, path: &str, height: u64, prove: bool) -> Result<AbciQuery, ClientError> {
+    pub fn abci_query(
+        &self,
+        path: &str,
+        height: u64,
+        prove: bool,
+    ) -> Result<AbciQuery, ClientError> {
         let r = self.call(
             "abci_query",
             json!({"path": path, "data": "", "height": height.to_string(), "prove": prove}),
         )?;
         let resp = field(&r, &["response"])?;
-        let proof = match resp.get("proofOps").and_then(|p| p.get("ops")).and_then(Value::as_array) {
+        let proof = match resp
+            .get("proofOps")
+            .and_then(|p| p.get("ops"))
+            .and_then(Value::as_array)
+        {
             Some(ops) if !ops.is_empty() => Some(b64(&ops[0], &["data"])?),
             _ => None,
         };
         Ok(AbciQuery {
             code: u64_field(resp, &["code"]).unwrap_or(0) as u32,
-            log: resp.get("log").and_then(Value::as_str).unwrap_or_default().to_string(),
+            log: resp
+                .get("log")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             key: b64(resp, &["key"])?,
             value: b64(resp, &["value"])?,
             height: u64_field(resp, &["height"]).unwrap_or(0),
@@ -148,7 +189,11 @@ impl Rpc {
         let r = self.call("broadcast_tx_sync", json!({"tx": B64.encode(tx)}))?;
         Ok(Broadcast {
             code: u64_field(&r, &["code"]).unwrap_or(0) as u32,
-            log: r.get("log").and_then(Value::as_str).unwrap_or_default().to_string(),
+            log: r
+                .get("log")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             hash: str_field(&r, &["hash"])?.to_string(),
         })
     }

@@ -14,7 +14,10 @@ fn sample_body() -> TxBody {
         nonce: 7,
         fee: 1_000,
         gas_limit: 100_000,
-        msgs: vec![Msg::Transfer { to: Address([9u8; 20]), amount: 1_500_000_000 }],
+        msgs: vec![Msg::Transfer {
+            to: Address([9u8; 20]),
+            amount: 1_500_000_000,
+        }],
     }
 }
 
@@ -22,14 +25,15 @@ fn sample_body() -> TxBody {
 fn body_encoding_is_pinned() {
     let bytes = borsh::to_vec(&sample_body()).expect("encodes");
     let expected = concat!(
-        "11000000", "74616f636861696e2d6c6f63616c6e6574", // chain_id
-        "0700000000000000",                               // nonce
-        "e803000000000000",                               // fee
-        "a086010000000000",                               // gas_limit
-        "01000000",                                       // 1 msg
-        "00",                                             // Transfer
-        "0909090909090909090909090909090909090909",       // to
-        "002f685900000000",                               // amount
+        "11000000",
+        "74616f636861696e2d6c6f63616c6e6574",       // chain_id
+        "0700000000000000",                         // nonce
+        "e803000000000000",                         // fee
+        "a086010000000000",                         // gas_limit
+        "01000000",                                 // 1 msg
+        "00",                                       // Transfer
+        "0909090909090909090909090909090909090909", // to
+        "002f685900000000",                         // amount
     );
     assert_eq!(hex::encode(bytes), expected);
 }
@@ -38,11 +42,17 @@ fn body_encoding_is_pinned() {
 fn signed_tx_roundtrips_and_verifies() {
     let tx = sample_body().sign(&key(1));
     let bytes = tx.encode();
-    assert_eq!(bytes.len(), borsh::to_vec(&tx.body).expect("encodes").len() + 96);
+    assert_eq!(
+        bytes.len(),
+        borsh::to_vec(&tx.body).expect("encodes").len() + 96
+    );
     let back = SignedTx::decode(&bytes, 16 * 1024).expect("decodes");
     assert_eq!(back, tx);
     assert_eq!(back.verify_signature(), Ok(()));
-    assert_eq!(back.sender(), Address::from_public_key(&key(1).verifying_key().to_bytes()));
+    assert_eq!(
+        back.sender(),
+        Address::from_public_key(&key(1).verifying_key().to_bytes())
+    );
 }
 
 #[test]
@@ -68,24 +78,42 @@ fn tampered_body_or_foreign_key_fails_verification() {
 #[test]
 fn hostile_bytes_get_their_own_errors() {
     let bytes = sample_body().sign(&key(1)).encode();
-    assert_eq!(SignedTx::decode(&bytes[..bytes.len() - 1], 1 << 14), Err(DecodeError::Truncated));
+    assert_eq!(
+        SignedTx::decode(&bytes[..bytes.len() - 1], 1 << 14),
+        Err(DecodeError::Truncated)
+    );
     let mut long = bytes.clone();
     long.push(0);
-    assert_eq!(SignedTx::decode(&long, 1 << 14), Err(DecodeError::TrailingBytes(1)));
-    assert!(matches!(SignedTx::decode(&bytes, 10), Err(DecodeError::TooLarge { .. })));
+    assert_eq!(
+        SignedTx::decode(&long, 1 << 14),
+        Err(DecodeError::TrailingBytes(1))
+    );
+    assert!(matches!(
+        SignedTx::decode(&bytes, 10),
+        Err(DecodeError::TooLarge { .. })
+    ));
     // The Msg tag sits right after the 4-byte vec length that follows gas_limit.
     let tag_at = 4 + 17 + 8 + 8 + 8 + 4;
     let mut unknown = bytes.clone();
     unknown[tag_at] = 0x7f;
-    assert_eq!(SignedTx::decode(&unknown, 1 << 14), Err(DecodeError::UnknownMessage));
+    assert_eq!(
+        SignedTx::decode(&unknown, 1 << 14),
+        Err(DecodeError::UnknownMessage)
+    );
     let mut bad_utf8 = bytes;
     bad_utf8[4] = 0xff;
-    assert!(matches!(SignedTx::decode(&bad_utf8, 1 << 14), Err(DecodeError::Malformed(_))));
+    assert!(matches!(
+        SignedTx::decode(&bad_utf8, 1 << 14),
+        Err(DecodeError::Malformed(_))
+    ));
     // A vec length of 4 billion must fail fast, not allocate.
     let mut huge = vec![0u8, 0, 0, 0];
     huge.extend_from_slice(&[0; 24]);
     huge.extend_from_slice(&u32::MAX.to_le_bytes());
-    assert_eq!(SignedTx::decode(&huge, 1 << 14), Err(DecodeError::Truncated));
+    assert_eq!(
+        SignedTx::decode(&huge, 1 << 14),
+        Err(DecodeError::Truncated)
+    );
 }
 
 proptest! {

@@ -38,7 +38,10 @@ fn committed_state_and_root_survive_a_reopen() {
 
 #[test]
 fn root_depends_only_on_contents_not_on_write_order() {
-    let (d1, d2) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let (d1, d2) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
     let s1 = Storage::open(d1.path(), StorageOptions::default()).expect("opens");
     let s2 = Storage::open(d2.path(), StorageOptions::default()).expect("opens");
     commit(&s1, 1, &[("x", Some("1"))]);
@@ -58,10 +61,16 @@ fn proofs_of_presence_and_absence_verify_against_the_root() {
     let (value, proof) = store.get_with_proof(b"key7", 1).expect("proves");
     assert_eq!(value.as_deref(), Some(&b"v"[..]));
     assert!(verify_proof(&root, b"key7", Some(b"v"), &proof));
-    assert!(!verify_proof(&root, b"key7", Some(b"w"), &proof), "wrong value must fail");
+    assert!(
+        !verify_proof(&root, b"key7", Some(b"w"), &proof),
+        "wrong value must fail"
+    );
     let mut other_root = root;
     other_root[0] ^= 1;
-    assert!(!verify_proof(&other_root, b"key7", Some(b"v"), &proof), "wrong root must fail");
+    assert!(
+        !verify_proof(&other_root, b"key7", Some(b"v"), &proof),
+        "wrong root must fail"
+    );
     let (value, proof) = store.get_with_proof(b"missing", 1).expect("proves");
     assert_eq!(value, None);
     assert!(verify_proof(&root, b"missing", None, &proof));
@@ -74,9 +83,15 @@ fn a_skipped_version_is_refused_instead_of_wiping_state() {
     commit(&store, 1, &[("a", Some("1"))]);
     assert!(matches!(
         store.prepare(3, changes(&[("a", Some("2"))])),
-        Err(StorageError::VersionGap { last: Some(1), got: 3 })
+        Err(StorageError::VersionGap {
+            last: Some(1),
+            got: 3
+        })
     ));
-    assert!(matches!(store.prepare(1, changes(&[])), Err(StorageError::VersionGap { .. })));
+    assert!(matches!(
+        store.prepare(1, changes(&[])),
+        Err(StorageError::VersionGap { .. })
+    ));
 }
 
 #[test]
@@ -86,15 +101,33 @@ fn pruning_keeps_the_window_readable_and_bounds_the_tree() {
     let mut roots = vec![];
     for v in 1..=20u64 {
         let value = v.to_string();
-        roots.push(commit(&store, v, &[("hot", Some(value.as_str())), ("cold", Some("c"))]));
+        roots.push(commit(
+            &store,
+            v,
+            &[("hot", Some(value.as_str())), ("cold", Some("c"))],
+        ));
     }
     for v in 18..=20u64 {
-        assert_eq!(store.get_at(b"hot", v).expect("reads"), Some(v.to_string().into_bytes()));
+        assert_eq!(
+            store.get_at(b"hot", v).expect("reads"),
+            Some(v.to_string().into_bytes())
+        );
         let (_, proof) = store.get_with_proof(b"hot", v).expect("proves");
         let value = v.to_string();
-        assert!(verify_proof(&roots[v as usize - 1], b"hot", Some(value.as_bytes()), &proof));
+        assert!(verify_proof(
+            &roots[v as usize - 1],
+            b"hot",
+            Some(value.as_bytes()),
+            &proof
+        ));
     }
-    assert!(matches!(store.get_at(b"hot", 17), Err(StorageError::VersionUnavailable(17))));
+    assert!(matches!(
+        store.get_at(b"hot", 17),
+        Err(StorageError::VersionUnavailable(17))
+    ));
     // Two leaves and one internal node per version stay live for 3 versions.
-    assert!(store.node_count().expect("counts") <= 3 * 3 + 3, "stale nodes were not pruned");
+    assert!(
+        store.node_count().expect("counts") <= 3 * 3 + 3,
+        "stale nodes were not pruned"
+    );
 }

@@ -33,21 +33,64 @@ fn cases() -> Vec<(&'static str, Vec<u8>, RejectCode)> {
     let mut empty = transfer_body(0, addr(1), 5);
     empty.msgs.clear();
     let mut two_overflow = transfer_body(0, addr(1), u64::MAX);
-    two_overflow.msgs.push(Msg::Transfer { to: addr(2), amount: u64::MAX });
+    two_overflow.msgs.push(Msg::Transfer {
+        to: addr(2),
+        amount: u64::MAX,
+    });
     vec![
-        ("random bytes", vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3], RejectCode::Truncated),
-        ("truncated borsh", good[..good.len() - 10].to_vec(), RejectCode::Truncated),
+        (
+            "random bytes",
+            vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3],
+            RejectCode::Truncated,
+        ),
+        (
+            "truncated borsh",
+            good[..good.len() - 10].to_vec(),
+            RejectCode::Truncated,
+        ),
         ("trailing bytes", trailing, RejectCode::TrailingBytes),
         ("oversized tx", vec![0u8; 20_000], RejectCode::TxTooLarge),
-        ("wrong chain id", signed(wrong_chain), RejectCode::WrongChainId),
+        (
+            "wrong chain id",
+            signed(wrong_chain),
+            RejectCode::WrongChainId,
+        ),
         ("bad signature", bad_sig.encode(), RejectCode::BadSignature),
-        ("signature by another key", other_key.encode(), RejectCode::BadSignature),
-        ("future nonce", transfer(0, 1, addr(1), 5), RejectCode::NonceFuture),
-        ("insufficient balance for fee", signed(no_fee), RejectCode::InsufficientFee),
-        ("insufficient balance for amount", transfer(0, 0, addr(1), BALANCE), RejectCode::InsufficientFunds),
-        ("zero amount", transfer(0, 0, addr(1), 0), RejectCode::ZeroAmount),
-        ("amount overflow", signed(two_overflow), RejectCode::AmountOverflow),
-        ("unknown message variant", unknown, RejectCode::UnknownMessage),
+        (
+            "signature by another key",
+            other_key.encode(),
+            RejectCode::BadSignature,
+        ),
+        (
+            "future nonce",
+            transfer(0, 1, addr(1), 5),
+            RejectCode::NonceFuture,
+        ),
+        (
+            "insufficient balance for fee",
+            signed(no_fee),
+            RejectCode::InsufficientFee,
+        ),
+        (
+            "insufficient balance for amount",
+            transfer(0, 0, addr(1), BALANCE),
+            RejectCode::InsufficientFunds,
+        ),
+        (
+            "zero amount",
+            transfer(0, 0, addr(1), 0),
+            RejectCode::ZeroAmount,
+        ),
+        (
+            "amount overflow",
+            signed(two_overflow),
+            RejectCode::AmountOverflow,
+        ),
+        (
+            "unknown message variant",
+            unknown,
+            RejectCode::UnknownMessage,
+        ),
         ("fee below minimum", signed(low_fee), RejectCode::FeeTooLow),
         ("gas limit too low", signed(low_gas), RejectCode::OutOfGas),
         ("no messages", signed(empty), RejectCode::EmptyTx),
@@ -67,24 +110,37 @@ fn each_bad_input_gets_its_own_code_in_check_tx() {
 
 #[test]
 fn bad_inputs_forced_into_a_block_change_nothing_but_the_mint() {
-    let (d1, d2) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let (d1, d2) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
     let mut attacked = started_chain(d1.path());
     let mut control = started_chain(d2.path());
     let cases = cases();
     // "insufficient balance for amount" is the one case that is executed: it pays its fee.
-    let (executed, rejected): (Vec<_>, Vec<_>) =
-        cases.into_iter().partition(|(_, _, c)| *c == RejectCode::InsufficientFunds);
-    let block = attacked.finalize_and_commit(rejected.iter().map(|(_, b, _)| b.clone().into()).collect());
+    let (executed, rejected): (Vec<_>, Vec<_>) = cases
+        .into_iter()
+        .partition(|(_, _, c)| *c == RejectCode::InsufficientFunds);
+    let block =
+        attacked.finalize_and_commit(rejected.iter().map(|(_, b, _)| b.clone().into()).collect());
     for ((name, _, code), res) in rejected.iter().zip(&block.results) {
         assert_eq!(res.code, code.code(), "{name}: {}", res.log);
     }
     let control_block = control.block(vec![]);
-    assert_eq!(block.app_hash, control_block.app_hash, "rejected txs must not change state");
-    let block = attacked.finalize_and_commit(executed.iter().map(|(_, b, _)| b.clone().into()).collect());
+    assert_eq!(
+        block.app_hash, control_block.app_hash,
+        "rejected txs must not change state"
+    );
+    let block =
+        attacked.finalize_and_commit(executed.iter().map(|(_, b, _)| b.clone().into()).collect());
     assert_eq!(block.results[0].code, RejectCode::InsufficientFunds.code());
     let account = attacked.query(&format!("/account/{}", addr(0)), false);
     let account: taochain_primitives::Account = borsh::from_slice(&account.value).expect("account");
-    assert_eq!(account.balance, BALANCE - FEE, "a failed transfer still pays its fee");
+    assert_eq!(
+        account.balance,
+        BALANCE - FEE,
+        "a failed transfer still pays its fee"
+    );
     assert_eq!(account.nonce, 1, "a failed transfer still bumps the nonce");
 }
 
@@ -106,20 +162,36 @@ fn mempool_accepts_consecutive_nonces_but_not_gaps_or_overspend() {
     let dir = tempfile::tempdir().expect("tempdir");
     let chain = started_chain(dir.path());
     for n in 0..5 {
-        assert_eq!(chain.check_tx(&transfer(0, n, addr(1), 5)).code, 0, "nonce {n}");
+        assert_eq!(
+            chain.check_tx(&transfer(0, n, addr(1), 5)).code,
+            0,
+            "nonce {n}"
+        );
     }
-    assert_eq!(chain.check_tx(&transfer(0, 7, addr(1), 5)).code, RejectCode::NonceFuture.code());
+    assert_eq!(
+        chain.check_tx(&transfer(0, 7, addr(1), 5)).code,
+        RejectCode::NonceFuture.code()
+    );
     let spent = 5 * (5 + FEE);
     let too_much = transfer(0, 5, addr(1), BALANCE - spent);
-    assert_eq!(chain.check_tx(&too_much).code, RejectCode::InsufficientFunds.code());
+    assert_eq!(
+        chain.check_tx(&too_much).code,
+        RejectCode::InsufficientFunds.code()
+    );
 }
 
 #[test]
 fn unknown_query_paths_and_bad_addresses_get_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let chain = started_chain(dir.path());
-    assert_eq!(chain.query("/nope", false).code, taochain_app::query::codes::UNKNOWN_PATH);
-    assert_eq!(chain.query("/account/tao1bad", false).code, taochain_app::query::codes::BAD_ARGUMENT);
+    assert_eq!(
+        chain.query("/nope", false).code,
+        taochain_app::query::codes::UNKNOWN_PATH
+    );
+    assert_eq!(
+        chain.query("/account/tao1bad", false).code,
+        taochain_app::query::codes::BAD_ARGUMENT
+    );
     let res = chain.abci().app().query("/supply", 999, false);
     assert_eq!(res.code, taochain_app::query::codes::HEIGHT_UNAVAILABLE);
 }

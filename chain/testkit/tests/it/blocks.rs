@@ -24,10 +24,14 @@ fn pool(chain: &MockChain) -> Account {
 
 /// Pseudo-random but reproducible transfers between the 4 fixture accounts.
 fn block_of_transfers(seed: u64, nonces: &mut [u64; 4], n: usize) -> Vec<Vec<u8>> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let from = (x >> 33) as usize % 4;
             let to = ((x >> 40) as u8) % 4;
             let amount = 1 + (x >> 20) % 1_000_000;
@@ -45,14 +49,33 @@ fn transfers_move_balances_and_pay_recycled_fees() {
     let before = supply(&chain);
     let block = chain.block(vec![transfer(0, 0, addr(1), 1_500_000_000)]);
     assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
-    let kinds: Vec<&str> = block.results[0].events.iter().map(|e| e.r#type.as_str()).collect();
+    let kinds: Vec<&str> = block.results[0]
+        .events
+        .iter()
+        .map(|e| e.r#type.as_str())
+        .collect();
     assert_eq!(kinds, ["fee", "transfer"]);
     assert_eq!(block.events[0].r#type, "mint");
-    assert_eq!(account(&chain, 0), Account { balance: BALANCE - 1_500_000_000 - FEE, nonce: 1 });
-    assert_eq!(account(&chain, 1), Account { balance: BALANCE + 1_500_000_000, nonce: 0 });
+    assert_eq!(
+        account(&chain, 0),
+        Account {
+            balance: BALANCE - 1_500_000_000 - FEE,
+            nonce: 1
+        }
+    );
+    assert_eq!(
+        account(&chain, 1),
+        Account {
+            balance: BALANCE + 1_500_000_000,
+            nonce: 0
+        }
+    );
     let after = supply(&chain);
     assert_eq!(after.total_recycled, before.total_recycled + FEE);
-    assert_eq!(after.total_minted, before.total_minted + block_reward(before.total_issuance - FEE));
+    assert_eq!(
+        after.total_minted,
+        before.total_minted + block_reward(before.total_issuance - FEE)
+    );
 }
 
 #[test]
@@ -65,9 +88,17 @@ fn supply_is_conserved_after_every_block() {
         let block = chain.block(txs);
         assert!(block.results.iter().all(|r| r.code == 0));
         let s = supply(&chain);
-        let balances: u64 = (0..4).map(|i| account(&chain, i).balance).sum::<u64>() + pool(&chain).balance;
-        assert_eq!(balances, s.total_issuance, "sum of balances == total issuance at block {}", block.height);
-        assert_eq!(s.total_issuance, s.genesis_issuance + s.total_minted - s.total_recycled);
+        let balances: u64 =
+            (0..4).map(|i| account(&chain, i).balance).sum::<u64>() + pool(&chain).balance;
+        assert_eq!(
+            balances, s.total_issuance,
+            "sum of balances == total issuance at block {}",
+            block.height
+        );
+        assert_eq!(
+            s.total_issuance,
+            s.genesis_issuance + s.total_minted - s.total_recycled
+        );
         assert_eq!(s.total_recycled, FEE * 25 * (b + 1));
     }
     assert_eq!(pool(&chain).balance, supply(&chain).total_minted);
@@ -75,7 +106,10 @@ fn supply_is_conserved_after_every_block() {
 
 #[test]
 fn same_blocks_give_the_same_app_hash_on_another_node() {
-    let (d1, d2) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let (d1, d2) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
     let (mut a, mut b) = (started_chain(d1.path()), started_chain(d2.path()));
     let (mut na, mut nb) = ([0u64; 4], [0u64; 4]);
     for i in 0..10 {
@@ -99,7 +133,10 @@ fn app_hash_is_stable_across_a_restart_from_the_same_rocksdb() {
             chain.block(block_of_transfers(i, &mut nonces, 10));
             control.block(block_of_transfers(i, &mut control_nonces, 10));
         }
-        (chain.height(), chain.app_hashes.last().cloned().expect("hash"))
+        (
+            chain.height(),
+            chain.app_hashes.last().cloned().expect("hash"),
+        )
     };
     let mut reopened = MockChain::open(dir.path());
     let info = reopened.abci().info(pb::RequestInfo::default());
@@ -140,12 +177,29 @@ fn account_proof_verifies_against_the_app_hash() {
     assert_eq!(op.r#type, "ics23:jmt");
     let proof = ics23::CommitmentProof::decode(op.data.as_slice()).expect("proof decodes");
     let root: [u8; 32] = block.app_hash.clone().try_into().expect("32 bytes");
-    assert!(taochain_storage::verify_proof(&root, &res.key, Some(&res.value), &proof));
+    assert!(taochain_storage::verify_proof(
+        &root,
+        &res.key,
+        Some(&res.value),
+        &proof
+    ));
     let mut forged = res.value.to_vec();
     forged[0] ^= 1;
-    assert!(!taochain_storage::verify_proof(&root, &res.key, Some(&forged), &proof));
+    assert!(!taochain_storage::verify_proof(
+        &root,
+        &res.key,
+        Some(&forged),
+        &proof
+    ));
     let absent = chain.query(&format!("/account/{}", addr(9)), true);
     assert!(absent.value.is_empty());
-    let proof = ics23::CommitmentProof::decode(absent.proof_ops.expect("ops").ops[0].data.as_slice()).expect("decodes");
-    assert!(taochain_storage::verify_proof(&root, &absent.key, None, &proof));
+    let proof =
+        ics23::CommitmentProof::decode(absent.proof_ops.expect("ops").ops[0].data.as_slice())
+            .expect("decodes");
+    assert!(taochain_storage::verify_proof(
+        &root,
+        &absent.key,
+        None,
+        &proof
+    ));
 }

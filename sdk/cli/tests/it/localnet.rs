@@ -24,13 +24,17 @@ fn tao(home: &Path, args: &[&str]) -> (bool, String) {
         .env("TAOCHAIN_TAOD", taod())
         .output()
         .expect("tao runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
 fn taod() -> PathBuf {
     let path = Path::new(env!("CARGO_BIN_EXE_tao")).with_file_name("taod");
-    assert!(path.is_file(), "build taod first: cargo build --release --workspace --bins");
+    assert!(
+        path.is_file(),
+        "build taod first: cargo build --release --workspace --bins"
+    );
     path
 }
 
@@ -55,42 +59,71 @@ fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
     let net_home = home.join("localnet");
     let _guard = Guard(net_home.clone());
     let port = base_port().to_string();
-    let (ok, out) = tao(&home, &["localnet", "up", "--base-port", &port, "--output", "json"]);
+    let (ok, out) = tao(
+        &home,
+        &["localnet", "up", "--base-port", &port, "--output", "json"],
+    );
     assert!(ok, "localnet up failed:\n{out}");
     let spec = LocalnetSpec::load(&net_home).expect("spec");
     assert_eq!(spec.validators, 4);
 
     let keys = Keystore::open(home.join("keys")).expect("keystore");
-    let senders: Vec<SigningKey> =
-        (0..ACCOUNTS).map(|i| keys.signing_key(&format!("dev{i}"), None).expect("dev key")).collect();
+    let senders: Vec<SigningKey> = (0..ACCOUNTS)
+        .map(|i| keys.signing_key(&format!("dev{i}"), None).expect("dev key"))
+        .collect();
     let addrs: Vec<Address> = senders.iter().map(address_of).collect();
-    let clients: Vec<Client> = (0..4).map(|i| Client::new(&spec.ports(i).rpc_url())).collect();
-    let mut expected: BTreeMap<Address, u64> =
-        addrs.iter().map(|a| (*a, clients[0].account(a).expect("account").balance)).collect();
+    let clients: Vec<Client> = (0..4)
+        .map(|i| Client::new(&spec.ports(i).rpc_url()))
+        .collect();
+    let mut expected: BTreeMap<Address, u64> = addrs
+        .iter()
+        .map(|a| (*a, clients[0].account(a).expect("account").balance))
+        .collect();
     let fresh = Address::from_public_key(&[42u8; 32]);
     expected.insert(fresh, 0);
 
     // 500 transfers, nonces pipelined per account; each account always uses the same
     // node (0..2) so its transactions reach a mempool in nonce order.
-    let mut nonces = vec![0u64; ACCOUNTS];
+    let mut nonces = [0u64; ACCOUNTS];
     let mut hashes = vec![];
     for t in 0..TRANSFERS {
         if t == TRANSFERS / 2 {
             for l in process::recorded(&net_home).iter().filter(|l| l.node == 3) {
-                assert!(process::signal(l, "KILL").expect("kill"), "node3 {} was running", l.kind);
+                assert!(
+                    process::signal(l, "KILL").expect("kill"),
+                    "node3 {} was running",
+                    l.kind
+                );
             }
         }
         let from = t % ACCOUNTS;
-        let to = if t % 7 == 0 { fresh } else { addrs[(from + 1 + t / ACCOUNTS) % ACCOUNTS] };
+        let to = if t % 7 == 0 {
+            fresh
+        } else {
+            addrs[(from + 1 + t / ACCOUNTS) % ACCOUNTS]
+        };
         let amount = 1_000 + t as u64;
-        let tx = Client::sign_transfer(&senders[from], &spec.chain_id, nonces[from], FEE, to, amount);
+        let tx = Client::sign_transfer(
+            &senders[from],
+            &spec.chain_id,
+            nonces[from],
+            FEE,
+            to,
+            amount,
+        );
         nonces[from] += 1;
-        hashes.push(clients[from % 3].broadcast(&tx).expect("accepted by the mempool"));
+        hashes.push(
+            clients[from % 3]
+                .broadcast(&tx)
+                .expect("accepted by the mempool"),
+        );
         *expected.get_mut(&addrs[from]).expect("sender") -= amount + FEE;
         *expected.get_mut(&to).expect("recipient") += amount;
     }
     for hash in &hashes {
-        let c = clients[0].wait_committed(hash, Duration::from_secs(120)).expect("committed");
+        let c = clients[0]
+            .wait_committed(hash, Duration::from_secs(120))
+            .expect("committed");
         assert_eq!(c.code, 0, "tx {} failed: {}", c.hash, c.log);
     }
 
@@ -99,17 +132,36 @@ fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
     let restarted = process::start_node(&net_home, &spec, 3).expect("node3 restarts");
     process::record(&net_home, &restarted).expect("pids recorded");
     let target = height_without + 3;
-    process::wait_for_height(&spec, &[0, 1, 2, 3], target, Duration::from_secs(120), |_| {})
-        .expect("all four nodes pass the height reached without node3");
+    process::wait_for_height(
+        &spec,
+        &[0, 1, 2, 3],
+        target,
+        Duration::from_secs(120),
+        |_| {},
+    )
+    .expect("all four nodes pass the height reached without node3");
 
     let hashes_at: Vec<String> = clients
         .iter()
-        .map(|c| c.rpc().header(target).expect("header")["app_hash"].as_str().expect("hash").to_string())
+        .map(|c| {
+            c.rpc().header(target).expect("header")["app_hash"]
+                .as_str()
+                .expect("hash")
+                .to_string()
+        })
         .collect();
-    assert!(hashes_at.iter().all(|h| h == &hashes_at[0]), "app hashes differ at {target}: {hashes_at:?}");
+    assert!(
+        hashes_at.iter().all(|h| h == &hashes_at[0]),
+        "app hashes differ at {target}: {hashes_at:?}"
+    );
     for client in &clients {
         for (addr, balance) in &expected {
-            assert_eq!(client.account(addr).expect("account").balance, *balance, "{addr} on {}", client.rpc().url());
+            assert_eq!(
+                client.account(addr).expect("account").balance,
+                *balance,
+                "{addr} on {}",
+                client.rpc().url()
+            );
         }
     }
 
@@ -118,14 +170,28 @@ fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
     let supply = clients[3].supply_at(at).expect("supply");
     let pool = clients[3].emission_pool_at(at).expect("pool");
     assert_eq!(supply.total_recycled, FEE * TRANSFERS as u64);
-    assert_eq!(expected.values().sum::<u64>() + pool.balance, supply.total_issuance);
+    assert_eq!(
+        expected.values().sum::<u64>() + pool.balance,
+        supply.total_issuance
+    );
 
     // The CLI: a transfer, then a balance proved against the next header's app hash.
     let node = spec.ports(3).rpc_url();
     let dev1 = addrs[1].to_string();
-    let (ok, out) = tao(&home, &["--node", &node, "tx", "transfer", "--from", "dev0", "--to", &dev1, "--amount", "1.5TAO"]);
+    let (ok, out) = tao(
+        &home,
+        &[
+            "--node", &node, "tx", "transfer", "--from", "dev0", "--to", &dev1, "--amount",
+            "1.5TAO",
+        ],
+    );
     assert!(ok, "tao tx transfer failed:\n{out}");
-    let (ok, out) = tao(&home, &["--node", &node, "query", "account", "dev1", "--prove", "--output", "json"]);
+    let (ok, out) = tao(
+        &home,
+        &[
+            "--node", &node, "query", "account", "dev1", "--prove", "--output", "json",
+        ],
+    );
     assert!(ok, "tao query --prove failed:\n{out}");
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(json["proof"]["verified"], true);
