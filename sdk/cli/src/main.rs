@@ -2,6 +2,7 @@
 //! checking), the emission schedule, a local multi-validator network, and load benchmarks.
 //! Every command takes `--output json` for scripts.
 
+mod bench;
 mod chain;
 mod keys;
 mod localnet;
@@ -59,6 +60,9 @@ enum Command {
     /// Run a local multi-validator network.
     #[command(subcommand)]
     Localnet(localnet::LocalnetCmd),
+    /// Benchmarks against a running chain.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 /// Paths and settings every command shares.
@@ -99,6 +103,7 @@ fn main() {
         Command::Status => chain::status(&ctx),
         Command::Emission { issuance } => chain::emission(&ctx, issuance),
         Command::Localnet(cmd) => localnet::run(&ctx, cmd),
+        Command::Bench(cmd) => bench::run(&ctx, cmd),
     };
     if let Err(e) = result {
         match ctx.output {

@@ -198,6 +198,11 @@ impl Rpc {
         })
     }
 
+    /// `broadcast_tx_async`: returns before CheckTx (a refusal shows up as a missing tx).
+    pub fn broadcast_tx_async(&self, tx: &[u8]) -> Result<(), ClientError> {
+        self.call("broadcast_tx_async", json!({"tx": B64.encode(tx)})).map(|_| ())
+    }
+
     /// `tx` by hash; `Ok(None)` while it is not yet in a block.
     pub fn tx(&self, hash: &[u8; 32]) -> Result<Option<Value>, ClientError> {
         match self.call("tx", json!({"hash": B64.encode(hash), "prove": false})) {

@@ -1,0 +1,208 @@
+//! `tao bench load`: offered load against a running chain. Workers (one per dev account)
+//! sign transfers with pipelined nonces and broadcast them at a fixed total rate; a
+//! collector watches new blocks and stamps each transaction's commit time. Prints
+//! committed tx/s and p50/p99 latency from broadcast to commit.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use base64::Engine;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use taochain_client::keys::address_of;
+use taochain_client::{Client, Rpc};
+use taochain_localnet::LocalnetSpec;
+use taochain_primitives::SignedTx;
+
+use crate::Ctx;
+use crate::output::{Output, emit};
+
+/// Benchmarks.
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Offered transfer load against the localnet (or --node).
+    Load {
+        /// Transactions per second offered, in total.
+        #[arg(long, default_value_t = 500)]
+        rate: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Sending accounts: keys dev0..dev{N-1}.
+        #[arg(long, default_value_t = 10)]
+        accounts: usize,
+        /// Wait for CheckTx on every broadcast (`broadcast_tx_sync`) instead of
+        /// `broadcast_tx_async`; slower senders, but mempool refusals are counted apart.
+        #[arg(long)]
+        sync: bool,
+        /// Localnet home: spread accounts over all its nodes (default <tao-home>/localnet;
+        /// falls back to --node when absent).
+        #[arg(long)]
+        home: Option<PathBuf>,
+    },
+}
+
+/// Sent and committed instants by transaction hash.
+#[derive(Default)]
+struct Ledger {
+    sent: BTreeMap<[u8; 32], Instant>,
+    committed: BTreeMap<[u8; 32], (Instant, u32)>,
+    rejected: u64,
+}
+
+/// Runs a bench subcommand.
+pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
+    let BenchCmd::Load { rate, duration, accounts, sync, home } = cmd;
+    anyhow::ensure!(rate > 0 && accounts > 0, "--rate and --accounts must be positive");
+    let home = home.unwrap_or_else(|| ctx.home.join("localnet"));
+    let nodes: Vec<String> = match LocalnetSpec::load(&home) {
+        Ok(spec) => spec.all_ports().iter().map(|p| p.rpc_url()).collect(),
+        Err(_) => vec![ctx.node.clone()],
+    };
+    let keystore = ctx.keystore()?;
+    let keys = (0..accounts)
+        .map(|i| keystore.signing_key(&format!("dev{i}"), None).with_context(|| format!("dev key dev{i}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let client = Client::new(&nodes[0]);
+    let chain_id = client.status()?.chain_id;
+    let fee = client.params()?.min_fee;
+    let start_height = client.status()?.height;
+
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let stop_collector = Arc::new(Mutex::new(false));
+    let collector = {
+        let (ledger, stop, rpc) = (ledger.clone(), stop_collector.clone(), Rpc::new(&nodes[0]));
+        std::thread::spawn(move || collect(&rpc, start_height, &ledger, &stop))
+    };
+    let bar = if ctx.output == Output::Json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(rate * duration).with_style(
+            ProgressStyle::with_template("offering load [{bar:30}] {pos}/{len} txs sent {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+    };
+    let interval = Duration::from_secs_f64(accounts as f64 / rate as f64);
+    let begin = Instant::now();
+    let (done_tx, done_rx) = mpsc::channel();
+    for (i, key) in keys.into_iter().enumerate() {
+        let client = Client::new(&nodes[i % nodes.len()]);
+        let (ledger, bar, chain_id, done) = (ledger.clone(), bar.clone(), chain_id.clone(), done_tx.clone());
+        let to = address_of(&key);
+        std::thread::spawn(move || {
+            let mut nonce = client.account(&address_of(&key)).map(|a| a.nonce).unwrap_or(0);
+            let per_worker = rate * duration / accounts as u64;
+            for k in 0..per_worker {
+                let due = begin + interval * k as u32 + interval.mul_f64(i as f64 / accounts as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let tx = Client::sign_transfer(&key, &chain_id, nonce, fee, to, 1);
+                let sent_at = Instant::now();
+                let accepted = if sync {
+                    client.rpc().broadcast_tx_sync(&tx).map(|b| b.code == 0)
+                } else {
+                    client.rpc().broadcast_tx_async(&tx).map(|()| true)
+                };
+                match accepted {
+                    Ok(true) => {
+                        nonce += 1;
+                        lock(&ledger).sent.insert(SignedTx::hash_bytes(&tx), sent_at);
+                    }
+                    _ => lock(&ledger).rejected += 1,
+                }
+                bar.inc(1);
+            }
+            let _ = done.send(());
+        });
+    }
+    drop(done_tx);
+    for _ in done_rx.iter() {}
+    let offered_for = begin.elapsed();
+    bar.set_message("waiting for the last blocks");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let l = lock(&ledger);
+        if l.sent.keys().all(|h| l.committed.contains_key(h)) {
+            break;
+        }
+        drop(l);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    *lock(&stop_collector) = true;
+    let _ = collector.join();
+    bar.finish_and_clear();
+    report(ctx, &lock(&ledger), begin, offered_for, rate, duration)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Polls for new blocks and stamps the commit time of every transaction in them.
+fn collect(rpc: &Rpc, from: u64, ledger: &Mutex<Ledger>, stop: &Mutex<bool>) {
+    let mut next = from + 1;
+    while !*lock(stop) {
+        let latest = rpc
+            .status()
+            .ok()
+            .and_then(|s| s.pointer("/sync_info/latest_block_height")?.as_str()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        while next <= latest {
+            let Ok(block) = rpc.call("block", serde_json::json!({"height": next.to_string()})) else { break };
+            let results = rpc.call("block_results", serde_json::json!({"height": next.to_string()})).ok();
+            let seen = Instant::now();
+            let txs = block.pointer("/block/data/txs").and_then(|t| t.as_array()).cloned().unwrap_or_default();
+            let mut l = lock(ledger);
+            for (i, tx) in txs.iter().enumerate() {
+                let Some(bytes) = tx.as_str().and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok()) else {
+                    continue;
+                };
+                let code = results
+                    .as_ref()
+                    .and_then(|r| r.pointer(&format!("/txs_results/{i}/code"))?.as_u64())
+                    .unwrap_or(0) as u32;
+                l.committed.insert(SignedTx::hash_bytes(&bytes), (seen, code));
+            }
+            next += 1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn report(ctx: &Ctx, l: &Ledger, begin: Instant, offered_for: Duration, rate: u64, duration: u64) -> anyhow::Result<()> {
+    let mut latencies: Vec<Duration> = vec![];
+    let mut failed = 0u64;
+    let mut last_commit = begin;
+    for (hash, sent) in &l.sent {
+        if let Some((at, code)) = l.committed.get(hash) {
+            latencies.push(at.saturating_duration_since(*sent));
+            last_commit = last_commit.max(*at);
+            failed += u64::from(*code != 0);
+        }
+    }
+    latencies.sort();
+    let pct = |p: usize| latencies.get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let committed = latencies.len() as u64 - failed;
+    let span = last_commit.saturating_duration_since(begin).max(offered_for).as_secs_f64();
+    let tps = committed as f64 / span;
+    let json = serde_json::json!({
+        "offered_rate": rate, "duration_s": duration, "sent": l.sent.len(), "rejected_by_mempool": l.rejected,
+        "committed": committed, "failed_in_block": failed, "lost": l.sent.len() as u64 - latencies.len() as u64,
+        "committed_tps": tps, "p50_ms": pct(50).as_millis() as u64, "p99_ms": pct(99).as_millis() as u64,
+    });
+    emit(ctx.output, &json, || {
+        format!(
+            "summary: offered {rate} tx/s for {duration} s; committed {committed} of {} sent ({} refused by the mempool, {failed} failed in a block, {} not seen) = {tps:.0} tx/s; latency broadcast->commit p50 {} ms, p99 {} ms",
+            l.sent.len(),
+            l.rejected,
+            l.sent.len() - latencies.len(),
+            pct(50).as_millis(),
+            pct(99).as_millis()
+        )
+    })
+}
