@@ -43,7 +43,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .map(|k| Address::from_public_key(&k.verifying_key().to_bytes()))
         .collect();
     // Half the cap spread over the accounts: plenty for 1-rao transfers and fees.
-    let balance = (taochain_primitives::TOTAL_SUPPLY_CAP / 2 / args.accounts.max(1) as u64).min(1_000_000_000_000);
+    let balance = (taochain_primitives::TOTAL_SUPPLY_CAP / 2 / args.accounts.max(1) as u64)
+        .min(1_000_000_000_000);
     let accounts: Vec<_> = addrs
         .iter()
         .map(|a| serde_json::json!({"address": a.to_string(), "balance": balance.to_string()}))

@@ -56,8 +56,17 @@ struct Ledger {
 
 /// Runs a bench subcommand.
 pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
-    let BenchCmd::Load { rate, duration, accounts, sync, home } = cmd;
-    anyhow::ensure!(rate > 0 && accounts > 0, "--rate and --accounts must be positive");
+    let BenchCmd::Load {
+        rate,
+        duration,
+        accounts,
+        sync,
+        home,
+    } = cmd;
+    anyhow::ensure!(
+        rate > 0 && accounts > 0,
+        "--rate and --accounts must be positive"
+    );
     let home = home.unwrap_or_else(|| ctx.home.join("localnet"));
     let nodes: Vec<String> = match LocalnetSpec::load(&home) {
         Ok(spec) => spec.all_ports().iter().map(|p| p.rpc_url()).collect(),
@@ -65,7 +74,11 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     };
     let keystore = ctx.keystore()?;
     let keys = (0..accounts)
-        .map(|i| keystore.signing_key(&format!("dev{i}"), None).with_context(|| format!("dev key dev{i}")))
+        .map(|i| {
+            keystore
+                .signing_key(&format!("dev{i}"), None)
+                .with_context(|| format!("dev key dev{i}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let client = Client::new(&nodes[0]);
     let chain_id = client.status()?.chain_id;
@@ -91,13 +104,22 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     let (done_tx, done_rx) = mpsc::channel();
     for (i, key) in keys.into_iter().enumerate() {
         let client = Client::new(&nodes[i % nodes.len()]);
-        let (ledger, bar, chain_id, done) = (ledger.clone(), bar.clone(), chain_id.clone(), done_tx.clone());
+        let (ledger, bar, chain_id, done) = (
+            ledger.clone(),
+            bar.clone(),
+            chain_id.clone(),
+            done_tx.clone(),
+        );
         let to = address_of(&key);
         std::thread::spawn(move || {
-            let mut nonce = client.account(&address_of(&key)).map(|a| a.nonce).unwrap_or(0);
+            let mut nonce = client
+                .account(&address_of(&key))
+                .map(|a| a.nonce)
+                .unwrap_or(0);
             let per_worker = rate * duration / accounts as u64;
             for k in 0..per_worker {
-                let due = begin + interval * k as u32 + interval.mul_f64(i as f64 / accounts as f64);
+                let due =
+                    begin + interval * k as u32 + interval.mul_f64(i as f64 / accounts as f64);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
@@ -111,7 +133,9 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 match accepted {
                     Ok(true) => {
                         nonce += 1;
-                        lock(&ledger).sent.insert(SignedTx::hash_bytes(&tx), sent_at);
+                        lock(&ledger)
+                            .sent
+                            .insert(SignedTx::hash_bytes(&tx), sent_at);
                     }
                     _ => lock(&ledger).rejected += 1,
                 }
@@ -150,23 +174,44 @@ fn collect(rpc: &Rpc, from: u64, ledger: &Mutex<Ledger>, stop: &Mutex<bool>) {
         let latest = rpc
             .status()
             .ok()
-            .and_then(|s| s.pointer("/sync_info/latest_block_height")?.as_str()?.parse::<u64>().ok())
+            .and_then(|s| {
+                s.pointer("/sync_info/latest_block_height")?
+                    .as_str()?
+                    .parse::<u64>()
+                    .ok()
+            })
             .unwrap_or(0);
         while next <= latest {
-            let Ok(block) = rpc.call("block", serde_json::json!({"height": next.to_string()})) else { break };
-            let results = rpc.call("block_results", serde_json::json!({"height": next.to_string()})).ok();
+            let Ok(block) = rpc.call("block", serde_json::json!({"height": next.to_string()}))
+            else {
+                break;
+            };
+            let results = rpc
+                .call(
+                    "block_results",
+                    serde_json::json!({"height": next.to_string()}),
+                )
+                .ok();
             let seen = Instant::now();
-            let txs = block.pointer("/block/data/txs").and_then(|t| t.as_array()).cloned().unwrap_or_default();
+            let txs = block
+                .pointer("/block/data/txs")
+                .and_then(|t| t.as_array())
+                .cloned()
+                .unwrap_or_default();
             let mut l = lock(ledger);
             for (i, tx) in txs.iter().enumerate() {
-                let Some(bytes) = tx.as_str().and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok()) else {
+                let Some(bytes) = tx
+                    .as_str()
+                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                else {
                     continue;
                 };
                 let code = results
                     .as_ref()
                     .and_then(|r| r.pointer(&format!("/txs_results/{i}/code"))?.as_u64())
                     .unwrap_or(0) as u32;
-                l.committed.insert(SignedTx::hash_bytes(&bytes), (seen, code));
+                l.committed
+                    .insert(SignedTx::hash_bytes(&bytes), (seen, code));
             }
             next += 1;
         }
@@ -174,7 +219,14 @@ fn collect(rpc: &Rpc, from: u64, ledger: &Mutex<Ledger>, stop: &Mutex<bool>) {
     }
 }
 
-fn report(ctx: &Ctx, l: &Ledger, begin: Instant, offered_for: Duration, rate: u64, duration: u64) -> anyhow::Result<()> {
+fn report(
+    ctx: &Ctx,
+    l: &Ledger,
+    begin: Instant,
+    offered_for: Duration,
+    rate: u64,
+    duration: u64,
+) -> anyhow::Result<()> {
     let mut latencies: Vec<Duration> = vec![];
     let mut failed = 0u64;
     let mut last_commit = begin;
@@ -186,9 +238,17 @@ fn report(ctx: &Ctx, l: &Ledger, begin: Instant, offered_for: Duration, rate: u6
         }
     }
     latencies.sort();
-    let pct = |p: usize| latencies.get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: usize| {
+        latencies
+            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     let committed = latencies.len() as u64 - failed;
-    let span = last_commit.saturating_duration_since(begin).max(offered_for).as_secs_f64();
+    let span = last_commit
+        .saturating_duration_since(begin)
+        .max(offered_for)
+        .as_secs_f64();
     let tps = committed as f64 / span;
     let json = serde_json::json!({
         "offered_rate": rate, "duration_s": duration, "sent": l.sent.len(), "rejected_by_mempool": l.rejected,

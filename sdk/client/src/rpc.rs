@@ -200,7 +200,8 @@ impl Rpc {
 
     /// `broadcast_tx_async`: returns before CheckTx (a refusal shows up as a missing tx).
     pub fn broadcast_tx_async(&self, tx: &[u8]) -> Result<(), ClientError> {
-        self.call("broadcast_tx_async", json!({"tx": B64.encode(tx)})).map(|_| ())
+        self.call("broadcast_tx_async", json!({"tx": B64.encode(tx)}))
+            .map(|_| ())
     }
 
     /// `tx` by hash; `Ok(None)` while it is not yet in a block.
