@@ -17,6 +17,10 @@ use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
 /// The ABCI proof-op type of a Jellyfish-Merkle ICS23 commitment proof.
 pub const PROOF_OP_TYPE: &str = "ics23:jmt";
 
+/// Event attributes CometBFT's indexer indexes (searchable with `tx_search`); the rest
+/// are stored with the result but not indexed, which keeps indexing cheap per transaction.
+pub const INDEXED_ATTRIBUTES: &[&str] = &["sender", "recipient", "payer"];
+
 /// What to do on a host failure. The node exits; tests may panic instead.
 pub type HaltFn = fn(&AppError) -> !;
 
@@ -134,7 +138,8 @@ impl Application for AbciApp {
     }
 
     fn check_tx(&self, request: pb::RequestCheckTx) -> pb::ResponseCheckTx {
-        let o = self.ok(self.app.check_tx(&request.tx));
+        let recheck = request.r#type == pb::CheckTxType::Recheck as i32;
+        let o = self.ok(self.app.check_tx(&request.tx, recheck));
         pb::ResponseCheckTx {
             code: o.code,
             log: o.log,

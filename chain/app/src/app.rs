@@ -137,11 +137,12 @@ impl App {
         Ok((chain_id, params))
     }
 
-    /// Mempool admission (`CheckTx`); `recheck` after a commit re-runs the same checks.
-    pub fn check_tx(&self, bytes: &[u8]) -> Result<TxOutcome, AppError> {
+    /// Mempool admission (`CheckTx`). `recheck` (after a commit, for transactions already
+    /// admitted) re-runs every check but the signature, which cannot have changed.
+    pub fn check_tx(&self, bytes: &[u8], recheck: bool) -> Result<TxOutcome, AppError> {
         self.with_committed(|state| {
             let (chain_id, params) = Self::chain_id_and_params(state)?;
-            let checked = lock(&self.mempool).check(state, bytes, &chain_id, &params)?;
+            let checked = lock(&self.mempool).check(state, bytes, &chain_id, &params, recheck)?;
             Ok(match checked {
                 Ok(gas) => TxOutcome {
                     gas_wanted: gas,

@@ -87,6 +87,14 @@ impl MockChain {
         })
     }
 
+    /// CheckTx of type Recheck (what CometBFT sends for mempool leftovers after a commit).
+    pub fn recheck_tx(&self, tx: &[u8]) -> pb::ResponseCheckTx {
+        self.abci.check_tx(pb::RequestCheckTx {
+            tx: Bytes::copy_from_slice(tx),
+            r#type: pb::CheckTxType::Recheck as i32,
+        })
+    }
+
     /// Proposes, accepts, finalizes and commits a block of `txs`, as every honest
     /// validator would.
     pub fn block(&mut self, txs: Vec<Vec<u8>>) -> CommittedBlock {

@@ -52,6 +52,7 @@ struct Ledger {
     sent: BTreeMap<[u8; 32], Instant>,
     committed: BTreeMap<[u8; 32], (Instant, u32)>,
     rejected: u64,
+    first_error: Option<String>,
 }
 
 /// Runs a bench subcommand.
@@ -137,7 +138,12 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                             .sent
                             .insert(SignedTx::hash_bytes(&tx), sent_at);
                     }
-                    _ => lock(&ledger).rejected += 1,
+                    Ok(false) => lock(&ledger).rejected += 1,
+                    Err(e) => {
+                        let mut l = lock(&ledger);
+                        l.rejected += 1;
+                        l.first_error.get_or_insert_with(|| e.to_string());
+                    }
                 }
                 bar.inc(1);
             }
@@ -253,7 +259,7 @@ fn report(
     let json = serde_json::json!({
         "offered_rate": rate, "duration_s": duration, "sent": l.sent.len(), "rejected_by_mempool": l.rejected,
         "committed": committed, "failed_in_block": failed, "lost": l.sent.len() as u64 - latencies.len() as u64,
-        "committed_tps": tps, "p50_ms": pct(50).as_millis() as u64, "p99_ms": pct(99).as_millis() as u64,
+        "committed_tps": tps, "first_error": l.first_error, "p50_ms": pct(50).as_millis() as u64, "p99_ms": pct(99).as_millis() as u64,
     });
     emit(ctx.output, &json, || {
         format!(
@@ -263,6 +269,10 @@ fn report(
             l.sent.len() - latencies.len(),
             pct(50).as_millis(),
             pct(99).as_millis()
-        )
+        ) + &l
+            .first_error
+            .as_ref()
+            .map(|e| format!("\nfirst broadcast error: {e}"))
+            .unwrap_or_default()
     })
 }

@@ -181,6 +181,32 @@ fn mempool_accepts_consecutive_nonces_but_not_gaps_or_overspend() {
 }
 
 #[test]
+fn recheck_after_commit_rebuilds_pending_nonces() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    let (t0, t1, t2) = (
+        transfer(0, 0, addr(1), 5),
+        transfer(0, 1, addr(1), 5),
+        transfer(0, 2, addr(1), 5),
+    );
+    assert_eq!(chain.check_tx(&t0).code, 0);
+    assert_eq!(chain.check_tx(&t1).code, 0);
+    chain.finalize_and_commit(vec![t0.clone().into()]);
+    assert_eq!(chain.recheck_tx(&t1).code, 0, "the leftover is still valid");
+    assert_eq!(
+        chain.check_tx(&t2).code,
+        0,
+        "the next nonce follows the leftover"
+    );
+    assert_eq!(chain.check_tx(&t1).code, RejectCode::NonceReplayed.code());
+    assert_eq!(
+        chain.recheck_tx(&t0).code,
+        RejectCode::NonceReplayed.code(),
+        "included txs fail recheck"
+    );
+}
+
+#[test]
 fn unknown_query_paths_and_bad_addresses_get_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let chain = started_chain(dir.path());
