@@ -23,6 +23,11 @@ if ! rustup toolchain list | grep -q "^$toolchain"; then
   rustup toolchain install "$toolchain" --profile minimal -c rustfmt,clippy
 fi
 
+if ! rustup target list --installed --toolchain "$toolchain" | grep -q wasm32-unknown-unknown; then
+  echo "setup: adding the wasm32-unknown-unknown target (contracts)"
+  rustup target add wasm32-unknown-unknown --toolchain "$toolchain"
+fi
+
 if ! { [ -x "$TAOCHAIN_BIN/cometbft" ] && [ "$("$TAOCHAIN_BIN/cometbft" version)" = "$COMETBFT_VERSION" ]; }; then
   command -v go >/dev/null || { echo "setup: Go >= 1.22 is required to install cometbft" >&2; exit 1; }
   echo "setup: go install cometbft v$COMETBFT_VERSION"

@@ -9,6 +9,12 @@ source scripts/env.sh
 step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
+step "contracts: fmt, clippy, native tests, wasm32 build"
+(cd contracts && cargo fmt --all -- --check \
+  && CARGO_TARGET_DIR="$TAOCHAIN_CONTRACTS_TARGET" cargo clippy --locked --all-targets -- -D warnings \
+  && CARGO_TARGET_DIR="$TAOCHAIN_CONTRACTS_TARGET" cargo test --locked \
+  && CARGO_TARGET_DIR="$TAOCHAIN_CONTRACTS_TARGET" cargo build --release --locked --target wasm32-unknown-unknown)
+ls -l "$TAOCHAIN_CONTRACTS_DIR"/*.wasm
 step "cargo build --release (binaries first: the end-to-end tests run them)"
 cargo build --release --locked --workspace --bins
 step "cargo clippy -D warnings"

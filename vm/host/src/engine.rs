@@ -1,0 +1,187 @@
+//! The deterministic engine and the module cache.
+//!
+//! Engine: fuel metering on; NaN canonicalisation on (every float result that is NaN has
+//! the same bits on every CPU); threads, SIMD, relaxed SIMD, multi-memory, memory64, tail
+//! calls, GC, exceptions and every other proposal outside the profile off; the pooling
+//! instance allocator (instantiation in microseconds).
+//!
+//! Cache: compiled modules are kept hot in memory as `InstancePre` (imports resolved), and
+//! precompiled artifacts on disk under `<dir>/<key>.cwasm`, where the key hashes the code
+//! checksum, the engine version and the cost table, so a new engine or gas table never
+//! loads an old artifact.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
+    PoolingAllocationConfig,
+};
+
+use crate::imports::{StoreData, link};
+use crate::limits::{MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, MAX_WASM_STACK, cost_table_version};
+use crate::validate::{CodeInfo, validate};
+use crate::{ValidationError, VmError};
+
+/// The wasmtime release this engine is built on (part of the artifact key).
+pub const ENGINE_VERSION: &str = "wasmtime-48.0.8";
+/// Instances that may be alive at once (nested queries and concurrent checks included).
+const POOL_INSTANCES: u32 = 256;
+
+/// The deterministic engine configuration.
+pub fn engine() -> Result<Engine, VmError> {
+    let mut c = Config::new();
+    c.consume_fuel(true)
+        .cranelift_nan_canonicalization(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .wasm_relaxed_simd(false)
+        .wasm_simd(false)
+        .wasm_multi_memory(false)
+        .wasm_memory64(false)
+        .wasm_tail_call(false)
+        .wasm_extended_const(false)
+        .wasm_gc(false)
+        .wasm_custom_page_sizes(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_bulk_memory(true)
+        .wasm_multi_value(true)
+        .max_wasm_stack(MAX_WASM_STACK);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(POOL_INSTANCES)
+        .total_memories(POOL_INSTANCES)
+        .total_tables(POOL_INSTANCES)
+        .max_memory_size(MAX_MEMORY_BYTES)
+        .table_elements(MAX_TABLE_ELEMENTS as usize);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&c).map_err(|e| VmError::Host(format!("engine: {e:#}")))
+}
+
+/// Compiled contracts, hot in memory and precompiled on disk.
+pub struct ModuleCache {
+    engine: Engine,
+    linker: Linker<StoreData>,
+    dir: Option<PathBuf>,
+    hot: Mutex<BTreeMap<[u8; 32], Arc<InstancePre<StoreData>>>>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ModuleCache {
+    /// A cache; artifacts persist in `dir` when given.
+    pub fn new(dir: Option<PathBuf>) -> Result<Self, VmError> {
+        let engine = engine()?;
+        let mut linker = Linker::new(&engine);
+        link(&mut linker).map_err(|e| VmError::Host(format!("linker: {e:#}")))?;
+        if let Some(d) = &dir {
+            std::fs::create_dir_all(d)
+                .map_err(|e| VmError::Host(format!("{}: {e}", d.display())))?;
+        }
+        Ok(ModuleCache {
+            engine,
+            linker,
+            dir,
+            hot: Mutex::default(),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn artifact_path(&self, checksum: &[u8; 32]) -> Option<PathBuf> {
+        let mut h = Sha256::new();
+        h.update(checksum);
+        h.update(ENGINE_VERSION.as_bytes());
+        h.update(cost_table_version().to_le_bytes());
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.cwasm", hex(&h.finalize()))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<[u8; 32], Arc<InstancePre<StoreData>>>> {
+        self.hot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Validates, compiles and caches `wasm` (store time).
+    pub fn compile(&self, wasm: &[u8]) -> Result<CodeInfo, ValidationError> {
+        let info = validate(wasm)?;
+        if self.lock().contains_key(&info.checksum) {
+            return Ok(info);
+        }
+        let module = Module::new(&self.engine, wasm)
+            .map_err(|e| ValidationError::Compile(format!("{e:#}")))?;
+        if let Some(path) = self.artifact_path(&info.checksum)
+            && let Ok(bytes) = module.serialize()
+        {
+            // A failed write only costs a recompilation later.
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        self.insert(info.checksum, &module)
+            .map_err(|e| ValidationError::Compile(e.to_string()))?;
+        Ok(info)
+    }
+
+    fn insert(
+        &self,
+        checksum: [u8; 32],
+        module: &Module,
+    ) -> Result<Arc<InstancePre<StoreData>>, VmError> {
+        let pre = self
+            .linker
+            .instantiate_pre(module)
+            .map_err(|e| VmError::Validation(ValidationError::Compile(format!("{e:#}"))))?;
+        let pre = Arc::new(pre);
+        self.lock().insert(checksum, pre.clone());
+        Ok(pre)
+    }
+
+    /// The ready-to-instantiate module for `checksum`: from memory, from disk, or compiled
+    /// from `load()` (the chain's stored bytes) after validation.
+    pub fn get(
+        &self,
+        checksum: &[u8; 32],
+        load: &dyn Fn() -> Option<Vec<u8>>,
+    ) -> Result<Arc<InstancePre<StoreData>>, VmError> {
+        if let Some(pre) = self.lock().get(checksum) {
+            return Ok(pre.clone());
+        }
+        if let Some(module) = self
+            .artifact_path(checksum)
+            .and_then(|p| self.load_artifact(&p))
+        {
+            return self.insert(*checksum, &module);
+        }
+        let wasm =
+            load().ok_or_else(|| VmError::Host(format!("code {} not found", hex(checksum))))?;
+        let info = self.compile(&wasm)?;
+        if &info.checksum != checksum {
+            return Err(VmError::Host(
+                "stored code does not match its checksum".into(),
+            ));
+        }
+        self.lock()
+            .get(checksum)
+            .cloned()
+            .ok_or_else(|| VmError::Host("cache insert lost".into()))
+    }
+
+    #[allow(unsafe_code)]
+    fn load_artifact(&self, path: &std::path::Path) -> Option<Module> {
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the artifact was produced by `Module::serialize` of this engine build
+        // (its name hashes the engine version and cost table) and lives in the node's own
+        // data directory, which only the node writes; wasmtime also checks the artifact's
+        // engine and configuration before using it and errors on a mismatch.
+        unsafe { Module::deserialize_file(&self.engine, path) }.ok()
+    }
+}

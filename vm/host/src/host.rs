@@ -1,0 +1,35 @@
+//! The chain side of a contract call, as the VM sees it. `taochain-app` implements it over
+//! its state; tests implement it over a `BTreeMap`. Keys are the contract's own: the
+//! implementation adds the namespace.
+
+/// A failure of the chain itself (disk, corruption): never the contract's fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("host failure: {0}")]
+pub struct HostError(pub String);
+
+/// One storage entry: key (without namespace) and value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// State and effects available to a running contract.
+pub trait Host {
+    /// The value under `key` in the contract's namespace.
+    fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError>;
+    /// Sets `key` (never called by the VM during a query).
+    fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError>;
+    /// Removes `key` (never called by the VM during a query).
+    fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError>;
+    /// The first entry with `start <= key` and `key < end` (`None`: unbounded).
+    fn storage_next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, HostError>;
+    /// Sends `amount` rao from the contract's account to `to`. `Ok(Err(code))` is a
+    /// refusal the contract sees (`ERR_INSUFFICIENT_FUNDS`, `ERR_INVALID`).
+    fn bank_send(&mut self, to: [u8; 20], amount: u64) -> Result<Result<(), i32>, HostError>;
+    /// Runs `query` of another contract with `msg`, `depth` levels deep, with at most
+    /// `gas` gas. Returns the gas it used and its output or error text.
+    fn query_contract(
+        &self,
+        contract: [u8; 20],
+        msg: &[u8],
+        depth: u32,
+        gas: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), HostError>;
+}

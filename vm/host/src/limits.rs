@@ -1,0 +1,92 @@
+//! Static caps checked at store time, runtime limits, and the gas table.
+//!
+//! Gas is calibrated so that 1 gas is about 1 ns on the reference machine (2-core x86-64,
+//! see the README's benchmark notes): wasmtime fuel charges 1 per executed operator
+//! (about 0.3-1 ns of compiled code), so 1 fuel = 1 gas, and each host call is priced from
+//! its measured cost. Gas used is reported even when a call fails.
+
+/// Largest accepted module, bytes.
+pub const MAX_CODE_BYTES: usize = 1024 * 1024;
+/// Most imports.
+pub const MAX_IMPORTS: u32 = 32;
+/// Most functions defined by the module.
+pub const MAX_FUNCTIONS: u32 = 10_000;
+/// Most locals in one function (params included).
+pub const MAX_LOCALS: u32 = 4_096;
+/// Most globals.
+pub const MAX_GLOBALS: u32 = 256;
+/// Most tables (Rust emits one for indirect calls).
+pub const MAX_TABLES: u32 = 1;
+/// Most table elements (initial and maximum).
+pub const MAX_TABLE_ELEMENTS: u64 = 16_384;
+/// Most data segments.
+pub const MAX_DATA_SEGMENTS: u32 = 1_024;
+/// Most bytes in all data segments together.
+pub const MAX_DATA_BYTES: u64 = 512 * 1024;
+/// Most initial memory pages (64 KiB each); Rust's default is 17.
+pub const MAX_INITIAL_PAGES: u64 = 64;
+/// Memory cap at runtime: `memory.grow` past this returns -1 (deterministically).
+pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+/// Deepest chain of contract-to-contract queries (the first call is depth 0).
+pub const MAX_QUERY_DEPTH: u32 = 4;
+/// Native stack reserved for wasm per call; a deeper recursion traps (see `engine`).
+pub const MAX_WASM_STACK: usize = 512 * 1024;
+/// Largest input or output of one call, bytes.
+pub const MAX_IO_BYTES: usize = 256 * 1024;
+/// Largest storage key / value, bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// Largest storage value, bytes.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Most events per call.
+pub const MAX_EVENTS: usize = 64;
+
+/// The price of each host call: `base + per_byte * bytes moved` (in and out).
+pub mod gas {
+    /// Per byte copied across the boundary (input, output, keys, values, hashes).
+    pub const PER_BYTE: u64 = 1;
+    /// `input_len`, `input_read`, `set_result`.
+    pub const IO_BASE: u64 = 50;
+    /// `storage_get` (a RocksDB/overlay read is ~1-8 us).
+    pub const STORAGE_READ: u64 = 3_000;
+    /// `storage_next` (a range seek).
+    pub const STORAGE_NEXT: u64 = 5_000;
+    /// `storage_set` / `storage_remove` (a tree leaf update is ~20-40 us at commit).
+    pub const STORAGE_WRITE: u64 = 20_000;
+    /// `sha256` base (~1.7 GB/s on top: per byte).
+    pub const SHA256_BASE: u64 = 300;
+    /// `ed25519_verify` (~40 us measured).
+    pub const ED25519_VERIFY: u64 = 45_000;
+    /// `emit_event`.
+    pub const EVENT_BASE: u64 = 500;
+    /// `bank_send` (two account updates).
+    pub const BANK_SEND: u64 = 40_000;
+    /// `query_contract` base (instantiation + call), on top of the callee's own gas.
+    pub const QUERY_BASE: u64 = 10_000;
+    /// `debug`.
+    pub const DEBUG_BASE: u64 = 200;
+    /// Store-time price per byte of code (validation + compilation).
+    pub const STORE_PER_BYTE: u64 = 100;
+}
+
+/// A digest of everything that changes how code is compiled or charged: part of the
+/// on-disk cache key, so a new table or engine never reuses an old artifact.
+pub fn cost_table_version() -> u64 {
+    let parts = [
+        gas::PER_BYTE,
+        gas::IO_BASE,
+        gas::STORAGE_READ,
+        gas::STORAGE_NEXT,
+        gas::STORAGE_WRITE,
+        gas::SHA256_BASE,
+        gas::ED25519_VERIFY,
+        gas::EVENT_BASE,
+        gas::BANK_SEND,
+        gas::QUERY_BASE,
+        gas::DEBUG_BASE,
+        MAX_MEMORY_BYTES as u64,
+        MAX_WASM_STACK as u64,
+    ];
+    parts.iter().fold(0xcbf29ce484222325u64, |h, p| {
+        (h ^ p).wrapping_mul(0x100000001b3)
+    })
+}

@@ -1,0 +1,269 @@
+//! A mock chain for running contracts in-process in the real VM (like cw-multi-test):
+//! code, contracts, namespaced storage and balances in memory, nested queries resolved
+//! through the same VM. Used by SDK users' tests and by this crate's own tests.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use taochain_vm_abi::{Call, Env, MessageInfo};
+
+use crate::{CallOutcome, Entry, Host, HostError, ValidationError, Vm};
+
+/// Chain state the mock keeps.
+#[derive(Default)]
+pub struct MockState {
+    /// Code by checksum.
+    pub codes: BTreeMap<[u8; 32], Vec<u8>>,
+    /// Contract address -> code checksum.
+    pub contracts: BTreeMap<[u8; 20], [u8; 32]>,
+    /// (contract, key) -> value.
+    pub storage: BTreeMap<([u8; 20], Vec<u8>), Vec<u8>>,
+    /// Balances.
+    pub balances: BTreeMap<[u8; 20], u64>,
+}
+
+/// The mock chain.
+pub struct MockChain {
+    /// The real VM.
+    pub vm: Vm,
+    /// State.
+    pub state: MockState,
+    /// Block environment (the contract address is filled per call).
+    pub env: Env,
+    /// Gas limit per call.
+    pub gas_limit: u64,
+    next_id: u64,
+}
+
+struct MockHost<'a> {
+    vm: &'a Vm,
+    state: &'a mut MockState,
+    contract: [u8; 20],
+    env: &'a Env,
+}
+
+impl Default for MockChain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MockChain {
+    /// A fresh mock chain with an in-memory module cache.
+    pub fn new() -> Self {
+        #[allow(clippy::expect_used)]
+        let vm = Vm::new(None).expect("engine builds");
+        MockChain {
+            vm,
+            state: MockState::default(),
+            env: Env {
+                height: 1,
+                chain_id: "mock".into(),
+                ..Env::default()
+            },
+            gas_limit: 10_000_000_000,
+            next_id: 0,
+        }
+    }
+
+    /// Stores code; returns its checksum.
+    pub fn store_code(&mut self, wasm: &[u8]) -> Result<[u8; 32], ValidationError> {
+        let info = self.vm.store_code(wasm)?;
+        self.state.codes.insert(info.checksum, wasm.to_vec());
+        Ok(info.checksum)
+    }
+
+    fn call(
+        &mut self,
+        contract: [u8; 20],
+        entry: Entry,
+        sender: [u8; 20],
+        funds: u64,
+        msg: &[u8],
+    ) -> CallOutcome {
+        let checksum = self
+            .state
+            .contracts
+            .get(&contract)
+            .copied()
+            .unwrap_or_default();
+        if funds > 0 {
+            let from = self.state.balances.entry(sender).or_default();
+            if *from < funds {
+                return CallOutcome {
+                    result: Err(crate::VmError::Contract("sender cannot pay funds".into())),
+                    gas_used: 0,
+                    events: vec![],
+                    debug: vec![],
+                };
+            }
+            *from -= funds;
+            *self.state.balances.entry(contract).or_default() += funds;
+        }
+        let env = Env {
+            contract,
+            ..self.env.clone()
+        };
+        let call = Call {
+            env: env.clone(),
+            info: MessageInfo { sender, funds },
+            msg: msg.to_vec(),
+        };
+        let code = self.state.codes.get(&checksum).cloned();
+        let mut host = MockHost {
+            vm: &self.vm,
+            state: &mut self.state,
+            contract,
+            env: &env,
+        };
+        self.vm.call(
+            &checksum,
+            &|| code.clone(),
+            entry,
+            &call,
+            &mut host,
+            self.gas_limit,
+            0,
+        )
+    }
+
+    /// Creates a contract from stored code and runs `instantiate`.
+    pub fn instantiate(
+        &mut self,
+        checksum: [u8; 32],
+        sender: [u8; 20],
+        msg: &[u8],
+        funds: u64,
+    ) -> ([u8; 20], CallOutcome) {
+        self.next_id += 1;
+        let digest = Sha256::digest([&checksum[..], &self.next_id.to_le_bytes()].concat());
+        let mut addr = [0u8; 20];
+        addr.copy_from_slice(&digest[..20]);
+        self.state.contracts.insert(addr, checksum);
+        let out = self.call(addr, Entry::Instantiate, sender, funds, msg);
+        (addr, out)
+    }
+
+    /// Runs `execute`.
+    pub fn execute(
+        &mut self,
+        contract: [u8; 20],
+        sender: [u8; 20],
+        msg: &[u8],
+        funds: u64,
+    ) -> CallOutcome {
+        self.call(contract, Entry::Execute, sender, funds, msg)
+    }
+
+    /// Runs `query`.
+    pub fn query(&mut self, contract: [u8; 20], msg: &[u8]) -> CallOutcome {
+        self.call(contract, Entry::Query, [0u8; 20], 0, msg)
+    }
+
+    /// Runs `migrate` on new code.
+    pub fn migrate(
+        &mut self,
+        contract: [u8; 20],
+        new_code: [u8; 32],
+        sender: [u8; 20],
+        msg: &[u8],
+    ) -> CallOutcome {
+        self.state.contracts.insert(contract, new_code);
+        self.call(contract, Entry::Migrate, sender, 0, msg)
+    }
+}
+
+impl Host for MockHost<'_> {
+    fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        Ok(self
+            .state
+            .storage
+            .get(&(self.contract, key.to_vec()))
+            .cloned())
+    }
+    fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        self.state
+            .storage
+            .insert((self.contract, key.to_vec()), value.to_vec());
+        Ok(())
+    }
+    fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError> {
+        self.state.storage.remove(&(self.contract, key.to_vec()));
+        Ok(())
+    }
+    fn storage_next(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Option<crate::host::Entry>, HostError> {
+        Ok(self
+            .state
+            .storage
+            .range((self.contract, start.to_vec())..)
+            .take_while(|((c, k), _)| *c == self.contract && end.is_none_or(|e| k.as_slice() < e))
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .next())
+    }
+    fn bank_send(&mut self, to: [u8; 20], amount: u64) -> Result<Result<(), i32>, HostError> {
+        if amount == 0 {
+            return Ok(Err(taochain_vm_abi::ERR_INVALID));
+        }
+        let own = self.state.balances.entry(self.contract).or_default();
+        let Some(left) = own.checked_sub(amount) else {
+            return Ok(Err(taochain_vm_abi::ERR_INSUFFICIENT_FUNDS));
+        };
+        *own = left;
+        *self.state.balances.entry(to).or_default() += amount;
+        Ok(Ok(()))
+    }
+    fn query_contract(
+        &self,
+        contract: [u8; 20],
+        msg: &[u8],
+        depth: u32,
+        gas: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
+        let Some(checksum) = self.state.contracts.get(&contract).copied() else {
+            return Ok((0, Err("no such contract".into())));
+        };
+        let env = Env {
+            contract,
+            ..self.env.clone()
+        };
+        let call = Call {
+            env: env.clone(),
+            info: MessageInfo {
+                sender: self.contract,
+                funds: 0,
+            },
+            msg: msg.to_vec(),
+        };
+        let code = self.state.codes.get(&checksum).cloned();
+        let mut state = MockState {
+            codes: self.state.codes.clone(),
+            contracts: self.state.contracts.clone(),
+            storage: self.state.storage.clone(),
+            balances: BTreeMap::new(),
+        };
+        let mut host = MockHost {
+            vm: self.vm,
+            state: &mut state,
+            contract,
+            env: &env,
+        };
+        let out = self.vm.call(
+            &checksum,
+            &|| code.clone(),
+            Entry::Query,
+            &call,
+            &mut host,
+            gas,
+            depth,
+        );
+        match out.result {
+            Ok(data) => Ok((out.gas_used, Ok(data))),
+            Err(crate::VmError::Host(e)) => Err(HostError(e)),
+            Err(e) => Ok((out.gas_used, Err(e.to_string()))),
+        }
+    }
+}

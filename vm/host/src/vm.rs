@@ -1,0 +1,217 @@
+//! [`Vm::call`]: one entry point of one contract, with a gas limit.
+
+use std::sync::Arc;
+
+use taochain_vm_abi::{Call, Event, STATUS_ERROR, STATUS_OK};
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+use crate::engine::ModuleCache;
+use crate::host::Host;
+use crate::imports::{HostPtr, OutOfGas, StoreData};
+use crate::limits::{MAX_IO_BYTES, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS};
+use crate::validate::CodeInfo;
+use crate::{ValidationError, VmError};
+
+/// An entry point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Once, when the contract is created.
+    Instantiate,
+    /// A transaction's message.
+    Execute,
+    /// Read-only: writes, events and sends trap.
+    Query,
+    /// When the admin moves the contract to new code.
+    Migrate,
+    /// At a subnet's tempo.
+    Epoch,
+}
+
+impl Entry {
+    /// The export name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Entry::Instantiate => "instantiate",
+            Entry::Execute => "execute",
+            Entry::Query => "query",
+            Entry::Migrate => "migrate",
+            Entry::Epoch => "epoch",
+        }
+    }
+
+    /// Parses an export name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Entry::Instantiate,
+            Entry::Execute,
+            Entry::Query,
+            Entry::Migrate,
+            Entry::Epoch,
+        ]
+        .into_iter()
+        .find(|e| e.name() == name)
+    }
+}
+
+/// The result of a call. `gas_used` is reported whatever happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// Output data, or why the call failed.
+    pub result: Result<Vec<u8>, VmError>,
+    /// Gas used (the whole limit when it ran out).
+    pub gas_used: u64,
+    /// Events emitted (empty when the call failed).
+    pub events: Vec<Event>,
+    /// Debug lines (not consensus).
+    pub debug: Vec<String>,
+}
+
+/// The contract VM: a deterministic engine and a module cache.
+pub struct Vm {
+    cache: ModuleCache,
+}
+
+impl Vm {
+    /// A VM whose precompiled artifacts live in `cache_dir` (memory only when `None`).
+    pub fn new(cache_dir: Option<std::path::PathBuf>) -> Result<Self, VmError> {
+        Ok(Vm {
+            cache: ModuleCache::new(cache_dir)?,
+        })
+    }
+
+    /// Validates and compiles code (store time).
+    pub fn store_code(&self, wasm: &[u8]) -> Result<CodeInfo, ValidationError> {
+        self.cache.compile(wasm)
+    }
+
+    /// The module cache.
+    pub fn cache(&self) -> &ModuleCache {
+        &self.cache
+    }
+
+    /// Runs `entry` of the code `checksum` (bytes from `load` on a cache miss) with
+    /// `call` as input, at most `gas_limit` gas, `depth` levels into a query chain.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &self,
+        checksum: &[u8; 32],
+        load: &dyn Fn() -> Option<Vec<u8>>,
+        entry: Entry,
+        call: &Call,
+        host: &mut dyn Host,
+        gas_limit: u64,
+        depth: u32,
+    ) -> CallOutcome {
+        let fail = |e: VmError| CallOutcome {
+            result: Err(e),
+            gas_used: 0,
+            events: vec![],
+            debug: vec![],
+        };
+        let pre = match self.cache.get(checksum, load) {
+            Ok(pre) => pre,
+            Err(e) => return fail(e),
+        };
+        let input = match borsh::to_vec(call) {
+            Ok(bytes) if bytes.len() <= MAX_IO_BYTES => bytes,
+            _ => {
+                return fail(VmError::Trap(format!(
+                    "input larger than {MAX_IO_BYTES} bytes"
+                )));
+            }
+        };
+        self.run(&pre, entry, input, host, gas_limit, depth)
+    }
+
+    fn run(
+        &self,
+        pre: &Arc<wasmtime::InstancePre<StoreData>>,
+        entry: Entry,
+        input: Vec<u8>,
+        host: &mut dyn Host,
+        gas_limit: u64,
+        depth: u32,
+    ) -> CallOutcome {
+        // SAFETY (lifetime erasure): `store` below is the only holder of this pointer and
+        // is dropped before this function returns, while `host` is still borrowed.
+        #[allow(unsafe_code)]
+        let host_ptr = HostPtr(unsafe {
+            std::mem::transmute::<*mut (dyn Host + '_), *mut (dyn Host + 'static)>(
+                host as *mut dyn Host,
+            )
+        });
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(MAX_MEMORY_BYTES)
+            .table_elements(MAX_TABLE_ELEMENTS as usize)
+            .instances(1)
+            .memories(1)
+            .tables(1)
+            .build();
+        let data = StoreData {
+            host: host_ptr,
+            input,
+            output: vec![],
+            events: vec![],
+            debug: vec![],
+            read_only: entry == Entry::Query,
+            depth,
+            limits,
+            host_error: None,
+        };
+        let mut store = Store::new(self.cache.engine(), data);
+        store.limiter(|d| &mut d.limits);
+        let result = store
+            .set_fuel(gas_limit)
+            .map_err(|e| VmError::Host(e.to_string()))
+            .and_then(|()| {
+                let instance = pre
+                    .instantiate(&mut store)
+                    .map_err(|e| classify(e, gas_limit))?;
+                let func = instance
+                    .get_typed_func::<(), i32>(&mut store, entry.name())
+                    .map_err(|_| VmError::NoEntry(entry.name()))?;
+                func.call(&mut store, ())
+                    .map_err(|e| classify(e, gas_limit))
+            });
+        let remaining = store.get_fuel().unwrap_or(0);
+        let gas_used = gas_limit.saturating_sub(remaining);
+        let data = store.into_data();
+        let result = match (data.host_error, result) {
+            (Some(e), _) => Err(VmError::Host(e.0)),
+            (None, Ok(STATUS_OK)) => Ok(data.output),
+            (None, Ok(STATUS_ERROR)) => Err(VmError::Contract(
+                String::from_utf8_lossy(&data.output).into_owned(),
+            )),
+            (None, Ok(status)) => Err(VmError::Trap(format!(
+                "entry returned unknown status {status}"
+            ))),
+            (None, Err(e)) => Err(e),
+        };
+        let gas_used = if matches!(result, Err(VmError::OutOfGas { .. })) {
+            gas_limit
+        } else {
+            gas_used
+        };
+        let events = if result.is_ok() { data.events } else { vec![] };
+        CallOutcome {
+            result,
+            gas_used,
+            events,
+            debug: data.debug,
+        }
+    }
+}
+
+/// Maps a wasmtime error to a deterministic VM error.
+fn classify(e: wasmtime::Error, limit: u64) -> VmError {
+    if e.downcast_ref::<OutOfGas>().is_some() || e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel)
+    {
+        return VmError::OutOfGas { limit };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(trap) => VmError::Trap(trap.to_string()),
+        // A host function's own error (bad pointer, read-only violation, limits): the
+        // root cause is deterministic text we wrote.
+        None => VmError::Trap(format!("{}", e.root_cause())),
+    }
+}

@@ -1,0 +1,257 @@
+//! The hostile-contract corpus: each module must end in a clear, deterministic error (at
+//! store time or as a failed call that reports its gas) and never take the process down.
+
+use taochain_vm::testing::MockChain;
+use taochain_vm::{ValidationError, VmError, validate};
+
+use crate::wat;
+
+const IMPORTS: &str = r#"
+  (import "tao" "set_result" (func $set_result (param i32 i32)))
+  (import "tao" "input_read" (func $input_read (param i32)))
+  (import "tao" "storage_set" (func $storage_set (param i32 i32 i32 i32)))
+  (import "tao" "query_contract" (func $query (param i32 i32 i32 i32 i32) (result i64)))
+"#;
+
+/// A module whose `execute` body is `body` (must leave an i32 status).
+fn module(extra: &str, body: &str) -> String {
+    format!(
+        r#"(module {IMPORTS}
+          (memory (export "memory") 1)
+          {extra}
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32) {body})
+          (func (export "query") (result i32) i32.const 0))"#
+    )
+}
+
+/// Stores, instantiates and executes `wat_text`; returns the execute outcome.
+fn run(wat_text: &str) -> taochain_vm::CallOutcome {
+    let mut chain = MockChain::new();
+    chain.gas_limit = 50_000_000;
+    let code = chain.store_code(&wat(wat_text)).expect("validates");
+    let (addr, out) = chain.instantiate(code, [1; 20], &[], 0);
+    out.result.expect("instantiates");
+    chain.execute(addr, [1; 20], &[], 0)
+}
+
+#[test]
+fn infinite_loop_runs_out_of_gas_and_pays_all_of_it() {
+    let out = run(&module("", "(loop $l (br $l)) i32.const 0"));
+    assert_eq!(out.result, Err(VmError::OutOfGas { limit: 50_000_000 }));
+    assert_eq!(out.gas_used, 50_000_000);
+}
+
+#[test]
+fn memory_grow_bomb_stops_at_the_cap() {
+    // Grow until refused, then report success only if memory is exactly 16 MiB (256 pages).
+    let body = "(block $done (loop $l (br_if $done (i32.eq (memory.grow (i32.const 1)) (i32.const -1))) (br $l)))
+                (if (result i32) (i32.eq (memory.size) (i32.const 256)) (then (i32.const 0)) (else (i32.const 2)))";
+    let out = run(&module("", body));
+    assert_eq!(out.result, Ok(vec![]));
+}
+
+#[test]
+fn unbounded_recursion_traps_and_the_node_lives() {
+    let out = run(&module("(func $r (call $r))", "call $r i32.const 0"));
+    assert!(
+        matches!(out.result, Err(VmError::Trap(ref m)) if m.contains("stack")),
+        "{:?}",
+        out.result
+    );
+    // And the VM still works afterwards.
+    assert_eq!(run(&module("", "i32.const 0")).result, Ok(vec![]));
+}
+
+#[test]
+fn nan_results_are_canonical() {
+    // 0/0 and NaN arithmetic must produce the canonical quiet NaN 0x7fc00000 everywhere.
+    let body = "(if (result i32)
+                  (i32.and
+                    (i32.eq (i32.reinterpret_f32 (f32.div (f32.const 0) (f32.const 0))) (i32.const 0x7fc00000))
+                    (i32.eq (i32.reinterpret_f32 (f32.add (f32.const nan:0x200001) (f32.const 1))) (i32.const 0x7fc00000)))
+                  (then (i32.const 0)) (else (i32.const 2)))";
+    assert_eq!(run(&module("", body)).result, Ok(vec![]));
+}
+
+#[test]
+fn bad_pointers_and_huge_outputs_trap() {
+    let out = run(&module(
+        "",
+        "(call $set_result (i32.const 0x7ffffff0) (i32.const 64)) i32.const 0",
+    ));
+    assert!(
+        matches!(out.result, Err(VmError::Trap(ref m)) if m.contains("outside memory")),
+        "{:?}",
+        out.result
+    );
+    let out = run(&module(
+        "",
+        "(call $set_result (i32.const 0) (i32.const 0x40000000)) i32.const 0",
+    ));
+    assert!(
+        matches!(out.result, Err(VmError::Trap(ref m)) if m.contains("exceeds the limit")),
+        "{:?}",
+        out.result
+    );
+    let out = run(&module(
+        "",
+        "(call $set_result (i32.const -1) (i32.const -1)) i32.const 0",
+    ));
+    assert!(
+        matches!(out.result, Err(VmError::Trap(_))),
+        "{:?}",
+        out.result
+    );
+}
+
+#[test]
+fn writes_in_a_query_trap() {
+    let text = format!(
+        r#"(module {IMPORTS} (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32) i32.const 0)
+          (func (export "query") (result i32) (call $storage_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)) i32.const 0))"#
+    );
+    let mut chain = MockChain::new();
+    let code = chain.store_code(&wat(&text)).expect("validates");
+    let (addr, _) = chain.instantiate(code, [1; 20], &[], 0);
+    let out = chain.query(addr, &[]);
+    assert!(
+        matches!(out.result, Err(VmError::Trap(ref m)) if m.contains("read-only")),
+        "{:?}",
+        out.result
+    );
+}
+
+#[test]
+fn reentrant_queries_stop_at_the_depth_limit() {
+    // `query` queries itself (its address sits at byte 24 of the input when the chain id is
+    // "mock") and passes any error text up.
+    let text = format!(
+        r#"(module {IMPORTS} (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32) i32.const 0)
+          (func (export "query") (result i32)
+            (call $input_read (i32.const 0))
+            (if (result i32) (i64.lt_s (call $query (i32.const 24) (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 100)) (i64.const 0))
+              (then (call $set_result (i32.const 1000) (i32.const 100)) (i32.const 1))
+              (else (i32.const 0)))))"#
+    );
+    let mut chain = MockChain::new();
+    let code = chain.store_code(&wat(&text)).expect("validates");
+    let (addr, _) = chain.instantiate(code, [1; 20], &[], 0);
+    let out = chain.query(addr, &[]);
+    assert!(
+        matches!(out.result, Err(VmError::Contract(ref m)) if m.contains("query depth limit")),
+        "{:?}",
+        out.result
+    );
+}
+
+fn refused(text: &str) -> ValidationError {
+    validate(&wat(text)).expect_err("must be refused")
+}
+
+#[test]
+fn store_time_validation_refuses_the_rest_of_the_corpus() {
+    let huge_table = module("(table 100000 funcref)", "i32.const 0");
+    assert!(matches!(
+        refused(&huge_table),
+        ValidationError::TooLarge {
+            what: "table elements",
+            ..
+        }
+    ));
+
+    let big_data = format!(
+        r#"(module (memory (export "memory") 16) (data (i32.const 0) "{}")
+          (func (export "instantiate") (result i32) i32.const 0) (func (export "execute") (result i32) i32.const 0)
+          (func (export "query") (result i32) i32.const 0))"#,
+        "a".repeat(600 * 1024)
+    );
+    assert!(matches!(
+        refused(&big_data),
+        ValidationError::TooLarge {
+            what: "data bytes",
+            ..
+        }
+    ));
+
+    let many_fns = module(&"(func)".repeat(10_001), "i32.const 0");
+    assert!(matches!(
+        refused(&many_fns),
+        ValidationError::TooLarge {
+            what: "functions",
+            ..
+        }
+    ));
+
+    let many_locals = module(
+        &format!("(func {})", "(local i64)".repeat(5_000)),
+        "i32.const 0",
+    );
+    assert!(matches!(
+        refused(&many_locals),
+        ValidationError::TooLarge {
+            what: "locals in one function",
+            ..
+        }
+    ));
+
+    let unknown = module(r#"(import "env" "abort" (func))"#, "i32.const 0").replacen(
+        "(module",
+        r#"(module (import "env" "abort" (func))"#,
+        1,
+    );
+    assert!(matches!(
+        refused(&unknown.replace(
+            r#"(import "env" "abort" (func))
+          (func"#,
+            "(func"
+        )),
+        ValidationError::UnknownImport { .. }
+    ));
+    let wrong_sig = r#"(module (import "tao" "debug" (func (param i32))) (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0) (func (export "execute") (result i32) i32.const 0)
+          (func (export "query") (result i32) i32.const 0))"#;
+    assert!(matches!(
+        refused(wrong_sig),
+        ValidationError::UnknownImport { .. }
+    ));
+
+    let start = module("(func $s (loop $l (br $l))) (start $s)", "i32.const 0");
+    assert!(matches!(refused(&start), ValidationError::NotAllowed(_)));
+
+    let simd = module("", "(drop (v128.const i32x4 0 0 0 0)) i32.const 0");
+    assert!(matches!(refused(&simd), ValidationError::Invalid(_)));
+
+    let threads = r#"(module (memory (export "memory") 1 1 shared)
+          (func (export "instantiate") (result i32) (i32.atomic.load (i32.const 0)))
+          (func (export "execute") (result i32) i32.const 0) (func (export "query") (result i32) i32.const 0))"#;
+    assert!(matches!(refused(threads), ValidationError::Invalid(_)));
+
+    let no_query = r#"(module (memory (export "memory") 1) (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32) i32.const 0))"#;
+    assert_eq!(
+        refused(no_query),
+        ValidationError::MissingExport("query".into())
+    );
+
+    let huge_memory = module("", "i32.const 0").replace(
+        r#"(memory (export "memory") 1)"#,
+        r#"(memory (export "memory") 1000)"#,
+    );
+    assert!(matches!(
+        refused(&huge_memory),
+        ValidationError::TooLarge {
+            what: "initial memory pages",
+            ..
+        }
+    ));
+
+    assert!(matches!(
+        validate(b"\0asm garbage"),
+        Err(ValidationError::Invalid(_))
+    ));
+}
