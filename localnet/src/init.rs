@@ -145,7 +145,7 @@ fn write_genesis(home: &Path, spec: &LocalnetSpec, balance: u64) -> Result<(), L
     genesis["app_state"] = serde_json::json!({
         "accounts": accounts,
         "total_issuance": total.to_string(),
-        "params": {"max_tx_bytes": 16384, "max_msgs": 64, "min_fee": 1000},
+        "params": {"max_tx_bytes": 1200000, "max_msgs": 64, "min_fee": 1000},
     });
     let json = serde_json::to_string_pretty(&genesis)
         .map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;

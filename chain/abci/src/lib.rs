@@ -79,6 +79,7 @@ fn event(e: Event) -> pb::Event {
 fn exec_result(o: TxOutcome) -> pb::ExecTxResult {
     pb::ExecTxResult {
         code: o.code,
+        data: o.data.into(),
         log: o.log,
         gas_wanted: to_i64(o.gas_wanted),
         gas_used: to_i64(o.gas_used),
@@ -113,7 +114,9 @@ impl Application for AbciApp {
 
     fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
         let height = u64::try_from(request.height).unwrap_or(0);
-        let out = self.app.query(&request.path, height, request.prove);
+        let out = self
+            .app
+            .query(&request.path, &request.data, height, request.prove);
         let proof_ops = out.proof.map(|p| ProofOps {
             ops: vec![ProofOp {
                 r#type: PROOF_OP_TYPE.into(),
@@ -179,7 +182,14 @@ impl Application for AbciApp {
 
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
         let height = u64::try_from(request.height).unwrap_or(0);
-        let out = self.ok(self.app.finalize_block(height, &request.txs));
+        // Block time from the header (never the machine's clock), in ms since the epoch.
+        let time_ms = request.time.map_or(0, |t| {
+            u64::try_from(t.seconds)
+                .unwrap_or(0)
+                .saturating_mul(1000)
+                .saturating_add(u64::try_from(t.nanos).unwrap_or(0) / 1_000_000)
+        });
+        let out = self.ok(self.app.finalize_block(height, time_ms, &request.txs));
         pb::ResponseFinalizeBlock {
             events: out.events.into_iter().map(event).collect(),
             tx_results: out.tx_results.into_iter().map(exec_result).collect(),

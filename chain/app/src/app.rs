@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ed25519_dalek::{Signature, VerifyingKey};
 use taochain_primitives::{Params, RejectCode, SignedTx};
 use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY};
-use taochain_storage::{Changes, PreparedCommit, StateDelta, StateRead, Storage};
+use taochain_storage::{Blobs, Changes, PreparedCommit, StateDelta, StateRead, Storage};
+use taochain_vm::Vm;
 
 use crate::bank::read;
 use crate::checks::{Rejection, check_signature, decode};
@@ -28,6 +29,8 @@ pub struct TxOutcome {
     pub log: String,
     /// The transaction's gas limit.
     pub gas_wanted: u64,
+    /// Result data (code id, contract address, contract output).
+    pub data: Vec<u8>,
     /// Gas charged.
     pub gas_used: u64,
     /// Events.
@@ -66,6 +69,7 @@ struct Consensus {
 /// The taochain application.
 pub struct App {
     storage: Arc<Storage>,
+    vm: Arc<Vm>,
     consensus: Mutex<Consensus>,
     mempool: Mutex<MempoolState>,
 }
@@ -77,10 +81,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl App {
-    /// An app over `storage`.
-    pub fn new(storage: Arc<Storage>) -> Self {
+    /// An app over `storage`, running contracts in `vm`.
+    pub fn new(storage: Arc<Storage>, vm: Arc<Vm>) -> Self {
         App {
             storage,
+            vm,
             consensus: Mutex::default(),
             mempool: Mutex::default(),
         }
@@ -188,6 +193,7 @@ impl App {
     pub fn finalize_block<T: AsRef<[u8]>>(
         &self,
         height: u64,
+        time_ms: u64,
         txs: &[T],
     ) -> Result<BlockOutcome, AppError> {
         let mut consensus = lock(&self.consensus);
@@ -207,10 +213,19 @@ impl App {
         let committed = self.storage.latest();
         let mut block = StateDelta::with_changes(&committed, initial);
         let (chain_id, params) = Self::chain_id_and_params(&block)?;
+        let env = crate::contracts::Env {
+            vm: &self.vm,
+            storage: &self.storage,
+            height,
+            time_ms,
+            chain_id: &chain_id,
+        };
         let ctx = Context {
             chain_id: &chain_id,
             params: &params,
+            contracts: &env,
         };
+        let mut blobs = Blobs::new();
         let decoded: Vec<Result<SignedTx, Rejection>> = txs
             .iter()
             .map(|bytes| decode(bytes.as_ref(), &params))
@@ -222,7 +237,7 @@ impl App {
                 (Err(r), _) => TxOutcome::rejected(r.clone()),
                 (Ok(_), Err(r)) => TxOutcome::rejected(r),
                 (Ok(tx), Ok(())) => {
-                    let d = deliver(&mut block, tx, bytes.as_ref().len(), &ctx)?;
+                    let d = deliver(&mut block, tx, bytes.as_ref().len(), &ctx, &mut blobs)?;
                     let (code, log) = match d.result {
                         Ok(()) => (0, String::new()),
                         Err(r) => (r.code.code(), r.log),
@@ -233,13 +248,14 @@ impl App {
                         gas_wanted: tx.body.gas_limit,
                         gas_used: d.gas_used,
                         events: d.events,
+                        data: d.data,
                     }
                 }
             };
             tx_results.push(outcome);
         }
         let events = vec![mint_block_reward(&mut block)?];
-        let prepared = self.storage.prepare(height, block.into_changes())?;
+        let prepared = self.storage.prepare(height, block.into_changes(), blobs)?;
         let app_hash = prepared.root();
         consensus.prepared = Some(prepared);
         Ok(BlockOutcome {
@@ -266,9 +282,9 @@ impl App {
         Ok(height)
     }
 
-    /// Serves a read query (see [`crate::query`]).
-    pub fn query(&self, path: &str, height: u64, prove: bool) -> QueryOutcome {
-        crate::query::query(&self.storage, path, height, prove)
+    /// Serves a read query (see [`crate::query`]); `data` is the message of a smart query.
+    pub fn query(&self, path: &str, data: &[u8], height: u64, prove: bool) -> QueryOutcome {
+        crate::query::query(&self.storage, &self.vm, path, data, height, prove)
     }
 }
 

@@ -70,14 +70,11 @@ pub fn check_stateless(
         ));
     }
     for (i, msg) in tx.body.msgs.iter().enumerate() {
-        match msg {
-            Msg::Transfer { amount: 0, .. } => {
-                return Err(Rejection::new(
-                    RejectCode::ZeroAmount,
-                    format!("message {i}: transfer amount must be non-zero"),
-                ));
-            }
-            Msg::Transfer { .. } => {}
+        if let Msg::Transfer { amount: 0, .. } = msg {
+            return Err(Rejection::new(
+                RejectCode::ZeroAmount,
+                format!("message {i}: transfer amount must be non-zero"),
+            ));
         }
     }
     total_spend(tx)?;
@@ -118,8 +115,7 @@ pub fn check_signature(tx: &SignedTx) -> Result<(), Rejection> {
 pub fn total_spend(tx: &SignedTx) -> Result<u64, Rejection> {
     let mut total = tx.body.fee;
     for msg in &tx.body.msgs {
-        let Msg::Transfer { amount, .. } = msg;
-        total = total.checked_add(*amount).ok_or_else(|| {
+        total = total.checked_add(msg.spend()).ok_or_else(|| {
             Rejection::new(
                 RejectCode::AmountOverflow,
                 "fee plus amounts overflow u64 rao",

@@ -2,11 +2,12 @@
 //! the nonce bump, then the messages in their own delta so a failed message rolls back
 //! its writes while the fee and nonce stay.
 
-use taochain_primitives::{Address, Msg, Params, SignedTx};
-use taochain_storage::{StateDelta, StateWrite};
+use taochain_primitives::{Address, Msg, Params, RejectCode, SignedTx};
+use taochain_storage::{Blobs, StateDelta, StateWrite};
 
 use crate::bank::{account, set_account, transfer};
 use crate::checks::{Rejection, check_nonce_and_fee, check_stateless};
+use crate::contracts::{self, Outcome};
 use crate::emission::recycle;
 use crate::{AppError, Event};
 
@@ -19,6 +20,8 @@ pub struct Delivered {
     pub gas_used: u64,
     /// Events, including `fee` when a fee was charged.
     pub events: Vec<Event>,
+    /// Result data of the last message (code id, contract address, contract output).
+    pub data: Vec<u8>,
 }
 
 impl Delivered {
@@ -27,6 +30,7 @@ impl Delivered {
             result: Err(rejection),
             gas_used: 0,
             events: vec![],
+            data: vec![],
         }
     }
 }
@@ -37,6 +41,8 @@ pub struct Context<'a> {
     pub chain_id: &'a str,
     /// Current parameters.
     pub params: &'a Params,
+    /// What contract messages need (VM, block env).
+    pub contracts: &'a contracts::Env<'a>,
 }
 
 /// Executes a decoded, signature-checked transaction against `state`.
@@ -45,6 +51,7 @@ pub fn deliver(
     tx: &SignedTx,
     encoded_len: usize,
     ctx: &Context<'_>,
+    blobs: &mut Blobs,
 ) -> Result<Delivered, AppError> {
     let gas_used = match check_stateless(tx, encoded_len, ctx.chain_id, ctx.params) {
         Ok(gas) => gas,
@@ -67,49 +74,130 @@ pub fn deliver(
             ("amount", tx.body.fee.to_string()),
         ],
     )];
-    let result = run_messages(state, &sender, &tx.body.msgs, &mut events)?;
+    let mut run = Run {
+        sender,
+        ctx,
+        gas_used,
+        gas_limit: tx.body.gas_limit,
+        events: vec![],
+        data: vec![],
+        blobs: Blobs::new(),
+    };
+    let result = run.messages(state, &tx.body.msgs)?;
+    let data = if result.is_ok() {
+        events.append(&mut run.events);
+        blobs.append(&mut run.blobs);
+        run.data
+    } else {
+        vec![]
+    };
     Ok(Delivered {
         result,
-        gas_used,
+        gas_used: run.gas_used,
         events,
+        data,
     })
 }
 
-/// Runs the messages all-or-nothing in a child delta.
-fn run_messages(
-    state: &mut (impl StateWrite + ?Sized),
-    sender: &Address,
-    msgs: &[Msg],
-    events: &mut Vec<Event>,
-) -> Result<Result<(), Rejection>, AppError> {
-    let mut msg_events = vec![];
-    let changes = {
-        let mut child = StateDelta::new(&*state);
-        for (i, msg) in msgs.iter().enumerate() {
-            match msg {
-                Msg::Transfer { to, amount } => {
-                    if let Err((code, log)) = transfer(&mut child, sender, to, *amount)? {
-                        return Ok(Err(Rejection::new(code, format!("message {i}: {log}"))));
-                    }
-                    msg_events.push(Event::new(
-                        "transfer",
-                        &[
-                            ("sender", sender.to_string()),
-                            ("recipient", to.to_string()),
-                            ("amount", amount.to_string()),
-                        ],
-                    ));
+/// One transaction's messages in progress: gas, events, data, new blobs.
+struct Run<'a> {
+    sender: Address,
+    ctx: &'a Context<'a>,
+    gas_used: u64,
+    gas_limit: u64,
+    events: Vec<Event>,
+    data: Vec<u8>,
+    blobs: Blobs,
+}
+
+impl Run<'_> {
+    /// Runs the messages all-or-nothing in a child delta.
+    fn messages(
+        &mut self,
+        state: &mut (impl StateWrite + ?Sized),
+        msgs: &[Msg],
+    ) -> Result<Result<(), Rejection>, AppError> {
+        let changes = {
+            let mut child = StateDelta::new(&*state);
+            for (i, msg) in msgs.iter().enumerate() {
+                if let Err(r) = self.message(&mut child, msg)? {
+                    return Ok(Err(Rejection::new(
+                        r.code,
+                        format!("message {i}: {}", r.log),
+                    )));
                 }
             }
+            child.into_changes()
+        };
+        for (key, value) in changes {
+            match value {
+                Some(v) => state.put(key, v),
+                None => state.delete(key),
+            }
         }
-        child.into_changes()
-    };
-    for (key, value) in changes {
-        match value {
-            Some(v) => state.put(key, v),
-            None => state.delete(key),
+        Ok(Ok(()))
+    }
+
+    fn message(
+        &mut self,
+        state: &mut (impl StateWrite + ?Sized),
+        msg: &Msg,
+    ) -> Result<Result<(), Rejection>, AppError> {
+        let sender = self.sender;
+        let env = self.ctx.contracts;
+        let left = self.gas_limit.saturating_sub(self.gas_used);
+        let outcome: Outcome = match msg {
+            Msg::Transfer { to, amount } => {
+                if let Err(r) = transfer(state, &sender, to, *amount)? {
+                    return Ok(Err(r.into()));
+                }
+                self.events.push(Event::new(
+                    "transfer",
+                    &[
+                        ("sender", sender.to_string()),
+                        ("recipient", to.to_string()),
+                        ("amount", amount.to_string()),
+                    ],
+                ));
+                return Ok(Ok(()));
+            }
+            Msg::StoreCode { wasm } => {
+                contracts::store_code(state, env, &mut self.blobs, sender, wasm, left)?
+            }
+            Msg::Instantiate {
+                code_id,
+                msg,
+                funds,
+                admin,
+                label,
+            } => contracts::instantiate(
+                state, env, sender, *code_id, msg, *funds, *admin, label, left,
+            )?,
+            Msg::Execute {
+                contract,
+                msg,
+                funds,
+            } => contracts::execute(state, env, sender, *contract, msg, *funds, left)?,
+            Msg::Migrate {
+                contract,
+                new_code_id,
+                msg,
+            } => contracts::migrate(state, env, sender, *contract, *new_code_id, msg, left)?,
+        };
+        match outcome {
+            Ok(done) => {
+                self.gas_used = self.gas_used.saturating_add(done.gas_used);
+                self.events.extend(done.events);
+                self.data = done.data;
+                Ok(Ok(()))
+            }
+            Err((r, gas)) => {
+                self.gas_used = self.gas_used.saturating_add(gas);
+                if self.gas_used > self.gas_limit {
+                    return Ok(Err(Rejection::new(RejectCode::OutOfGas, r.log)));
+                }
+                Ok(Err(r))
+            }
         }
     }
-    events.extend(msg_events);
-    Ok(Ok(()))
 }

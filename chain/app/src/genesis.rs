@@ -3,7 +3,7 @@
 //! ```json
 //! { "accounts": [{ "address": "tao1...", "balance": "1000000000000" }],
 //!   "total_issuance": "1000000000000",
-//!   "params": { "max_tx_bytes": 16384, "max_msgs": 64, "min_fee": 1000 } }
+//!   "params": { "max_tx_bytes": 1200000, "max_msgs": 64, "min_fee": 1000 } }
 //! ```
 //! Amounts are decimal strings of rao (JSON numbers lose precision above 2^53).
 //! `total_issuance` must equal the sum of the balances and stay within the cap.

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod bank;
 pub mod checks;
+pub mod contracts;
 pub mod deliver;
 pub mod emission;
 pub mod error;

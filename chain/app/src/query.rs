@@ -1,10 +1,15 @@
 //! Read queries: `/account/{addr}`, `/supply`, `/params`, `/emission` (the emission pool
-//! account) and `/chain_id`. Values are the raw borsh state bytes, so a client can check an
-//! ICS23 proof of them against the app hash. Height 0 means the latest committed height.
+//! account), `/chain_id`, `/code/{id}`, `/contract/{addr}`, `/contract/{addr}/state/{hex
+//! key}`: the raw borsh state bytes, so a client can check an ICS23 proof of them against
+//! the app hash. `/contract/{addr}/smart` runs the contract's `query` with the request data
+//! at the latest height (no proof). Height 0 means the latest committed height.
 
 use taochain_primitives::Address;
-use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY, SUPPLY_KEY, account_key};
+use taochain_storage::schema::{
+    CHAIN_ID_KEY, PARAMS_KEY, SUPPLY_KEY, account_key, code_key, contract_key, contract_store_key,
+};
 use taochain_storage::{Storage, StorageError};
+use taochain_vm::Vm;
 
 use crate::emission::emission_pool;
 
@@ -18,6 +23,8 @@ pub mod codes {
     pub const HEIGHT_UNAVAILABLE: u32 = 103;
     /// Storage failed while serving the query.
     pub const INTERNAL: u32 = 104;
+    /// The contract's query failed (error, trap, out of gas, no such contract).
+    pub const CONTRACT_FAILED: u32 = 105;
 }
 
 /// The answer to a query.
@@ -48,6 +55,37 @@ fn error(code: u32, log: impl Into<String>) -> QueryOutcome {
 /// Maps a query path to the state key it reads.
 pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
     let path = path.trim_end_matches('/');
+    if let Some(rest) = path.strip_prefix("/contract/") {
+        let (addr, sub) = rest.split_once('/').unwrap_or((rest, ""));
+        let addr: Address = addr
+            .parse()
+            .map_err(|e| (codes::BAD_ARGUMENT, format!("bad address `{addr}`: {e}")))?;
+        return match sub.split_once('/') {
+            None if sub.is_empty() => Ok(contract_key(addr.as_bytes())),
+            Some(("state", hex_key)) => {
+                let key = hex::decode(hex_key).map_err(|_| {
+                    (
+                        codes::BAD_ARGUMENT,
+                        format!("state key `{hex_key}` is not hex"),
+                    )
+                })?;
+                Ok(contract_store_key(addr.as_bytes(), &key))
+            }
+            _ => Err((
+                codes::UNKNOWN_PATH,
+                format!("unknown contract path `{path}`"),
+            )),
+        };
+    }
+    if let Some(id) = path.strip_prefix("/code/") {
+        let id: u64 = id.parse().map_err(|_| {
+            (
+                codes::BAD_ARGUMENT,
+                format!("code id `{id}` is not a number"),
+            )
+        })?;
+        return Ok(code_key(id));
+    }
     if let Some(addr) = path.strip_prefix("/account/") {
         let addr: Address = addr
             .parse()
@@ -68,8 +106,70 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
     }
 }
 
+/// Gas a smart query may use.
+pub const SMART_QUERY_GAS: u64 = 10_000_000_000;
+
+/// Runs a contract's `query` over the latest committed state.
+fn smart(storage: &Storage, vm: &Vm, addr: &str, data: &[u8], height: u64) -> QueryOutcome {
+    let Ok(contract) = addr.parse::<Address>() else {
+        return error(codes::BAD_ARGUMENT, format!("bad address `{addr}`"));
+    };
+    let Some(latest) = storage.latest_version() else {
+        return error(codes::HEIGHT_UNAVAILABLE, "no block committed yet");
+    };
+    if height != 0 && height != latest {
+        return error(
+            codes::HEIGHT_UNAVAILABLE,
+            "smart queries run at the latest height only",
+        );
+    }
+    let chain_id = storage
+        .get_latest(CHAIN_ID_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let chain_id = String::from_utf8_lossy(&chain_id).into_owned();
+    let env = crate::contracts::Env {
+        vm,
+        storage,
+        height: latest,
+        time_ms: 0,
+        chain_id: &chain_id,
+    };
+    match crate::contracts::run_query(
+        &storage.latest(),
+        &env,
+        Address::default(),
+        contract,
+        data,
+        0,
+        SMART_QUERY_GAS,
+    ) {
+        Ok((_, Ok(value))) => QueryOutcome {
+            value,
+            height: latest,
+            ..Default::default()
+        },
+        Ok((gas, Err(e))) => error(codes::CONTRACT_FAILED, format!("{e} (gas used {gas})")),
+        Err(e) => error(codes::INTERNAL, e.to_string()),
+    }
+}
+
 /// Serves a query from committed storage.
-pub fn query(storage: &Storage, path: &str, height: u64, prove: bool) -> QueryOutcome {
+pub fn query(
+    storage: &Storage,
+    vm: &Vm,
+    path: &str,
+    data: &[u8],
+    height: u64,
+    prove: bool,
+) -> QueryOutcome {
+    if let Some(addr) = path
+        .strip_prefix("/contract/")
+        .and_then(|r| r.strip_suffix("/smart"))
+    {
+        return smart(storage, vm, addr, data, height);
+    }
     let key = match key_for_path(path) {
         Ok(key) => key,
         Err((code, log)) => return error(code, log),

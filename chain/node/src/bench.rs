@@ -36,7 +36,7 @@ fn key(i: usize) -> SigningKey {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let storage = Arc::new(Storage::open(&dir, StorageOptions::default())?);
-    let app = App::new(storage);
+    let app = App::new(storage, Arc::new(taochain_vm::Vm::new(None)?));
     let keys: Vec<SigningKey> = (0..args.accounts).map(key).collect();
     let addrs: Vec<Address> = keys
         .iter()
@@ -54,7 +54,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "total_issuance": (balance * args.accounts as u64).to_string(),
     });
     app.init_chain("bench", &serde_json::to_vec(&genesis)?)?;
-    app.finalize_block::<Vec<u8>>(1, &[])?;
+    app.finalize_block::<Vec<u8>>(1, 0, &[])?;
     app.commit()?;
 
     let total = args.txs_per_block * args.blocks;
@@ -89,7 +89,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     for (i, txs) in blocks.iter().enumerate() {
         sig += time_signatures(txs)?;
         let t = Instant::now();
-        let out = app.finalize_block(i as u64 + 2, txs)?;
+        let out = app.finalize_block(i as u64 + 2, 0, txs)?;
         finalize += t.elapsed();
         let failed = out.tx_results.iter().filter(|r| r.code != 0).count();
         anyhow::ensure!(

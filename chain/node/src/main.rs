@@ -65,7 +65,9 @@ fn start(home: PathBuf, abci: &str, keep_versions: u64) -> anyhow::Result<()> {
     std::fs::create_dir_all(&db_path).with_context(|| format!("creating {}", db_path.display()))?;
     let storage = Storage::open(&db_path, StorageOptions { keep_versions })
         .with_context(|| format!("opening state at {}", db_path.display()))?;
-    let app = Arc::new(App::new(Arc::new(storage)));
+    let vm = taochain_vm::Vm::new(Some(home.join("data").join("wasm-cache")))
+        .context("starting the contract VM")?;
+    let app = Arc::new(App::new(Arc::new(storage), Arc::new(vm)));
     let (height, hash) = app.info()?;
     tracing::info!(height, app_hash = %hex_upper(&hash), db = %db_path.display(), "state opened");
     let abci_addr = abci.trim_start_matches("tcp://");

@@ -40,13 +40,21 @@ pub enum RejectCode {
     EmptyTx = 16,
     /// More messages than the `max_msgs` parameter.
     TooManyMessages = 17,
-    /// `gas_limit` is below the gas the transaction needs.
+    /// `gas_limit` is below the gas the transaction needs (or used).
     OutOfGas = 18,
+    /// Contract code refused at store time (invalid, too large, unknown imports...).
+    ContractInvalid = 19,
+    /// A contract call failed (contract error or trap).
+    ContractFailed = 20,
+    /// No such code id or contract.
+    ContractNotFound = 21,
+    /// Not allowed for this signer (e.g. migrate by a non-admin).
+    Unauthorized = 22,
 }
 
 impl RejectCode {
     /// Every code, in order.
-    pub const ALL: [RejectCode; 18] = [
+    pub const ALL: [RejectCode; 22] = [
         RejectCode::TxTooLarge,
         RejectCode::Truncated,
         RejectCode::TrailingBytes,
@@ -65,6 +73,10 @@ impl RejectCode {
         RejectCode::EmptyTx,
         RejectCode::TooManyMessages,
         RejectCode::OutOfGas,
+        RejectCode::ContractInvalid,
+        RejectCode::ContractFailed,
+        RejectCode::ContractNotFound,
+        RejectCode::Unauthorized,
     ];
 
     /// The numeric code returned over ABCI.
@@ -98,6 +110,10 @@ impl RejectCode {
             RejectCode::EmptyTx => "empty_tx",
             RejectCode::TooManyMessages => "too_many_messages",
             RejectCode::OutOfGas => "out_of_gas",
+            RejectCode::ContractInvalid => "contract_invalid",
+            RejectCode::ContractFailed => "contract_failed",
+            RejectCode::ContractNotFound => "contract_not_found",
+            RejectCode::Unauthorized => "unauthorized",
         }
     }
 }

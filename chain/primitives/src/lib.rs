@@ -20,5 +20,5 @@ pub use address::{Address, AddressError};
 pub use amount::{AmountError, RAO_PER_TAO, format_tao, parse_amount};
 pub use codes::RejectCode;
 pub use emission::{TOTAL_SUPPLY_CAP, block_reward};
-pub use state::{Account, Params, Supply};
+pub use state::{Account, CodeRecord, ContractRecord, Params, Supply};
 pub use tx::{DecodeError, Msg, SignedTx, TxBody};

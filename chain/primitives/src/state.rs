@@ -1,6 +1,7 @@
 //! State value encodings that clients decode from queries: accounts, supply, parameters.
 //! All are borsh; golden-byte tests pin them because the app hash commits to these bytes.
 
+use alloc::string::String;
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// One account: balance and next nonce under one key, so a transfer touches two keys.
@@ -41,7 +42,8 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            max_tx_bytes: 16 * 1024,
+            // Large enough for a contract upload (code is capped at 1 MiB by the VM).
+            max_tx_bytes: 1_200_000,
             max_msgs: 64,
             min_fee: 1_000,
         }
@@ -62,6 +64,30 @@ pub mod gas {
         BASE.saturating_add(PER_MSG.saturating_mul(msgs as u64))
             .saturating_add(PER_BYTE.saturating_mul(bytes as u64))
     }
+}
+
+/// A stored contract code.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CodeRecord {
+    /// sha256 of the module (the blob key).
+    pub checksum: [u8; 32],
+    /// Module size in bytes.
+    pub size: u64,
+    /// Who stored it.
+    pub creator: crate::Address,
+}
+
+/// A contract instance.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ContractRecord {
+    /// Its current code.
+    pub code_id: u64,
+    /// Who may migrate it.
+    pub admin: Option<crate::Address>,
+    /// Label.
+    pub label: String,
+    /// Who created it.
+    pub creator: crate::Address,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub const TX_SIGN_DOMAIN: &[u8] = b"taochain/tx/v1";
 /// Longest accepted chain id, in bytes.
 pub const MAX_CHAIN_ID_LEN: usize = 64;
 
-/// One state-changing message. Later issues add variants at the end (tags are stable).
+/// One state-changing message. New variants go at the end (tags are stable).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
@@ -33,6 +33,53 @@ pub enum Msg {
         /// Amount in rao, non-zero.
         amount: u64,
     } = 0,
+    /// Upload contract code; the result data is the new code id (borsh u64) and checksum.
+    StoreCode {
+        /// The WASM module.
+        wasm: Vec<u8>,
+    } = 1,
+    /// Create a contract from stored code; the result data is its address (20 bytes).
+    Instantiate {
+        /// Code id from `StoreCode`.
+        code_id: u64,
+        /// The contract's instantiate message.
+        msg: Vec<u8>,
+        /// rao moved from the signer to the new contract first.
+        funds: u64,
+        /// Who may migrate it (none: immutable).
+        admin: Option<Address>,
+        /// A human label.
+        label: String,
+    } = 2,
+    /// Call a contract's `execute`; the result data is its output.
+    Execute {
+        /// The contract.
+        contract: Address,
+        /// The execute message.
+        msg: Vec<u8>,
+        /// rao moved from the signer to the contract first.
+        funds: u64,
+    } = 3,
+    /// Move a contract to new code and call its `migrate` (admin only).
+    Migrate {
+        /// The contract.
+        contract: Address,
+        /// The new code id.
+        new_code_id: u64,
+        /// The migrate message.
+        msg: Vec<u8>,
+    } = 4,
+}
+
+impl Msg {
+    /// rao this message moves out of the signer's account (amount or funds).
+    pub fn spend(&self) -> u64 {
+        match self {
+            Msg::Transfer { amount, .. } => *amount,
+            Msg::Instantiate { funds, .. } | Msg::Execute { funds, .. } => *funds,
+            Msg::StoreCode { .. } | Msg::Migrate { .. } => 0,
+        }
+    }
 }
 
 /// borsh's message for input that ends inside a fixed-size field.
@@ -48,6 +95,26 @@ impl BorshDeserialize for Msg {
             0 => Ok(Msg::Transfer {
                 to: Address::deserialize_reader(reader)?,
                 amount: u64::deserialize_reader(reader)?,
+            }),
+            1 => Ok(Msg::StoreCode {
+                wasm: Vec::deserialize_reader(reader)?,
+            }),
+            2 => Ok(Msg::Instantiate {
+                code_id: u64::deserialize_reader(reader)?,
+                msg: Vec::deserialize_reader(reader)?,
+                funds: u64::deserialize_reader(reader)?,
+                admin: Option::deserialize_reader(reader)?,
+                label: String::deserialize_reader(reader)?,
+            }),
+            3 => Ok(Msg::Execute {
+                contract: Address::deserialize_reader(reader)?,
+                msg: Vec::deserialize_reader(reader)?,
+                funds: u64::deserialize_reader(reader)?,
+            }),
+            4 => Ok(Msg::Migrate {
+                contract: Address::deserialize_reader(reader)?,
+                new_code_id: u64::deserialize_reader(reader)?,
+                msg: Vec::deserialize_reader(reader)?,
             }),
             _ => Err(IoError::new(ErrorKind::InvalidInput, UNKNOWN_VARIANT)),
         }

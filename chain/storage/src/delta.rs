@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{StateRead, StateWrite, StorageError};
+use crate::{Entry, StateRead, StateWrite, StorageError};
 
 /// Pending changes: `Some(value)` sets, `None` deletes.
 pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -58,6 +58,32 @@ impl<R: StateRead + ?Sized> StateRead for StateDelta<'_, R> {
             None => self.base.get(key),
         }
     }
+
+    /// Merges this delta's changes over the base: a change shadows the base entry with
+    /// the same key, and a deletion hides it.
+    fn next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, StorageError> {
+        let in_range = |k: &[u8]| end.is_none_or(|e| k < e);
+        let mut cursor = start.to_vec();
+        loop {
+            let base = self.base.next(&cursor, end)?;
+            let own = self
+                .changes
+                .range(cursor.clone()..)
+                .next()
+                .filter(|(k, _)| in_range(k));
+            match (own, base) {
+                (None, base) => return Ok(base),
+                (Some((k, v)), base) if base.as_ref().is_none_or(|(bk, _)| k <= bk) => match v {
+                    Some(v) => return Ok(Some((k.clone(), v.clone()))),
+                    None => {
+                        cursor = k.clone();
+                        cursor.push(0);
+                    }
+                },
+                (_, base) => return Ok(base),
+            }
+        }
+    }
 }
 
 impl<R: StateRead + ?Sized> StateWrite for StateDelta<'_, R> {
@@ -70,12 +96,22 @@ impl<R: StateRead + ?Sized> StateWrite for StateDelta<'_, R> {
     }
 }
 
-/// An empty state, for tests and genesis.
+/// A plain change set as a state (deletions read as absent), for tests and genesis.
 impl StateRead for Changes {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(BTreeMap::get(self, key).cloned().flatten())
     }
+
+    fn next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, StorageError> {
+        Ok(self
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| end.is_none_or(|e| k.as_slice() < e))
+            .find_map(|(k, v)| v.clone().map(|v| (k.clone(), v))))
+    }
 }
+
+/// Content-addressed blobs (contract code) written by a block, by sha256.
+pub type Blobs = BTreeMap<[u8; 32], Vec<u8>>;
 
 #[cfg(test)]
 mod tests {
@@ -103,5 +139,37 @@ mod tests {
         assert_eq!(block.get(b"a").expect("reads"), None);
         assert_eq!(block.get(b"b").expect("reads"), Some(b"2".to_vec()));
         assert_eq!(block.len(), 2);
+    }
+
+    #[test]
+    fn next_merges_changes_over_the_base_in_key_order() {
+        let base: Changes = [
+            (b"a".to_vec(), Some(b"1".to_vec())),
+            (b"c".to_vec(), Some(b"3".to_vec())),
+            (b"e".to_vec(), Some(b"5".to_vec())),
+        ]
+        .into();
+        let mut d = StateDelta::new(&base);
+        d.delete(b"a".to_vec());
+        d.put(b"b".to_vec(), b"2".to_vec());
+        d.put(b"e".to_vec(), b"9".to_vec());
+        let mut seen = vec![];
+        let mut cursor = vec![];
+        while let Some((k, v)) = d.next(&cursor, None).expect("reads") {
+            cursor = k.clone();
+            cursor.push(0);
+            seen.push((k, v));
+        }
+        let want: Vec<Entry> = vec![
+            (b"b".to_vec(), b"2".to_vec()),
+            (b"c".to_vec(), b"3".to_vec()),
+            (b"e".to_vec(), b"9".to_vec()),
+        ];
+        assert_eq!(seen, want);
+        assert_eq!(
+            d.next(b"c", Some(b"e")).expect("reads"),
+            Some((b"c".to_vec(), b"3".to_vec()))
+        );
+        assert_eq!(d.next(b"d", Some(b"e")).expect("reads"), None);
     }
 }

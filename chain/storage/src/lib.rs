@@ -14,15 +14,21 @@ pub mod store;
 #[cfg(feature = "rocksdb")]
 mod tree;
 
-pub use delta::{Changes, StateDelta};
+pub use delta::{Blobs, Changes, StateDelta};
 pub use error::StorageError;
 #[cfg(feature = "rocksdb")]
 pub use store::{PreparedCommit, Storage, StorageOptions};
+
+/// One key/value entry.
+pub type Entry = (Vec<u8>, Vec<u8>);
 
 /// Read access to key/value state.
 pub trait StateRead {
     /// The value under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// The first live entry with `start <= key < end` (`end == None`: unbounded), in
+    /// byte order.
+    fn next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, StorageError>;
 }
 
 /// Write access to key/value state (buffered; nothing reaches disk until commit).

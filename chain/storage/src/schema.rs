@@ -8,6 +8,7 @@
 //! | `jmt_stale`     | stale_since (u64 BE) ++ borsh(NodeKey) | empty                         |
 //! | `latest`        | raw state key                         | latest value (flat, for reads) |
 //! | `meta`          | [`META_LATEST_VERSION`]               | u64 BE                         |
+//! | `blobs`         | sha256 (32)                           | blob bytes (contract code); only the hash enters the tree |
 //!
 //! `key_hash` is `sha256(raw state key)`. State keys (inside the tree) are a prefix below
 //! followed by the component's own layout; every value is borsh.
@@ -24,14 +25,17 @@ pub const CF_STALE: &str = "jmt_stale";
 pub const CF_LATEST: &str = "latest";
 /// Column: store metadata.
 pub const CF_META: &str = "meta";
+/// Column: content-addressed blobs (contract code), outside the tree.
+pub const CF_BLOBS: &str = "blobs";
 /// Every column, in creation order.
-pub const COLUMNS: [&str; 6] = [
+pub const COLUMNS: [&str; 7] = [
     CF_NODES,
     CF_VALUES,
     CF_PREIMAGES,
     CF_STALE,
     CF_LATEST,
     CF_META,
+    CF_BLOBS,
 ];
 
 /// Meta key: the last committed version (= block height).
@@ -45,6 +49,32 @@ pub const SUPPLY_KEY: &[u8] = b"supply";
 pub const PARAMS_KEY: &[u8] = b"params";
 /// State key: the chain id as UTF-8 bytes.
 pub const CHAIN_ID_KEY: &[u8] = b"chain_id";
+
+/// State key: next code id (borsh u64).
+pub const CODE_SEQ_KEY: &[u8] = b"code_seq";
+/// State key prefix: `code/` ++ code id (u64 BE) -> borsh `CodeRecord`.
+pub const CODE_PREFIX: &[u8] = b"code/";
+/// State key: contracts created so far (borsh u64), for address derivation.
+pub const CONTRACT_SEQ_KEY: &[u8] = b"contract_seq";
+/// State key prefix: `contract/` ++ address (20) -> borsh `ContractRecord`.
+pub const CONTRACT_PREFIX: &[u8] = b"contract/";
+/// State key prefix: `cstore/` ++ address (20) ++ contract key -> raw value (contract storage).
+pub const CONTRACT_STORE_PREFIX: &[u8] = b"cstore/";
+
+/// The state key of a code record.
+pub fn code_key(code_id: u64) -> Vec<u8> {
+    [CODE_PREFIX, &code_id.to_be_bytes()].concat()
+}
+
+/// The state key of a contract record.
+pub fn contract_key(address: &[u8; 20]) -> Vec<u8> {
+    [CONTRACT_PREFIX, address].concat()
+}
+
+/// The state key of one entry of a contract's storage.
+pub fn contract_store_key(address: &[u8; 20], key: &[u8]) -> Vec<u8> {
+    [CONTRACT_STORE_PREFIX, address, key].concat()
+}
 
 /// The state key of an account.
 pub fn account_key(address: &[u8; 20]) -> Vec<u8> {

@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use crate::schema::*;
 use crate::tree::TreeView;
-use crate::{Changes, StateRead, StorageError};
+use crate::{Blobs, Changes, Entry, StateRead, StorageError};
 
 /// Sentinel for "nothing committed yet" in the atomic latest-version cell.
 const NONE: u64 = u64::MAX;
@@ -42,6 +42,7 @@ pub struct PreparedCommit {
     version: u64,
     root: [u8; 32],
     changes: Changes,
+    blobs: Blobs,
     tree: TreeUpdateBatch,
 }
 
@@ -126,6 +127,31 @@ impl Storage {
             .map_err(db_err)
     }
 
+    /// The first latest entry with `start <= key < end` (flat table, ordered).
+    pub fn next_latest(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Option<Entry>, StorageError> {
+        let mode = IteratorMode::From(start, rocksdb::Direction::Forward);
+        match self.db.iterator_cf(cf(&self.db, CF_LATEST)?, mode).next() {
+            None => Ok(None),
+            Some(item) => {
+                let (k, v) = item.map_err(db_err)?;
+                Ok(end
+                    .is_none_or(|e| &k[..] < e)
+                    .then(|| (k.to_vec(), v.to_vec())))
+            }
+        }
+    }
+
+    /// A content-addressed blob (contract code) by sha256.
+    pub fn get_blob(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.db
+            .get_cf(cf(&self.db, CF_BLOBS)?, hash)
+            .map_err(db_err)
+    }
+
     /// The value of `key` as of `version`, read through the tree.
     pub fn get_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StorageError> {
         self.check_readable(version)?;
@@ -162,7 +188,12 @@ impl Storage {
 
     /// Computes the root after applying `changes` at `version`, without writing anything.
     /// `version` must be the next one (or any, for the very first commit).
-    pub fn prepare(&self, version: u64, changes: Changes) -> Result<PreparedCommit, StorageError> {
+    pub fn prepare(
+        &self,
+        version: u64,
+        changes: Changes,
+        blobs: Blobs,
+    ) -> Result<PreparedCommit, StorageError> {
         let last = self.latest_version();
         if let Some(last) = last
             && last.checked_add(1) != Some(version)
@@ -183,6 +214,7 @@ impl Storage {
             version,
             root: root.0,
             changes,
+            blobs,
             tree: batch,
         })
     }
@@ -205,6 +237,10 @@ impl Storage {
                 None => batch.delete_cf(latest_cf, key),
             }
             batch.put_cf(preimages_cf, KeyHash::with::<Sha256>(key).0, key);
+        }
+        let blobs_cf = cf(&self.db, CF_BLOBS)?;
+        for (hash, bytes) in &prepared.blobs {
+            batch.put_cf(blobs_cf, hash, bytes);
         }
         self.prune(&mut batch, prepared.version)?;
         batch.put_cf(
@@ -306,11 +342,19 @@ impl StateRead for LatestState<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.storage.get_latest(key)
     }
+
+    fn next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, StorageError> {
+        self.storage.next_latest(start, end)
+    }
 }
 
 impl StateRead for Storage {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.get_latest(key)
+    }
+
+    fn next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, StorageError> {
+        self.next_latest(start, end)
     }
 }
 

@@ -42,6 +42,22 @@ pub fn transfer_body(nonce: u64, to: Address, amount: u64) -> TxBody {
     }
 }
 
+/// Encoded signed transaction of `msgs` from key `from`.
+pub fn signed(from: u8, nonce: u64, msgs: Vec<Msg>) -> Vec<u8> {
+    TxBody {
+        chain_id: CHAIN_ID.into(),
+        nonce,
+        fee: FEE,
+        gas_limit: CONTRACT_GAS,
+        msgs,
+    }
+    .sign(&key(from))
+    .encode()
+}
+
+/// A gas limit for contract transactions (an upload of ~60 KB costs ~6M).
+pub const CONTRACT_GAS: u64 = 1_000_000_000;
+
 /// Encoded signed transfer from key `from`.
 pub fn transfer(from: u8, nonce: u64, to: Address, amount: u64) -> Vec<u8> {
     transfer_body(nonce, to, amount).sign(&key(from)).encode()

@@ -49,7 +49,8 @@ impl MockChain {
     /// Opens (or reopens) the app's RocksDB at `dir`.
     pub fn open(dir: &Path) -> Self {
         let storage = Storage::open(dir, StorageOptions::default()).expect("storage opens");
-        let abci = AbciApp::new(Arc::new(App::new(Arc::new(storage))), panic_on_error);
+        let vm = Arc::new(taochain_vm::Vm::new(None).expect("vm engine builds"));
+        let abci = AbciApp::new(Arc::new(App::new(Arc::new(storage), vm)), panic_on_error);
         let info = abci.info(pb::RequestInfo::default());
         let height = u64::try_from(info.last_block_height).expect("height is non-negative");
         MockChain {

@@ -92,7 +92,7 @@ pub fn run_wasm<M: BorshDeserialize>(
 /// Exports the entry points, each routed to a handler
 /// `fn(&mut Ctx, Msg) -> Result<Vec<u8>, ContractError>`:
 ///
-/// ```ignore
+/// ```text
 /// entry_points!(instantiate: init, execute: exec, query: query, migrate: migrate);
 /// ```
 #[macro_export]

@@ -1,7 +1,7 @@
 //! The taochain contract SDK: write a subnet contract in Rust, test it natively, build it
 //! for `wasm32-unknown-unknown`.
 //!
-//! ```ignore
+//! ```text
 //! use taochain_contract::{Ctx, ContractError, Item, entry_points};
 //! static COUNT: Item<u64> = Item::new(b"count");
 //! fn instantiate(ctx: &mut Ctx, start: u64) -> Result<Vec<u8>, ContractError> {

@@ -267,3 +267,36 @@ impl Host for MockHost<'_> {
         }
     }
 }
+
+/// The wasm of example contract `name` from the `contracts/` workspace: read from
+/// `$TAOCHAIN_CONTRACTS_DIR` (set by the project's scripts), or built on first use.
+#[allow(clippy::expect_used, clippy::panic)]
+pub fn contract_wasm(name: &str) -> Vec<u8> {
+    use std::path::PathBuf;
+    let dir = match std::env::var_os("TAOCHAIN_CONTRACTS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts");
+            let target = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".cache/taochain-contracts-target");
+            let status = std::process::Command::new("cargo")
+                .args([
+                    "build",
+                    "--release",
+                    "--locked",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ])
+                .current_dir(&root)
+                .env("CARGO_TARGET_DIR", &target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building contracts/ failed");
+            target.join("wasm32-unknown-unknown/release")
+        }
+    };
+    std::fs::read(dir.join(format!("{name}.wasm")))
+        .expect("contract wasm is readable (see TAOCHAIN_CONTRACTS_DIR)")
+}

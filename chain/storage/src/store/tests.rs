@@ -11,7 +11,9 @@ fn changes(pairs: &[(&str, Option<&str>)]) -> Changes {
 }
 
 fn commit(store: &Storage, version: u64, pairs: &[(&str, Option<&str>)]) -> [u8; 32] {
-    let prepared = store.prepare(version, changes(pairs)).expect("prepares");
+    let prepared = store
+        .prepare(version, changes(pairs), Blobs::new())
+        .expect("prepares");
     let root = prepared.root();
     store.commit(prepared).expect("commits");
     root
@@ -82,14 +84,14 @@ fn a_skipped_version_is_refused_instead_of_wiping_state() {
     let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
     commit(&store, 1, &[("a", Some("1"))]);
     assert!(matches!(
-        store.prepare(3, changes(&[("a", Some("2"))])),
+        store.prepare(3, changes(&[("a", Some("2"))]), Blobs::new()),
         Err(StorageError::VersionGap {
             last: Some(1),
             got: 3
         })
     ));
     assert!(matches!(
-        store.prepare(1, changes(&[])),
+        store.prepare(1, changes(&[]), Blobs::new()),
         Err(StorageError::VersionGap { .. })
     ));
 }

@@ -49,7 +49,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, RejectCode)> {
             RejectCode::Truncated,
         ),
         ("trailing bytes", trailing, RejectCode::TrailingBytes),
-        ("oversized tx", vec![0u8; 20_000], RejectCode::TxTooLarge),
+        ("oversized tx", vec![0u8; 1_200_001], RejectCode::TxTooLarge),
         (
             "wrong chain id",
             signed(wrong_chain),
@@ -218,7 +218,7 @@ fn unknown_query_paths_and_bad_addresses_get_codes() {
         chain.query("/account/tao1bad", false).code,
         taochain_app::query::codes::BAD_ARGUMENT
     );
-    let res = chain.abci().app().query("/supply", 999, false);
+    let res = chain.abci().app().query("/supply", &[], 999, false);
     assert_eq!(res.code, taochain_app::query::codes::HEIGHT_UNAVAILABLE);
 }
 

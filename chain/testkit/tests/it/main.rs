@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod blocks;
+mod contracts;
 
 use taochain_testkit::MockChain;
 use taochain_testkit::fixtures::{CHAIN_ID, genesis};

@@ -1,0 +1,206 @@
+//! The chain's side of the VM's `Host` trait: contract storage lives in the authenticated
+//! state under `cstore/<address>/`, bank sends move rao between accounts, and queries of
+//! other contracts run read-only over the same state.
+
+use taochain_primitives::Address;
+use taochain_storage::schema::{contract_key, contract_store_key};
+use taochain_storage::{StateRead, StateWrite};
+use taochain_vm::{Entry, Host, HostError, VmError};
+use taochain_vm_abi::{Call, ERR_INSUFFICIENT_FUNDS, ERR_INVALID, MessageInfo};
+
+use super::{Env, code_loader};
+use crate::bank::{read, transfer};
+use taochain_primitives::{CodeRecord, ContractRecord, RejectCode};
+use taochain_storage::schema::code_key;
+
+fn host_err(e: impl std::fmt::Display) -> HostError {
+    HostError(e.to_string())
+}
+
+/// The first entry of `contract`'s storage in `[start, end)`, keys without the namespace.
+fn next_in_namespace(
+    state: &(impl StateRead + ?Sized),
+    contract: &Address,
+    start: &[u8],
+    end: Option<&[u8]>,
+) -> Result<Option<taochain_vm::host::Entry>, HostError> {
+    let prefix = contract_store_key(contract.as_bytes(), &[]);
+    let from = contract_store_key(contract.as_bytes(), start);
+    let to = match end {
+        Some(e) => contract_store_key(contract.as_bytes(), e),
+        // The namespace ends where the next address begins.
+        None => {
+            let mut p = prefix.clone();
+            while let Some(last) = p.pop() {
+                if last < u8::MAX {
+                    p.push(last + 1);
+                    break;
+                }
+            }
+            p
+        }
+    };
+    let found = state.next(&from, Some(&to)).map_err(host_err)?;
+    Ok(found.map(|(k, v)| (k[prefix.len()..].to_vec(), v)))
+}
+
+/// Runs `query` of `contract` read-only over `state`.
+pub(crate) fn run_query(
+    state: &(impl StateRead + ?Sized),
+    env: &Env<'_>,
+    caller: Address,
+    contract: Address,
+    msg: &[u8],
+    depth: u32,
+    gas: u64,
+) -> Result<(u64, Result<Vec<u8>, VmError>), HostError> {
+    let record: Option<ContractRecord> =
+        read(state, &contract_key(contract.as_bytes())).map_err(host_err)?;
+    let Some(record) = record else {
+        return Ok((
+            0,
+            Err(VmError::Contract(format!("no contract at {contract}"))),
+        ));
+    };
+    let code: Option<CodeRecord> = read(state, &code_key(record.code_id)).map_err(host_err)?;
+    let Some(code) = code else {
+        return Err(host_err(format!(
+            "code {} of {contract} is missing",
+            record.code_id
+        )));
+    };
+    let call = Call {
+        env: env.abi(contract),
+        info: MessageInfo {
+            sender: *caller.as_bytes(),
+            funds: 0,
+        },
+        msg: msg.to_vec(),
+    };
+    let mut host = QueryHost {
+        state,
+        env,
+        contract,
+    };
+    let out = env.vm.call(
+        &code.checksum,
+        &code_loader(env, code.checksum),
+        Entry::Query,
+        &call,
+        &mut host,
+        gas,
+        depth,
+    );
+    match out.result {
+        Err(VmError::Host(e)) => Err(HostError(e)),
+        result => Ok((out.gas_used, result)),
+    }
+}
+
+/// A contract's view during `instantiate`, `execute` and `migrate`.
+pub(super) struct ChainHost<'a, S: StateWrite + ?Sized> {
+    pub(super) state: &'a mut S,
+    pub(super) env: &'a Env<'a>,
+    pub(super) contract: Address,
+}
+
+impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
+    fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        self.state
+            .get(&contract_store_key(self.contract.as_bytes(), key))
+            .map_err(host_err)
+    }
+    fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        self.state.put(
+            contract_store_key(self.contract.as_bytes(), key),
+            value.to_vec(),
+        );
+        Ok(())
+    }
+    fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError> {
+        self.state
+            .delete(contract_store_key(self.contract.as_bytes(), key));
+        Ok(())
+    }
+    fn storage_next(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
+        next_in_namespace(&*self.state, &self.contract, start, end)
+    }
+    fn bank_send(&mut self, to: [u8; 20], amount: u64) -> Result<Result<(), i32>, HostError> {
+        match transfer(self.state, &self.contract, &Address(to), amount).map_err(host_err)? {
+            Ok(()) => Ok(Ok(())),
+            Err((RejectCode::InsufficientFunds, _)) => Ok(Err(ERR_INSUFFICIENT_FUNDS)),
+            Err(_) => Ok(Err(ERR_INVALID)),
+        }
+    }
+    fn query_contract(
+        &self,
+        contract: [u8; 20],
+        msg: &[u8],
+        depth: u32,
+        gas: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
+        let (used, r) = run_query(
+            &*self.state,
+            self.env,
+            self.contract,
+            Address(contract),
+            msg,
+            depth,
+            gas,
+        )?;
+        Ok((used, r.map_err(|e| e.to_string())))
+    }
+}
+
+/// A contract's view during `query`: reads only (the VM traps writes before they get here).
+pub(super) struct QueryHost<'a, R: StateRead + ?Sized> {
+    state: &'a R,
+    env: &'a Env<'a>,
+    contract: Address,
+}
+
+impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
+    fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        self.state
+            .get(&contract_store_key(self.contract.as_bytes(), key))
+            .map_err(host_err)
+    }
+    fn storage_set(&mut self, _: &[u8], _: &[u8]) -> Result<(), HostError> {
+        Err(host_err("storage_set reached the host in a query"))
+    }
+    fn storage_remove(&mut self, _: &[u8]) -> Result<(), HostError> {
+        Err(host_err("storage_remove reached the host in a query"))
+    }
+    fn storage_next(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
+        next_in_namespace(self.state, &self.contract, start, end)
+    }
+    fn bank_send(&mut self, _: [u8; 20], _: u64) -> Result<Result<(), i32>, HostError> {
+        Err(host_err("bank_send reached the host in a query"))
+    }
+    fn query_contract(
+        &self,
+        contract: [u8; 20],
+        msg: &[u8],
+        depth: u32,
+        gas: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
+        let (used, r) = run_query(
+            self.state,
+            self.env,
+            self.contract,
+            Address(contract),
+            msg,
+            depth,
+            gas,
+        )?;
+        Ok((used, r.map_err(|e| e.to_string())))
+    }
+}
