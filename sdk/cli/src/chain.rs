@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
-use signer::signing_key;
+pub use signer::signing_key;
 use taochain_primitives::{Account, Address, format_tao, parse_amount};
 
 use crate::Ctx;
@@ -50,7 +50,7 @@ pub enum QueryCmd {
 }
 
 /// An address, or the address of a key in the keystore.
-fn resolve_address(ctx: &Ctx, text: &str) -> anyhow::Result<Address> {
+pub fn resolve_address(ctx: &Ctx, text: &str) -> anyhow::Result<Address> {
     if let Ok(a) = text.parse::<Address>() {
         return Ok(a);
     }

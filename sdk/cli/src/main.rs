@@ -4,6 +4,7 @@
 
 mod bench;
 mod chain;
+mod contract;
 mod keys;
 mod localnet;
 mod output;
@@ -57,6 +58,12 @@ enum Command {
         #[arg(long)]
         issuance: u64,
     },
+    /// Contracts: build, check, store, instantiate, execute, query, migrate, state.
+    #[command(subcommand)]
+    Contract(contract::ContractCmd),
+    /// Run contract code offline in the real VM.
+    #[command(subcommand)]
+    Vm(contract::VmCmd),
     /// Run a local multi-validator network.
     #[command(subcommand)]
     Localnet(localnet::LocalnetCmd),
@@ -103,6 +110,8 @@ fn main() {
         Command::Status => chain::status(&ctx),
         Command::Emission { issuance } => chain::emission(&ctx, issuance),
         Command::Localnet(cmd) => localnet::run(&ctx, cmd),
+        Command::Contract(cmd) => contract::run(&ctx, cmd),
+        Command::Vm(cmd) => contract::run_vm(&ctx, cmd),
         Command::Bench(cmd) => bench::run(&ctx, cmd),
     };
     if let Err(e) = result {

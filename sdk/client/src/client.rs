@@ -43,6 +43,8 @@ pub struct Committed {
     pub log: String,
     /// Gas used.
     pub gas_used: u64,
+    /// Result data (hex): a code id, a contract address, a contract's output.
+    pub data: String,
 }
 
 /// A value proved against a header's app hash.
@@ -139,6 +141,20 @@ impl Client {
         decode("params", &self.query_value("/params")?)
     }
 
+    /// Runs a contract's `query` with `msg` (borsh bytes the contract defines).
+    pub fn smart_query(&self, contract: &Address, msg: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/contract/{contract}/smart");
+        let q = self.rpc.abci_query_data(&path, msg, 0, false)?;
+        if q.code != 0 {
+            return Err(ClientError::Query {
+                path,
+                code: q.code,
+                log: q.log,
+            });
+        }
+        Ok(q.value)
+    }
+
     /// The emission pool account.
     pub fn emission_pool(&self) -> Result<Account, ClientError> {
         self.emission_pool_at(0)
@@ -155,12 +171,26 @@ impl Client {
     }
 
     /// Queries `path` with a proof and verifies it against the app hash in the header of
-    /// the next block (waiting up to `timeout` for that block).
+    /// the next block (waiting up to `timeout` for that block); decodes the value as `T`.
     pub fn query_verified<T: borsh::BorshDeserialize>(
         &self,
         path: &str,
         timeout: Duration,
     ) -> Result<VerifiedValue<T>, ClientError> {
+        let raw = self.query_verified_raw(path, timeout)?;
+        Ok(VerifiedValue {
+            value: raw.value.map(|v| decode(path, &v)).transpose()?,
+            height: raw.height,
+            app_hash: raw.app_hash,
+        })
+    }
+
+    /// Like [`Client::query_verified`], with the raw value bytes.
+    pub fn query_verified_raw(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<VerifiedValue<Vec<u8>>, ClientError> {
         let q = self.rpc.abci_query(path, 0, true)?;
         if q.code != 0 {
             return Err(ClientError::Query {
@@ -182,7 +212,7 @@ impl Client {
         };
         proof::verify(&app_hash, &q.key, value, &proof)?;
         Ok(VerifiedValue {
-            value: value.map(|v| decode(path, v)).transpose()?,
+            value: value.map(<[u8]>::to_vec),
             height: q.height,
             app_hash: hex::encode_upper(&app_hash),
         })
@@ -251,6 +281,15 @@ impl Client {
                         .unwrap_or("")
                         .to_string(),
                     gas_used: u64_field(&r, &["tx_result", "gas_used"]).unwrap_or(0),
+                    data: r
+                        .pointer("/tx_result/data")
+                        .and_then(serde_json::Value::as_str)
+                        .and_then(|d| {
+                            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, d)
+                                .ok()
+                        })
+                        .map(hex::encode)
+                        .unwrap_or_default(),
                 });
             }
             if start.elapsed() > timeout {
@@ -272,13 +311,38 @@ impl Client {
         amount: u64,
         fee: Option<u64>,
     ) -> Result<Committed, ClientError> {
+        self.send(
+            key,
+            vec![Msg::Transfer { to, amount }],
+            fee,
+            DEFAULT_GAS_LIMIT,
+        )
+    }
+
+    /// Signs `msgs` with the account's next nonce, broadcasts, waits for the block, and
+    /// errors unless the transaction succeeded. `fee` defaults to the chain's minimum.
+    pub fn send(
+        &self,
+        key: &SigningKey,
+        msgs: Vec<Msg>,
+        fee: Option<u64>,
+        gas_limit: u64,
+    ) -> Result<Committed, ClientError> {
         let chain_id = self.status()?.chain_id;
         let fee = match fee {
             Some(f) => f,
             None => self.params()?.min_fee,
         };
         let nonce = self.account(&address_of(key))?.nonce;
-        let tx = Self::sign_transfer(key, &chain_id, nonce, fee, to, amount);
+        let tx = TxBody {
+            chain_id,
+            nonce,
+            fee,
+            gas_limit,
+            msgs,
+        }
+        .sign(key)
+        .encode();
         let hash = self.broadcast(&tx)?;
         let committed = self.wait_committed(&hash, Duration::from_secs(30))?;
         if committed.code != 0 {

@@ -150,17 +150,26 @@ impl Rpc {
         self.call("status", json!({}))
     }
 
-    /// `abci_query`.
+    /// `abci_query` with no request data.
     pub fn abci_query(
         &self,
         path: &str,
         height: u64,
         prove: bool,
     ) -> Result<AbciQuery, ClientError> {
-        let r = self.call(
-            "abci_query",
-            json!({"path": path, "data": "", "height": height.to_string(), "prove": prove}),
-        )?;
+        self.abci_query_data(path, &[], height, prove)
+    }
+
+    /// `abci_query` with request data (hex on the wire).
+    pub fn abci_query_data(
+        &self,
+        path: &str,
+        data: &[u8],
+        height: u64,
+        prove: bool,
+    ) -> Result<AbciQuery, ClientError> {
+        let params = json!({"path": path, "data": hex::encode(data), "height": height.to_string(), "prove": prove});
+        let r = self.call("abci_query", params)?;
         let resp = field(&r, &["response"])?;
         let proof = match resp
             .get("proofOps")

@@ -73,7 +73,19 @@ impl MockChain {
         Ok(info.checksum)
     }
 
-    fn call(
+    /// Registers a contract of stored code without running `instantiate` (for running a
+    /// single entry point offline, as `tao vm run` does).
+    pub fn register(&mut self, checksum: [u8; 32]) -> [u8; 20] {
+        self.next_id += 1;
+        let digest = Sha256::digest([&checksum[..], &self.next_id.to_le_bytes()].concat());
+        let mut addr = [0u8; 20];
+        addr.copy_from_slice(&digest[..20]);
+        self.state.contracts.insert(addr, checksum);
+        addr
+    }
+
+    /// Runs any entry point of a registered contract.
+    pub fn call(
         &mut self,
         contract: [u8; 20],
         entry: Entry,
@@ -135,11 +147,7 @@ impl MockChain {
         msg: &[u8],
         funds: u64,
     ) -> ([u8; 20], CallOutcome) {
-        self.next_id += 1;
-        let digest = Sha256::digest([&checksum[..], &self.next_id.to_le_bytes()].concat());
-        let mut addr = [0u8; 20];
-        addr.copy_from_slice(&digest[..20]);
-        self.state.contracts.insert(addr, checksum);
+        let addr = self.register(checksum);
         let out = self.call(addr, Entry::Instantiate, sender, funds, msg);
         (addr, out)
     }

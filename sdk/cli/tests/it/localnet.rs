@@ -16,7 +16,7 @@ const FEE: u64 = 1_000;
 const ACCOUNTS: usize = 10;
 const TRANSFERS: usize = 500;
 
-fn tao(home: &Path, args: &[&str]) -> (bool, String) {
+pub fn tao(home: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tao"))
         .arg("--tao-home")
         .arg(home)
@@ -39,7 +39,7 @@ fn taod() -> PathBuf {
 }
 
 /// Stops the localnet even when the test fails half-way.
-struct Guard(PathBuf);
+pub struct Guard(pub PathBuf);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -47,18 +47,24 @@ impl Drop for Guard {
     }
 }
 
-/// A port block unlikely to collide with a developer's localnet on 26656.
-fn base_port() -> u16 {
-    30_000 + (std::process::id() % 300) as u16 * 100
+/// A port block unlikely to collide with a developer's localnet on 26656; `slot`
+/// separates the tests of this binary.
+pub fn base_port(slot: u16) -> u16 {
+    30_000 + (std::process::id() % 150) as u16 * 200 + slot * 100
 }
+
+/// The localnet tests run one at a time: two 4-validator networks on 2 cores would only
+/// slow each other down.
+pub static ONE_LOCALNET: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
+    let _one = ONE_LOCALNET.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().to_path_buf();
     let net_home = home.join("localnet");
     let _guard = Guard(net_home.clone());
-    let port = base_port().to_string();
+    let port = base_port(0).to_string();
     let (ok, out) = tao(
         &home,
         &["localnet", "up", "--base-port", &port, "--output", "json"],

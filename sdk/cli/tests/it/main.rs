@@ -2,4 +2,5 @@
 //! `taod` processes on loopback with RocksDB on disk; the tests drive them through the CLI
 //! binary and the client SDK. Slow (tens of seconds); part of the README's test command.
 
+mod contracts;
 mod localnet;
