@@ -55,8 +55,8 @@ pub fn signed(from: u8, nonce: u64, msgs: Vec<Msg>) -> Vec<u8> {
     .encode()
 }
 
-/// A gas limit for contract transactions (an upload of ~60 KB costs ~6M).
-pub const CONTRACT_GAS: u64 = 1_000_000_000;
+/// A gas limit for contract transactions (an upload of ~60 KB costs ~120M).
+pub const CONTRACT_GAS: u64 = 300_000_000;
 
 /// Encoded signed transfer from key `from`.
 pub fn transfer(from: u8, nonce: u64, to: Address, amount: u64) -> Vec<u8> {

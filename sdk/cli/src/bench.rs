@@ -24,6 +24,12 @@ use crate::output::{Output, emit};
 /// Benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Contract VM micro-benchmarks (offline).
+    Vm {
+        /// Repetitions of the per-call benchmarks.
+        #[arg(long, default_value_t = 20_000)]
+        iterations: u32,
+    },
     /// Offered transfer load against the localnet (or --node).
     Load {
         /// Transactions per second offered, in total.
@@ -57,13 +63,16 @@ struct Ledger {
 
 /// Runs a bench subcommand.
 pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
-    let BenchCmd::Load {
-        rate,
-        duration,
-        accounts,
-        sync,
-        home,
-    } = cmd;
+    let (rate, duration, accounts, sync, home) = match cmd {
+        BenchCmd::Load {
+            rate,
+            duration,
+            accounts,
+            sync,
+            home,
+        } => (rate, duration, accounts, sync, home),
+        BenchCmd::Vm { iterations } => return vm(ctx, iterations),
+    };
     anyhow::ensure!(
         rate > 0 && accounts > 0,
         "--rate and --accounts must be positive"
@@ -274,5 +283,25 @@ fn report(
             .as_ref()
             .map(|e| format!("\nfirst broadcast error: {e}"))
             .unwrap_or_default()
+    })
+}
+
+/// `tao bench vm`.
+fn vm(ctx: &Ctx, iterations: u32) -> anyhow::Result<()> {
+    let rows = taochain_vm::bench::run(iterations)?;
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::json!({"name": r.name, "value": r.value, "unit": r.unit}))
+        .collect();
+    emit(ctx.output, &json, || {
+        let mut lines: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{:<55} {:>12.3} {}", r.name, r.value, r.unit))
+            .collect();
+        lines.push(format!(
+            "summary: {} VM figures measured on this machine",
+            rows.len()
+        ));
+        lines.join("\n")
     })
 }

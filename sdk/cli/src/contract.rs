@@ -17,8 +17,9 @@ use crate::Ctx;
 use crate::chain::{resolve_address, signing_key};
 use crate::output::{emit, spinner};
 
-/// Gas limit contract transactions sign by default.
-const CONTRACT_GAS: u64 = 2_000_000_000;
+/// Gas limit contract transactions sign by default (1 gas ~ 1 ns; an upload of 100 KB
+/// costs ~200M).
+const CONTRACT_GAS: u64 = 500_000_000;
 
 /// Contract commands.
 #[derive(Subcommand)]

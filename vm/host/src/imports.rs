@@ -11,7 +11,7 @@ use wasmtime::{Result, bail, format_err as anyhow};
 
 use crate::host::{Host, HostError};
 use crate::limits::{
-    MAX_EVENTS, MAX_IO_BYTES, MAX_KEY_BYTES, MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
+    FUEL_PER_GAS, MAX_EVENTS, MAX_IO_BYTES, MAX_KEY_BYTES, MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
 };
 
 use ValType::{I32, I64};
@@ -73,7 +73,9 @@ impl std::error::Error for OutOfGas {}
 
 type C<'a> = Caller<'a, StoreData>;
 
+/// Charges `amount` gas (as `amount * FUEL_PER_GAS` fuel).
 fn charge(c: &mut C<'_>, amount: u64) -> Result<()> {
+    let amount = amount.saturating_mul(FUEL_PER_GAS);
     let fuel = c.get_fuel()?;
     if fuel < amount {
         c.set_fuel(0)?;
@@ -332,7 +334,7 @@ pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
                 write_capped(&mut c, out, cap, text.as_bytes())?;
                 return Ok(ERR_DEPTH);
             }
-            let budget = c.get_fuel()?;
+            let budget = c.get_fuel()? / FUEL_PER_GAS;
             let (used, result) = match host(&mut c).query_contract(addr, &msg, depth, budget) {
                 Err(e) => return Err(host_failed(&mut c, e)),
                 Ok(r) => r,

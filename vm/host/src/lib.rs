@@ -12,6 +12,7 @@
 //! - [`imports`]: the host functions of the ABI (`taochain-vm-abi`), each priced by the
 //!   gas table in [`limits`].
 
+pub mod bench;
 pub mod engine;
 pub mod error;
 pub mod host;

@@ -8,7 +8,7 @@ use wasmtime::{Store, StoreLimitsBuilder, Trap};
 use crate::engine::ModuleCache;
 use crate::host::Host;
 use crate::imports::{HostPtr, OutOfGas, StoreData};
-use crate::limits::{MAX_IO_BYTES, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS};
+use crate::limits::{FUEL_PER_GAS, MAX_IO_BYTES, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS};
 use crate::validate::CodeInfo;
 use crate::{ValidationError, VmError};
 
@@ -161,7 +161,7 @@ impl Vm {
         let mut store = Store::new(self.cache.engine(), data);
         store.limiter(|d| &mut d.limits);
         let result = store
-            .set_fuel(gas_limit)
+            .set_fuel(gas_limit.saturating_mul(FUEL_PER_GAS))
             .map_err(|e| VmError::Host(e.to_string()))
             .and_then(|()| {
                 let instance = pre
@@ -173,8 +173,9 @@ impl Vm {
                 func.call(&mut store, ())
                     .map_err(|e| classify(e, gas_limit))
             });
-        let remaining = store.get_fuel().unwrap_or(0);
-        let gas_used = gas_limit.saturating_sub(remaining);
+        let fuel_limit = gas_limit.saturating_mul(FUEL_PER_GAS);
+        let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
+        let gas_used = fuel_used.div_ceil(FUEL_PER_GAS).min(gas_limit);
         let data = store.into_data();
         let result = match (data.host_error, result) {
             (Some(e), _) => Err(VmError::Host(e.0)),

@@ -1,0 +1,234 @@
+//! Micro-benchmarks of the VM, printed by `tao bench vm` (never asserted in tests):
+//! cached instantiate + trivial execute through the host layer, metering overhead (fuel on
+//! vs off on the same engine settings), host-call costs, and compilation speed.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use taochain_vm_abi::Call;
+use wasmtime::{Config, Engine, Instance, Module, Store};
+
+use crate::{Entry, Host, HostError, Vm, VmError};
+
+/// One measured figure.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// What was measured.
+    pub name: &'static str,
+    /// The value.
+    pub value: f64,
+    /// Its unit.
+    pub unit: &'static str,
+}
+
+#[derive(Default)]
+struct MapHost(BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl Host for MapHost {
+    fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        Ok(self.0.get(key).cloned())
+    }
+    fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        self.0.insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+    fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError> {
+        self.0.remove(key);
+        Ok(())
+    }
+    fn storage_next(
+        &self,
+        _: &[u8],
+        _: Option<&[u8]>,
+    ) -> Result<Option<crate::host::Entry>, HostError> {
+        Ok(None)
+    }
+    fn bank_send(&mut self, _: [u8; 20], _: u64) -> Result<Result<(), i32>, HostError> {
+        Ok(Err(1))
+    }
+    fn query_contract(
+        &self,
+        _: [u8; 20],
+        _: &[u8],
+        _: u32,
+        _: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
+        Ok((0, Err("none".into())))
+    }
+}
+
+const TRIVIAL: &str = r#"(module (memory (export "memory") 1)
+  (func (export "instantiate") (result i32) i32.const 0)
+  (func (export "execute") (result i32) i32.const 0)
+  (func (export "query") (result i32) i32.const 0))"#;
+
+const LOOP: &str = r#"(module (memory (export "memory") 1)
+  (func (export "instantiate") (result i32) i32.const 0)
+  (func (export "query") (result i32) i32.const 0)
+  (func (export "execute") (result i32) (local $i i32) (local $acc i32)
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (i32.mul (local.get $i) (i32.const 7))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 20000000))))
+    (i32.and (local.get $acc) (i32.const 0))))"#;
+
+fn host_loop(import: &str, call: &str) -> String {
+    format!(
+        r#"(module {import} (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "query") (result i32) i32.const 0)
+          (func (export "execute") (result i32) (local $i i32)
+            (loop $l {call}
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 10000))))
+            i32.const 0))"#
+    )
+}
+
+fn big_module(functions: usize) -> String {
+    let mut s = String::from(
+        r#"(module (memory (export "memory") 1)
+      (func (export "instantiate") (result i32) i32.const 0)
+      (func (export "execute") (result i32) i32.const 0)
+      (func (export "query") (result i32) i32.const 0)"#,
+    );
+    for i in 0..functions {
+        s.push_str(&format!(
+            "(func (param i32 i32) (result i32) (i32.add (i32.mul (local.get 0) (i32.const {i})) (i32.xor (local.get 1) (i32.const {}))))",
+            i * 31
+        ));
+    }
+    s.push(')');
+    s
+}
+
+fn wasm(text: &str) -> Result<Vec<u8>, VmError> {
+    wat::parse_str(text).map_err(|e| VmError::Host(e.to_string()))
+}
+
+fn call(vm: &Vm, code: &[u8], host: &mut MapHost, gas: u64) -> Result<u64, VmError> {
+    let info = vm.store_code(code)?;
+    let out = vm.call(
+        &info.checksum,
+        &|| None,
+        Entry::Execute,
+        &Call::default(),
+        host,
+        gas,
+        0,
+    );
+    out.result.map(|_| out.gas_used)
+}
+
+/// Runs every benchmark; `iterations` scales the repeated ones.
+pub fn run(iterations: u32) -> Result<Vec<Row>, VmError> {
+    let vm = Vm::new(None)?;
+    let mut rows = vec![];
+    let mut host = MapHost::default();
+
+    let trivial = wasm(TRIVIAL)?;
+    call(&vm, &trivial, &mut host, 1_000_000)?;
+    let checksum = vm.store_code(&trivial)?.checksum;
+    let t = Instant::now();
+    for _ in 0..iterations {
+        vm.call(
+            &checksum,
+            &|| None,
+            Entry::Execute,
+            &Call::default(),
+            &mut host,
+            1_000_000,
+            0,
+        )
+        .result?;
+    }
+    rows.push(Row {
+        name: "cached instantiate + trivial execute (Vm::call)",
+        value: t.elapsed().as_secs_f64() * 1e6 / f64::from(iterations),
+        unit: "us",
+    });
+
+    let looping = wasm(LOOP)?;
+    let t = Instant::now();
+    let gas = call(&vm, &looping, &mut host, u64::MAX / 2)?;
+    let metered = t.elapsed().as_secs_f64();
+    let unmetered = unmetered_loop(&looping)?;
+    rows.push(Row {
+        name: "compute loop, fuel on",
+        value: metered * 1e3,
+        unit: "ms",
+    });
+    rows.push(Row {
+        name: "compute loop, fuel off (same engine settings)",
+        value: unmetered * 1e3,
+        unit: "ms",
+    });
+    rows.push(Row {
+        name: "metering overhead (on / off)",
+        value: metered / unmetered,
+        unit: "x",
+    });
+    rows.push(Row {
+        name: "gas per ns of the metered loop",
+        value: gas as f64 / (metered * 1e9),
+        unit: "gas/ns",
+    });
+
+    for (name, import, body) in [
+        (
+            "host call: storage_get (hit, 8-byte key)",
+            r#"(import "tao" "storage_get" (func $f (param i32 i32 i32 i32) (result i64)))"#,
+            "(drop (call $f (i32.const 0) (i32.const 8) (i32.const 64) (i32.const 32)))",
+        ),
+        (
+            "host call: storage_set (8-byte key, 8-byte value)",
+            r#"(import "tao" "storage_set" (func $f (param i32 i32 i32 i32)))"#,
+            "(call $f (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 8))",
+        ),
+        (
+            "host call: sha256 (32 bytes)",
+            r#"(import "tao" "sha256" (func $f (param i32 i32 i32)))"#,
+            "(call $f (i32.const 0) (i32.const 32) (i32.const 64))",
+        ),
+    ] {
+        host.0.insert(vec![0u8; 8], vec![1u8; 8]);
+        let code = wasm(&host_loop(import, body))?;
+        call(&vm, &code, &mut host, u64::MAX / 2)?;
+        let t = Instant::now();
+        call(&vm, &code, &mut host, u64::MAX / 2)?;
+        rows.push(Row {
+            name,
+            value: t.elapsed().as_secs_f64() * 1e9 / 10_000.0,
+            unit: "ns/call",
+        });
+    }
+
+    let big = wasm(&big_module(4_000))?;
+    let t = Instant::now();
+    let fresh = Vm::new(None)?;
+    fresh.store_code(&big)?;
+    let secs = t.elapsed().as_secs_f64();
+    rows.push(Row {
+        name: "validate + compile, per 100 KB of wasm",
+        value: secs * 1e3 * 100_000.0 / big.len() as f64,
+        unit: "ms",
+    });
+    Ok(rows)
+}
+
+/// The loop on an engine identical but for fuel: the metering baseline.
+fn unmetered_loop(code: &[u8]) -> Result<f64, VmError> {
+    let err = |e: wasmtime::Error| VmError::Host(e.to_string());
+    let mut c = Config::new();
+    c.consume_fuel(false).cranelift_nan_canonicalization(true);
+    let engine = Engine::new(&c).map_err(err)?;
+    let module = Module::new(&engine, code).map_err(err)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).map_err(err)?;
+    let f = instance
+        .get_typed_func::<(), i32>(&mut store, "execute")
+        .map_err(err)?;
+    let t = Instant::now();
+    f.call(&mut store, ()).map_err(err)?;
+    Ok(t.elapsed().as_secs_f64())
+}
