@@ -13,6 +13,7 @@
 //!   gas table in [`limits`].
 
 pub mod bench;
+pub mod depth;
 pub mod engine;
 pub mod error;
 pub mod host;

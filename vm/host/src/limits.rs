@@ -33,8 +33,11 @@ pub const MAX_INITIAL_PAGES: u64 = 64;
 pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest chain of contract-to-contract queries (the first call is depth 0).
 pub const MAX_QUERY_DEPTH: u32 = 4;
-/// Native stack reserved for wasm per call; a deeper recursion traps (see `engine`).
-pub const MAX_WASM_STACK: usize = 512 * 1024;
+/// Native stack allowed for wasm per call. Recursion is bounded deterministically by
+/// [`crate::depth::MAX_STACK_COST`] long before this (at most 4096 frames of <= 64 bytes of
+/// overhead plus 8192 values of <= 16 bytes: under 400 KiB), so this limit is a backstop
+/// that never decides a result. Node threads have 2 MiB stacks.
+pub const MAX_WASM_STACK: usize = 1024 * 1024;
 /// Largest input or output of one call, bytes.
 pub const MAX_IO_BYTES: usize = 256 * 1024;
 /// Largest storage key / value, bytes.
@@ -77,6 +80,7 @@ pub mod gas {
 pub fn cost_table_version() -> u64 {
     let parts = [
         FUEL_PER_GAS,
+        crate::depth::MAX_STACK_COST as u64,
         gas::PER_BYTE,
         gas::IO_BASE,
         gas::STORAGE_READ,
