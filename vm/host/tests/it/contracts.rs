@@ -100,3 +100,79 @@ fn escrow_composes_with_counter_through_a_query() {
     assert_eq!(chain.state.balances[&beneficiary], 400);
     assert_eq!(chain.state.balances[&e_addr], 0);
 }
+
+#[test]
+fn precompiled_artifacts_survive_a_restart_of_the_vm() {
+    use taochain_vm::{Entry, Vm};
+    use taochain_vm_abi::Call;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wasm = contract_wasm("counter");
+    let checksum = Vm::new(Some(dir.path().to_path_buf()))
+        .expect("vm")
+        .store_code(&wasm)
+        .expect("stores")
+        .checksum;
+    let artifacts = std::fs::read_dir(dir.path()).expect("cache dir").count();
+    assert_eq!(artifacts, 1, "one precompiled artifact on disk");
+    // A fresh VM (a restarted node) runs the code without being given the wasm bytes.
+    let vm = Vm::new(Some(dir.path().to_path_buf())).expect("vm");
+    let call = Call {
+        msg: vec![0],
+        ..Call::default()
+    };
+    let mut host = NoHost;
+    let out = vm.call(
+        &checksum,
+        &|| None,
+        Entry::Query,
+        &call,
+        &mut host,
+        10_000_000,
+        0,
+    );
+    // `count` is unset in an empty store: the contract answers with its own error,
+    // which proves the module loaded and ran.
+    assert!(
+        matches!(out.result, Err(VmError::Contract(ref m)) if m.contains("count is not set")),
+        "{:?}",
+        out.result
+    );
+}
+
+/// A host with no state at all.
+struct NoHost;
+
+impl taochain_vm::Host for NoHost {
+    fn storage_get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, taochain_vm::HostError> {
+        Ok(None)
+    }
+    fn storage_set(&mut self, _: &[u8], _: &[u8]) -> Result<(), taochain_vm::HostError> {
+        Ok(())
+    }
+    fn storage_remove(&mut self, _: &[u8]) -> Result<(), taochain_vm::HostError> {
+        Ok(())
+    }
+    fn storage_next(
+        &self,
+        _: &[u8],
+        _: Option<&[u8]>,
+    ) -> Result<Option<taochain_vm::host::Entry>, taochain_vm::HostError> {
+        Ok(None)
+    }
+    fn bank_send(
+        &mut self,
+        _: [u8; 20],
+        _: u64,
+    ) -> Result<Result<(), i32>, taochain_vm::HostError> {
+        Ok(Err(1))
+    }
+    fn query_contract(
+        &self,
+        _: [u8; 20],
+        _: &[u8],
+        _: u32,
+        _: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), taochain_vm::HostError> {
+        Ok((0, Err("none".into())))
+    }
+}
