@@ -2,13 +2,13 @@
 //! cached instantiate + trivial execute through the host layer, metering overhead (fuel on
 //! vs off on the same engine settings), host-call costs, and compilation speed.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use taochain_vm_abi::Call;
 use wasmtime::{Config, Engine, Instance, Module, Store};
 
-use crate::{Entry, Host, HostError, Vm, VmError};
+use crate::testing::MapHost;
+use crate::{Entry, Vm, VmError};
 
 /// One measured figure.
 #[derive(Debug, Clone)]
@@ -19,42 +19,6 @@ pub struct Row {
     pub value: f64,
     /// Its unit.
     pub unit: &'static str,
-}
-
-#[derive(Default)]
-struct MapHost(BTreeMap<Vec<u8>, Vec<u8>>);
-
-impl Host for MapHost {
-    fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-        Ok(self.0.get(key).cloned())
-    }
-    fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
-        self.0.insert(key.to_vec(), value.to_vec());
-        Ok(())
-    }
-    fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError> {
-        self.0.remove(key);
-        Ok(())
-    }
-    fn storage_next(
-        &self,
-        _: &[u8],
-        _: Option<&[u8]>,
-    ) -> Result<Option<crate::host::Entry>, HostError> {
-        Ok(None)
-    }
-    fn bank_send(&mut self, _: [u8; 20], _: u64) -> Result<Result<(), i32>, HostError> {
-        Ok(Err(1))
-    }
-    fn query_contract(
-        &self,
-        _: [u8; 20],
-        _: &[u8],
-        _: u32,
-        _: u64,
-    ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
-        Ok((0, Err("none".into())))
-    }
 }
 
 const TRIVIAL: &str = r#"(module (memory (export "memory") 1)
@@ -191,7 +155,7 @@ pub fn run(iterations: u32) -> Result<Vec<Row>, VmError> {
             "(call $f (i32.const 0) (i32.const 32) (i32.const 64))",
         ),
     ] {
-        host.0.insert(vec![0u8; 8], vec![1u8; 8]);
+        host.storage.insert(vec![0u8; 8], vec![1u8; 8]);
         let code = wasm(&host_loop(import, body))?;
         call(&vm, &code, &mut host, u64::MAX / 2)?;
         let t = Instant::now();

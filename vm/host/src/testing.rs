@@ -308,3 +308,49 @@ pub fn contract_wasm(name: &str) -> Vec<u8> {
     std::fs::read(dir.join(format!("{name}.wasm")))
         .expect("contract wasm is readable (see TAOCHAIN_CONTRACTS_DIR)")
 }
+
+/// A host over one in-memory map, for running a single contract with no chain around it
+/// (benchmarks, artifact tests): no balances, no other contracts.
+#[derive(Default)]
+pub struct MapHost {
+    /// The contract's storage.
+    pub storage: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Host for MapHost {
+    fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        Ok(self.storage.get(key).cloned())
+    }
+    fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        self.storage.insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+    fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError> {
+        self.storage.remove(key);
+        Ok(())
+    }
+    fn storage_next(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Option<crate::host::Entry>, HostError> {
+        Ok(self
+            .storage
+            .range(start.to_vec()..)
+            .find(|_| true)
+            .filter(|(k, _)| end.is_none_or(|e| k.as_slice() < e))
+            .map(|(k, v)| (k.clone(), v.clone())))
+    }
+    fn bank_send(&mut self, _: [u8; 20], _: u64) -> Result<Result<(), i32>, HostError> {
+        Ok(Err(taochain_vm_abi::ERR_INSUFFICIENT_FUNDS))
+    }
+    fn query_contract(
+        &self,
+        _: [u8; 20],
+        _: &[u8],
+        _: u32,
+        _: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
+        Ok((0, Err("no other contracts here".into())))
+    }
+}

@@ -120,7 +120,7 @@ fn precompiled_artifacts_survive_a_restart_of_the_vm() {
         msg: vec![0],
         ..Call::default()
     };
-    let mut host = NoHost;
+    let mut host = taochain_vm::testing::MapHost::default();
     let out = vm.call(
         &checksum,
         &|| None,
@@ -137,42 +137,4 @@ fn precompiled_artifacts_survive_a_restart_of_the_vm() {
         "{:?}",
         out.result
     );
-}
-
-/// A host with no state at all.
-struct NoHost;
-
-impl taochain_vm::Host for NoHost {
-    fn storage_get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, taochain_vm::HostError> {
-        Ok(None)
-    }
-    fn storage_set(&mut self, _: &[u8], _: &[u8]) -> Result<(), taochain_vm::HostError> {
-        Ok(())
-    }
-    fn storage_remove(&mut self, _: &[u8]) -> Result<(), taochain_vm::HostError> {
-        Ok(())
-    }
-    fn storage_next(
-        &self,
-        _: &[u8],
-        _: Option<&[u8]>,
-    ) -> Result<Option<taochain_vm::host::Entry>, taochain_vm::HostError> {
-        Ok(None)
-    }
-    fn bank_send(
-        &mut self,
-        _: [u8; 20],
-        _: u64,
-    ) -> Result<Result<(), i32>, taochain_vm::HostError> {
-        Ok(Err(1))
-    }
-    fn query_contract(
-        &self,
-        _: [u8; 20],
-        _: &[u8],
-        _: u32,
-        _: u64,
-    ) -> Result<(u64, Result<Vec<u8>, String>), taochain_vm::HostError> {
-        Ok((0, Err("none".into())))
-    }
 }
