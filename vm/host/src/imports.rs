@@ -352,6 +352,18 @@ pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
             }
         },
     )?;
+    // Not part of the ABI: added by `instrument` before every bulk memory/table operation.
+    linker.func_wrap(
+        m,
+        crate::instrument::BULK_GAS_IMPORT,
+        |mut c: C<'_>, len: i32| -> Result<()> {
+            let len = u64::from(len as u32);
+            charge(
+                &mut c,
+                len.div_ceil(8).saturating_mul(gas::BULK_PER_8_BYTES),
+            )
+        },
+    )?;
     linker.func_wrap(m, "debug", |mut c: C<'_>, p: i32, l: i32| -> Result<()> {
         charge(&mut c, gas::DEBUG_BASE + per_byte(l.max(0) as usize))?;
         let bytes = read(&mut c, p, l, 4096)?;

@@ -13,11 +13,11 @@
 //!   gas table in [`limits`].
 
 pub mod bench;
-pub mod depth;
 pub mod engine;
 pub mod error;
 pub mod host;
 pub mod imports;
+pub mod instrument;
 pub mod limits;
 pub mod testing;
 pub mod validate;

@@ -34,7 +34,7 @@ pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest chain of contract-to-contract queries (the first call is depth 0).
 pub const MAX_QUERY_DEPTH: u32 = 4;
 /// Native stack allowed for wasm per call. Recursion is bounded deterministically by
-/// [`crate::depth::MAX_STACK_COST`] long before this (at most 4096 frames of <= 64 bytes of
+/// [`crate::instrument::MAX_STACK_COST`] long before this (at most 4096 frames of <= 64 bytes of
 /// overhead plus 8192 values of <= 16 bytes: under 400 KiB), so this limit is a backstop
 /// that never decides a result. Node threads have 2 MiB stacks.
 pub const MAX_WASM_STACK: usize = 1024 * 1024;
@@ -71,6 +71,8 @@ pub mod gas {
     pub const QUERY_BASE: u64 = 10_000;
     /// `debug`.
     pub const DEBUG_BASE: u64 = 200;
+    /// `memory.fill/copy/init` and `table.*` bulk operations, per 8 bytes (or elements).
+    pub const BULK_PER_8_BYTES: u64 = 1;
     /// Store-time price per byte of code: validation + compilation measured ~2.1 ms per KB.
     pub const STORE_PER_BYTE: u64 = 2_000;
 }
@@ -80,8 +82,9 @@ pub mod gas {
 pub fn cost_table_version() -> u64 {
     let parts = [
         FUEL_PER_GAS,
-        crate::depth::MAX_STACK_COST as u64,
+        crate::instrument::MAX_STACK_COST as u64,
         gas::PER_BYTE,
+        gas::BULK_PER_8_BYTES,
         gas::IO_BASE,
         gas::STORAGE_READ,
         gas::STORAGE_NEXT,

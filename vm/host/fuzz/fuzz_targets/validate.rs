@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if taochain_vm::validate(data).is_ok() {
-        let metered = taochain_vm::depth::instrument(data).expect("valid modules instrument");
+        let metered = taochain_vm::instrument::instrument(data).expect("valid modules instrument");
         assert!(taochain_vm::validate(&metered).is_ok() || metered.len() > data.len());
     }
 });

@@ -43,6 +43,22 @@ fn infinite_loop_runs_out_of_gas_and_pays_all_of_it() {
 }
 
 #[test]
+fn bulk_memory_is_priced_per_byte() {
+    // One `memory.fill` of 64 KiB per iteration: without per-byte pricing each costs one
+    // fuel unit and this loop would run for hours inside the gas limit.
+    let out = run(&module(
+        "",
+        "(loop $l (memory.fill (i32.const 0) (i32.const 7) (i32.const 65536)) (br $l)) i32.const 0",
+    ));
+    assert_eq!(out.result, Err(VmError::OutOfGas { limit: 50_000_000 }));
+    // A copy still copies: fill 16 bytes with 7, copy them 32 bytes on, check one.
+    let body = "(memory.fill (i32.const 0) (i32.const 7) (i32.const 16))
+                (memory.copy (i32.const 32) (i32.const 0) (i32.const 16))
+                (if (result i32) (i32.eq (i32.load8_u (i32.const 40)) (i32.const 7)) (then (i32.const 0)) (else (i32.const 2)))";
+    assert_eq!(run(&module("", body)).result, Ok(vec![]));
+}
+
+#[test]
 fn memory_grow_bomb_stops_at_the_cap() {
     // Grow until refused, then report success only if memory is exactly 16 MiB (256 pages).
     let body = "(block $done (loop $l (br_if $done (i32.eq (memory.grow (i32.const 1)) (i32.const -1))) (br $l)))
