@@ -24,6 +24,13 @@ use crate::output::{Output, emit};
 /// Benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Useful-work verification vs recomputation (CPU reference; the wgpu backend is not
+    /// built yet).
+    Verify {
+        /// Matrix size n (n x n times n x n).
+        #[arg(long, default_value_t = 1024)]
+        n: usize,
+    },
     /// Contract VM micro-benchmarks (offline).
     Vm {
         /// Repetitions of the per-call benchmarks.
@@ -72,6 +79,7 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             home,
         } => (rate, duration, accounts, sync, home),
         BenchCmd::Vm { iterations } => return vm(ctx, iterations),
+        BenchCmd::Verify { n } => return crate::work::bench_verify(ctx, n),
     };
     anyhow::ensure!(
         rate > 0 && accounts > 0,

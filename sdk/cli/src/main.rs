@@ -8,6 +8,7 @@ mod contract;
 mod keys;
 mod localnet;
 mod output;
+mod work;
 
 use std::path::PathBuf;
 
@@ -64,6 +65,24 @@ enum Command {
     /// Run contract code offline in the real VM.
     #[command(subcommand)]
     Vm(contract::VmCmd),
+    /// Verify useful work (C = A * B) from .npy files.
+    #[command(subcommand)]
+    Verify(work::VerifyCmd),
+    /// Compute C = A * B (int8 in, int32 out) to a .npy file.
+    Gemm {
+        /// A (m x k, int8 .npy).
+        #[arg(long)]
+        a: PathBuf,
+        /// B (k x n, int8 .npy).
+        #[arg(long)]
+        b: PathBuf,
+        /// Output C (int32 .npy).
+        #[arg(long)]
+        out: PathBuf,
+        /// Backend.
+        #[arg(long, value_enum, default_value_t = work::Backend::Auto)]
+        backend: work::Backend,
+    },
     /// Run a local multi-validator network.
     #[command(subcommand)]
     Localnet(localnet::LocalnetCmd),
@@ -110,6 +129,8 @@ fn main() {
         Command::Status => chain::status(&ctx),
         Command::Emission { issuance } => chain::emission(&ctx, issuance),
         Command::Localnet(cmd) => localnet::run(&ctx, cmd),
+        Command::Verify(cmd) => work::run_verify(&ctx, cmd),
+        Command::Gemm { a, b, out, backend } => work::run_gemm(&ctx, &a, &b, &out, backend),
         Command::Contract(cmd) => contract::run(&ctx, cmd),
         Command::Vm(cmd) => contract::run_vm(&ctx, cmd),
         Command::Bench(cmd) => bench::run(&ctx, cmd),

@@ -4,3 +4,4 @@
 
 mod contracts;
 mod localnet;
+mod work;

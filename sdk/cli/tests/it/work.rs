@@ -1,0 +1,97 @@
+//! `tao gemm` and `tao verify matmul` on real .npy files: exit codes and messages.
+
+use std::process::Command;
+
+use taochain_work::{Matrix, npy};
+
+fn tao(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tao"))
+        .args(args)
+        .output()
+        .expect("tao runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn gemm_then_verify_with_every_exit_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let a = Matrix::new(8, 16, (0..128).map(|i| (i * 7 % 255) as i8).collect()).expect("shape");
+    let b = Matrix::new(16, 4, (0..64).map(|i| (i * 13 % 251) as i8).collect()).expect("shape");
+    npy::write(dir.path().join("a.npy").as_path(), &a).expect("write");
+    npy::write(dir.path().join("b.npy").as_path(), &b).expect("write");
+    let (code, out) = tao(&[
+        "gemm",
+        "--a",
+        &p("a.npy"),
+        "--b",
+        &p("b.npy"),
+        "--out",
+        &p("c.npy"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = tao(&[
+        "verify",
+        "matmul",
+        "--a",
+        &p("a.npy"),
+        "--b",
+        &p("b.npy"),
+        "--c",
+        &p("c.npy"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("VALID") && out.contains("backend: cpu"),
+        "{out}"
+    );
+
+    let mut c: Matrix<i32> = npy::read(dir.path().join("c.npy").as_path()).expect("read");
+    c.data[5] += 1;
+    npy::write(dir.path().join("bad.npy").as_path(), &c).expect("write");
+    let (code, out) = tao(&[
+        "verify",
+        "matmul",
+        "--a",
+        &p("a.npy"),
+        "--b",
+        &p("b.npy"),
+        "--c",
+        &p("bad.npy"),
+        "--seed",
+        &"ab".repeat(32),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("INVALID: Freivalds check"), "{out}");
+
+    let (pa, pb) = (p("a.npy"), p("b.npy"));
+    for (args, why) in [
+        (vec!["--c", p("missing.npy").as_str()], "No such file"),
+        (vec!["--c", &p("a.npy")], "dtype"),
+        (vec!["--c", &p("c.npy"), "--seed", "zz"], "32 bytes"),
+        (
+            vec!["--c", &p("c.npy"), "--backend", "gpu"],
+            "not built yet",
+        ),
+    ] {
+        let mut full = vec!["verify", "matmul", "--a", pa.as_str(), "--b", pb.as_str()];
+        full.extend(args.iter().copied());
+        let (code, out) = tao(&full);
+        assert_eq!(code, 2, "{full:?}: {out}");
+        assert!(out.contains(why), "{full:?}: {out}");
+    }
+    let (code, out) = tao(&[
+        "verify",
+        "matmul",
+        "--a",
+        &p("b.npy"),
+        "--b",
+        &p("b.npy"),
+        "--c",
+        &p("c.npy"),
+    ]);
+    assert_eq!(code, 2, "shape mismatch is bad input: {out}");
+    assert!(out.contains("shape mismatch"), "{out}");
+}
