@@ -44,6 +44,31 @@ fn next_in_namespace(
     Ok(found.map(|(k, v)| (k[prefix.len()..].to_vec(), v)))
 }
 
+/// `key` of `contract`'s storage.
+fn get_in_namespace(
+    state: &(impl StateRead + ?Sized),
+    contract: &Address,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, HostError> {
+    state
+        .get(&contract_store_key(contract.as_bytes(), key))
+        .map_err(host_err)
+}
+
+/// A query from `caller` to `contract`, with the VM error as text for the calling contract.
+fn query_from(
+    state: &(impl StateRead + ?Sized),
+    env: &Env<'_>,
+    caller: Address,
+    contract: [u8; 20],
+    msg: &[u8],
+    depth: u32,
+    gas: u64,
+) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
+    let (used, r) = run_query(state, env, caller, Address(contract), msg, depth, gas)?;
+    Ok((used, r.map_err(|e| e.to_string())))
+}
+
 /// Runs `query` of `contract` read-only over `state`.
 pub(crate) fn run_query(
     state: &(impl StateRead + ?Sized),
@@ -106,9 +131,7 @@ pub(super) struct ChainHost<'a, S: StateWrite + ?Sized> {
 
 impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-        self.state
-            .get(&contract_store_key(self.contract.as_bytes(), key))
-            .map_err(host_err)
+        get_in_namespace(&*self.state, &self.contract, key)
     }
     fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
         self.state.put(
@@ -143,16 +166,15 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
         depth: u32,
         gas: u64,
     ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
-        let (used, r) = run_query(
+        query_from(
             &*self.state,
             self.env,
             self.contract,
-            Address(contract),
+            contract,
             msg,
             depth,
             gas,
-        )?;
-        Ok((used, r.map_err(|e| e.to_string())))
+        )
     }
 }
 
@@ -165,9 +187,7 @@ pub(super) struct QueryHost<'a, R: StateRead + ?Sized> {
 
 impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-        self.state
-            .get(&contract_store_key(self.contract.as_bytes(), key))
-            .map_err(host_err)
+        get_in_namespace(self.state, &self.contract, key)
     }
     fn storage_set(&mut self, _: &[u8], _: &[u8]) -> Result<(), HostError> {
         Err(host_err("storage_set reached the host in a query"))
@@ -192,15 +212,14 @@ impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
         depth: u32,
         gas: u64,
     ) -> Result<(u64, Result<Vec<u8>, String>), HostError> {
-        let (used, r) = run_query(
+        query_from(
             self.state,
             self.env,
             self.contract,
-            Address(contract),
+            contract,
             msg,
             depth,
             gas,
-        )?;
-        Ok((used, r.map_err(|e| e.to_string())))
+        )
     }
 }
