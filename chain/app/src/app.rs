@@ -254,7 +254,9 @@ impl App {
             };
             tx_results.push(outcome);
         }
-        let events = vec![mint_block_reward(&mut block)?];
+        let (mint, reward) = mint_block_reward(&mut block)?;
+        let mut events = vec![mint];
+        events.extend(crate::economy::epoch::end_block(&mut block, &env, reward)?);
         let prepared = self.storage.prepare(height, block.into_changes(), blobs)?;
         let app_hash = prepared.root();
         consensus.prepared = Some(prepared);

@@ -8,6 +8,7 @@ use taochain_storage::{Blobs, StateDelta, StateWrite};
 use crate::bank::{account, set_account, transfer};
 use crate::checks::{Rejection, check_nonce_and_fee, check_stateless};
 use crate::contracts::{self, Outcome};
+use crate::economy::{self, finish, governance, neurons, staking, subnets, weights};
 use crate::emission::recycle;
 use crate::{AppError, Event};
 
@@ -183,6 +184,7 @@ impl Run<'_> {
                 new_code_id,
                 msg,
             } => contracts::migrate(state, env, sender, *contract, *new_code_id, msg, left)?,
+            economic => economy_message(state, env, sender, economic, left)?,
         };
         match outcome {
             Ok(done) => {
@@ -200,4 +202,71 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// Routes the economy's messages (subnets, neurons, stake, weights, governance).
+fn economy_message(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    sender: Address,
+    msg: &Msg,
+    gas_left: u64,
+) -> Result<Outcome, AppError> {
+    let h = env.height;
+    let s = &sender;
+    finish(match msg {
+        Msg::AssociateHotkey { hotkey } => staking::associate(state, s, hotkey, h),
+        Msg::RegisterSubnet {
+            hotkey,
+            code_id,
+            init_msg,
+            hyperparams,
+        } => subnets::register(
+            state,
+            env,
+            s,
+            hotkey,
+            *code_id,
+            init_msg,
+            hyperparams.as_ref(),
+            gas_left,
+        ),
+        Msg::SetHyperparam {
+            netuid,
+            name,
+            value,
+        } => subnets::set_hyperparam(state, s, *netuid, name, *value),
+        Msg::DissolveSubnet { netuid } => subnets::dissolve_by_owner(state, s, *netuid),
+        Msg::BurnedRegister { netuid, hotkey } => {
+            neurons::burned_register(state, s, *netuid, hotkey, h)
+        }
+        Msg::RootRegister { hotkey } => neurons::root_register(state, s, hotkey, h),
+        Msg::AddStake { hotkey, amount } => staking::add_stake(state, s, hotkey, *amount),
+        Msg::RemoveStake { hotkey, amount } => staking::remove_stake(state, s, hotkey, *amount),
+        Msg::MoveStake { from, to, amount } => staking::move_stake(state, s, from, to, *amount),
+        Msg::SetTake { hotkey, take_bps } => staking::set_take(state, s, hotkey, *take_bps, h),
+        Msg::SetWeights {
+            netuid,
+            uids,
+            values,
+            ..
+        } => weights::set_weights(state, s, *netuid, uids, values, h),
+        Msg::CommitWeights { netuid, hash } => weights::commit(state, s, *netuid, *hash, h),
+        Msg::RevealWeights {
+            netuid,
+            uids,
+            values,
+            salt,
+            version_key,
+        } => weights::reveal(state, s, *netuid, uids, values, salt, *version_key, h),
+        Msg::Propose { action, deposit } => governance::propose(state, s, action, *deposit, h),
+        Msg::Vote { id, choice } => governance::vote(state, s, *id, *choice, h),
+        Msg::Transfer { .. }
+        | Msg::StoreCode { .. }
+        | Msg::Instantiate { .. }
+        | Msg::Execute { .. }
+        | Msg::Migrate { .. } => {
+            economy::reject(RejectCode::UnknownMessage, "not an economy message")
+        }
+    })
 }

@@ -1,5 +1,5 @@
 //! Applying the TAO schedule to state: each block mints `block_reward(total_issuance)` into
-//! the emission pool (until subnets route it), and fees are recycled out of total issuance,
+//! the emission pool (the economy then assigns it to subnet pots), and fees are recycled out of total issuance,
 //! which delays the next halving. The schedule itself is the pure function
 //! [`taochain_primitives::block_reward`].
 
@@ -10,7 +10,7 @@ use taochain_storage::{StateRead, StateWrite};
 use crate::bank::{account, read, set_account, write};
 use crate::{AppError, Event};
 
-/// The module account that collects minted TAO until the subnets issue routes it.
+/// The module account that holds minted TAO until epochs pay it out.
 pub fn emission_pool() -> Address {
     Address::module("emission_pool")
 }
@@ -20,8 +20,9 @@ pub fn supply(state: &(impl StateRead + ?Sized)) -> Result<Supply, AppError> {
     read(state, SUPPLY_KEY)?.ok_or_else(|| AppError::Invariant("no supply record".into()))
 }
 
-/// Mints this block's reward into the emission pool. Returns the `mint` event.
-pub fn mint_block_reward(state: &mut (impl StateWrite + ?Sized)) -> Result<Event, AppError> {
+/// Mints this block's reward into the emission pool (the subnets' pots are claims on it).
+/// Returns the `mint` event and the amount.
+pub fn mint_block_reward(state: &mut (impl StateWrite + ?Sized)) -> Result<(Event, u64), AppError> {
     let mut s = supply(state)?;
     let reward = block_reward(s.total_issuance);
     let overflow = || AppError::Invariant("issuance overflow".into());
@@ -35,13 +36,16 @@ pub fn mint_block_reward(state: &mut (impl StateWrite + ?Sized)) -> Result<Event
     pool.balance = pool.balance.checked_add(reward).ok_or_else(overflow)?;
     set_account(state, &pool_addr, &pool);
     write(state, SUPPLY_KEY, &s);
-    Ok(Event::new(
-        "mint",
-        &[
-            ("amount", reward.to_string()),
-            ("pool", pool_addr.to_string()),
-            ("total_issuance", s.total_issuance.to_string()),
-        ],
+    Ok((
+        Event::new(
+            "mint",
+            &[
+                ("amount", reward.to_string()),
+                ("pool", pool_addr.to_string()),
+                ("total_issuance", s.total_issuance.to_string()),
+            ],
+        ),
+        reward,
     ))
 }
 

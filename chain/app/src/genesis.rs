@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use taochain_primitives::subnet::EconomyParams;
 use taochain_primitives::{Account, Address, Params, Supply, TOTAL_SUPPLY_CAP};
-use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY, SUPPLY_KEY};
+use taochain_storage::schema::{CHAIN_ID_KEY, ECONOMY_PARAMS_KEY, PARAMS_KEY, SUPPLY_KEY};
 use taochain_storage::{Changes, StateDelta, StateWrite};
 
 use crate::AppError;
@@ -38,6 +39,10 @@ pub struct Genesis {
     /// Chain parameters.
     #[serde(default)]
     pub params: Params,
+    /// Economy parameters (subnet limit, lock cost, default hyperparameters, root,
+    /// governance).
+    #[serde(default)]
+    pub economy: EconomyParams,
 }
 
 fn parse_rao(what: &str, s: &str) -> Result<u64, AppError> {
@@ -111,6 +116,15 @@ impl Genesis {
         };
         write(&mut state, SUPPLY_KEY, &supply);
         write(&mut state, PARAMS_KEY, &self.params);
+        if let Err(why) = self.economy.default_hyperparams.validate() {
+            return Err(AppError::Genesis(format!("default hyperparameters: {why}")));
+        }
+        if self.economy.subnet_limit == 0 || self.economy.root_tempo == 0 {
+            return Err(AppError::Genesis(
+                "subnet_limit and root_tempo must be positive".into(),
+            ));
+        }
+        write(&mut state, ECONOMY_PARAMS_KEY, &self.economy);
         state.put(CHAIN_ID_KEY.to_vec(), chain_id.as_bytes().to_vec());
         Ok(state.into_changes())
     }
@@ -135,6 +149,7 @@ mod tests {
                 .collect(),
             total_issuance: issuance.into(),
             params: Params::default(),
+            economy: EconomyParams::default(),
         }
     }
 
@@ -142,7 +157,7 @@ mod tests {
     fn valid_genesis_loads() {
         let g = genesis(&[(addr(1), "5"), (addr(2), "7")], "12");
         let changes = g.into_changes("test").expect("valid");
-        assert_eq!(changes.len(), 5);
+        assert_eq!(changes.len(), 6);
     }
 
     #[test]

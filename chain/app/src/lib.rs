@@ -13,6 +13,7 @@ pub mod bank;
 pub mod checks;
 pub mod contracts;
 pub mod deliver;
+pub mod economy;
 pub mod emission;
 pub mod error;
 pub mod events;

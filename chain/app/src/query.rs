@@ -2,7 +2,8 @@
 //! account), `/chain_id`, `/code/{id}`, `/contract/{addr}`, `/contract/{addr}/state/{hex
 //! key}`: the raw borsh state bytes, so a client can check an ICS23 proof of them against
 //! the app hash. `/contract/{addr}/smart` runs the contract's `query` with the request data
-//! at the latest height (no proof). Height 0 means the latest committed height.
+//! at the latest height (no proof). Height 0 means the latest committed height. The
+//! economy's paths are listed in [`crate::economy::query`].
 
 use taochain_primitives::Address;
 use taochain_storage::schema::{
@@ -86,6 +87,9 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
         })?;
         return Ok(code_key(id));
     }
+    if let Some(key) = crate::economy::query::key_for_path(path) {
+        return key;
+    }
     if let Some(addr) = path.strip_prefix("/account/") {
         let addr: Address = addr
             .parse()
@@ -100,7 +104,7 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
         _ => Err((
             codes::UNKNOWN_PATH,
             format!(
-                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id"
+                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
             ),
         )),
     }
@@ -170,6 +174,9 @@ pub fn query(
     {
         return smart(storage, vm, addr, data, height);
     }
+    if let Some(out) = economy_view(storage, path, height) {
+        return out;
+    }
     let key = match key_for_path(path) {
         Ok(key) => key,
         Err((code, log)) => return error(code, log),
@@ -201,4 +208,30 @@ pub fn query(
         ),
         Err(e) => error(codes::INTERNAL, e.to_string()),
     }
+}
+
+/// Serves the economy's computed views (latest height only).
+fn economy_view(storage: &Storage, path: &str, height: u64) -> Option<QueryOutcome> {
+    let latest = storage.latest_version();
+    let state = storage.latest();
+    let at = latest.unwrap_or(0);
+    let result = crate::economy::query::view(&state, path.trim_end_matches('/'), at)?;
+    let Some(latest) = latest else {
+        return Some(error(codes::HEIGHT_UNAVAILABLE, "no block committed yet"));
+    };
+    if height != 0 && height != latest {
+        return Some(error(
+            codes::HEIGHT_UNAVAILABLE,
+            "computed views are served at the latest height only",
+        ));
+    }
+    Some(match result {
+        Ok(Ok(value)) => QueryOutcome {
+            value,
+            height: latest,
+            ..Default::default()
+        },
+        Ok(Err((code, log))) => error(code, log),
+        Err(e) => error(codes::INTERNAL, e.to_string()),
+    })
 }

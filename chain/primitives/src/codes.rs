@@ -50,11 +50,59 @@ pub enum RejectCode {
     ContractNotFound = 21,
     /// Not allowed for this signer (e.g. migrate by a non-admin).
     Unauthorized = 22,
+    /// The hotkey holds no UID on the subnet.
+    NotRegistered = 23,
+    /// The hotkey has no validator permit and the weights are not a self-weight.
+    NoValidatorPermit = 24,
+    /// A UID appears twice in a weight vector.
+    DuplicateUids = 25,
+    /// A weight targets a UID (or netuid) that does not exist.
+    UnknownUid = 26,
+    /// Fewer weights than min_allowed_weights.
+    TooFewWeights = 27,
+    /// Weights set again before weights_rate_limit blocks passed.
+    WeightsRateLimited = 28,
+    /// A reveal matches no commit of this hotkey.
+    RevealMismatch = 29,
+    /// A reveal before its commit's reveal window.
+    RevealTooEarly = 30,
+    /// A reveal after its commit's reveal window.
+    RevealTooLate = 31,
+    /// Every UID is taken and immune (or on root: stake too low to replace anyone).
+    SubnetFull = 32,
+    /// More stake removed or moved than is staked.
+    InsufficientStake = 33,
+    /// A take above 18%.
+    TakeTooHigh = 34,
+    /// Every netuid up to the subnet limit is in use.
+    SubnetLimitReached = 35,
+    /// The voter has no stake.
+    NoVotingPower = 36,
+    /// The voter already voted on this proposal.
+    AlreadyVoted = 37,
+    /// No subnet with this netuid.
+    SubnetNotFound = 38,
+    /// The hotkey belongs to another coldkey.
+    HotkeyNotOwned = 39,
+    /// A parameter or hyperparameter name or value out of bounds.
+    InvalidParam = 40,
+    /// No open proposal with this id.
+    ProposalNotFound = 41,
+    /// Ten unrevealed weight commits already.
+    TooManyCommits = 42,
+    /// The hotkey already holds a UID on the subnet.
+    AlreadyRegistered = 43,
+    /// Uids and values differ in length, or the vector is too long.
+    InvalidWeights = 44,
+    /// A take increase before take_rate_limit blocks passed.
+    RateLimited = 45,
+    /// A proposal deposit below min_deposit.
+    DepositTooLow = 46,
 }
 
 impl RejectCode {
     /// Every code, in order.
-    pub const ALL: [RejectCode; 22] = [
+    pub const ALL: [RejectCode; 46] = [
         RejectCode::TxTooLarge,
         RejectCode::Truncated,
         RejectCode::TrailingBytes,
@@ -77,6 +125,30 @@ impl RejectCode {
         RejectCode::ContractFailed,
         RejectCode::ContractNotFound,
         RejectCode::Unauthorized,
+        RejectCode::NotRegistered,
+        RejectCode::NoValidatorPermit,
+        RejectCode::DuplicateUids,
+        RejectCode::UnknownUid,
+        RejectCode::TooFewWeights,
+        RejectCode::WeightsRateLimited,
+        RejectCode::RevealMismatch,
+        RejectCode::RevealTooEarly,
+        RejectCode::RevealTooLate,
+        RejectCode::SubnetFull,
+        RejectCode::InsufficientStake,
+        RejectCode::TakeTooHigh,
+        RejectCode::SubnetLimitReached,
+        RejectCode::NoVotingPower,
+        RejectCode::AlreadyVoted,
+        RejectCode::SubnetNotFound,
+        RejectCode::HotkeyNotOwned,
+        RejectCode::InvalidParam,
+        RejectCode::ProposalNotFound,
+        RejectCode::TooManyCommits,
+        RejectCode::AlreadyRegistered,
+        RejectCode::InvalidWeights,
+        RejectCode::RateLimited,
+        RejectCode::DepositTooLow,
     ];
 
     /// The numeric code returned over ABCI.
@@ -114,6 +186,30 @@ impl RejectCode {
             RejectCode::ContractFailed => "contract_failed",
             RejectCode::ContractNotFound => "contract_not_found",
             RejectCode::Unauthorized => "unauthorized",
+            RejectCode::NotRegistered => "not_registered",
+            RejectCode::NoValidatorPermit => "no_validator_permit",
+            RejectCode::DuplicateUids => "duplicate_uids",
+            RejectCode::UnknownUid => "unknown_uid",
+            RejectCode::TooFewWeights => "too_few_weights",
+            RejectCode::WeightsRateLimited => "weights_rate_limited",
+            RejectCode::RevealMismatch => "reveal_mismatch",
+            RejectCode::RevealTooEarly => "reveal_too_early",
+            RejectCode::RevealTooLate => "reveal_too_late",
+            RejectCode::SubnetFull => "subnet_full",
+            RejectCode::InsufficientStake => "insufficient_stake",
+            RejectCode::TakeTooHigh => "take_too_high",
+            RejectCode::SubnetLimitReached => "subnet_limit_reached",
+            RejectCode::NoVotingPower => "no_voting_power",
+            RejectCode::AlreadyVoted => "already_voted",
+            RejectCode::SubnetNotFound => "subnet_not_found",
+            RejectCode::HotkeyNotOwned => "hotkey_not_owned",
+            RejectCode::InvalidParam => "invalid_param",
+            RejectCode::ProposalNotFound => "proposal_not_found",
+            RejectCode::TooManyCommits => "too_many_commits",
+            RejectCode::AlreadyRegistered => "already_registered",
+            RejectCode::InvalidWeights => "invalid_weights",
+            RejectCode::RateLimited => "rate_limited",
+            RejectCode::DepositTooLow => "deposit_too_low",
         }
     }
 }

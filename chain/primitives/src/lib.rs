@@ -14,7 +14,9 @@ pub mod amount;
 pub mod codes;
 pub mod emission;
 pub mod state;
+pub mod subnet;
 pub mod tx;
+pub mod yuma;
 
 pub use address::{Address, AddressError};
 pub use amount::{AmountError, RAO_PER_TAO, format_tao, parse_amount};

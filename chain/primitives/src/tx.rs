@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::address::Address;
 use crate::codes::RejectCode;
+use crate::subnet::{Hyperparams, ProposalAction, VoteChoice};
 
 /// Domain separator for transaction signatures.
 pub const TX_SIGN_DOMAIN: &[u8] = b"taochain/tx/v1";
@@ -69,6 +70,123 @@ pub enum Msg {
         /// The migrate message.
         msg: Vec<u8>,
     } = 4,
+    /// The sender (a coldkey) claims `hotkey` (first claim wins).
+    AssociateHotkey {
+        /// The hotkey.
+        hotkey: Address,
+    } = 5,
+    /// Create a subnet run by a contract instantiated from `code_id`; locks the lock cost.
+    RegisterSubnet {
+        /// The owner's hotkey (gets UID 0).
+        hotkey: Address,
+        /// Contract code.
+        code_id: u64,
+        /// The contract's instantiate message.
+        init_msg: Vec<u8>,
+        /// Hyperparameters (default: the chain's defaults).
+        hyperparams: Option<Hyperparams>,
+    } = 6,
+    /// Owner: set one hyperparameter.
+    SetHyperparam {
+        /// Subnet.
+        netuid: u16,
+        /// Name (see `subnet::HYPERPARAMS`).
+        name: String,
+        /// Value.
+        value: u64,
+    } = 7,
+    /// Owner: dissolve the subnet; the lock comes back.
+    DissolveSubnet {
+        /// Subnet.
+        netuid: u16,
+    } = 8,
+    /// Register `hotkey` on a subnet by burning its price.
+    BurnedRegister {
+        /// Subnet.
+        netuid: u16,
+        /// Hotkey (associated to the sender if new).
+        hotkey: Address,
+    } = 9,
+    /// Register `hotkey` on root (netuid 0); when full, only above the lowest stake.
+    RootRegister {
+        /// Hotkey (owned by the sender).
+        hotkey: Address,
+    } = 10,
+    /// Stake free balance on a hotkey.
+    AddStake {
+        /// Hotkey.
+        hotkey: Address,
+        /// rao.
+        amount: u64,
+    } = 11,
+    /// Unstake back to the free balance.
+    RemoveStake {
+        /// Hotkey.
+        hotkey: Address,
+        /// rao.
+        amount: u64,
+    } = 12,
+    /// Move the sender's stake between hotkeys.
+    MoveStake {
+        /// From this hotkey.
+        from: Address,
+        /// To this hotkey.
+        to: Address,
+        /// rao.
+        amount: u64,
+    } = 13,
+    /// Hotkey owner: set the validator take (basis points, at most 1800).
+    SetTake {
+        /// Hotkey.
+        hotkey: Address,
+        /// Basis points.
+        take_bps: u16,
+    } = 14,
+    /// Sent by a hotkey: set weights on a subnet (or over netuids on root).
+    SetWeights {
+        /// Subnet.
+        netuid: u16,
+        /// Target UIDs.
+        uids: Vec<u16>,
+        /// Values (max-upscaled when stored).
+        values: Vec<u16>,
+        /// Caller's version (recorded in the event).
+        version_key: u64,
+    } = 15,
+    /// Sent by a hotkey: commit to weights (commit-reveal subnets).
+    CommitWeights {
+        /// Subnet.
+        netuid: u16,
+        /// `subnet::weights_commit_hash`.
+        hash: [u8; 32],
+    } = 16,
+    /// Sent by a hotkey: reveal committed weights one reveal period after the commit.
+    RevealWeights {
+        /// Subnet.
+        netuid: u16,
+        /// Target UIDs.
+        uids: Vec<u16>,
+        /// Values.
+        values: Vec<u16>,
+        /// Salt of the commit.
+        salt: Vec<u8>,
+        /// Version key of the commit.
+        version_key: u64,
+    } = 17,
+    /// Submit a governance proposal with a deposit.
+    Propose {
+        /// What it does when passed.
+        action: ProposalAction,
+        /// rao held until the tally.
+        deposit: u64,
+    } = 18,
+    /// Vote on an open proposal (weight: the voter's stake at tally).
+    Vote {
+        /// Proposal id.
+        id: u64,
+        /// Choice.
+        choice: VoteChoice,
+    } = 19,
 }
 
 impl Msg {
@@ -77,7 +195,9 @@ impl Msg {
         match self {
             Msg::Transfer { amount, .. } => *amount,
             Msg::Instantiate { funds, .. } | Msg::Execute { funds, .. } => *funds,
-            Msg::StoreCode { .. } | Msg::Migrate { .. } => 0,
+            Msg::AddStake { amount, .. } => *amount,
+            Msg::Propose { deposit, .. } => *deposit,
+            _ => 0,
         }
     }
 }
@@ -115,6 +235,72 @@ impl BorshDeserialize for Msg {
                 contract: Address::deserialize_reader(reader)?,
                 new_code_id: u64::deserialize_reader(reader)?,
                 msg: Vec::deserialize_reader(reader)?,
+            }),
+            5 => Ok(Msg::AssociateHotkey {
+                hotkey: Address::deserialize_reader(reader)?,
+            }),
+            6 => Ok(Msg::RegisterSubnet {
+                hotkey: Address::deserialize_reader(reader)?,
+                code_id: u64::deserialize_reader(reader)?,
+                init_msg: Vec::deserialize_reader(reader)?,
+                hyperparams: Option::deserialize_reader(reader)?,
+            }),
+            7 => Ok(Msg::SetHyperparam {
+                netuid: u16::deserialize_reader(reader)?,
+                name: String::deserialize_reader(reader)?,
+                value: u64::deserialize_reader(reader)?,
+            }),
+            8 => Ok(Msg::DissolveSubnet {
+                netuid: u16::deserialize_reader(reader)?,
+            }),
+            9 => Ok(Msg::BurnedRegister {
+                netuid: u16::deserialize_reader(reader)?,
+                hotkey: Address::deserialize_reader(reader)?,
+            }),
+            10 => Ok(Msg::RootRegister {
+                hotkey: Address::deserialize_reader(reader)?,
+            }),
+            11 => Ok(Msg::AddStake {
+                hotkey: Address::deserialize_reader(reader)?,
+                amount: u64::deserialize_reader(reader)?,
+            }),
+            12 => Ok(Msg::RemoveStake {
+                hotkey: Address::deserialize_reader(reader)?,
+                amount: u64::deserialize_reader(reader)?,
+            }),
+            13 => Ok(Msg::MoveStake {
+                from: Address::deserialize_reader(reader)?,
+                to: Address::deserialize_reader(reader)?,
+                amount: u64::deserialize_reader(reader)?,
+            }),
+            14 => Ok(Msg::SetTake {
+                hotkey: Address::deserialize_reader(reader)?,
+                take_bps: u16::deserialize_reader(reader)?,
+            }),
+            15 => Ok(Msg::SetWeights {
+                netuid: u16::deserialize_reader(reader)?,
+                uids: Vec::deserialize_reader(reader)?,
+                values: Vec::deserialize_reader(reader)?,
+                version_key: u64::deserialize_reader(reader)?,
+            }),
+            16 => Ok(Msg::CommitWeights {
+                netuid: u16::deserialize_reader(reader)?,
+                hash: <[u8; 32]>::deserialize_reader(reader)?,
+            }),
+            17 => Ok(Msg::RevealWeights {
+                netuid: u16::deserialize_reader(reader)?,
+                uids: Vec::deserialize_reader(reader)?,
+                values: Vec::deserialize_reader(reader)?,
+                salt: Vec::deserialize_reader(reader)?,
+                version_key: u64::deserialize_reader(reader)?,
+            }),
+            18 => Ok(Msg::Propose {
+                action: ProposalAction::deserialize_reader(reader)?,
+                deposit: u64::deserialize_reader(reader)?,
+            }),
+            19 => Ok(Msg::Vote {
+                id: u64::deserialize_reader(reader)?,
+                choice: VoteChoice::deserialize_reader(reader)?,
             }),
             _ => Err(IoError::new(ErrorKind::InvalidInput, UNKNOWN_VARIANT)),
         }

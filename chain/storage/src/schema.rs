@@ -91,3 +91,94 @@ pub fn value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     out[32..].copy_from_slice(&version.to_be_bytes());
     out
 }
+
+// The economy (subnets, neurons, staking, weights, root, governance). Netuids and UIDs
+// are u16 BE, ids u64 BE, addresses 20 bytes, so prefix scans run in numeric order.
+
+/// State key: borsh `EconomyParams`.
+pub const ECONOMY_PARAMS_KEY: &[u8] = b"econ/params";
+/// State key: borsh `(u64 last_lock, u64 block)` of the last subnet registration.
+pub const LAST_LOCK_KEY: &[u8] = b"econ/last_lock";
+/// State key: borsh `Vec<(u16 netuid, u64 share_q32)>`, the root epoch's subnet shares.
+pub const SUBNET_SHARES_KEY: &[u8] = b"econ/shares";
+/// State key: borsh u64, block-reward rao not yet assigned to any subnet's pot.
+pub const EMISSION_CARRY_KEY: &[u8] = b"econ/carry";
+/// State key: borsh u64, all stake on all hotkeys.
+pub const TOTAL_STAKE_KEY: &[u8] = b"econ/total_stake";
+/// State key: borsh u64, the last proposal id.
+pub const PROPOSAL_SEQ_KEY: &[u8] = b"econ/proposal_seq";
+/// Prefix: `subnet/` ++ netuid -> borsh `SubnetInfo`.
+pub const SUBNET_PREFIX: &[u8] = b"subnet/";
+/// Prefix: `pot/` ++ netuid -> borsh u64, the subnet's pending emission.
+pub const POT_PREFIX: &[u8] = b"pot/";
+/// Prefix: `neuron/` ++ netuid ++ uid -> borsh `Neuron` (netuid 0 is root).
+pub const NEURON_PREFIX: &[u8] = b"neuron/";
+/// Prefix: `uid/` ++ netuid ++ hotkey -> borsh u16.
+pub const UID_PREFIX: &[u8] = b"uid/";
+/// Prefix: `hotkey/` ++ hotkey -> borsh `HotkeyInfo`.
+pub const HOTKEY_PREFIX: &[u8] = b"hotkey/";
+/// Prefix: `stake/` ++ hotkey ++ coldkey -> borsh u64.
+pub const STAKE_PREFIX: &[u8] = b"stake/";
+/// Prefix: `cstake/` ++ coldkey -> borsh u64, the coldkey's stake over all hotkeys.
+pub const COLD_STAKE_PREFIX: &[u8] = b"cstake/";
+/// Prefix: `commit/` ++ netuid ++ hotkey -> borsh `Vec<([u8; 32], u64 block)>`.
+pub const COMMIT_PREFIX: &[u8] = b"commit/";
+/// Prefix: `proposal/` ++ id -> borsh `Proposal`.
+pub const PROPOSAL_PREFIX: &[u8] = b"proposal/";
+/// Prefix: `vote/` ++ id ++ voter -> borsh `VoteChoice`.
+pub const VOTE_PREFIX: &[u8] = b"vote/";
+
+/// `subnet/` key.
+pub fn subnet_key(netuid: u16) -> Vec<u8> {
+    [SUBNET_PREFIX, &netuid.to_be_bytes()].concat()
+}
+/// `pot/` key.
+pub fn pot_key(netuid: u16) -> Vec<u8> {
+    [POT_PREFIX, &netuid.to_be_bytes()].concat()
+}
+/// `neuron/` key.
+pub fn neuron_key(netuid: u16, uid: u16) -> Vec<u8> {
+    [NEURON_PREFIX, &netuid.to_be_bytes(), &uid.to_be_bytes()].concat()
+}
+/// `uid/` key.
+pub fn uid_key(netuid: u16, hotkey: &[u8; 20]) -> Vec<u8> {
+    [UID_PREFIX, &netuid.to_be_bytes(), hotkey].concat()
+}
+/// `hotkey/` key.
+pub fn hotkey_key(hotkey: &[u8; 20]) -> Vec<u8> {
+    [HOTKEY_PREFIX, hotkey].concat()
+}
+/// `stake/` key.
+pub fn stake_key(hotkey: &[u8; 20], coldkey: &[u8; 20]) -> Vec<u8> {
+    [STAKE_PREFIX, hotkey, coldkey].concat()
+}
+/// `cstake/` key.
+pub fn cold_stake_key(coldkey: &[u8; 20]) -> Vec<u8> {
+    [COLD_STAKE_PREFIX, coldkey].concat()
+}
+/// `commit/` key.
+pub fn commit_key(netuid: u16, hotkey: &[u8; 20]) -> Vec<u8> {
+    [COMMIT_PREFIX, &netuid.to_be_bytes(), hotkey].concat()
+}
+/// `proposal/` key.
+pub fn proposal_key(id: u64) -> Vec<u8> {
+    [PROPOSAL_PREFIX, &id.to_be_bytes()].concat()
+}
+/// `vote/` key.
+pub fn vote_key(id: u64, voter: &[u8; 20]) -> Vec<u8> {
+    [VOTE_PREFIX, &id.to_be_bytes(), voter].concat()
+}
+/// State key: borsh u16, root UIDs in use.
+pub const ROOT_N_KEY: &[u8] = b"econ/root_n";
+/// Prefix: `gov_open/` ++ voting_end (u64 BE) ++ id -> empty; open proposals by end block.
+pub const GOV_OPEN_PREFIX: &[u8] = b"gov_open/";
+
+/// `gov_open/` key.
+pub fn gov_open_key(voting_end: u64, id: u64) -> Vec<u8> {
+    [
+        GOV_OPEN_PREFIX,
+        &voting_end.to_be_bytes(),
+        &id.to_be_bytes(),
+    ]
+    .concat()
+}

@@ -372,3 +372,43 @@ pub fn migrate(
         gas_left,
     )
 }
+
+/// Runs a subnet contract's `epoch` entry point with `msg` (the block hook; the sender is
+/// the contract itself, no funds). Its writes are kept only when it succeeds; a failure
+/// (no `epoch` export, trap, out of gas) is returned as a message and changes nothing.
+pub fn epoch_hook(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &Env<'_>,
+    contract: Address,
+    msg: &[u8],
+    gas: u64,
+) -> Result<Result<Done, String>, AppError> {
+    let Some((_, code)) = contract_of(state, &contract)? else {
+        return Ok(Err(format!("no contract at {contract}")));
+    };
+    let mut child = taochain_storage::StateDelta::new(&*state);
+    let outcome = call(
+        &mut child,
+        env,
+        contract,
+        code.checksum,
+        Entry::Epoch,
+        contract,
+        0,
+        msg,
+        gas,
+    )?;
+    match outcome {
+        Ok(done) => {
+            let changes = child.into_changes();
+            for (key, value) in changes {
+                match value {
+                    Some(v) => state.put(key, v),
+                    None => state.delete(key),
+                }
+            }
+            Ok(Ok(done))
+        }
+        Err((r, _)) => Ok(Err(r.log)),
+    }
+}

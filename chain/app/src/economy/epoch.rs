@@ -1,0 +1,280 @@
+//! The economy's end-of-block work, in a fixed order: (1) route the block reward (plus any
+//! carried rao) into the subnets' pots by their root shares; (2) for each subnet whose tempo
+//! ends at this height (subtensor's `(height + netuid + 1) % (tempo + 1) == 0`), ascending
+//! by netuid: call its contract's `epoch` hook (weights it returns become the owner UID's
+//! weights), run Yuma consensus and pay the pot 18/41/41; (3) every `root_tempo` blocks,
+//! the root epoch sets each subnet's share; (4) governance tallies (see `governance`).
+//!
+//! Payout recipients: the owner's 18% to the subnet owner's coldkey; a miner's part to its
+//! hotkey's coldkey; a validator's part is split into the hotkey's take (to its coldkey) and
+//! the rest to its nominators pro rata to their stake (remainder to the hotkey's coldkey).
+//! Everything is paid into free balances out of the `emission_pool` account.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use taochain_primitives::Address;
+use taochain_primitives::subnet::{Neuron, SubnetInfo};
+use taochain_primitives::yuma::{
+    self, EpochInput, NeuronInput, core, dense_row, max_upscale, split, to_u16, top_k_permits,
+};
+use taochain_storage::StateWrite;
+use taochain_storage::schema::{EMISSION_CARRY_KEY, SUBNET_SHARES_KEY};
+
+use super::neurons::root_n;
+use super::store::{self, neurons, nominators, set_neuron, set_pot, set_subnet};
+use crate::AppError;
+use crate::bank::{read, transfer, write};
+use crate::contracts::{self, epoch_hook};
+use crate::emission::emission_pool;
+use crate::events::Event;
+
+/// The message a subnet contract's `epoch` entry point receives (borsh).
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct EpochCall {
+    /// The subnet.
+    pub netuid: u16,
+    /// The block.
+    pub height: u64,
+    /// Hotkey of each UID, index = UID.
+    pub hotkeys: Vec<[u8; 20]>,
+}
+
+/// Whether `netuid`'s tempo ends at `height`.
+pub fn is_epoch(height: u64, netuid: u16, tempo: u64) -> bool {
+    (height.wrapping_add(netuid as u64).wrapping_add(1)) % tempo.saturating_add(1) == 0
+}
+
+/// Runs every end-of-block step of the economy after `reward` was minted to the pool.
+pub fn end_block(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    reward: u64,
+) -> Result<Vec<Event>, AppError> {
+    let height = env.height;
+    distribute(state, reward)?;
+    let mut events = vec![];
+    for (netuid, s) in store::subnets(state)? {
+        if is_epoch(height, netuid, s.hyperparams.tempo) {
+            events.extend(subnet_epoch(state, env, netuid, s)?);
+        }
+    }
+    let p = store::params(state)?;
+    if p.root_tempo > 0 && height % p.root_tempo == 0 {
+        events.push(root_epoch(state)?);
+    }
+    events.extend(super::governance::end_block(state, env)?);
+    Ok(events)
+}
+
+/// Adds the reward (and the carry) to the pots by share; equal shares without root
+/// weights; everything carries while there is no subnet.
+fn distribute(state: &mut (impl StateWrite + ?Sized), reward: u64) -> Result<(), AppError> {
+    let carry: u64 = read(state, EMISSION_CARRY_KEY)?.unwrap_or(0);
+    let amount = carry
+        .checked_add(reward)
+        .ok_or_else(|| AppError::Invariant("emission carry overflow".into()))?;
+    let subnets = store::subnets(state)?;
+    let stored: Vec<(u16, u64)> = read(state, SUBNET_SHARES_KEY)?.unwrap_or_default();
+    let mut shares: Vec<u64> = subnets
+        .iter()
+        .map(|(id, _)| stored.iter().find(|s| s.0 == *id).map_or(0, |s| s.1))
+        .collect();
+    if shares.iter().all(|&s| s == 0) {
+        shares = vec![1; subnets.len()];
+    }
+    let (parts, left) = split(amount, &shares);
+    for ((id, _), part) in subnets.iter().zip(parts) {
+        if part > 0 {
+            let pot = store::pot(state, *id)?
+                .checked_add(part)
+                .ok_or_else(|| AppError::Invariant("pot overflow".into()))?;
+            set_pot(state, *id, pot);
+        }
+    }
+    write(state, EMISSION_CARRY_KEY, &left);
+    Ok(())
+}
+
+/// Sanitises weights returned by a contract: known UIDs, first of duplicates, upscaled.
+fn contract_weights(data: &[u8], n: u16) -> Option<Vec<(u16, u16)>> {
+    let mut w: Vec<(u16, u16)> = borsh::from_slice(data).ok()?;
+    w.retain(|p| p.0 < n);
+    w.sort_by_key(|p| p.0);
+    w.dedup_by_key(|p| p.0);
+    let scaled = max_upscale(&w.iter().map(|p| p.1 as u64).collect::<Vec<_>>());
+    if scaled.iter().all(|&v| v == 0) {
+        return None;
+    }
+    Some(w.iter().zip(scaled).map(|(p, v)| (p.0, v)).collect())
+}
+
+fn pay(state: &mut (impl StateWrite + ?Sized), to: &Address, amount: u64) -> Result<(), AppError> {
+    if amount == 0 {
+        return Ok(());
+    }
+    transfer(state, &emission_pool(), to, amount)?
+        .map_err(|(_, log)| AppError::Invariant(format!("epoch payout: {log}")))
+}
+
+/// One subnet's epoch.
+fn subnet_epoch(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    netuid: u16,
+    mut s: SubnetInfo,
+) -> Result<Vec<Event>, AppError> {
+    let height = env.height;
+    let hp = s.hyperparams.clone();
+    let mut all: Vec<Neuron> = neurons(state, netuid, s.n)?;
+    let mut events = vec![];
+    // The contract's judgement, as the owner UID's weights.
+    let call = EpochCall {
+        netuid,
+        height,
+        hotkeys: all.iter().map(|n| n.hotkey.0).collect(),
+    };
+    let gas = store::params(state)?.epoch_gas;
+    let msg = borsh::to_vec(&call).unwrap_or_default();
+    match epoch_hook(state, env, s.contract, &msg, gas)? {
+        Ok(done) => {
+            events.extend(done.events);
+            if let (Some(w), Some(owner)) = (contract_weights(&done.data, s.n), all.first_mut()) {
+                owner.weights = w;
+                owner.last_update = height;
+            }
+        }
+        Err(why) => events.push(Event::new(
+            "epoch_hook_skipped",
+            &[("netuid", netuid.to_string()), ("reason", why)],
+        )),
+    }
+    let mut owners = Vec::with_capacity(all.len());
+    let mut stakes = Vec::with_capacity(all.len());
+    for n in &all {
+        let h = store::hotkey(state, &n.hotkey)?;
+        stakes.push(h.as_ref().map_or(0, |h| h.total_stake));
+        owners.push(h);
+    }
+    let input = EpochInput {
+        neurons: all
+            .iter()
+            .zip(&stakes)
+            .map(|(n, &stake)| NeuronInput {
+                stake,
+                active: n.last_update.saturating_add(hp.activity_cutoff) >= height,
+                permit: n.permit,
+                new_registration: n.registered_at > s.last_epoch,
+                last_update: n.last_update,
+                registered_at: n.registered_at,
+                weights: n.weights.clone(),
+                // A validator that unstaked everything forfeits its bonds.
+                bonds: if stake == 0 { vec![] } else { n.bonds.clone() },
+            })
+            .collect(),
+        kappa: hp.kappa.min(u16::MAX as u64) as u16,
+        bonds_moving_average: hp.bonds_moving_average,
+        max_allowed_validators: hp.max_allowed_validators.min(u16::MAX as u64) as u16,
+        owner_uid: Some(0),
+    };
+    let out = yuma::epoch(&input);
+    let pot = store::pot(state, netuid)?;
+    let p = yuma::payout(pot, &out, &stakes, true);
+    pay(state, &s.owner, p.owner)?;
+    for (i, n) in all.iter_mut().enumerate() {
+        let coldkey = owners[i].as_ref().map_or(s.owner, |h| h.owner);
+        pay(state, &coldkey, p.miner[i])?;
+        let v = p.validator[i];
+        if v > 0 {
+            let take_bps = owners[i].as_ref().map_or(0, |h| h.take_bps) as u64;
+            let take = v / 10_000 * take_bps + v % 10_000 * take_bps / 10_000;
+            let noms = nominators(state, &n.hotkey)?;
+            let (parts, left) = split(v - take, &noms.iter().map(|x| x.1).collect::<Vec<_>>());
+            pay(state, &coldkey, take + left)?;
+            for ((cold, _), part) in noms.iter().zip(parts) {
+                pay(state, cold, part)?;
+            }
+        }
+        n.consensus = out.consensus[i];
+        n.incentive = out.incentive[i];
+        n.dividends = out.dividends[i];
+        n.trust = out.validator_trust[i];
+        n.emission = p.miner[i] + v;
+        n.permit = out.permits[i];
+        n.bonds = out.bonds[i].clone();
+        set_neuron(state, netuid, i as u16, n);
+    }
+    set_pot(state, netuid, p.carried);
+    s.last_epoch = height;
+    set_subnet(state, netuid, &s);
+    events.push(Event::new(
+        "epoch",
+        &[
+            ("netuid", netuid.to_string()),
+            ("pot", pot.to_string()),
+            ("owner", p.owner.to_string()),
+            ("miners", p.miner.iter().sum::<u64>().to_string()),
+            ("validators", p.validator.iter().sum::<u64>().to_string()),
+            ("carried", p.carried.to_string()),
+        ],
+    ));
+    Ok(events)
+}
+
+/// The root epoch: Yuma over root members' weights on subnets; the incentive becomes each
+/// subnet's share of the block reward.
+fn root_epoch(state: &mut (impl StateWrite + ?Sized)) -> Result<Event, AppError> {
+    let n = root_n(state)?;
+    let mut members = neurons(state, 0, n)?;
+    let subnets: Vec<u16> = store::subnets(state)?.into_iter().map(|s| s.0).collect();
+    let cols = subnets.last().map_or(1, |&m| m as usize + 1);
+    let mut stakes = Vec::with_capacity(members.len());
+    for m in &members {
+        stakes.push(store::hotkey(state, &m.hotkey)?.map_or(0, |h| h.total_stake));
+    }
+    let p = store::params(state)?;
+    let permits = top_k_permits(&stakes, p.root_max_uids.min(u16::MAX as u64) as u16, None);
+    let weights: Vec<Vec<u64>> = members
+        .iter()
+        .zip(&permits)
+        .map(|(m, &ok)| {
+            let row = if ok {
+                dense_row(&m.weights, cols, |j| {
+                    subnets.binary_search(&(j as u16)).is_ok()
+                })
+            } else {
+                vec![]
+            };
+            if row.is_empty() { vec![0; cols] } else { row }
+        })
+        .collect();
+    let row_stake: Vec<u64> = stakes
+        .iter()
+        .zip(&permits)
+        .map(|(&s, &ok)| if ok { s } else { 0 })
+        .collect();
+    let bonds = vec![vec![0; cols]; members.len()];
+    let kappa = p.default_hyperparams.kappa.min(u16::MAX as u64) as u16;
+    let c = core(&row_stake, &weights, &bonds, cols, kappa, 0);
+    let shares: Vec<(u16, u64)> = subnets
+        .iter()
+        .map(|&id| (id, c.incentive[id as usize]))
+        .filter(|s| s.1 > 0)
+        .collect();
+    write(state, SUBNET_SHARES_KEY, &shares);
+    for (uid, m) in members.iter_mut().enumerate() {
+        m.permit = permits[uid];
+        m.trust = to_u16(c.trust[uid]);
+        m.dividends = to_u16(c.dividends[uid]);
+        set_neuron(state, 0, uid as u16, m);
+    }
+    Ok(Event::new(
+        "root_epoch",
+        &[(
+            "shares",
+            shares
+                .iter()
+                .map(|(id, s)| format!("{id}:{}", to_u16(*s)))
+                .collect::<Vec<_>>()
+                .join(","),
+        )],
+    ))
+}

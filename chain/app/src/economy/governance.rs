@@ -1,0 +1,297 @@
+//! Governance: `Propose` (a deposit held in `gov_deposits`), `Vote` (one per coldkey, only
+//! with stake), and the end-of-block tally of every proposal whose voting period ends at
+//! this height, in id order. Votes weigh the voter's total stake at the tally. Quorum:
+//! voting stake >= `quorum_bps` of all stake; then the deposit is refunded and the proposal
+//! passes when `yes >= threshold_bps` of `yes + no`; without quorum the deposit is burned.
+//! A passed action runs in its own delta: if it fails the proposal is `Failed` and nothing
+//! else changes.
+
+use taochain_primitives::subnet::{Proposal, ProposalAction, ProposalStatus, VoteChoice};
+use taochain_primitives::{Address, Params, RejectCode};
+use taochain_storage::schema::{
+    GOV_OPEN_PREFIX, PARAMS_KEY, PROPOSAL_SEQ_KEY, TOTAL_STAKE_KEY, gov_open_key, proposal_key,
+    vote_key,
+};
+use taochain_storage::{StateDelta, StateWrite};
+
+use super::store::{self, cold_stake, decode, scan};
+use super::subnets::{dissolve, existing};
+use super::{Fail, deposits_account, done, reject, subnets_admin};
+use crate::AppError;
+use crate::bank::{read, transfer, write};
+use crate::contracts::{self, Done};
+use crate::emission::recycle;
+use crate::events::Event;
+
+fn check_action(
+    state: &mut (impl StateWrite + ?Sized),
+    action: &ProposalAction,
+) -> Result<(), Fail> {
+    match action {
+        ProposalAction::SetParam { name, value } => {
+            if name == "min_fee" {
+                return Ok(());
+            }
+            let mut p = store::params(state)?;
+            if let Err(why) = p.set(name, *value) {
+                return reject(RejectCode::InvalidParam, why);
+            }
+        }
+        ProposalAction::MigrateSubnet { netuid, .. }
+        | ProposalAction::DissolveSubnet { netuid } => {
+            existing(state, *netuid)?;
+        }
+    }
+    Ok(())
+}
+
+/// `Propose`.
+pub fn propose(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    action: &ProposalAction,
+    deposit: u64,
+    height: u64,
+) -> Result<Done, Fail> {
+    let p = store::params(state)?;
+    if deposit < p.min_deposit || deposit == 0 {
+        return reject(
+            RejectCode::DepositTooLow,
+            format!(
+                "deposit {deposit} rao is below the minimum {} rao",
+                p.min_deposit
+            ),
+        );
+    }
+    check_action(state, action)?;
+    transfer(state, sender, &deposits_account(), deposit)?
+        .map_err(|r| Fail::Reject(r.into(), 0))?;
+    let id = read::<u64>(state, PROPOSAL_SEQ_KEY)?
+        .unwrap_or(0)
+        .saturating_add(1);
+    write(state, PROPOSAL_SEQ_KEY, &id);
+    let voting_end = height.saturating_add(p.voting_period);
+    let proposal = Proposal {
+        id,
+        proposer: *sender,
+        action: action.clone(),
+        deposit,
+        submitted_at: height,
+        voting_end,
+        yes: 0,
+        no: 0,
+        abstain: 0,
+        status: ProposalStatus::Open,
+    };
+    write(state, &proposal_key(id), &proposal);
+    state.put(gov_open_key(voting_end, id), vec![]);
+    Ok(Done {
+        gas_used: 0,
+        data: id.to_be_bytes().to_vec(),
+        events: vec![Event::new(
+            "proposal_submitted",
+            &[
+                ("id", id.to_string()),
+                ("proposer", sender.to_string()),
+                ("voting_end", voting_end.to_string()),
+            ],
+        )],
+    })
+}
+
+/// `Vote`.
+pub fn vote(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    id: u64,
+    choice: VoteChoice,
+    height: u64,
+) -> Result<Done, Fail> {
+    match read::<Proposal>(state, &proposal_key(id))? {
+        Some(p) if p.status == ProposalStatus::Open && height <= p.voting_end => {}
+        _ => {
+            return reject(
+                RejectCode::ProposalNotFound,
+                format!("no open proposal {id}"),
+            );
+        }
+    }
+    if cold_stake(state, sender)? == 0 {
+        return reject(
+            RejectCode::NoVotingPower,
+            format!("{sender} has no stake; votes weigh stake"),
+        );
+    }
+    let key = vote_key(id, sender.as_bytes());
+    if state.get(&key)?.is_some() {
+        return reject(
+            RejectCode::AlreadyVoted,
+            format!("{sender} already voted on {id}"),
+        );
+    }
+    write(state, &key, &choice);
+    done(vec![Event::new(
+        "vote",
+        &[
+            ("id", id.to_string()),
+            ("voter", sender.to_string()),
+            ("choice", format!("{choice:?}").to_lowercase()),
+        ],
+    )])
+}
+
+/// Tallies (and executes) every proposal whose voting ends at or before this height.
+pub fn end_block(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+) -> Result<Vec<Event>, AppError> {
+    let mut events = vec![];
+    for (key, _) in scan(state, GOV_OPEN_PREFIX)? {
+        let tail = &key[GOV_OPEN_PREFIX.len()..];
+        let (Some(end), Some(id)) = (
+            tail.get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes),
+            tail.get(8..16)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes),
+        ) else {
+            return Err(AppError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                detail: "bad open-proposal key".into(),
+            });
+        };
+        if end > env.height {
+            break;
+        }
+        state.delete(key);
+        events.push(tally(state, env, id)?);
+    }
+    Ok(events)
+}
+
+fn tally(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    id: u64,
+) -> Result<Event, AppError> {
+    let pkey = proposal_key(id);
+    let mut p: Proposal = read(state, &pkey)?
+        .ok_or_else(|| AppError::Invariant(format!("open proposal {id} is missing")))?;
+    let prefix = [taochain_storage::schema::VOTE_PREFIX, &id.to_be_bytes()[..]].concat();
+    for (k, v) in scan(state, &prefix)? {
+        let voter = k
+            .get(prefix.len()..)
+            .and_then(|b| <[u8; 20]>::try_from(b).ok())
+            .map(Address)
+            .ok_or_else(|| AppError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                detail: "bad vote key".into(),
+            })?;
+        let weight = cold_stake(state, &voter)?;
+        match decode::<VoteChoice>(&k, &v)? {
+            VoteChoice::Yes => p.yes = p.yes.saturating_add(weight),
+            VoteChoice::No => p.no = p.no.saturating_add(weight),
+            VoteChoice::Abstain => p.abstain = p.abstain.saturating_add(weight),
+        }
+    }
+    let params = store::params(state)?;
+    let total: u64 = read(state, TOTAL_STAKE_KEY)?.unwrap_or(0);
+    let voted = p.yes as u128 + p.no as u128 + p.abstain as u128;
+    let quorum = voted > 0 && voted * 10_000 >= total as u128 * params.quorum_bps as u128;
+    let refund = |state: &mut _, to: &Address, amount: u64| -> Result<(), AppError> {
+        transfer(state, &deposits_account(), to, amount)?
+            .map_err(|(_, log)| AppError::Invariant(format!("deposit refund: {log}")))
+    };
+    if !quorum {
+        let mut pool = crate::bank::account(state, &deposits_account())?;
+        pool.balance = pool
+            .balance
+            .checked_sub(p.deposit)
+            .ok_or_else(|| AppError::Invariant("deposits account short".into()))?;
+        crate::bank::set_account(state, &deposits_account(), &pool);
+        recycle(state, p.deposit)?;
+        p.status = ProposalStatus::NoQuorum;
+    } else {
+        refund(state, &p.proposer, p.deposit)?;
+        let yes_needed = (p.yes as u128 + p.no as u128) * params.threshold_bps as u128;
+        if p.yes > 0 && p.yes as u128 * 10_000 >= yes_needed {
+            p.status = match execute(state, env, &p.action)? {
+                Ok(()) => ProposalStatus::Executed,
+                Err(why) => ProposalStatus::Failed(why),
+            };
+        } else {
+            p.status = ProposalStatus::Rejected;
+        }
+    }
+    write(state, &pkey, &p);
+    Ok(Event::new(
+        "proposal_tallied",
+        &[
+            ("id", id.to_string()),
+            ("status", format!("{:?}", p.status)),
+            ("yes", p.yes.to_string()),
+            ("no", p.no.to_string()),
+            ("abstain", p.abstain.to_string()),
+        ],
+    ))
+}
+
+/// Runs a passed action in its own delta; `Err` (kept out of state) says why it failed.
+fn execute(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    action: &ProposalAction,
+) -> Result<Result<(), String>, AppError> {
+    let mut child = StateDelta::new(&*state);
+    let result: Result<(), Fail> = (|| match action {
+        ProposalAction::SetParam { name, value } if name == "min_fee" => {
+            let mut cp: Params = store::chain_params(&child)?;
+            cp.min_fee = *value;
+            write(&mut child, PARAMS_KEY, &cp);
+            Ok(())
+        }
+        ProposalAction::SetParam { name, value } => {
+            let mut p = store::params(&child)?;
+            if let Err(why) = p.set(name, *value) {
+                return reject(RejectCode::InvalidParam, why);
+            }
+            store::set_params(&mut child, &p);
+            Ok(())
+        }
+        ProposalAction::MigrateSubnet {
+            netuid,
+            code_id,
+            msg,
+        } => {
+            let s = existing(&child, *netuid)?;
+            let gas = store::params(&child)?.epoch_gas;
+            match contracts::migrate(
+                &mut child,
+                env,
+                subnets_admin(),
+                s.contract,
+                *code_id,
+                msg,
+                gas,
+            )? {
+                Ok(_) => Ok(()),
+                Err((r, gas)) => Err(Fail::Reject(r, gas)),
+            }
+        }
+        ProposalAction::DissolveSubnet { netuid } => dissolve(&mut child, *netuid).map(|_| ()),
+    })();
+    match result {
+        Ok(()) => {
+            for (key, value) in child.into_changes() {
+                match value {
+                    Some(v) => state.put(key, v),
+                    None => state.delete(key),
+                }
+            }
+            Ok(Ok(()))
+        }
+        Err(Fail::Reject(r, _)) => Ok(Err(r.log)),
+        Err(Fail::Host(e)) => Err(e),
+    }
+}

@@ -1,0 +1,198 @@
+//! Neuron registration. `BurnedRegister` pays the subnet's burn price (recycled out of total
+//! issuance; the price decays with a 360-block half-life and rises x1.26 per registration)
+//! and takes the next free UID or, when full, replaces the non-immune neuron with the lowest
+//! last-epoch emission (ties: earliest registration, then lowest UID; UID 0, the owner's, is
+//! never replaced). `RootRegister` puts a hotkey on root (netuid 0): free, and when root is
+//! full only a hotkey with more stake than the weakest root member gets in.
+
+use taochain_primitives::subnet::{Neuron, bumped_burn, decayed_burn};
+use taochain_primitives::{Address, RejectCode};
+use taochain_storage::schema::{COMMIT_PREFIX, ROOT_N_KEY, uid_key};
+use taochain_storage::{StateRead, StateWrite};
+
+use super::staking::ensure_hotkey;
+use super::store::{self, neuron, set_neuron, set_subnet, set_uid, uid_of};
+use super::subnets::existing;
+use super::{Fail, done, reject};
+use crate::bank::{account, read, set_account, write};
+use crate::contracts::Done;
+use crate::emission::recycle;
+use crate::events::Event;
+
+/// The burn price of `netuid` at `height`.
+pub fn burn_price(
+    state: &(impl StateRead + ?Sized),
+    netuid: u16,
+    height: u64,
+) -> Result<Option<u64>, crate::AppError> {
+    Ok(store::subnet(state, netuid)?
+        .map(|s| decayed_burn(s.burn, height.saturating_sub(s.burn_block))))
+}
+
+fn not_registered_yet(
+    state: &(impl StateRead + ?Sized),
+    netuid: u16,
+    hotkey: &Address,
+) -> Result<(), Fail> {
+    if let Some(uid) = uid_of(state, netuid, hotkey)? {
+        return reject(
+            RejectCode::AlreadyRegistered,
+            format!("hotkey {hotkey} already holds UID {uid} on netuid {netuid}"),
+        );
+    }
+    Ok(())
+}
+
+/// Frees a UID held by another hotkey (its index entry and weight commits).
+fn evict(state: &mut (impl StateWrite + ?Sized), netuid: u16, uid: u16) -> Result<(), Fail> {
+    if let Some(old) = neuron(state, netuid, uid)? {
+        state.delete(uid_key(netuid, old.hotkey.as_bytes()));
+        state.delete([COMMIT_PREFIX, &netuid.to_be_bytes(), old.hotkey.as_bytes()].concat());
+    }
+    Ok(())
+}
+
+/// `BurnedRegister`.
+pub fn burned_register(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    netuid: u16,
+    hotkey: &Address,
+    height: u64,
+) -> Result<Done, Fail> {
+    if netuid == 0 {
+        return reject(
+            RejectCode::InvalidParam,
+            "netuid 0 is root: use RootRegister",
+        );
+    }
+    let mut s = existing(state, netuid)?;
+    ensure_hotkey(state, sender, hotkey, height)?;
+    not_registered_yet(state, netuid, hotkey)?;
+    let price = decayed_burn(s.burn, height.saturating_sub(s.burn_block));
+    let mut payer = account(state, sender)?;
+    let Some(left) = payer.balance.checked_sub(price) else {
+        return reject(
+            RejectCode::InsufficientFunds,
+            format!(
+                "balance {} rao is below the burn price {price} rao",
+                payer.balance
+            ),
+        );
+    };
+    let uid = if (s.n as u64) < s.hyperparams.max_allowed_uids {
+        s.n += 1;
+        s.n - 1
+    } else {
+        let mut best: Option<(u64, u64, u16)> = None;
+        for uid in 1..s.n {
+            let Some(n) = neuron(state, netuid, uid)? else {
+                continue;
+            };
+            let immune = height
+                < n.registered_at
+                    .saturating_add(s.hyperparams.immunity_period);
+            let key = (n.emission, n.registered_at, uid);
+            if !immune && best.is_none_or(|b| key < b) {
+                best = Some(key);
+            }
+        }
+        let Some((_, _, uid)) = best else {
+            return reject(
+                RejectCode::SubnetFull,
+                format!("all {} UIDs of netuid {netuid} are taken and immune", s.n),
+            );
+        };
+        evict(state, netuid, uid)?;
+        uid
+    };
+    payer.balance = left;
+    set_account(state, sender, &payer);
+    recycle(state, price)?;
+    s.burn = bumped_burn(price);
+    s.burn_block = height;
+    set_subnet(state, netuid, &s);
+    set_neuron(
+        state,
+        netuid,
+        uid,
+        &Neuron {
+            hotkey: *hotkey,
+            registered_at: height,
+            last_update: height,
+            ..Neuron::default()
+        },
+    );
+    set_uid(state, netuid, hotkey, uid);
+    done(vec![Event::new(
+        "neuron_registered",
+        &[
+            ("netuid", netuid.to_string()),
+            ("uid", uid.to_string()),
+            ("hotkey", hotkey.to_string()),
+            ("burned", price.to_string()),
+        ],
+    )])
+}
+
+/// Number of root UIDs in use.
+pub fn root_n(state: &(impl StateRead + ?Sized)) -> Result<u16, crate::AppError> {
+    Ok(read(state, ROOT_N_KEY)?.unwrap_or(0))
+}
+
+/// `RootRegister`.
+pub fn root_register(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    hotkey: &Address,
+    height: u64,
+) -> Result<Done, Fail> {
+    let info = ensure_hotkey(state, sender, hotkey, height)?;
+    not_registered_yet(state, 0, hotkey)?;
+    let max = store::params(state)?.root_max_uids.min(u16::MAX as u64) as u16;
+    let n = root_n(state)?;
+    let uid = if n < max {
+        write(state, ROOT_N_KEY, &(n + 1));
+        n
+    } else {
+        let mut weakest: Option<(u64, u16)> = None;
+        for uid in 0..n {
+            let Some(member) = neuron(state, 0, uid)? else {
+                continue;
+            };
+            let stake = store::hotkey(state, &member.hotkey)?.map_or(0, |h| h.total_stake);
+            if weakest.is_none_or(|w| (stake, uid) < w) {
+                weakest = Some((stake, uid));
+            }
+        }
+        match weakest {
+            Some((stake, uid)) if info.total_stake > stake => {
+                evict(state, 0, uid)?;
+                uid
+            }
+            _ => {
+                return reject(
+                    RejectCode::SubnetFull,
+                    format!("root is full and {hotkey}'s stake is not above the lowest member's"),
+                );
+            }
+        }
+    };
+    set_neuron(
+        state,
+        0,
+        uid,
+        &Neuron {
+            hotkey: *hotkey,
+            registered_at: height,
+            last_update: height,
+            permit: true,
+            ..Neuron::default()
+        },
+    );
+    set_uid(state, 0, hotkey, uid);
+    done(vec![Event::new(
+        "root_registered",
+        &[("uid", uid.to_string()), ("hotkey", hotkey.to_string())],
+    )])
+}

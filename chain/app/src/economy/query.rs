@@ -1,0 +1,161 @@
+//! Economy queries. State paths (provable, raw borsh of one key): `/subnet/{netuid}`,
+//! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
+//! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/proposal/{id}`,
+//! `/vote/{id}/{addr}`, `/economy`, `/shares`, `/total_stake`. Computed views at the latest
+//! height (borsh, no proof): `/subnets` (`Vec<SubnetView>`), `/metagraph/{netuid}`
+//! (`Vec<MetagraphRow>`), `/nominators/{hotkey}` (`Vec<(Address, u64)>`), `/lock_cost`
+//! (u64), `/proposals` (`Vec<Proposal>`).
+
+use taochain_primitives::Address;
+use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView, decayed_burn};
+use taochain_storage::StateRead;
+use taochain_storage::schema::{
+    ECONOMY_PARAMS_KEY, PROPOSAL_PREFIX, SUBNET_SHARES_KEY, TOTAL_STAKE_KEY, cold_stake_key,
+    hotkey_key, neuron_key, pot_key, proposal_key, stake_key, subnet_key, uid_key, vote_key,
+};
+
+use super::store::{self, decode, nominators, scan};
+use crate::AppError;
+use crate::bank::read;
+
+/// A query argument that does not parse.
+pub type BadArg = (u32, String);
+
+fn num<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, BadArg> {
+    s.parse().map_err(|_| {
+        (
+            crate::query::codes::BAD_ARGUMENT,
+            format!("{what} `{s}` is not a number"),
+        )
+    })
+}
+
+fn addr(s: &str) -> Result<Address, BadArg> {
+    s.parse().map_err(|e| {
+        (
+            crate::query::codes::BAD_ARGUMENT,
+            format!("bad address `{s}`: {e}"),
+        )
+    })
+}
+
+/// The state key of an economy state path, `None` if `path` is not one.
+pub fn key_for_path(path: &str) -> Option<Result<Vec<u8>, BadArg>> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    Some((|| match parts.as_slice() {
+        ["subnet", n] => Ok(subnet_key(num("netuid", n)?)),
+        ["subnet", n, "pot"] => Ok(pot_key(num("netuid", n)?)),
+        ["neuron", n, u] => Ok(neuron_key(num("netuid", n)?, num("uid", u)?)),
+        ["uid", n, h] => Ok(uid_key(num("netuid", n)?, addr(h)?.as_bytes())),
+        ["hotkey", h] => Ok(hotkey_key(addr(h)?.as_bytes())),
+        ["stake", h, c] => Ok(stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes())),
+        ["coldstake", c] => Ok(cold_stake_key(addr(c)?.as_bytes())),
+        ["proposal", id] => Ok(proposal_key(num("proposal id", id)?)),
+        ["vote", id, a] => Ok(vote_key(num("proposal id", id)?, addr(a)?.as_bytes())),
+        ["economy"] => Ok(ECONOMY_PARAMS_KEY.to_vec()),
+        ["shares"] => Ok(SUBNET_SHARES_KEY.to_vec()),
+        ["total_stake"] => Ok(TOTAL_STAKE_KEY.to_vec()),
+        _ => Err((0, String::new())),
+    })())
+    .filter(|r| !matches!(r, Err((0, _))))
+}
+
+/// A computed view at `height` over `state`; `None` if `path` is not one.
+pub fn view(
+    state: &(impl StateRead + ?Sized),
+    path: &str,
+    height: u64,
+) -> Option<Result<Result<Vec<u8>, BadArg>, AppError>> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let encode = |v: &dyn Fn() -> Result<Vec<u8>, AppError>| v();
+    Some(match parts.as_slice() {
+        ["subnets"] => {
+            encode(&|| Ok(borsh::to_vec(&subnet_views(state, height)?).unwrap_or_default())).map(Ok)
+        }
+        ["metagraph", n] => match num::<u16>("netuid", n) {
+            Err(e) => Ok(Err(e)),
+            Ok(netuid) => metagraph(state, netuid, height).map(|m| match m {
+                Some(rows) => Ok(borsh::to_vec(&rows).unwrap_or_default()),
+                None => Err((
+                    crate::query::codes::BAD_ARGUMENT,
+                    format!("no subnet {netuid}"),
+                )),
+            }),
+        },
+        ["nominators", h] => match addr(h) {
+            Err(e) => Ok(Err(e)),
+            Ok(h) => nominators(state, &h).map(|v| Ok(borsh::to_vec(&v).unwrap_or_default())),
+        },
+        ["lock_cost"] => super::subnets::current_lock_cost(state, height.saturating_add(1))
+            .map(|c| Ok(borsh::to_vec(&c).unwrap_or_default())),
+        ["proposals"] => proposals(state).map(|p| Ok(borsh::to_vec(&p).unwrap_or_default())),
+        _ => return None,
+    })
+}
+
+/// Every subnet with its pot, burn price (for the next block) and share.
+pub fn subnet_views(
+    state: &(impl StateRead + ?Sized),
+    height: u64,
+) -> Result<Vec<SubnetView>, AppError> {
+    let shares: Vec<(u16, u64)> = read(state, SUBNET_SHARES_KEY)?.unwrap_or_default();
+    store::subnets(state)?
+        .into_iter()
+        .map(|(netuid, info)| {
+            Ok(SubnetView {
+                netuid,
+                pot: store::pot(state, netuid)?,
+                burn: decayed_burn(
+                    info.burn,
+                    height.saturating_add(1).saturating_sub(info.burn_block),
+                ),
+                share_q32: shares.iter().find(|s| s.0 == netuid).map_or(0, |s| s.1),
+                info,
+            })
+        })
+        .collect()
+}
+
+/// The metagraph of a subnet (or root, netuid 0).
+pub fn metagraph(
+    state: &(impl StateRead + ?Sized),
+    netuid: u16,
+    height: u64,
+) -> Result<Option<Vec<MetagraphRow>>, AppError> {
+    let (n, cutoff) = if netuid == 0 {
+        (super::neurons::root_n(state)?, u64::MAX)
+    } else {
+        match store::subnet(state, netuid)? {
+            Some(s) => (s.n, s.hyperparams.activity_cutoff),
+            None => return Ok(None),
+        }
+    };
+    let mut rows = vec![];
+    for (uid, x) in store::neurons(state, netuid, n)?.into_iter().enumerate() {
+        let h = store::hotkey(state, &x.hotkey)?;
+        rows.push(MetagraphRow {
+            uid: uid as u16,
+            hotkey: x.hotkey,
+            coldkey: h.as_ref().map_or(Address::default(), |h| h.owner),
+            stake: h.as_ref().map_or(0, |h| h.total_stake),
+            permit: x.permit,
+            active: x.last_update.saturating_add(cutoff) >= height,
+            consensus: x.consensus,
+            incentive: x.incentive,
+            dividends: x.dividends,
+            trust: x.trust,
+            emission: x.emission,
+            last_update: x.last_update,
+            registered_at: x.registered_at,
+        });
+    }
+    Ok(Some(rows))
+}
+
+/// Every proposal, by id.
+pub fn proposals(state: &(impl StateRead + ?Sized)) -> Result<Vec<Proposal>, AppError> {
+    scan(state, PROPOSAL_PREFIX)?
+        .into_iter()
+        .map(|(k, v)| decode(&k, &v))
+        .collect()
+}

@@ -1,0 +1,238 @@
+//! Subnets: `RegisterSubnet` (lowest free netuid up to the limit, dynamic lock cost, the
+//! contract instantiated with the chain as its admin, the owner's hotkey at UID 0),
+//! `SetHyperparam` (owner, within bounds) and dissolving (owner or governance: the lock goes
+//! back, the pot returns to the block-reward carry, neurons and commits are removed).
+
+use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo, lock_cost};
+use taochain_primitives::{Address, RAO_PER_TAO, RejectCode};
+use taochain_storage::StateWrite;
+use taochain_storage::schema::{
+    COMMIT_PREFIX, EMISSION_CARRY_KEY, LAST_LOCK_KEY, neuron_key, pot_key, subnet_key, uid_key,
+};
+
+use super::staking::ensure_hotkey;
+use super::store::{self, scan, set_neuron, set_subnet, set_uid, subnet};
+use super::{Fail, done, locks_account, reject, subnets_admin};
+use crate::bank::{read, transfer, write};
+use crate::contracts::{self, Done};
+use crate::events::Event;
+
+/// Burn price of a new subnet's first registration (1 TAO).
+pub const INITIAL_BURN: u64 = RAO_PER_TAO;
+
+/// The lock cost a registration at `height` pays.
+pub fn current_lock_cost(
+    state: &(impl taochain_storage::StateRead + ?Sized),
+    height: u64,
+) -> Result<u64, crate::AppError> {
+    let p = store::params(state)?;
+    let (last, at) = read::<(u64, u64)>(state, LAST_LOCK_KEY)?.unwrap_or((0, 0));
+    Ok(lock_cost(&p, last, height.saturating_sub(at)))
+}
+
+/// `RegisterSubnet`.
+#[allow(clippy::too_many_arguments)]
+pub fn register(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    sender: &Address,
+    hotkey: &Address,
+    code_id: u64,
+    init_msg: &[u8],
+    hyperparams: Option<&Hyperparams>,
+    gas_left: u64,
+) -> Result<Done, Fail> {
+    let height = env.height;
+    let p = store::params(state)?;
+    let hyperparams = hyperparams
+        .cloned()
+        .unwrap_or(p.default_hyperparams.clone());
+    if let Err(why) = hyperparams.validate() {
+        return reject(RejectCode::InvalidParam, why);
+    }
+    let limit = p.subnet_limit.min(u16::MAX as u64) as u16;
+    let mut netuid = None;
+    for id in 1..=limit {
+        if subnet(state, id)?.is_none() {
+            netuid = Some(id);
+            break;
+        }
+    }
+    let Some(netuid) = netuid else {
+        return reject(
+            RejectCode::SubnetLimitReached,
+            format!("all {limit} subnets exist; governance can raise subnet_limit"),
+        );
+    };
+    let lock = current_lock_cost(state, height)?;
+    transfer(state, sender, &locks_account(), lock)?.map_err(|(code, log)| {
+        Fail::Reject(
+            crate::checks::Rejection::new(code, format!("lock cost {lock} rao: {log}")),
+            0,
+        )
+    })?;
+    ensure_hotkey(state, sender, hotkey, height)?;
+    let outcome = contracts::instantiate(
+        state,
+        env,
+        *sender,
+        code_id,
+        init_msg,
+        0,
+        Some(subnets_admin()),
+        &format!("subnet-{netuid}"),
+        gas_left,
+    )?;
+    let created = match outcome {
+        Ok(d) => d,
+        Err((r, gas)) => return Err(Fail::Reject(r, gas)),
+    };
+    let contract = <[u8; 20]>::try_from(created.data.as_slice())
+        .map(Address)
+        .map_err(|_| {
+            Fail::Host(crate::AppError::Invariant(
+                "instantiate returned no address".into(),
+            ))
+        })?;
+    let info = SubnetInfo {
+        owner: *sender,
+        owner_hotkey: *hotkey,
+        contract,
+        locked: lock,
+        registered_at: height,
+        hyperparams,
+        burn: INITIAL_BURN,
+        burn_block: height,
+        last_epoch: height,
+        n: 1,
+    };
+    set_subnet(state, netuid, &info);
+    set_neuron(
+        state,
+        netuid,
+        0,
+        &Neuron {
+            hotkey: *hotkey,
+            registered_at: height,
+            last_update: height,
+            permit: true,
+            ..Neuron::default()
+        },
+    );
+    set_uid(state, netuid, hotkey, 0);
+    write(state, LAST_LOCK_KEY, &(lock, height));
+    let mut events = created.events;
+    events.push(Event::new(
+        "subnet_registered",
+        &[
+            ("netuid", netuid.to_string()),
+            ("owner", sender.to_string()),
+            ("hotkey", hotkey.to_string()),
+            ("contract", contract.to_string()),
+            ("lock", lock.to_string()),
+        ],
+    ));
+    Ok(Done {
+        gas_used: created.gas_used,
+        data: netuid.to_be_bytes().to_vec(),
+        events,
+    })
+}
+
+/// The subnet, or `SubnetNotFound`; root (0) is not a subnet.
+pub fn existing(
+    state: &(impl taochain_storage::StateRead + ?Sized),
+    netuid: u16,
+) -> Result<SubnetInfo, Fail> {
+    match subnet(state, netuid)? {
+        Some(s) => Ok(s),
+        None => reject(RejectCode::SubnetNotFound, format!("no subnet {netuid}")),
+    }
+}
+
+fn owned(
+    state: &(impl taochain_storage::StateRead + ?Sized),
+    sender: &Address,
+    netuid: u16,
+) -> Result<SubnetInfo, Fail> {
+    let s = existing(state, netuid)?;
+    if s.owner != *sender {
+        return reject(
+            RejectCode::Unauthorized,
+            format!("only the owner {} may change subnet {netuid}", s.owner),
+        );
+    }
+    Ok(s)
+}
+
+/// `SetHyperparam`.
+pub fn set_hyperparam(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    netuid: u16,
+    name: &str,
+    value: u64,
+) -> Result<Done, Fail> {
+    let mut s = owned(state, sender, netuid)?;
+    if let Err(why) = s.hyperparams.set(name, value) {
+        return reject(RejectCode::InvalidParam, why);
+    }
+    if s.hyperparams.max_allowed_uids < s.n as u64 {
+        return reject(
+            RejectCode::InvalidParam,
+            format!("max_allowed_uids below the {} UIDs in use", s.n),
+        );
+    }
+    set_subnet(state, netuid, &s);
+    done(vec![Event::new(
+        "hyperparam_set",
+        &[
+            ("netuid", netuid.to_string()),
+            ("name", name.to_string()),
+            ("value", value.to_string()),
+        ],
+    )])
+}
+
+/// `DissolveSubnet` by its owner.
+pub fn dissolve_by_owner(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    netuid: u16,
+) -> Result<Done, Fail> {
+    owned(state, sender, netuid)?;
+    dissolve(state, netuid)
+}
+
+/// Removes a subnet: lock back to the owner, pot back to the emission carry.
+pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<Done, Fail> {
+    let s = existing(state, netuid)?;
+    if s.locked > 0 {
+        transfer(state, &locks_account(), &s.owner, s.locked)?.map_err(|(_, log)| {
+            Fail::Host(crate::AppError::Invariant(format!("lock refund: {log}")))
+        })?;
+    }
+    let pot = store::pot(state, netuid)?;
+    let carry = read::<u64>(state, EMISSION_CARRY_KEY)?.unwrap_or(0);
+    write(state, EMISSION_CARRY_KEY, &carry.saturating_add(pot));
+    state.delete(pot_key(netuid));
+    for uid in 0..s.n {
+        if let Some(n) = store::neuron(state, netuid, uid)? {
+            state.delete(uid_key(netuid, n.hotkey.as_bytes()));
+        }
+        state.delete(neuron_key(netuid, uid));
+    }
+    let commits = [COMMIT_PREFIX, &netuid.to_be_bytes()].concat();
+    for (k, _) in scan(state, &commits)? {
+        state.delete(k);
+    }
+    state.delete(subnet_key(netuid));
+    done(vec![Event::new(
+        "subnet_dissolved",
+        &[
+            ("netuid", netuid.to_string()),
+            ("refunded", s.locked.to_string()),
+            ("owner", s.owner.to_string()),
+        ],
+    )])
+}
