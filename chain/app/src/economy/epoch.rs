@@ -40,7 +40,10 @@ pub struct EpochCall {
 
 /// Whether `netuid`'s tempo ends at `height`.
 pub fn is_epoch(height: u64, netuid: u16, tempo: u64) -> bool {
-    (height.wrapping_add(netuid as u64).wrapping_add(1)) % tempo.saturating_add(1) == 0
+    height
+        .wrapping_add(netuid as u64)
+        .wrapping_add(1)
+        .is_multiple_of(tempo.saturating_add(1))
 }
 
 /// Runs every end-of-block step of the economy after `reward` was minted to the pool.
@@ -58,7 +61,7 @@ pub fn end_block(
         }
     }
     let p = store::params(state)?;
-    if p.root_tempo > 0 && height % p.root_tempo == 0 {
+    if p.root_tempo > 0 && height.is_multiple_of(p.root_tempo) {
         events.push(root_epoch(state)?);
     }
     events.extend(super::governance::end_block(state, env)?);
@@ -166,8 +169,7 @@ fn subnet_epoch(
                 last_update: n.last_update,
                 registered_at: n.registered_at,
                 weights: n.weights.clone(),
-                // A validator that unstaked everything forfeits its bonds.
-                bonds: if stake == 0 { vec![] } else { n.bonds.clone() },
+                bonds: n.bonds.clone(),
             })
             .collect(),
         kappa: hp.kappa.min(u16::MAX as u64) as u16,

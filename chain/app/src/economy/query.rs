@@ -1,7 +1,7 @@
 //! Economy queries. State paths (provable, raw borsh of one key): `/subnet/{netuid}`,
 //! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
 //! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/proposal/{id}`,
-//! `/vote/{id}/{addr}`, `/economy`, `/shares`, `/total_stake`. Computed views at the latest
+//! `/vote/{id}/{addr}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`. Computed views at the latest
 //! height (borsh, no proof): `/subnets` (`Vec<SubnetView>`), `/metagraph/{netuid}`
 //! (`Vec<MetagraphRow>`), `/nominators/{hotkey}` (`Vec<(Address, u64)>`), `/lock_cost`
 //! (u64), `/proposals` (`Vec<Proposal>`).
@@ -10,8 +10,9 @@ use taochain_primitives::Address;
 use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView, decayed_burn};
 use taochain_storage::StateRead;
 use taochain_storage::schema::{
-    ECONOMY_PARAMS_KEY, PROPOSAL_PREFIX, SUBNET_SHARES_KEY, TOTAL_STAKE_KEY, cold_stake_key,
-    hotkey_key, neuron_key, pot_key, proposal_key, stake_key, subnet_key, uid_key, vote_key,
+    ECONOMY_PARAMS_KEY, EMISSION_CARRY_KEY, PROPOSAL_PREFIX, SUBNET_SHARES_KEY, TOTAL_STAKE_KEY,
+    cold_stake_key, hotkey_key, neuron_key, pot_key, proposal_key, stake_key, subnet_key, uid_key,
+    vote_key,
 };
 
 use super::store::{self, decode, nominators, scan};
@@ -55,6 +56,7 @@ pub fn key_for_path(path: &str) -> Option<Result<Vec<u8>, BadArg>> {
         ["economy"] => Ok(ECONOMY_PARAMS_KEY.to_vec()),
         ["shares"] => Ok(SUBNET_SHARES_KEY.to_vec()),
         ["total_stake"] => Ok(TOTAL_STAKE_KEY.to_vec()),
+        ["emission_carry"] => Ok(EMISSION_CARRY_KEY.to_vec()),
         _ => Err((0, String::new())),
     })())
     .filter(|r| !matches!(r, Err((0, _))))

@@ -16,7 +16,7 @@ use crate::bank::{read, write};
 pub fn scan(
     state: &(impl StateRead + ?Sized),
     prefix: &[u8],
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AppError> {
+) -> Result<Vec<taochain_storage::Entry>, AppError> {
     let end = prefix_end(prefix);
     let mut out = vec![];
     let mut start = prefix.to_vec();

@@ -101,13 +101,7 @@ fn ratio_q(num: u64, den: u64) -> u64 {
 pub fn normalize(x: &[u64]) -> Vec<u64> {
     let sum: u128 = x.iter().map(|&v| v as u128).sum();
     x.iter()
-        .map(|&v| {
-            if sum == 0 {
-                0
-            } else {
-                ((v as u128 * ONE as u128) / sum) as u64
-            }
-        })
+        .map(|&v| (v as u128 * ONE as u128).checked_div(sum).unwrap_or(0) as u64)
         .collect()
 }
 
@@ -274,11 +268,7 @@ fn col_normalize(m: &mut [Vec<u64>], n_cols: usize) {
     }
     for row in m.iter_mut() {
         for (v, &s) in row.iter_mut().zip(&sums) {
-            *v = if s == 0 {
-                0
-            } else {
-                ((*v as u128 * ONE as u128) / s) as u64
-            };
+            *v = (*v as u128 * ONE as u128).checked_div(s).unwrap_or(0) as u64;
         }
     }
 }
@@ -342,6 +332,11 @@ pub fn epoch(input: &EpochInput) -> EpochOutput {
         .iter()
         .map(|&i| {
             let mut row = vec![0u64; n];
+            // A validator that unstaked everything forfeits its bonds (taochain): no UID
+            // earns dividends without stake.
+            if neurons[i].stake == 0 {
+                return row;
+            }
             for &(j, v) in &neurons[i].bonds {
                 let j = j as usize;
                 if j < n && !neurons[j].new_registration {

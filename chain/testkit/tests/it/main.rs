@@ -3,6 +3,7 @@
 mod bad_input;
 mod blocks;
 mod contracts;
+mod economy;
 
 use taochain_testkit::MockChain;
 use taochain_testkit::fixtures::{CHAIN_ID, genesis};

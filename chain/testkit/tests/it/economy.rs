@@ -1,0 +1,820 @@
+//! The economy through the ABCI app: subnets, registration, staking, weights, epochs and
+//! their exact payout, root shares, governance, and every bad input with its own code and
+//! no state change.
+
+use std::collections::BTreeMap;
+
+use taochain_primitives::subnet::{
+    EconomyParams, HotkeyInfo, MetagraphRow, Proposal, ProposalAction, ProposalStatus, SubnetInfo,
+    SubnetView, VoteChoice, weights_commit_hash,
+};
+use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, RejectCode, Supply};
+use taochain_testkit::fixtures::{CHAIN_ID, addr, genesis, signed};
+use taochain_testkit::{CommittedBlock, MockChain};
+use taochain_vm::testing::contract_wasm;
+
+/// Coldkeys are fixture keys 0..4, hotkeys 4..12; all funded (hotkeys pay their fees).
+const KEYS: u8 = 12;
+const BALANCE: u64 = 10_000 * RAO_PER_TAO;
+const TEMPO: u64 = 4;
+
+struct Net {
+    chain: MockChain,
+    nonces: BTreeMap<u8, u64>,
+}
+
+fn economy() -> EconomyParams {
+    let mut p = EconomyParams {
+        subnet_limit: 2,
+        min_lock: 10 * RAO_PER_TAO,
+        root_tempo: 5,
+        voting_period: 3,
+        min_deposit: RAO_PER_TAO,
+        take_rate_limit: 1000,
+        ..EconomyParams::default()
+    };
+    p.default_hyperparams.tempo = TEMPO;
+    p.default_hyperparams.weights_rate_limit = 0;
+    p.default_hyperparams.immunity_period = 0;
+    p
+}
+
+impl Net {
+    fn new(dir: &std::path::Path) -> Self {
+        let mut app_state = genesis(KEYS, BALANCE);
+        app_state["economy"] = serde_json::to_value(economy()).expect("json");
+        let mut chain = MockChain::open(dir);
+        chain.init(CHAIN_ID, &app_state);
+        chain.block(vec![]);
+        Net {
+            chain,
+            nonces: BTreeMap::new(),
+        }
+    }
+
+    fn tx(&mut self, from: u8, msgs: Vec<Msg>) -> Vec<u8> {
+        let nonce = self.nonces.entry(from).or_default();
+        *nonce += 1;
+        signed(from, *nonce - 1, msgs)
+    }
+
+    /// One block with one transaction that must succeed.
+    fn ok(&mut self, from: u8, msgs: Vec<Msg>) -> CommittedBlock {
+        let tx = self.tx(from, msgs);
+        let b = self.chain.block(vec![tx]);
+        assert_eq!(b.results[0].code, 0, "{}", b.results[0].log);
+        b
+    }
+
+    fn empty(&mut self) -> CommittedBlock {
+        self.chain.block(vec![])
+    }
+
+    fn get<T: borsh::BorshDeserialize>(&self, path: &str) -> Option<T> {
+        let r = self.chain.query(path, false);
+        assert_eq!(r.code, 0, "{path}: {}", r.log);
+        (!r.value.is_empty()).then(|| borsh::from_slice(&r.value).expect("decodes"))
+    }
+
+    fn balance(&self, a: Address) -> u64 {
+        self.get::<Account>(&format!("/account/{a}"))
+            .map_or(0, |a| a.balance)
+    }
+
+    fn metagraph(&self, netuid: u16) -> Vec<MetagraphRow> {
+        self.get(&format!("/metagraph/{netuid}"))
+            .unwrap_or_default()
+    }
+
+    /// The economy's views, to compare before and after a refused transaction.
+    fn snapshot(&self) -> Vec<Vec<u8>> {
+        // Subnet records, not `/subnets`: pots grow and burn prices decay every block.
+        let mut paths = vec!["/proposals".to_string(), "/total_stake".into()];
+        for n in 0..4 {
+            paths.push(format!("/metagraph/{n}"));
+            paths.push(format!("/subnet/{n}"));
+        }
+        for h in 4..KEYS {
+            paths.push(format!("/hotkey/{}", addr(h)));
+            paths.push(format!("/nominators/{}", addr(h)));
+        }
+        paths
+            .iter()
+            .map(|p| self.chain.query(p, false).value.to_vec())
+            .collect()
+    }
+
+    /// A transaction refused with `code` that changes nothing but fee and nonce.
+    fn refused(&mut self, from: u8, msg: Msg, code: RejectCode) {
+        let before = self.snapshot();
+        let tx = self.tx(from, vec![msg.clone()]);
+        let b = self.chain.block(vec![tx]);
+        assert_eq!(
+            b.results[0].code,
+            code.code(),
+            "{msg:?}: expected {}, got code {} ({})",
+            code.name(),
+            b.results[0].code,
+            b.results[0].log
+        );
+        assert!(!b.results[0].log.is_empty());
+        // Epochs run at the end of a block and change the views; only compare when the
+        // block held no epoch.
+        if !b
+            .events
+            .iter()
+            .any(|e| e.r#type == "epoch" || e.r#type == "root_epoch")
+        {
+            assert_eq!(before, self.snapshot(), "{msg:?} changed state");
+        }
+    }
+
+    /// Blocks until `netuid`'s next epoch has run; returns that block.
+    fn until_epoch(&mut self, netuid: u16) -> CommittedBlock {
+        loop {
+            let b = self.empty();
+            if epoch_event(&b, netuid).is_some() {
+                return b;
+            }
+        }
+    }
+
+    /// Module and fixture balances: every rao in existence.
+    fn sum_of_balances(&self, contracts: &[Address]) -> u64 {
+        let modules = ["emission_pool", "staking", "subnet_locks", "gov_deposits"];
+        (0..KEYS)
+            .map(addr)
+            .chain(modules.iter().map(|m| Address::module(m)))
+            .chain(contracts.iter().copied())
+            .map(|a| self.balance(a))
+            .sum()
+    }
+}
+
+fn epoch_event(b: &CommittedBlock, netuid: u16) -> Option<BTreeMap<String, String>> {
+    b.events
+        .iter()
+        .filter(|e| e.r#type == "epoch")
+        .map(|e| {
+            e.attributes
+                .iter()
+                .map(|a| (a.key.clone(), a.value.clone()))
+                .collect::<BTreeMap<_, _>>()
+        })
+        .find(|a| a.get("netuid") == Some(&netuid.to_string()))
+}
+
+fn num(attrs: &BTreeMap<String, String>, k: &str) -> u64 {
+    attrs[k].parse().expect("number")
+}
+
+/// Stores the counter contract (code 1) and creates subnet 1 owned by coldkey 0 with
+/// owner hotkey 4.
+fn subnet_one(net: &mut Net) {
+    net.ok(
+        0,
+        vec![Msg::StoreCode {
+            wasm: contract_wasm("counter"),
+        }],
+    );
+    register_subnet(net, 0, 4);
+}
+
+fn register_subnet(net: &mut Net, cold: u8, hot: u8) -> CommittedBlock {
+    net.ok(
+        cold,
+        vec![Msg::RegisterSubnet {
+            hotkey: addr(hot),
+            code_id: 1,
+            init_msg: 0u64.to_le_bytes().to_vec(),
+            hyperparams: None,
+        }],
+    )
+}
+
+fn register(net: &mut Net, cold: u8, netuid: u16, hot: u8) {
+    net.ok(
+        cold,
+        vec![Msg::BurnedRegister {
+            netuid,
+            hotkey: addr(hot),
+        }],
+    );
+}
+
+fn stake(net: &mut Net, cold: u8, hot: u8, tao: u64) {
+    net.ok(
+        cold,
+        vec![Msg::AddStake {
+            hotkey: addr(hot),
+            amount: tao * RAO_PER_TAO,
+        }],
+    );
+}
+
+fn uid(net: &Net, netuid: u16, hot: u8) -> u16 {
+    net.get(&format!("/uid/{netuid}/{}", addr(hot)))
+        .expect("registered")
+}
+
+/// Subnet 1: owner hotkey 4 (UID 0, no stake), validator hotkey 5 (coldkey 1, 100 TAO,
+/// nominated by coldkey 3 with 300 TAO), miners 6 and 7 (coldkey 2).
+fn standard(net: &mut Net) {
+    subnet_one(net);
+    register(net, 1, 1, 5);
+    register(net, 2, 1, 6);
+    register(net, 2, 1, 7);
+    stake(net, 1, 5, 100);
+    stake(net, 3, 5, 300);
+    // Permits come from an epoch.
+    net.until_epoch(1);
+}
+
+#[test]
+fn an_epoch_pays_owner_miners_validator_and_nominators_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut net = Net::new(dir.path());
+    standard(&mut net);
+    let rows = net.metagraph(1);
+    assert_eq!(rows.len(), 4);
+    assert!(rows[uid(&net, 1, 5) as usize].permit, "{rows:?}");
+    let (m6, m7) = (uid(&net, 1, 6), uid(&net, 1, 7));
+    net.ok(
+        5,
+        vec![Msg::SetWeights {
+            netuid: 1,
+            uids: vec![m6, m7],
+            values: vec![1, 3],
+            version_key: 0,
+        }],
+    );
+    let cold: Vec<u64> = (0..4).map(|c| net.balance(addr(c))).collect();
+    let b = net.until_epoch(1);
+    let ev = epoch_event(&b, 1).expect("epoch");
+    let pot = num(&ev, "pot");
+    assert!(pot > 0);
+    // The rule, computed independently: 18% owner, 41% miners by incentive (1/4, 3/4),
+    // 41% to the only validator, whose 18% take goes to coldkey 1 and the rest to its
+    // nominators 100:300 (remainder to the hotkey's owner).
+    let owner = pot * 18 / 100;
+    let half = pot * 41 / 100;
+    let (miner6, miner7) = (half / 4, half * 3 / 4);
+    let take = half * 1800 / 10_000;
+    let rest = half - take;
+    let (nom1, nom3) = (rest / 4, rest * 3 / 4);
+    let left = rest - nom1 - nom3;
+    assert_eq!(num(&ev, "owner"), owner);
+    assert_eq!(num(&ev, "miners"), miner6 + miner7);
+    assert_eq!(num(&ev, "validators"), half);
+    assert_eq!(num(&ev, "carried"), pot - owner - miner6 - miner7 - half);
+    assert_eq!(net.balance(addr(0)) - cold[0], owner);
+    assert_eq!(net.balance(addr(1)) - cold[1], take + nom1 + left);
+    assert_eq!(net.balance(addr(2)) - cold[2], miner6 + miner7);
+    assert_eq!(net.balance(addr(3)) - cold[3], nom3);
+    let rows = net.metagraph(1);
+    assert_eq!(rows[m6 as usize].incentive, 16383);
+    assert_eq!(rows[m7 as usize].incentive, 49151);
+    assert_eq!(rows[uid(&net, 1, 5) as usize].dividends, 65535);
+    assert_eq!(rows[m6 as usize].consensus, 16383);
+    assert_eq!(rows[m7 as usize].emission, miner7);
+    // Every rao is accounted for, and the pool holds exactly the pots and the carry.
+    let contract = net.get::<SubnetInfo>("/subnet/1").expect("subnet").contract;
+    let supply: Supply = net.get("/supply").expect("supply");
+    assert_eq!(net.sum_of_balances(&[contract]), supply.total_issuance);
+    let pots: u64 = net
+        .get::<Vec<SubnetView>>("/subnets")
+        .expect("subnets")
+        .iter()
+        .map(|s| s.pot)
+        .sum();
+    let carry: u64 = net.get("/emission_carry").unwrap_or(0);
+    assert_eq!(net.balance(Address::module("emission_pool")), pots + carry);
+    // Total issuance follows the schedule: genesis + every block's reward - recycled.
+    assert_eq!(
+        supply.total_issuance,
+        supply.genesis_issuance + supply.total_minted - supply.total_recycled
+    );
+}
+
+#[test]
+fn every_bad_input_has_its_own_code_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut net = Net::new(dir.path());
+    standard(&mut net);
+    let (m6, m7) = (uid(&net, 1, 6), uid(&net, 1, 7));
+    let w = |uids: Vec<u16>, values: Vec<u16>| Msg::SetWeights {
+        netuid: 1,
+        uids,
+        values,
+        version_key: 0,
+    };
+    // Weights: unregistered hotkey, no permit, duplicates, unknown UID.
+    net.refused(8, w(vec![m6], vec![1]), RejectCode::NotRegistered);
+    net.refused(6, w(vec![m7], vec![1]), RejectCode::NoValidatorPermit);
+    net.refused(5, w(vec![m6, m6], vec![1, 2]), RejectCode::DuplicateUids);
+    net.refused(5, w(vec![m6, 99], vec![1, 2]), RejectCode::UnknownUid);
+    net.refused(5, w(vec![m6], vec![1, 2]), RejectCode::InvalidWeights);
+    // Too few weights and the rate limit, after the owner raises both.
+    let set = |net: &mut Net, name: &str, value: u64| {
+        net.ok(
+            0,
+            vec![Msg::SetHyperparam {
+                netuid: 1,
+                name: name.into(),
+                value,
+            }],
+        );
+    };
+    set(&mut net, "min_allowed_weights", 2);
+    net.refused(5, w(vec![m6], vec![1]), RejectCode::TooFewWeights);
+    net.ok(5, vec![w(vec![m6, m7], vec![1, 1])]);
+    set(&mut net, "weights_rate_limit", 50);
+    net.refused(
+        5,
+        w(vec![m6, m7], vec![2, 1]),
+        RejectCode::WeightsRateLimited,
+    );
+    // Hyperparameters: owner only, within bounds.
+    net.refused(
+        1,
+        Msg::SetHyperparam {
+            netuid: 1,
+            name: "tempo".into(),
+            value: 9,
+        },
+        RejectCode::Unauthorized,
+    );
+    net.refused(
+        0,
+        Msg::SetHyperparam {
+            netuid: 1,
+            name: "kappa".into(),
+            value: 70_000,
+        },
+        RejectCode::InvalidParam,
+    );
+    net.refused(
+        0,
+        Msg::SetHyperparam {
+            netuid: 1,
+            name: "nope".into(),
+            value: 1,
+        },
+        RejectCode::InvalidParam,
+    );
+    net.refused(
+        0,
+        Msg::SetHyperparam {
+            netuid: 9,
+            name: "tempo".into(),
+            value: 1,
+        },
+        RejectCode::SubnetNotFound,
+    );
+    // Registration: too little balance; already registered; full and all immune.
+    let poor = 11;
+    let all = net.balance(addr(poor)) - 2 * taochain_testkit::fixtures::FEE;
+    net.ok(
+        poor,
+        vec![Msg::Transfer {
+            to: addr(0),
+            amount: all,
+        }],
+    );
+    net.refused(
+        poor,
+        Msg::BurnedRegister {
+            netuid: 1,
+            hotkey: addr(poor),
+        },
+        RejectCode::InsufficientFunds,
+    );
+    net.refused(
+        2,
+        Msg::BurnedRegister {
+            netuid: 1,
+            hotkey: addr(6),
+        },
+        RejectCode::AlreadyRegistered,
+    );
+    net.refused(
+        2,
+        Msg::BurnedRegister {
+            netuid: 1,
+            hotkey: addr(5),
+        },
+        RejectCode::HotkeyNotOwned,
+    );
+    for (name, value) in [
+        ("max_allowed_validators", 4),
+        ("max_allowed_uids", 4),
+        ("immunity_period", 10_000),
+    ] {
+        set(&mut net, name, value);
+    }
+    net.refused(
+        2,
+        Msg::BurnedRegister {
+            netuid: 1,
+            hotkey: addr(9),
+        },
+        RejectCode::SubnetFull,
+    );
+    // Staking.
+    net.refused(
+        1,
+        Msg::RemoveStake {
+            hotkey: addr(5),
+            amount: 101 * RAO_PER_TAO,
+        },
+        RejectCode::InsufficientStake,
+    );
+    net.refused(
+        1,
+        Msg::MoveStake {
+            from: addr(5),
+            to: addr(6),
+            amount: 101 * RAO_PER_TAO,
+        },
+        RejectCode::InsufficientStake,
+    );
+    net.refused(
+        1,
+        Msg::AddStake {
+            hotkey: addr(10),
+            amount: RAO_PER_TAO,
+        },
+        RejectCode::NotRegistered,
+    );
+    net.refused(
+        1,
+        Msg::AddStake {
+            hotkey: addr(5),
+            amount: 0,
+        },
+        RejectCode::ZeroAmount,
+    );
+    net.refused(
+        1,
+        Msg::SetTake {
+            hotkey: addr(5),
+            take_bps: 1801,
+        },
+        RejectCode::TakeTooHigh,
+    );
+    net.refused(
+        2,
+        Msg::SetTake {
+            hotkey: addr(5),
+            take_bps: 100,
+        },
+        RejectCode::HotkeyNotOwned,
+    );
+    net.ok(
+        1,
+        vec![Msg::SetTake {
+            hotkey: addr(5),
+            take_bps: 900,
+        }],
+    );
+    net.refused(
+        1,
+        Msg::SetTake {
+            hotkey: addr(5),
+            take_bps: 1000,
+        },
+        RejectCode::RateLimited,
+    );
+    // Subnets: beyond the limit (2), and dissolving someone else's.
+    register_subnet(&mut net, 1, 8);
+    net.refused(
+        2,
+        Msg::RegisterSubnet {
+            hotkey: addr(9),
+            code_id: 1,
+            init_msg: vec![0; 8],
+            hyperparams: None,
+        },
+        RejectCode::SubnetLimitReached,
+    );
+    net.refused(
+        2,
+        Msg::DissolveSubnet { netuid: 1 },
+        RejectCode::Unauthorized,
+    );
+    // Governance: no stake, double vote, unknown proposal, deposit too low, bad param.
+    let action = ProposalAction::SetParam {
+        name: "subnet_limit".into(),
+        value: 3,
+    };
+    net.refused(
+        0,
+        Msg::Propose {
+            action: action.clone(),
+            deposit: 1,
+        },
+        RejectCode::DepositTooLow,
+    );
+    net.refused(
+        0,
+        Msg::Propose {
+            action: ProposalAction::SetParam {
+                name: "x".into(),
+                value: 1,
+            },
+            deposit: RAO_PER_TAO,
+        },
+        RejectCode::InvalidParam,
+    );
+    net.ok(
+        0,
+        vec![Msg::Propose {
+            action,
+            deposit: RAO_PER_TAO,
+        }],
+    );
+    net.refused(
+        2,
+        Msg::Vote {
+            id: 1,
+            choice: VoteChoice::Yes,
+        },
+        RejectCode::NoVotingPower,
+    );
+    net.ok(
+        3,
+        vec![Msg::Vote {
+            id: 1,
+            choice: VoteChoice::Yes,
+        }],
+    );
+    net.refused(
+        3,
+        Msg::Vote {
+            id: 1,
+            choice: VoteChoice::No,
+        },
+        RejectCode::AlreadyVoted,
+    );
+    net.refused(
+        3,
+        Msg::Vote {
+            id: 7,
+            choice: VoteChoice::No,
+        },
+        RejectCode::ProposalNotFound,
+    );
+}
+
+#[test]
+fn commit_reveal_accepts_only_a_matching_reveal_in_its_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut net = Net::new(dir.path());
+    standard(&mut net);
+    for (name, value) in [("commit_reveal", 1), ("reveal_period", 3)] {
+        net.ok(
+            0,
+            vec![Msg::SetHyperparam {
+                netuid: 1,
+                name: name.into(),
+                value,
+            }],
+        );
+    }
+    let (m6, m7) = (uid(&net, 1, 6), uid(&net, 1, 7));
+    let (uids, values, salt) = (vec![m6, m7], vec![5u16, 7], b"pepper".to_vec());
+    let hash = weights_commit_hash(&addr(5), 1, &uids, &values, &salt, 3);
+    net.refused(
+        5,
+        Msg::SetWeights {
+            netuid: 1,
+            uids: uids.clone(),
+            values: values.clone(),
+            version_key: 3,
+        },
+        RejectCode::InvalidWeights,
+    );
+    let committed = net
+        .ok(5, vec![Msg::CommitWeights { netuid: 1, hash }])
+        .height;
+    let reveal = |salt: &[u8]| Msg::RevealWeights {
+        netuid: 1,
+        uids: uids.clone(),
+        values: values.clone(),
+        salt: salt.to_vec(),
+        version_key: 3,
+    };
+    net.refused(5, reveal(&salt), RejectCode::RevealTooEarly);
+    net.refused(5, reveal(b"salt"), RejectCode::RevealMismatch);
+    while net.chain.height() + 1 < committed + 3 {
+        net.empty();
+    }
+    net.ok(5, vec![reveal(&salt)]);
+    let stored =
+        net.get::<taochain_primitives::subnet::Neuron>(&format!("/neuron/1/{}", uid(&net, 1, 5)));
+    assert_eq!(
+        stored.expect("neuron").weights,
+        vec![(m6, 46811), (m7, 65535)]
+    );
+    // A second commit revealed too late.
+    let late = net
+        .ok(5, vec![Msg::CommitWeights { netuid: 1, hash }])
+        .height;
+    while net.chain.height() + 1 < late + 6 {
+        net.empty();
+    }
+    net.refused(5, reveal(&salt), RejectCode::RevealTooLate);
+    // At most ten unrevealed commits (with a long window, so none expires meanwhile).
+    net.ok(
+        0,
+        vec![Msg::SetHyperparam {
+            netuid: 1,
+            name: "reveal_period".into(),
+            value: 100,
+        }],
+    );
+    // The late commit counts again under the longer window: nine more make ten.
+    for i in 0..9u8 {
+        net.ok(
+            5,
+            vec![Msg::CommitWeights {
+                netuid: 1,
+                hash: [i; 32],
+            }],
+        );
+    }
+    net.refused(
+        5,
+        Msg::CommitWeights {
+            netuid: 1,
+            hash: [99; 32],
+        },
+        RejectCode::TooManyCommits,
+    );
+}
+
+#[test]
+fn a_full_subnet_replaces_the_lowest_emission_non_immune_neuron() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut net = Net::new(dir.path());
+    standard(&mut net);
+    let m6 = uid(&net, 1, 6);
+    net.ok(
+        5,
+        vec![Msg::SetWeights {
+            netuid: 1,
+            uids: vec![m6],
+            values: vec![1],
+            version_key: 0,
+        }],
+    );
+    for (name, value) in [("max_allowed_validators", 4), ("max_allowed_uids", 4)] {
+        net.ok(
+            0,
+            vec![Msg::SetHyperparam {
+                netuid: 1,
+                name: name.into(),
+                value,
+            }],
+        );
+    }
+    net.until_epoch(1);
+    // Miner 7 earned nothing: it is the one replaced; the burn price rose by 1.26x.
+    let price_before = net.get::<Vec<SubnetView>>("/subnets").expect("views")[0].burn;
+    let m7 = uid(&net, 1, 7);
+    register(&mut net, 3, 1, 9);
+    assert_eq!(uid(&net, 1, 9), m7);
+    assert!(net.get::<u16>(&format!("/uid/1/{}", addr(7))).is_none());
+    let info: SubnetInfo = net.get("/subnet/1").expect("subnet");
+    assert_eq!(info.n, 4);
+    assert!(
+        info.burn >= price_before * 125 / 100,
+        "{} vs {price_before}",
+        info.burn
+    );
+}
+
+#[test]
+fn root_weights_set_subnet_shares_and_governance_raises_the_subnet_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut net = Net::new(dir.path());
+    subnet_one(&mut net);
+    register_subnet(&mut net, 1, 8);
+    // Before root weights: equal shares.
+    net.empty();
+    let pots: Vec<u64> = net
+        .get::<Vec<SubnetView>>("/subnets")
+        .expect("v")
+        .iter()
+        .map(|s| s.pot)
+        .collect();
+    assert_eq!(pots.len(), 2);
+    // Root: hotkey 10 (coldkey 3) with stake weights subnet 2 only.
+    net.ok(3, vec![Msg::RootRegister { hotkey: addr(10) }]);
+    stake(&mut net, 3, 10, 50);
+    net.ok(
+        10,
+        vec![Msg::SetWeights {
+            netuid: 0,
+            uids: vec![2],
+            values: vec![1],
+            version_key: 0,
+        }],
+    );
+    net.refused(
+        10,
+        Msg::SetWeights {
+            netuid: 0,
+            uids: vec![5],
+            values: vec![1],
+            version_key: 0,
+        },
+        RejectCode::UnknownUid,
+    );
+    loop {
+        let b = net.empty();
+        if b.events.iter().any(|e| e.r#type == "root_epoch") {
+            break;
+        }
+    }
+    let views: Vec<SubnetView> = net.get("/subnets").expect("views");
+    assert_eq!(views[0].share_q32, 0);
+    assert_eq!(views[1].share_q32, 1 << 32);
+    // From now on the whole reward goes to subnet 2: subnet 1's pot never grows.
+    for _ in 0..6 {
+        let before: Vec<u64> = net
+            .get::<Vec<SubnetView>>("/subnets")
+            .expect("v")
+            .iter()
+            .map(|s| s.pot)
+            .collect();
+        let b = net.empty();
+        let after: Vec<u64> = net
+            .get::<Vec<SubnetView>>("/subnets")
+            .expect("v")
+            .iter()
+            .map(|s| s.pot)
+            .collect();
+        assert!(after[0] <= before[0]);
+        if epoch_event(&b, 2).is_none() {
+            assert!(after[1] > before[1]);
+        }
+    }
+    // Governance: the limit is 2; a passed proposal raises it to 3.
+    net.refused(
+        2,
+        Msg::RegisterSubnet {
+            hotkey: addr(9),
+            code_id: 1,
+            init_msg: vec![0; 8],
+            hyperparams: None,
+        },
+        RejectCode::SubnetLimitReached,
+    );
+    let action = ProposalAction::SetParam {
+        name: "subnet_limit".into(),
+        value: 3,
+    };
+    let deposits = Address::module("gov_deposits");
+    net.ok(
+        0,
+        vec![Msg::Propose {
+            action,
+            deposit: RAO_PER_TAO,
+        }],
+    );
+    assert_eq!(net.balance(deposits), RAO_PER_TAO);
+    net.ok(
+        3,
+        vec![Msg::Vote {
+            id: 1,
+            choice: VoteChoice::Yes,
+        }],
+    );
+    while net.get::<Proposal>("/proposal/1").expect("p").status == ProposalStatus::Open {
+        net.empty();
+    }
+    let p: Proposal = net.get("/proposal/1").expect("p");
+    assert_eq!(p.status, ProposalStatus::Executed, "{p:?}");
+    assert_eq!(p.yes, 50 * RAO_PER_TAO);
+    // Quorum reached: the deposit went back.
+    assert_eq!(net.balance(deposits), 0);
+    assert_eq!(
+        net.get::<EconomyParams>("/economy")
+            .expect("p")
+            .subnet_limit,
+        3
+    );
+    register_subnet(&mut net, 2, 9);
+    assert!(net.get::<SubnetInfo>("/subnet/3").is_some());
+    // Dissolve by the owner: the lock comes back.
+    let info: SubnetInfo = net.get("/subnet/3").expect("s");
+    let b2 = net.balance(addr(2));
+    net.ok(2, vec![Msg::DissolveSubnet { netuid: 3 }]);
+    assert_eq!(
+        net.balance(addr(2)),
+        b2 + info.locked - taochain_testkit::fixtures::FEE
+    );
+    assert!(net.get::<SubnetInfo>("/subnet/3").is_none());
+    let _: Option<HotkeyInfo> = net.get(&format!("/hotkey/{}", addr(9)));
+}
