@@ -31,6 +31,13 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1024)]
         n: usize,
     },
+    /// Yuma epoch time (offline): 256 UIDs x 64 validators and 4096 UIDs x 256 validators,
+    /// every validator weighting every UID.
+    Epoch {
+        /// Repetitions per size (the median is printed).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Contract VM micro-benchmarks (offline).
     Vm {
         /// Repetitions of the per-call benchmarks.
@@ -79,6 +86,7 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             home,
         } => (rate, duration, accounts, sync, home),
         BenchCmd::Vm { iterations } => return vm(ctx, iterations),
+        BenchCmd::Epoch { runs } => return crate::yuma::bench(ctx, runs),
         BenchCmd::Verify { n } => return crate::work::bench_verify(ctx, n),
     };
     anyhow::ensure!(

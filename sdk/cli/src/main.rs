@@ -1,14 +1,18 @@
 //! `tao`: the taochain command-line interface. Keys, transfers, queries (with proof
-//! checking), the emission schedule, a local multi-validator network, and load benchmarks.
+//! checking), the emission schedule, contracts, the economy (subnets, neurons, stake,
+//! weights, metagraph, root, governance, the offline Yuma calculator), useful work, a local
+//! multi-validator network, and benchmarks.
 //! Every command takes `--output json` for scripts.
 
 mod bench;
 mod chain;
 mod contract;
+mod economy;
 mod keys;
 mod localnet;
 mod output;
 mod work;
+mod yuma;
 
 use std::path::PathBuf;
 
@@ -89,6 +93,35 @@ enum Command {
     /// Benchmarks against a running chain.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Subnets: create, list, show, hyperparams, set-hyperparam, dissolve, lock-cost.
+    #[command(subcommand)]
+    Subnet(economy::SubnetCmd),
+    /// Neurons: register on a subnet, associate a hotkey.
+    #[command(subcommand)]
+    Neuron(economy::NeuronCmd),
+    /// Stake: add, remove, move, show, set-take.
+    #[command(subcommand)]
+    Stake(economy::StakeCmd),
+    /// Weights: set, commit, reveal.
+    #[command(subcommand)]
+    Weights(economy::WeightsCmd),
+    /// A subnet's metagraph (netuid 0: root).
+    Metagraph {
+        /// Netuid.
+        netuid: u16,
+    },
+    /// The root network: register, weights over subnets, show.
+    #[command(subcommand)]
+    Root(economy::RootCmd),
+    /// Governance: propose, vote, list, show.
+    #[command(subcommand)]
+    Gov(economy::GovCmd),
+    /// Run the chain's epoch code (Yuma + payout) on a JSON case, offline.
+    Yuma {
+        /// The case file.
+        #[arg(long)]
+        input: PathBuf,
+    },
 }
 
 /// Paths and settings every command shares.
@@ -134,6 +167,14 @@ fn main() {
         Command::Contract(cmd) => contract::run(&ctx, cmd),
         Command::Vm(cmd) => contract::run_vm(&ctx, cmd),
         Command::Bench(cmd) => bench::run(&ctx, cmd),
+        Command::Subnet(cmd) => economy::run_subnet(&ctx, cmd),
+        Command::Neuron(cmd) => economy::run_neuron(&ctx, cmd),
+        Command::Stake(cmd) => economy::run_stake(&ctx, cmd),
+        Command::Weights(cmd) => economy::run_weights(&ctx, cmd),
+        Command::Metagraph { netuid } => economy::run_metagraph(&ctx, netuid),
+        Command::Root(cmd) => economy::run_root(&ctx, cmd),
+        Command::Gov(cmd) => economy::run_gov(&ctx, cmd),
+        Command::Yuma { input } => yuma::run(&input),
     };
     if let Err(e) = result {
         match ctx.output {

@@ -90,19 +90,26 @@ fn mul_q(a: u64, b: u64) -> u64 {
 }
 
 fn ratio_q(num: u64, den: u64) -> u64 {
+    div_q(num, den as u128)
+}
+
+/// `floor(v * 2^32 / den)` (0 when `den == 0`), in u64 arithmetic when it fits: the
+/// same exact result as the u128 division, several times faster.
+#[inline]
+fn div_q(v: u64, den: u128) -> u64 {
     if den == 0 {
         0
+    } else if v < ONE && den <= u64::MAX as u128 {
+        (v << 32) / den as u64
     } else {
-        ((num as u128 * ONE as u128) / den as u128) as u64
+        (((v as u128) << 32) / den) as u64
     }
 }
 
 /// `x / sum(x)` in Q32 (all zero when the sum is zero).
 pub fn normalize(x: &[u64]) -> Vec<u64> {
     let sum: u128 = x.iter().map(|&v| v as u128).sum();
-    x.iter()
-        .map(|&v| (v as u128 * ONE as u128).checked_div(sum).unwrap_or(0) as u64)
-        .collect()
+    x.iter().map(|&v| div_q(v, sum)).collect()
 }
 
 /// `floor(x * 65535)` for a Q32 proportion (saturating at 65535).
@@ -133,7 +140,8 @@ pub fn weighted_median(entries: &mut [(u64, u64)], kappa: u16) -> u64 {
     if total == 0 {
         return 0;
     }
-    entries.sort_unstable();
+    // Only the score order matters: equal scores give the same answer in any order.
+    entries.sort_unstable_by_key(|e| e.0);
     let minority = total * (U16 - kappa as u64) as u128;
     let mut cum: u128 = 0;
     for &(score, stake) in entries.iter() {
@@ -186,64 +194,62 @@ pub fn core(
     let rows = stake.len();
     let stake_q = normalize(stake);
     let voters: Vec<usize> = (0..rows).filter(|&i| stake[i] > 0).collect();
-    // 6. Consensus: stake-weighted median per column over staked validators.
-    let mut consensus = vec![0u64; n_cols];
-    let mut column: Vec<(u64, u64)> = Vec::with_capacity(voters.len());
-    for (j, c) in consensus.iter_mut().enumerate() {
-        column.clear();
-        let mut any = false;
-        for &i in &voters {
-            let w = weights[i].get(j).copied().unwrap_or(0);
-            any |= w > 0;
-            column.push((w, stake[i]));
-        }
-        if any {
-            *c = weighted_median(&mut column, kappa);
-        }
-    }
-    // 7-8. Clip, trust, ranks.
+    let consensus = consensus(stake, weights, &voters, n_cols, kappa);
+    // 7-9a. One pass per row: clip, trust, ranks, and the bond delta (stake-weighted
+    // clipped weights) with its column sums.
     let mut trust = vec![0u64; rows];
     let mut ranks = vec![0u64; n_cols];
-    let mut clipped: Vec<Vec<u64>> = vec![vec![]; rows];
+    let mut delta: Vec<Vec<u64>> = vec![vec![]; rows];
+    let mut delta_sums = vec![0u128; n_cols];
     for i in 0..rows {
-        if weights[i].is_empty() {
+        if weights[i].iter().all(|&w| w == 0) {
             continue;
         }
-        let row: Vec<u64> = weights[i]
-            .iter()
-            .zip(&consensus)
-            .map(|(&w, &c)| w.min(c))
-            .collect();
-        trust[i] = row.iter().sum();
-        for (r, &w) in ranks.iter_mut().zip(&row) {
-            *r += mul_q(w, stake_q[i]);
+        let mut row = vec![0u64; n_cols];
+        let mut t = 0u64;
+        for (j, (&w, &c)) in weights[i].iter().zip(&consensus).enumerate() {
+            let wc = w.min(c);
+            t += wc;
+            let d = mul_q(wc, stake_q[i]);
+            ranks[j] += d;
+            delta_sums[j] += d as u128;
+            row[j] = d;
         }
-        clipped[i] = row;
+        trust[i] = t;
+        delta[i] = row;
     }
     let incentive = normalize(&ranks);
-    // 9. Bonds: EMA of column-normalised stake-weighted clipped weights.
-    let mut delta: Vec<Vec<u64>> = clipped
-        .iter()
-        .enumerate()
-        .map(|(i, row)| row.iter().map(|&w| mul_q(w, stake_q[i])).collect())
-        .collect();
-    col_normalize(&mut delta, n_cols);
-    let mut old: Vec<Vec<u64>> = bonds_old.to_vec();
-    col_normalize(&mut old, n_cols);
+    // 9b. Bonds: EMA of the column-normalised delta and the column-normalised old bonds
+    // (alpha = 1 - bonds_moving_average / 10^6), column-normalised again. Every operand
+    // is <= 2^32 and the weights sum to 10^6, so the EMA fits u64 exactly.
+    let mut old_sums = vec![0u128; n_cols];
+    for row in bonds_old {
+        for (s, &b) in old_sums.iter_mut().zip(row) {
+            *s += b as u128;
+        }
+    }
     let keep = bonds_moving_average.min(BMA_SCALE);
     let fresh = BMA_SCALE - keep;
-    let mut bonds: Vec<Vec<u64>> = (0..rows)
-        .map(|i| {
-            (0..n_cols)
-                .map(|j| {
-                    let d = delta[i].get(j).copied().unwrap_or(0) as u128;
-                    let o = old[i].get(j).copied().unwrap_or(0) as u128;
-                    ((d * fresh as u128 + o * keep as u128) / BMA_SCALE as u128) as u64
-                })
-                .collect()
-        })
-        .collect();
-    col_normalize(&mut bonds, n_cols);
+    let mut bonds: Vec<Vec<u64>> = Vec::with_capacity(rows);
+    let mut sums = vec![0u128; n_cols];
+    for (i, delta_row) in delta.iter().enumerate() {
+        let mut row = vec![0u64; n_cols];
+        for (j, b) in row.iter_mut().enumerate() {
+            let d = delta_row.get(j).map_or(0, |&d| div_q(d, delta_sums[j]));
+            let o = bonds_old
+                .get(i)
+                .and_then(|r| r.get(j))
+                .map_or(0, |&o| div_q(o, old_sums[j]));
+            *b = (d * fresh + o * keep) / BMA_SCALE;
+            sums[j] += *b as u128;
+        }
+        bonds.push(row);
+    }
+    for row in &mut bonds {
+        for (b, &s) in row.iter_mut().zip(&sums) {
+            *b = div_q(*b, s);
+        }
+    }
     // 10. Dividends.
     let div_raw: Vec<u64> = bonds
         .iter()
@@ -259,18 +265,42 @@ pub fn core(
     }
 }
 
-fn col_normalize(m: &mut [Vec<u64>], n_cols: usize) {
-    let mut sums = vec![0u128; n_cols];
-    for row in m.iter() {
-        for (s, &v) in sums.iter_mut().zip(row) {
-            *s += v as u128;
+/// Step 6: the stake-weighted median of every column over the staked rows. Columns are
+/// gathered in blocks that fit in cache, then each column's scores are sorted.
+fn consensus(
+    stake: &[u64],
+    weights: &[Vec<u64>],
+    voters: &[usize],
+    n_cols: usize,
+    kappa: u16,
+) -> Vec<u64> {
+    const BLOCK: usize = 64;
+    let v = voters.len();
+    let mut out = vec![0u64; n_cols];
+    let mut block = vec![0u64; BLOCK * v];
+    let mut column: Vec<(u64, u64)> = Vec::with_capacity(v);
+    for start in (0..n_cols).step_by(BLOCK) {
+        let width = BLOCK.min(n_cols - start);
+        for (r, &i) in voters.iter().enumerate() {
+            let row = weights[i].get(start..start + width).unwrap_or(&[]);
+            for (k, &w) in row.iter().enumerate() {
+                block[k * v + r] = w;
+            }
+            for k in row.len()..width {
+                block[k * v + r] = 0;
+            }
+        }
+        for k in 0..width {
+            let scores = &block[k * v..(k + 1) * v];
+            if scores.iter().all(|&w| w == 0) {
+                continue;
+            }
+            column.clear();
+            column.extend(scores.iter().zip(voters).map(|(&w, &i)| (w, stake[i])));
+            out[start + k] = weighted_median(&mut column, kappa);
         }
     }
-    for row in m.iter_mut() {
-        for (v, &s) in row.iter_mut().zip(&sums) {
-            *v = (*v as u128 * ONE as u128).checked_div(s).unwrap_or(0) as u64;
-        }
-    }
+    out
 }
 
 /// Dense, row-normalised Q32 weights from stored `(uid, value)` pairs (out-of-range UIDs
