@@ -127,6 +127,28 @@ fn configure_node(
     std::fs::write(&path, doc.to_string()).map_err(|e| LocalnetError::io(&path, e))
 }
 
+/// The localnet's economy: mainnet rules on a short clock, so epochs, root epochs and
+/// proposals happen within seconds (tempo 10 blocks, root tempo 10, voting 15 blocks, no
+/// weights rate limit), and a flat 10 TAO subnet lock (no doubling) so a developer can
+/// create many subnets. Unlisted fields take the chain's defaults.
+fn localnet_economy() -> serde_json::Value {
+    serde_json::json!({
+        "subnet_limit": 32,
+        "min_lock": 10_000_000_000u64,
+        "lock_reduction_interval": 0,
+        "root_tempo": 10,
+        "voting_period": 15,
+        "min_deposit": 1_000_000_000u64,
+        "take_rate_limit": 100,
+        "default_hyperparams": {
+            "tempo": 10,
+            "weights_rate_limit": 0,
+            "immunity_period": 20,
+            "activity_cutoff": 1000
+        }
+    })
+}
+
 /// Sets the chain id and `app_state` in node 0's genesis and copies it to every node.
 fn write_genesis(home: &Path, spec: &LocalnetSpec, balance: u64) -> Result<(), LocalnetError> {
     let path = node_home(home, 0).join("config").join("genesis.json");
@@ -146,6 +168,7 @@ fn write_genesis(home: &Path, spec: &LocalnetSpec, balance: u64) -> Result<(), L
         "accounts": accounts,
         "total_issuance": total.to_string(),
         "params": {"max_tx_bytes": 1200000, "max_msgs": 64, "min_fee": 1000},
+        "economy": localnet_economy(),
     });
     let json = serde_json::to_string_pretty(&genesis)
         .map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;

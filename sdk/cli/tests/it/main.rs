@@ -3,5 +3,6 @@
 //! binary and the client SDK. Slow (tens of seconds); part of the README's test command.
 
 mod contracts;
+mod economy;
 mod localnet;
 mod work;
