@@ -25,6 +25,9 @@ pub struct BenchArgs {
     /// Funded accounts (senders rotate through them; recipients are the next account).
     #[arg(long, default_value_t = 20000)]
     accounts: usize,
+    /// Instead: a block of 1,000 SetWeights transactions and an epoch block.
+    #[arg(long)]
+    weights: bool,
 }
 
 fn key(i: usize) -> SigningKey {
@@ -34,6 +37,9 @@ fn key(i: usize) -> SigningKey {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.weights {
+        return crate::bench_weights::run();
+    }
     let dir = tempfile_dir()?;
     let storage = Arc::new(Storage::open(&dir, StorageOptions::default())?);
     let app = App::new(storage, Arc::new(taochain_vm::Vm::new(None)?));

@@ -3,6 +3,7 @@
 //! execution in-process.
 
 mod bench;
+mod bench_weights;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,7 +40,8 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         keep_versions: u64,
     },
-    /// Benchmark FinalizeBlock + Commit on blocks of signed transfers (in-process).
+    /// Benchmark FinalizeBlock + Commit on blocks of signed transfers, or (--weights) of
+    /// SetWeights transactions and an epoch (in-process).
     Bench(bench::BenchArgs),
 }
 

@@ -1,5 +1,6 @@
 //! `counter`: the minimal taochain contract, the template to copy. A number anyone can
-//! increment, the owner can reset, and a migration can bump.
+//! increment, the owner can reset, and a migration can bump; as a subnet contract its
+//! `epoch` returns weights over the subnet's UIDs.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use taochain_contract::{ContractError, Ctx, Item, entry_points, respond};
@@ -82,7 +83,39 @@ pub fn migrate(ctx: &mut Ctx<'_>, msg: MigrateMsg) -> Result<Vec<u8>, ContractEr
     respond(&count)
 }
 
-entry_points!(instantiate: instantiate, execute: execute, query: query, migrate: migrate);
+/// The `epoch` message (the chain's `taochain_vm_abi::EpochCall`, same borsh layout).
+#[derive(BorshSerialize, BorshDeserialize)]
+pub struct EpochMsg {
+    /// The subnet.
+    pub netuid: u16,
+    /// The block.
+    pub height: u64,
+    /// Hotkey of each UID.
+    pub hotkeys: Vec<[u8; 20]>,
+}
+
+/// Entry point handler: a toy on-chain judge for a subnet run by this contract. It weights
+/// every UID but the owner's (0) equally, and the UID `count % n` twice as much; the chain
+/// applies the result as the owner UID's weights.
+pub fn epoch(ctx: &mut Ctx<'_>, msg: EpochMsg) -> Result<Vec<u8>, ContractError> {
+    let n = msg.hotkeys.len() as u64;
+    if n < 2 {
+        return respond(&Vec::<(u16, u16)>::new());
+    }
+    let favourite = COUNT.load(ctx.api)? % n;
+    let weights: Vec<(u16, u16)> = (1..n)
+        .map(|uid| (uid as u16, if uid == favourite { 2 } else { 1 }))
+        .collect();
+    respond(&weights)
+}
+
+entry_points!(
+    instantiate: instantiate,
+    execute: execute,
+    query: query,
+    migrate: migrate,
+    epoch: epoch
+);
 
 #[cfg(test)]
 mod tests {
@@ -123,6 +156,17 @@ mod tests {
             .expect("queries");
         assert_eq!(u64::try_from_slice(&out).expect("u64"), 11);
         assert_eq!(api.events.len(), 2);
+        // count 11 over 4 UIDs: UID 3 is the favourite; the owner's UID 0 gets nothing.
+        let epoch_msg = EpochMsg {
+            netuid: 1,
+            height: 9,
+            hotkeys: vec![[0; 20]; 4],
+        };
+        let out = api.call(epoch, owner, 0, &msg(&epoch_msg)).expect("epoch");
+        assert_eq!(
+            Vec::<(u16, u16)>::try_from_slice(&out).expect("weights"),
+            vec![(1, 1), (2, 1), (3, 2)]
+        );
         assert!(
             api.call(execute, owner, 0, &[9, 9])
                 .expect_err("bad msg")

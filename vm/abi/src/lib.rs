@@ -104,6 +104,21 @@ pub struct Call {
     pub msg: Vec<u8>,
 }
 
+/// The message of the `epoch` entry point, which a subnet's contract exports to judge its
+/// neurons: the chain calls it at the end of each of the subnet's tempos (sender: the
+/// contract itself, no funds). The output, `borsh(Vec<(u16 uid, u16 weight)>)`, becomes
+/// the owner UID's weights (unknown UIDs dropped, values max-upscaled); empty output sets
+/// none. A failure changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Default)]
+pub struct EpochCall {
+    /// The subnet.
+    pub netuid: u16,
+    /// The block.
+    pub height: u64,
+    /// Hotkey of each UID, index = UID.
+    pub hotkeys: Vec<[u8; 20]>,
+}
+
 /// An event the contract emits.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Event {

@@ -10,7 +10,6 @@
 //! the rest to its nominators pro rata to their stake (remainder to the hotkey's coldkey).
 //! Everything is paid into free balances out of the `emission_pool` account.
 
-use borsh::{BorshDeserialize, BorshSerialize};
 use taochain_primitives::Address;
 use taochain_primitives::subnet::{Neuron, SubnetInfo};
 use taochain_primitives::yuma::{
@@ -18,6 +17,7 @@ use taochain_primitives::yuma::{
 };
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{EMISSION_CARRY_KEY, SUBNET_SHARES_KEY};
+use taochain_vm_abi::EpochCall;
 
 use super::neurons::root_n;
 use super::store::{self, neurons, nominators, set_neuron, set_pot, set_subnet};
@@ -26,17 +26,6 @@ use crate::bank::{read, transfer, write};
 use crate::contracts::{self, epoch_hook};
 use crate::emission::emission_pool;
 use crate::events::Event;
-
-/// The message a subnet contract's `epoch` entry point receives (borsh).
-#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
-pub struct EpochCall {
-    /// The subnet.
-    pub netuid: u16,
-    /// The block.
-    pub height: u64,
-    /// Hotkey of each UID, index = UID.
-    pub hotkeys: Vec<[u8; 20]>,
-}
 
 /// Whether `netuid`'s tempo ends at `height`.
 pub fn is_epoch(height: u64, netuid: u16, tempo: u64) -> bool {

@@ -277,6 +277,11 @@ fn an_epoch_pays_owner_miners_validator_and_nominators_exactly() {
     assert_eq!(rows[uid(&net, 1, 5) as usize].dividends, 65535);
     assert_eq!(rows[m6 as usize].consensus, 16383);
     assert_eq!(rows[m7 as usize].emission, miner7);
+    // The counter contract's `epoch` judged the subnet: its weights are the owner UID's
+    // (count 0 over 4 UIDs: every UID but the owner's, equally).
+    let owner_uid: taochain_primitives::subnet::Neuron = net.get("/neuron/1/0").expect("uid 0");
+    assert_eq!(owner_uid.weights, vec![(1, 65535), (2, 65535), (3, 65535)]);
+    assert_eq!(owner_uid.last_update, b.height);
     // Every rao is accounted for, and the pool holds exactly the pots and the carry.
     let contract = net.get::<SubnetInfo>("/subnet/1").expect("subnet").contract;
     let supply: Supply = net.get("/supply").expect("supply");
