@@ -23,7 +23,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, RejectCode)> {
     let mut other_key = SignedTx::decode(&good, 1 << 20).expect("decodes");
     other_key.signature = transfer_body(0, addr(1), 5).sign(&key(1)).signature;
     let mut unknown = good.clone();
-    unknown[4 + CHAIN_ID.len() + 28] = 9; // the first Msg's variant tag
+    unknown[4 + CHAIN_ID.len() + 28] = 0xfe; // the first Msg's variant tag
     let mut no_fee = transfer_body(0, addr(1), 5);
     no_fee.fee = BALANCE + 1;
     let mut low_fee = transfer_body(0, addr(1), 5);
