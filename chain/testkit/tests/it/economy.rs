@@ -12,6 +12,7 @@ use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, RejectCode, Supply
 use taochain_testkit::fixtures::{CHAIN_ID, addr, genesis, signed};
 use taochain_testkit::{CommittedBlock, MockChain};
 use taochain_vm::testing::contract_wasm;
+use tendermint_abci::Application;
 
 /// Coldkeys are fixture keys 0..4, hotkeys 4..12; all funded (hotkeys pay their fees).
 const KEYS: u8 = 12;
@@ -822,4 +823,74 @@ fn root_weights_set_subnet_shares_and_governance_raises_the_subnet_limit() {
     );
     assert!(net.get::<SubnetInfo>("/subnet/3").is_none());
     let _: Option<HotkeyInfo> = net.get(&format!("/hotkey/{}", addr(9)));
+
+    // Governance migrates subnet 1's contract (the counter's migrate bumps its count by 5),
+    // fails cleanly on a missing code id, and dissolves subnet 2 (its lock goes back to
+    // its owner, coldkey 1).
+    let contract = net.get::<SubnetInfo>("/subnet/1").expect("s").contract;
+    let count = |net: &Net| -> u64 {
+        let r = net
+            .chain
+            .abci()
+            .query(tendermint_proto::v0_38::abci::RequestQuery {
+                path: format!("/contract/{contract}/smart"),
+                data: vec![0u8].into(),
+                ..Default::default()
+            });
+        assert_eq!(r.code, 0, "{}", r.log);
+        borsh::from_slice(&r.value).expect("count")
+    };
+    let before = count(&net);
+    let lock2 = net.get::<SubnetInfo>("/subnet/2").expect("s").locked;
+    let actions = [
+        ProposalAction::MigrateSubnet {
+            netuid: 1,
+            code_id: 1,
+            msg: 5u64.to_le_bytes().to_vec(),
+        },
+        ProposalAction::MigrateSubnet {
+            netuid: 1,
+            code_id: 99,
+            msg: vec![],
+        },
+        ProposalAction::DissolveSubnet { netuid: 2 },
+    ];
+    for action in actions {
+        net.ok(
+            0,
+            vec![Msg::Propose {
+                action,
+                deposit: RAO_PER_TAO,
+            }],
+        );
+    }
+    // Coldkey 1 owns subnet 2, which pays it nothing: nobody stakes there.
+    let b1 = net.balance(addr(1));
+    for id in 2..=4 {
+        net.ok(
+            3,
+            vec![Msg::Vote {
+                id,
+                choice: VoteChoice::Yes,
+            }],
+        );
+    }
+    while net.get::<Proposal>("/proposal/4").expect("p").status == ProposalStatus::Open {
+        net.empty();
+    }
+    let status = |id: u64| {
+        net.get::<Proposal>(&format!("/proposal/{id}"))
+            .expect("p")
+            .status
+    };
+    assert_eq!(status(2), ProposalStatus::Executed);
+    assert!(
+        matches!(status(3), ProposalStatus::Failed(_)),
+        "{:?}",
+        status(3)
+    );
+    assert_eq!(status(4), ProposalStatus::Executed);
+    assert_eq!(count(&net), before + 5);
+    assert!(net.get::<SubnetInfo>("/subnet/2").is_none());
+    assert_eq!(net.balance(addr(1)), b1 + lock2);
 }
