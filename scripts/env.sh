@@ -8,3 +8,5 @@ export TAOCHAIN_BIN="${TAOCHAIN_BIN:-$HOME/.local/taochain/bin}"
 # Contracts (their own workspace, wasm32) build here; tests read the .wasm files from there.
 export TAOCHAIN_CONTRACTS_TARGET="${TAOCHAIN_CONTRACTS_TARGET:-$HOME/.cache/taochain-contracts-target}"
 export TAOCHAIN_CONTRACTS_DIR="$TAOCHAIN_CONTRACTS_TARGET/wasm32-unknown-unknown/release"
+# Mesa (lavapipe) warns without a valid runtime dir.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"

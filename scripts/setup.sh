@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 need_apt=()
-for pkg in clang libclang-dev build-essential pkg-config; do
+# mesa-vulkan-drivers + libvulkan1: lavapipe, the software Vulkan adapter the wgpu tests
+# run on when a machine has no GPU.
+for pkg in clang libclang-dev build-essential pkg-config mesa-vulkan-drivers libvulkan1; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -19,6 +19,7 @@ step "cargo build --release (binaries first: the end-to-end tests run them)"
 cargo build --release --locked --workspace --bins
 step "cargo clippy -D warnings"
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
-step "cargo test --release"
-cargo test --release --locked --workspace
+step "cargo test --release (wgpu tests on a real adapter: lavapipe without a GPU)"
+# The GPU tests must not skip here: a missing adapter is a failure.
+TAOCHAIN_GPU=required cargo test --release --locked --workspace
 echo "test.sh: all checks passed"

@@ -82,6 +82,9 @@ pub enum WorkError {
     /// A `.npy` file that is not what we need.
     #[error("npy: {0}")]
     Npy(String),
+    /// The backend (a GPU) failed to run the check.
+    #[error("backend: {0}")]
+    Backend(String),
 }
 
 /// The first failing check.

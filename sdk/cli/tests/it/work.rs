@@ -41,6 +41,8 @@ fn gemm_then_verify_with_every_exit_code() {
         &p("b.npy"),
         "--c",
         &p("c.npy"),
+        "--backend",
+        "cpu",
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -71,16 +73,54 @@ fn gemm_then_verify_with_every_exit_code() {
         (vec!["--c", p("missing.npy").as_str()], "No such file"),
         (vec!["--c", &p("a.npy")], "dtype"),
         (vec!["--c", &p("c.npy"), "--seed", "zz"], "32 bytes"),
-        (
-            vec!["--c", &p("c.npy"), "--backend", "gpu"],
-            "not built yet",
-        ),
     ] {
         let mut full = vec!["verify", "matmul", "--a", pa.as_str(), "--b", pb.as_str()];
         full.extend(args.iter().copied());
         let (code, out) = tao(&full);
         assert_eq!(code, 2, "{full:?}: {out}");
         assert!(out.contains(why), "{full:?}: {out}");
+    }
+    // The wgpu backend (lavapipe in CI, where TAOCHAIN_GPU=required): the same verdicts.
+    if std::env::var("TAOCHAIN_GPU").as_deref() == Ok("required") {
+        for (c, code, start) in [
+            ("c.npy", 0, "VALID"),
+            ("bad.npy", 1, "INVALID: Freivalds check"),
+        ] {
+            let (got, out) = tao(&[
+                "verify",
+                "matmul",
+                "--a",
+                &pa,
+                "--b",
+                &pb,
+                "--c",
+                &p(c),
+                "--seed",
+                &"ab".repeat(32),
+                "--backend",
+                "gpu",
+            ]);
+            assert_eq!(got, code, "{out}");
+            assert!(
+                out.starts_with(start) && out.contains("backend: wgpu"),
+                "{out}"
+            );
+        }
+        let (code, out) = tao(&[
+            "gemm",
+            "--a",
+            &pa,
+            "--b",
+            &pb,
+            "--out",
+            &p("c_gpu.npy"),
+            "--backend",
+            "gpu",
+        ]);
+        assert_eq!(code, 0, "{out}");
+        let gpu: Matrix<i32> = npy::read(dir.path().join("c_gpu.npy").as_path()).expect("read");
+        let cpu: Matrix<i32> = npy::read(dir.path().join("c.npy").as_path()).expect("read");
+        assert_eq!(gpu, cpu);
     }
     let (code, out) = tao(&[
         "verify",

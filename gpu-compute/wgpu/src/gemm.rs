@@ -1,0 +1,117 @@
+//! `C = A * B` on the GPU for miners (int8 in, exact i32 out), in row chunks of A and C
+//! that respect the storage binding limit; B is bound whole.
+
+use taochain_work::Matrix;
+use wgpu::util::DeviceExt;
+
+use crate::{GpuError, GpuVerifier, bind, i8_bytes};
+
+impl GpuVerifier {
+    /// The exact product. Errors when B alone exceeds the binding limit (use the CPU).
+    pub fn gemm(&self, a: &Matrix<i8>, b: &Matrix<i8>) -> Result<Matrix<i32>, GpuError> {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        if b.rows != k || k > taochain_work::MAX_K {
+            return Err(GpuError::Device(format!(
+                "gemm shapes {m}x{k} * {}x{n} do not chain (or k > {})",
+                b.rows,
+                taochain_work::MAX_K
+            )));
+        }
+        let mut out =
+            Matrix::new(m, n, vec![0i32; m * n]).ok_or_else(|| GpuError::Device("shape".into()))?;
+        if m == 0 || n == 0 || k == 0 {
+            return Ok(out);
+        }
+        let limit = self.chunk_bytes;
+        let b_bytes = padded(i8_bytes(&b.data));
+        if b_bytes.len() as u64 > limit {
+            return Err(GpuError::RowTooLarge(b_bytes.len() as u64));
+        }
+        let row_bytes = (k as u64).max(4 * n as u64);
+        let chunk_rows = ((limit / row_bytes) as usize).clamp(1, m).min(65_535 * 16);
+        let d = &self.device;
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let b_buf = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("gemm b"),
+            contents: &b_bytes,
+            usage,
+        });
+        let a_buf = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gemm a"),
+            size: (chunk_rows as u64 * k as u64).next_multiple_of(4),
+            usage,
+            mapped_at_creation: false,
+        });
+        let c_size = chunk_rows as u64 * n as u64 * 4;
+        let c_buf = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gemm c"),
+            size: c_size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gemm staging"),
+            size: c_size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut row0 = 0;
+        while row0 < m {
+            let rows = chunk_rows.min(m - row0);
+            let a_chunk = padded(i8_bytes(&a.data[row0 * k..(row0 + rows) * k]));
+            self.queue.write_buffer(&a_buf, 0, &a_chunk);
+            let params: [u32; 4] = [rows as u32, k as u32, n as u32, row0 as u32];
+            let uniform = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("gemm params"),
+                contents: &params
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<u8>>(),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            let bytes_out = rows as u64 * n as u64 * 4;
+            let group = d.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("gemm"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: bind(&a_buf, a_chunk.len() as u64),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: bind(&b_buf, b_bytes.len() as u64),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: bind(&c_buf, bytes_out),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: uniform.as_entire_binding(),
+                    },
+                ],
+            });
+            let mut encoder = d.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.gemm);
+                pass.set_bind_group(0, &group, &[]);
+                pass.dispatch_workgroups((n as u32).div_ceil(16), (rows as u32).div_ceil(16), 1);
+            }
+            encoder.copy_buffer_to_buffer(&c_buf, 0, &staging, 0, bytes_out);
+            self.queue.submit([encoder.finish()]);
+            let words = self.read(&staging, bytes_out)?;
+            for (dst, w) in out.data[row0 * n..(row0 + rows) * n].iter_mut().zip(words) {
+                *dst = w as i32;
+            }
+            row0 += rows;
+        }
+        Ok(out)
+    }
+}
+
+fn padded(mut v: Vec<u8>) -> Vec<u8> {
+    v.resize(v.len().next_multiple_of(4).max(4), 0);
+    v
+}

@@ -1,0 +1,475 @@
+//! The wgpu backend of the useful-work verifier. [`GpuVerifier`] computes the same Freivalds
+//! projections as [`taochain_work::CpuVerifier`] (`A (B r)` and `C r` mod 2^31 - 1, for
+//! both vectors in one pass over each matrix) in the WGSL kernels of `shaders/`, so its
+//! verdicts equal the CPU reference's bit for bit; the tests compare the projections.
+//!
+//! Device selection is headless: [`GpuMode`] (`TAOCHAIN_GPU=auto|off|required`) picks the
+//! highest-performance adapter of the primary backends (Vulkan, Metal, DX12; a machine with
+//! no GPU gets lavapipe, Mesa's software Vulkan, when installed). The device is requested
+//! with the adapter's real limits; matrices are streamed in row chunks no larger than
+//! `max_storage_buffer_binding_size`, and pipelines and buffers are reused across calls.
+//! It knows nothing of blocks or the chain.
+
+mod gemm;
+mod roofline;
+
+use std::sync::Mutex;
+
+use taochain_work::{
+    MatmulStatement, Projections, Verifier, WorkError, check_shapes, random_vectors,
+};
+use wgpu::util::DeviceExt;
+
+const _: () = assert!(
+    taochain_work::VECTORS == 2,
+    "the kernels project two vectors per pass"
+);
+
+/// Most workgroups in one dispatch dimension (WebGPU's guaranteed minimum).
+const MAX_GROUPS_X: u32 = 65_535;
+
+/// Whether and how to use a GPU (`TAOCHAIN_GPU`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuMode {
+    /// Use an adapter when there is one (the default).
+    Auto,
+    /// Never.
+    Off,
+    /// An adapter must exist; failing to find one is an error.
+    Required,
+}
+
+impl GpuMode {
+    /// From `TAOCHAIN_GPU` (`auto` when unset).
+    pub fn from_env() -> Result<Self, GpuError> {
+        match std::env::var("TAOCHAIN_GPU").as_deref() {
+            Err(_) | Ok("") | Ok("auto") => Ok(GpuMode::Auto),
+            Ok("off") => Ok(GpuMode::Off),
+            Ok("required") => Ok(GpuMode::Required),
+            Ok(other) => Err(GpuError::BadMode(other.to_string())),
+        }
+    }
+}
+
+/// Failures of the GPU backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GpuError {
+    /// `TAOCHAIN_GPU` has an unknown value.
+    #[error("TAOCHAIN_GPU=`{0}`: expected auto, off or required")]
+    BadMode(String),
+    /// No adapter although one is required.
+    #[error("no GPU adapter found (TAOCHAIN_GPU=required): {0}")]
+    NoAdapter(String),
+    /// The device could not be opened.
+    #[error("opening the GPU device failed: {0}")]
+    Device(String),
+    /// Reading results back failed.
+    #[error("GPU readback failed: {0}")]
+    Readback(String),
+    /// One row is larger than the adapter can bind.
+    #[error("a row of {0} bytes exceeds the adapter's storage binding limit")]
+    RowTooLarge(u64),
+}
+
+/// Buffers kept between calls, grown on demand.
+#[derive(Default)]
+struct Buffers {
+    matrix: Option<wgpu::Buffer>,
+    x: Option<wgpu::Buffer>,
+    y: Option<wgpu::Buffer>,
+    staging: Option<wgpu::Buffer>,
+}
+
+fn ensure<'a>(
+    device: &wgpu::Device,
+    slot: &'a mut Option<wgpu::Buffer>,
+    size: u64,
+    usage: wgpu::BufferUsages,
+    label: &str,
+) -> &'a wgpu::Buffer {
+    let size = size.max(4).next_multiple_of(4);
+    if slot.as_ref().is_none_or(|b| b.size() < size) {
+        *slot = Some(device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage,
+            mapped_at_creation: false,
+        }));
+    }
+    slot.as_ref().expect("just set")
+}
+
+/// The GPU verifier.
+pub struct GpuVerifier {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    layout: wgpu::BindGroupLayout,
+    project_i8: wgpu::ComputePipeline,
+    project_i32: wgpu::ComputePipeline,
+    gemm: wgpu::ComputePipeline,
+    copy: wgpu::ComputePipeline,
+    chunk_bytes: u64,
+    buffers: Mutex<Buffers>,
+}
+
+/// Element type of a projected matrix.
+#[derive(Clone, Copy)]
+enum Kind {
+    I8,
+    I32,
+}
+
+impl GpuVerifier {
+    /// Opens the best adapter according to `mode`: `Ok(None)` when off, or when `auto`
+    /// finds none.
+    pub fn open(mode: GpuMode) -> Result<Option<Self>, GpuError> {
+        if mode == GpuMode::Off {
+            return Ok(None);
+        }
+        // Primary backends only: starting GL/EGL too costs ~0.4 s and adds nothing here.
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+        descriptor.backends = wgpu::Backends::PRIMARY;
+        let instance = wgpu::Instance::new(descriptor);
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            apply_limit_buckets: false,
+        }));
+        let adapter = match adapter {
+            Ok(a) => a,
+            Err(e) if mode == GpuMode::Required => return Err(GpuError::NoAdapter(e.to_string())),
+            Err(_) => return Ok(None),
+        };
+        Self::with_adapter(&adapter).map(Some)
+    }
+
+    fn with_adapter(adapter: &wgpu::Adapter) -> Result<Self, GpuError> {
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("taochain-verify"),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::Device(e.to_string()))?;
+        let module = device.create_shader_module(wgpu::include_wgsl!("shaders/project.wgsl"));
+        let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("project"),
+            entries: &[
+                storage(0, true),
+                storage(1, true),
+                storage(2, false),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 3,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("project"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let project_i8 = pipeline("project_i8");
+        let project_i32 = pipeline("project_i32");
+        let gemm_module = device.create_shader_module(wgpu::include_wgsl!("shaders/gemm.wgsl"));
+        let gemm = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("gemm"),
+            layout: Some(&pipeline_layout),
+            module: &gemm_module,
+            entry_point: Some("gemm"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let copy_module = device.create_shader_module(wgpu::include_wgsl!("shaders/copy.wgsl"));
+        let copy = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("copy"),
+            layout: None,
+            module: &copy_module,
+            entry_point: Some("copy"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let chunk_bytes = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            .min(256 << 20)
+            & !3;
+        Ok(GpuVerifier {
+            device,
+            queue,
+            info: adapter.get_info(),
+            layout,
+            project_i8,
+            project_i32,
+            gemm,
+            copy,
+            chunk_bytes,
+            buffers: Mutex::new(Buffers::default()),
+        })
+    }
+
+    /// Caps the bytes of one streamed chunk (tests use it to force many chunks).
+    pub fn with_chunk_bytes(mut self, bytes: u64) -> Self {
+        self.chunk_bytes = bytes.clamp(4, self.chunk_bytes) & !3;
+        self
+    }
+
+    /// A software adapter (lavapipe): correct, but slower than the CPU reference, so
+    /// `auto` choices skip it.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The adapter's name, backend and type.
+    pub fn adapter(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// `[M x0, M x1]` mod p for a row-major matrix of `rows x cols` (`bytes` holds int8
+    /// entries or little-endian i32 ones).
+    fn project(
+        &self,
+        kind: Kind,
+        bytes: &[u8],
+        rows: usize,
+        cols: usize,
+        x: [&[u32]; 2],
+    ) -> Result<[Vec<u32>; 2], GpuError> {
+        if rows == 0 {
+            return Ok([vec![], vec![]]);
+        }
+        let elem = match kind {
+            Kind::I8 => 1u64,
+            Kind::I32 => 4,
+        };
+        let row_bytes = (cols as u64 * elem).max(1);
+        if row_bytes > self.chunk_bytes {
+            return Err(GpuError::RowTooLarge(row_bytes));
+        }
+        let chunk_rows = (self.chunk_bytes / row_bytes).clamp(1, rows as u64) as usize;
+        let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        let bufs = &mut *guard;
+        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let matrix = ensure(
+            &self.device,
+            &mut bufs.matrix,
+            chunk_rows as u64 * row_bytes,
+            storage,
+            "matrix",
+        )
+        .clone();
+        let mut xs: Vec<u32> = Vec::with_capacity(2 * cols);
+        xs.extend_from_slice(x[0]);
+        xs.extend_from_slice(x[1]);
+        let x_buf = ensure(&self.device, &mut bufs.x, xs.len() as u64 * 4, storage, "x").clone();
+        self.queue.write_buffer(&x_buf, 0, &words_to_bytes(&xs));
+        let y_size = 2 * rows as u64 * 4;
+        let y = ensure(
+            &self.device,
+            &mut bufs.y,
+            y_size,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            "y",
+        )
+        .clone();
+        let staging = ensure(
+            &self.device,
+            &mut bufs.staging,
+            y_size,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            "staging",
+        )
+        .clone();
+        let pipeline = match kind {
+            Kind::I8 => &self.project_i8,
+            Kind::I32 => &self.project_i32,
+        };
+        let mut row0 = 0usize;
+        while row0 < rows {
+            let n = chunk_rows.min(rows - row0);
+            let start = row0 * row_bytes as usize;
+            let end = start + n * row_bytes as usize;
+            let mut chunk = bytes[start..end].to_vec();
+            chunk.resize(chunk.len().next_multiple_of(4), 0);
+            self.queue.write_buffer(&matrix, 0, &chunk);
+            let groups_x = (n as u32).min(MAX_GROUPS_X);
+            let groups_y = (n as u32).div_ceil(groups_x);
+            let params: [u32; 8] = [
+                cols as u32,
+                row0 as u32,
+                n as u32,
+                groups_x,
+                rows as u32,
+                0,
+                0,
+                0,
+            ];
+            let uniform = self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("params"),
+                    contents: &words_to_bytes(&params),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+            let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("project"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: bind(&matrix, chunk.len() as u64),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: bind(&x_buf, xs.len() as u64 * 4),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: bind(&y, y_size),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: uniform.as_entire_binding(),
+                    },
+                ],
+            });
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, &group, &[]);
+                pass.dispatch_workgroups(groups_x, groups_y, 1);
+            }
+            if row0 + n >= rows {
+                encoder.copy_buffer_to_buffer(&y, 0, &staging, 0, y_size);
+            }
+            self.queue.submit([encoder.finish()]);
+            row0 += n;
+        }
+        let out = self.read(&staging, y_size)?;
+        let (first, second) = out.split_at(rows);
+        Ok([first.to_vec(), second.to_vec()])
+    }
+
+    pub(crate) fn read(&self, staging: &wgpu::Buffer, size: u64) -> Result<Vec<u32>, GpuError> {
+        let slice = staging.slice(0..size);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let words = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            view.chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        staging.unmap();
+        Ok(words)
+    }
+}
+
+/// Binds the first `size` bytes (rounded up to 4) of a buffer.
+fn bind(b: &wgpu::Buffer, size: u64) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: b,
+        offset: 0,
+        size: wgpu::BufferSize::new(size.max(4).next_multiple_of(4)),
+    })
+}
+
+fn words_to_bytes(w: &[u32]) -> Vec<u8> {
+    w.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+pub(crate) fn i8_bytes(v: &[i8]) -> Vec<u8> {
+    v.iter().map(|&x| x as u8).collect()
+}
+
+fn i32_bytes(v: &[i32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl Verifier for GpuVerifier {
+    fn name(&self) -> String {
+        format!("wgpu {}", self.adapter())
+    }
+
+    fn projections(&self, s: &MatmulStatement) -> Result<Projections, WorkError> {
+        check_shapes(s)?;
+        let gpu = |e: GpuError| WorkError::Backend(e.to_string());
+        let r = random_vectors(&s.seed, s.b.cols);
+        let br = self
+            .project(
+                Kind::I8,
+                &i8_bytes(&s.b.data),
+                s.b.rows,
+                s.b.cols,
+                [&r[0], &r[1]],
+            )
+            .map_err(gpu)?;
+        let abr = self
+            .project(
+                Kind::I8,
+                &i8_bytes(&s.a.data),
+                s.a.rows,
+                s.a.cols,
+                [&br[0], &br[1]],
+            )
+            .map_err(gpu)?;
+        let cr = self
+            .project(
+                Kind::I32,
+                &i32_bytes(&s.c.data),
+                s.c.rows,
+                s.c.cols,
+                [&r[0], &r[1]],
+            )
+            .map_err(gpu)?;
+        let [a0, a1] = abr;
+        let [c0, c1] = cr;
+        Ok(Projections {
+            abr: vec![a0, a1],
+            cr: vec![c0, c1],
+        })
+    }
+}
