@@ -35,8 +35,8 @@ fn reduce(x: i128) -> u32 {
 }
 
 /// `out[i] = f(i)` for every row, rows split into contiguous chunks across threads.
-fn par_rows(rows: usize, threads: usize, f: impl Fn(usize) -> u32 + Sync) -> Vec<u32> {
-    let mut out = vec![0u32; rows];
+fn par_rows(rows: usize, threads: usize, f: impl Fn(usize) -> (u32, u32) + Sync) -> [Vec<u32>; 2] {
+    let mut out = vec![(0u32, 0u32); rows];
     let chunk = rows.div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
         for (c, slice) in out.chunks_mut(chunk).enumerate() {
@@ -48,20 +48,47 @@ fn par_rows(rows: usize, threads: usize, f: impl Fn(usize) -> u32 + Sync) -> Vec
             });
         }
     });
-    out
+    [
+        out.iter().map(|p| p.0).collect(),
+        out.iter().map(|p| p.1).collect(),
+    ]
 }
 
-/// `M v mod p` for an int8 matrix (products < 2^38, so an i64 sum of up to 2^25 terms is
-/// exact; k and n are far below that).
-fn mat_vec_i8(m: &Matrix<i8>, v: &[u32], threads: usize) -> Vec<u32> {
+/// `[M x0, M x1] mod p` for an int8 matrix in one pass (products < 2^38, so an i64 sum of
+/// up to 2^25 terms is exact; k and n are far below that).
+fn mat_vec2_i8(m: &Matrix<i8>, x0: &[u32], x1: &[u32], threads: usize) -> [Vec<u32>; 2] {
     par_rows(m.rows, threads, |i| {
-        let sum: i64 = m
-            .row(i)
-            .iter()
-            .zip(v)
-            .map(|(a, x)| i64::from(*a) * i64::from(*x))
-            .sum();
-        reduce(i128::from(sum))
+        let (mut s0, mut s1) = (0i64, 0i64);
+        for ((a, v0), v1) in m.row(i).iter().zip(x0).zip(x1) {
+            let a = i64::from(*a);
+            s0 += a * i64::from(*v0);
+            s1 += a * i64::from(*v1);
+        }
+        (reduce(i128::from(s0)), reduce(i128::from(s1)))
+    })
+}
+
+/// `[C x0, C x1] mod p` for an i32 matrix in one pass, in u64 arithmetic: a negative `c`
+/// is `c_u - 2^32` with `c_u` its two's-complement bits and `2^32 = 2 (mod p)`, so
+/// `sum c x = sum c_u x - 2 * sum_{c < 0} x`. Each `c_u * x < 2^63` is folded
+/// (`2^31 = 1 mod p`) below 2^33 before it is summed, so nothing overflows for any n
+/// a matrix can have.
+fn mat_vec2_i32(m: &Matrix<i32>, x0: &[u32], x1: &[u32], threads: usize) -> [Vec<u32>; 2] {
+    const MASK: u64 = P;
+    let fold = |v: u64| (v & MASK) + (v >> 31);
+    par_rows(m.rows, threads, |i| {
+        let (mut s0, mut s1, mut n0, mut n1) = (0u64, 0u64, 0u64, 0u64);
+        for ((c, v0), v1) in m.row(i).iter().zip(x0).zip(x1) {
+            let cu = u64::from(*c as u32);
+            let neg = 0u64.wrapping_sub(u64::from(*c < 0));
+            let (v0, v1) = (u64::from(*v0), u64::from(*v1));
+            s0 += fold(cu * v0);
+            s1 += fold(cu * v1);
+            n0 += v0 & neg;
+            n1 += v1 & neg;
+        }
+        let combine = |s: u64, n: u64| ((s % P + P - (2 * (n % P)) % P) % P) as u32;
+        (combine(s0, n0), combine(s1, n1))
     })
 }
 
@@ -72,24 +99,14 @@ impl Verifier for CpuVerifier {
 
     fn projections(&self, s: &MatmulStatement) -> Result<Projections, WorkError> {
         check_shapes(s)?;
-        let vectors = random_vectors(&s.seed, s.b.cols);
-        let mut abr = vec![];
-        let mut cr = vec![];
-        for r in &vectors {
-            let br = mat_vec_i8(&s.b, r, self.threads);
-            abr.push(mat_vec_i8(&s.a, &br, self.threads));
-            cr.push(par_rows(s.c.rows, self.threads, |i| {
-                // |C_ij * r_j| < 2^62: accumulate in i128.
-                let sum: i128 =
-                    s.c.row(i)
-                        .iter()
-                        .zip(r)
-                        .map(|(c, x)| i128::from(*c) * i128::from(*x))
-                        .sum();
-                reduce(sum)
-            }));
-        }
-        Ok(Projections { abr, cr })
+        let r = random_vectors(&s.seed, s.b.cols);
+        let [br0, br1] = mat_vec2_i8(&s.b, &r[0], &r[1], self.threads);
+        let [a0, a1] = mat_vec2_i8(&s.a, &br0, &br1, self.threads);
+        let [c0, c1] = mat_vec2_i32(&s.c, &r[0], &r[1], self.threads);
+        Ok(Projections {
+            abr: vec![a0, a1],
+            cr: vec![c0, c1],
+        })
     }
 }
 
