@@ -3,7 +3,7 @@
 //! block that runs that subnet's epoch, in-process over RocksDB.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use indicatif::ProgressBar;
@@ -47,17 +47,17 @@ impl Chain {
         body.sign(&self.keys[from]).encode()
     }
 
-    /// Finalizes and commits; fails if any transaction failed. Returns (ms, events).
-    fn block(&mut self, txs: &[Vec<u8>]) -> anyhow::Result<(f64, Vec<String>)> {
+    /// Finalizes and commits; fails if any transaction failed. Returns (elapsed, events).
+    fn block(&mut self, txs: &[Vec<u8>]) -> anyhow::Result<(Duration, Vec<String>)> {
         self.height += 1;
         let t = Instant::now();
         let out = self.app.finalize_block(self.height, 0, txs)?;
         self.app.commit()?;
-        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let elapsed = t.elapsed();
         if let Some(bad) = out.tx_results.iter().find(|r| r.code != 0) {
             anyhow::bail!("bench transaction failed: code {} {}", bad.code, bad.log);
         }
-        Ok((ms, out.events.into_iter().map(|e| e.kind).collect()))
+        Ok((elapsed, out.events.into_iter().map(|e| e.kind).collect()))
     }
 }
 
@@ -190,7 +190,7 @@ pub fn run() -> anyhow::Result<()> {
         ));
     }
     bar.set_message("finalizing");
-    let (weights_ms, _) = chain.block(&txs)?;
+    let (weights_time, _) = chain.block(&txs)?;
     let back = chain.tx(
         0,
         vec![Msg::SetHyperparam {
@@ -200,25 +200,32 @@ pub fn run() -> anyhow::Result<()> {
         }],
     );
     chain.block(&[back])?;
-    let mut epoch_ms = 0.0;
+    let mut epoch_time = Duration::ZERO;
     for _ in 0..4 {
-        let (ms, events) = chain.block(&[])?;
+        let (elapsed, events) = chain.block(&[])?;
         if events.iter().any(|e| e == "epoch") {
-            epoch_ms = ms;
+            epoch_time = elapsed;
             break;
         }
     }
     bar.finish_and_clear();
     std::fs::remove_dir_all(&dir).ok();
+    // Integer arithmetic only (this crate is chain code).
+    let ms = |d: Duration| {
+        let us = d.as_micros();
+        format!("{}.{}", us / 1000, (us % 1000) / 100)
+    };
     println!(
-        "block of {TXS} SetWeights txs ({WEIGHTS} weights each, {VALIDATORS} validators, {UIDS} UIDs): {weights_ms:.1} ms"
+        "block of {TXS} SetWeights txs ({WEIGHTS} weights each, {VALIDATORS} validators, {UIDS} UIDs): {} ms",
+        ms(weights_time)
     );
     println!(
-        "block running that subnet's epoch ({UIDS} UIDs x {VALIDATORS} validators): {epoch_ms:.1} ms"
+        "block running that subnet's epoch ({UIDS} UIDs x {VALIDATORS} validators): {} ms",
+        ms(epoch_time)
     );
     println!(
-        "summary: {:.0} SetWeights tx/s in FinalizeBlock+Commit",
-        TXS as f64 / (weights_ms / 1e3)
+        "summary: {} SetWeights tx/s in FinalizeBlock+Commit",
+        TXS as u128 * 1_000_000 / weights_time.as_micros().max(1)
     );
     Ok(())
 }
