@@ -2,37 +2,16 @@
 //! instantiate, execute, query, proved state, migration by the admin (and refused for
 //! anyone else), a hostile contract that only burns its gas, and equal app hashes.
 
-use std::path::Path;
-
 use taochain_client::Client;
-use taochain_localnet::{LocalnetSpec, process};
+use taochain_localnet::process;
 use taochain_vm::testing::contract_wasm;
 
-use crate::localnet::{Guard, ONE_LOCALNET, base_port, tao};
-
-fn json(home: &Path, args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.extend(["--output", "json"]);
-    let (ok, out) = tao(home, &all);
-    assert!(ok, "tao {args:?} failed:\n{out}");
-    serde_json::from_str(&out).expect("tao --output json prints JSON")
-}
+use crate::localnet::{start, tao, tao_json as json};
 
 #[test]
 fn contracts_work_the_same_on_every_validator() {
-    let _one = ONE_LOCALNET.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = tmp.path().to_path_buf();
-    let net_home = home.join("localnet");
-    let _guard = Guard(net_home.clone());
-    let port = base_port(1).to_string();
-    let (ok, out) = tao(
-        &home,
-        &["localnet", "up", "--base-port", &port, "--output", "json"],
-    );
-    assert!(ok, "localnet up failed:\n{out}");
-    let spec = LocalnetSpec::load(&net_home).expect("spec");
-    let node = spec.ports(0).rpc_url();
+    let net = start(1, &[]);
+    let (home, spec, node) = (net.home.clone(), &net.spec, net.node.clone());
     let n = |args: &[&str]| -> Vec<String> {
         let mut v = vec!["--node".to_string(), node.clone()];
         v.extend(args.iter().map(|s| s.to_string()));
@@ -183,7 +162,7 @@ fn contracts_work_the_same_on_every_validator() {
     let client = Client::new(&node);
     let h = client.status().expect("status").height;
     process::wait_for_height(
-        &spec,
+        spec,
         &[0, 1, 2, 3],
         h + 1,
         std::time::Duration::from_secs(60),

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use taochain_client::{Client, Keystore};
-use taochain_localnet::{LocalnetSpec, process};
+use taochain_localnet::process;
 use taochain_primitives::subnet::{HotkeyInfo, Neuron, SubnetInfo};
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, Supply, block_reward};
 use taochain_vm::testing::contract_wasm;
 
-use crate::localnet::{Guard, ONE_LOCALNET, base_port, tao};
+use crate::localnet::{start, tao, tao_json};
 
 const GAS: u64 = 300_000_000;
 
@@ -52,36 +52,13 @@ fn send(c: &Client, key: &SigningKey, msgs: Vec<Msg>) -> u64 {
 fn cli(home: &Path, node: &str, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--node", node];
     all.extend(args);
-    all.extend(["--output", "json"]);
-    let (ok, out) = tao(home, &all);
-    assert!(ok, "tao {args:?} failed:\n{out}");
-    serde_json::from_str(&out).expect("json")
+    tao_json(home, &all)
 }
 
 #[test]
 fn subnets_epochs_payout_and_governance_on_the_localnet() {
-    let _one = ONE_LOCALNET.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = tmp.path().to_path_buf();
-    let net_home = home.join("localnet");
-    let _guard = Guard(net_home.clone());
-    let port = base_port(2).to_string();
-    let (ok, out) = tao(
-        &home,
-        &[
-            "localnet",
-            "up",
-            "--base-port",
-            &port,
-            "--dev-accounts",
-            "14",
-            "--output",
-            "json",
-        ],
-    );
-    assert!(ok, "localnet up failed:\n{out}");
-    let spec = LocalnetSpec::load(&net_home).expect("spec");
-    let node = spec.ports(0).rpc_url();
+    let net = start(2, &["--dev-accounts", "14"]);
+    let (home, spec, node) = (net.home.clone(), &net.spec, net.node.clone());
     let c = Client::new(&node);
     let ks = Keystore::open(home.join("keys")).expect("keystore");
     let keys = Keys(
@@ -409,7 +386,7 @@ fn subnets_epochs_payout_and_governance_on_the_localnet() {
 
     // All four validators agree.
     let h = c.status().expect("status").height;
-    process::wait_for_height(&spec, &[0, 1, 2, 3], h + 1, Duration::from_secs(60), |_| {})
+    process::wait_for_height(spec, &[0, 1, 2, 3], h + 1, Duration::from_secs(60), |_| {})
         .expect("all nodes advance");
     let hashes: Vec<String> = (0..4)
         .map(|i| {

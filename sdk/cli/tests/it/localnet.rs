@@ -47,30 +47,68 @@ impl Drop for Guard {
     }
 }
 
-/// A port block unlikely to collide with a developer's localnet on 26656; `slot`
-/// separates the tests of this binary.
+/// A port block unlikely to collide with a developer's localnet on 26656, and below
+/// Linux's ephemeral range (32768+), where outgoing connections could already hold a port;
+/// `slot` separates the tests of this binary.
 pub fn base_port(slot: u16) -> u16 {
-    30_000 + (std::process::id() % 150) as u16 * 200 + slot * 100
+    27_000 + (std::process::id() % 28) as u16 * 200 + slot * 100
 }
 
 /// The localnet tests run one at a time: two 4-validator networks on 2 cores would only
 /// slow each other down.
 pub static ONE_LOCALNET: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
-    let _one = ONE_LOCALNET.lock().unwrap_or_else(|e| e.into_inner());
+/// A 4-validator localnet started by `tao localnet up` in a temporary home; dropping it
+/// stops the processes, then removes the home, then lets the next localnet test run.
+pub struct Running {
+    /// The tao home (keys in `keys/`, the localnet in `localnet/`).
+    pub home: PathBuf,
+    /// The localnet's spec.
+    pub spec: LocalnetSpec,
+    /// RPC URL of node 0.
+    pub node: String,
+    _guard: Guard,
+    _tmp: tempfile::TempDir,
+    _one: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Starts a localnet on port block `slot` with `extra` arguments to `tao localnet up`.
+pub fn start(slot: u16, extra: &[&str]) -> Running {
+    let one = ONE_LOCALNET.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().to_path_buf();
-    let net_home = home.join("localnet");
-    let _guard = Guard(net_home.clone());
-    let port = base_port(0).to_string();
-    let (ok, out) = tao(
-        &home,
-        &["localnet", "up", "--base-port", &port, "--output", "json"],
-    );
+    let guard = Guard(home.join("localnet"));
+    let port = base_port(slot).to_string();
+    let mut args = vec!["localnet", "up", "--base-port", &port, "--output", "json"];
+    args.extend(extra);
+    let (ok, out) = tao(&home, &args);
     assert!(ok, "localnet up failed:\n{out}");
-    let spec = LocalnetSpec::load(&net_home).expect("spec");
+    let spec = LocalnetSpec::load(&home.join("localnet")).expect("spec");
+    let node = spec.ports(0).rpc_url();
+    Running {
+        home,
+        spec,
+        node,
+        _guard: guard,
+        _tmp: tmp,
+        _one: one,
+    }
+}
+
+/// Runs `tao ... --output json`, which must succeed, and parses its output.
+pub fn tao_json(home: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    let (ok, out) = tao(home, &all);
+    assert!(ok, "tao {args:?} failed:\n{out}");
+    serde_json::from_str(&out).expect("tao --output json prints JSON")
+}
+
+#[test]
+fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
+    let net = start(0, &[]);
+    let (home, spec) = (net.home.clone(), &net.spec);
+    let net_home = home.join("localnet");
     assert_eq!(spec.validators, 4);
 
     let keys = Keystore::open(home.join("keys")).expect("keystore");
@@ -135,11 +173,11 @@ fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
 
     // The chain kept committing without node3; now restart it and let it catch up.
     let height_without = clients[0].status().expect("status").height;
-    let restarted = process::start_node(&net_home, &spec, 3).expect("node3 restarts");
+    let restarted = process::start_node(&net_home, spec, 3).expect("node3 restarts");
     process::record(&net_home, &restarted).expect("pids recorded");
     let target = height_without + 3;
     process::wait_for_height(
-        &spec,
+        spec,
         &[0, 1, 2, 3],
         target,
         Duration::from_secs(120),
