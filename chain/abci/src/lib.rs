@@ -189,7 +189,12 @@ impl Application for AbciApp {
                 .saturating_mul(1000)
                 .saturating_add(u64::try_from(t.nanos).unwrap_or(0) / 1_000_000)
         });
-        let out = self.ok(self.app.finalize_block(height, time_ms, &request.txs));
+        // The block's hash seeds useful-work checks (unknown before the block exists).
+        let mut hash = [0u8; 32];
+        if request.hash.len() == 32 {
+            hash.copy_from_slice(&request.hash);
+        }
+        let out = self.ok(self.app.finalize_block(height, time_ms, hash, &request.txs));
         pb::ResponseFinalizeBlock {
             events: out.events.into_iter().map(event).collect(),
             tx_results: out.tx_results.into_iter().map(exec_result).collect(),

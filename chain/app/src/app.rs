@@ -11,6 +11,7 @@ use taochain_primitives::{Params, RejectCode, SignedTx};
 use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY};
 use taochain_storage::{Blobs, Changes, PreparedCommit, StateDelta, StateRead, Storage};
 use taochain_vm::Vm;
+use taochain_work::{CpuVerifier, Verifier};
 
 use crate::bank::read;
 use crate::checks::{Rejection, check_signature, decode};
@@ -70,6 +71,7 @@ struct Consensus {
 pub struct App {
     storage: Arc<Storage>,
     vm: Arc<Vm>,
+    verifier: Arc<dyn Verifier + Send + Sync>,
     consensus: Mutex<Consensus>,
     mempool: Mutex<MempoolState>,
 }
@@ -86,9 +88,17 @@ impl App {
         App {
             storage,
             vm,
+            verifier: Arc::new(CpuVerifier::default()),
             consensus: Mutex::default(),
             mempool: Mutex::default(),
         }
+    }
+
+    /// Checks useful work with `verifier` (e.g. the wgpu backend, which the node injects)
+    /// instead of the CPU reference; every backend gives the same verdicts bit for bit.
+    pub fn with_verifier(mut self, verifier: Arc<dyn Verifier + Send + Sync>) -> Self {
+        self.verifier = verifier;
+        self
     }
 
     /// The storage handle.
@@ -194,6 +204,7 @@ impl App {
         &self,
         height: u64,
         time_ms: u64,
+        hash: [u8; 32],
         txs: &[T],
     ) -> Result<BlockOutcome, AppError> {
         let mut consensus = lock(&self.consensus);
@@ -219,6 +230,8 @@ impl App {
             height,
             time_ms,
             chain_id: &chain_id,
+            block_hash: hash,
+            verifier: &*self.verifier,
         };
         let ctx = Context {
             chain_id: &chain_id,

@@ -165,6 +165,9 @@ impl Run<'_> {
             Msg::StoreCode { wasm } => {
                 contracts::store_code(state, env, &mut self.blobs, sender, wasm, left)?
             }
+            Msg::StoreBlob { bytes } => {
+                contracts::store_blob(state, env, &mut self.blobs, sender, bytes, left)?
+            }
             Msg::Instantiate {
                 code_id,
                 msg,
@@ -262,6 +265,7 @@ fn economy_message(
         Msg::Propose { action, deposit } => governance::propose(state, s, action, *deposit, h),
         Msg::Vote { id, choice } => governance::vote(state, s, *id, *choice, h),
         Msg::Transfer { .. }
+        | Msg::StoreBlob { .. }
         | Msg::StoreCode { .. }
         | Msg::Instantiate { .. }
         | Msg::Execute { .. }

@@ -139,6 +139,8 @@ fn smart(storage: &Storage, vm: &Vm, addr: &str, data: &[u8], height: u64) -> Qu
         height: latest,
         time_ms: 0,
         chain_id: &chain_id,
+        block_hash: [0; 32],
+        verifier: &taochain_work::CpuVerifier::default(),
     };
     match crate::contracts::run_query(
         &storage.latest(),

@@ -60,7 +60,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "total_issuance": (balance * args.accounts as u64).to_string(),
     });
     app.init_chain("bench", &serde_json::to_vec(&genesis)?)?;
-    app.finalize_block::<Vec<u8>>(1, 0, &[])?;
+    app.finalize_block::<Vec<u8>>(1, 0, [0; 32], &[])?;
     app.commit()?;
 
     let total = args.txs_per_block * args.blocks;
@@ -95,7 +95,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     for (i, txs) in blocks.iter().enumerate() {
         sig += time_signatures(txs)?;
         let t = Instant::now();
-        let out = app.finalize_block(i as u64 + 2, 0, txs)?;
+        let out = app.finalize_block(i as u64 + 2, 0, [0; 32], txs)?;
         finalize += t.elapsed();
         let failed = out.tx_results.iter().filter(|r| r.code != 0).count();
         anyhow::ensure!(

@@ -51,7 +51,7 @@ impl Chain {
     fn block(&mut self, txs: &[Vec<u8>]) -> anyhow::Result<(Duration, Vec<String>)> {
         self.height += 1;
         let t = Instant::now();
-        let out = self.app.finalize_block(self.height, 0, txs)?;
+        let out = self.app.finalize_block(self.height, 0, [0; 32], txs)?;
         self.app.commit()?;
         let elapsed = t.elapsed();
         if let Some(bad) = out.tx_results.iter().find(|r| r.code != 0) {

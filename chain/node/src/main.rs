@@ -69,7 +69,19 @@ fn start(home: PathBuf, abci: &str, keep_versions: u64) -> anyhow::Result<()> {
         .with_context(|| format!("opening state at {}", db_path.display()))?;
     let vm = taochain_vm::Vm::new(Some(home.join("data").join("wasm-cache")))
         .context("starting the contract VM")?;
-    let app = Arc::new(App::new(Arc::new(storage), Arc::new(vm)));
+    let mut app = App::new(Arc::new(storage), Arc::new(vm));
+    // Useful work is checked on a hardware GPU when there is one (TAOCHAIN_GPU=auto, the
+    // default; `required` also accepts a software adapter, `off` never uses one); the
+    // verdicts are the CPU reference's bit for bit either way.
+    let mode = taochain_wgpu::GpuMode::from_env()?;
+    match taochain_wgpu::GpuVerifier::open(mode)? {
+        Some(gpu) if !gpu.is_software() || mode == taochain_wgpu::GpuMode::Required => {
+            tracing::info!(adapter = %gpu.adapter(), "useful-work checks on the GPU");
+            app = app.with_verifier(Arc::new(gpu));
+        }
+        _ => tracing::info!("useful-work checks on the CPU reference"),
+    }
+    let app = Arc::new(app);
     let (height, hash) = app.info()?;
     tracing::info!(height, app_hash = %hex_upper(&hash), db = %db_path.display(), "state opened");
     let abci_addr = abci.trim_start_matches("tcp://");

@@ -77,6 +77,24 @@ pub struct CodeRecord {
     pub creator: crate::Address,
 }
 
+/// A stored blob (its bytes live outside the tree, under their sha256).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct BlobRecord {
+    /// Length in bytes.
+    pub size: u64,
+    /// Who stored it first.
+    pub owner: crate::Address,
+    /// Block it was stored in (contracts can use it from the next block on).
+    pub height: u64,
+}
+
+/// Largest blob, bytes (a 512 x 512 int32 `.npy` is 1 MiB + 128; a transaction is at most
+/// `max_tx_bytes`).
+pub const MAX_BLOB_BYTES: usize = 1_100_000;
+
+/// Gas per stored blob byte (the bytes are written to disk and kept).
+pub const BLOB_GAS_PER_BYTE: u64 = 20;
+
 /// A contract instance.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ContractRecord {

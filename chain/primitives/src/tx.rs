@@ -187,6 +187,12 @@ pub enum Msg {
         /// Choice.
         choice: VoteChoice,
     } = 19,
+    /// Store bytes (e.g. a `.npy` matrix of a useful-work job) content-addressed by
+    /// sha256; the result data is the hash. Contracts refer to blobs by hash.
+    StoreBlob {
+        /// The bytes.
+        bytes: Vec<u8>,
+    } = 20,
 }
 
 impl Msg {
@@ -301,6 +307,9 @@ impl BorshDeserialize for Msg {
             19 => Ok(Msg::Vote {
                 id: u64::deserialize_reader(reader)?,
                 choice: VoteChoice::deserialize_reader(reader)?,
+            }),
+            20 => Ok(Msg::StoreBlob {
+                bytes: Vec::deserialize_reader(reader)?,
             }),
             _ => Err(IoError::new(ErrorKind::InvalidInput, UNKNOWN_VARIANT)),
         }

@@ -168,6 +168,14 @@ pub fn proposal_key(id: u64) -> Vec<u8> {
 pub fn vote_key(id: u64, voter: &[u8; 20]) -> Vec<u8> {
     [VOTE_PREFIX, &id.to_be_bytes(), voter].concat()
 }
+/// Prefix: `blob/` ++ sha256 (32) -> borsh `BlobRecord` (the bytes are in `blobs`).
+pub const BLOB_PREFIX: &[u8] = b"blob/";
+
+/// `blob/` key.
+pub fn blob_key(hash: &[u8; 32]) -> Vec<u8> {
+    [BLOB_PREFIX, hash].concat()
+}
+
 /// State key: borsh u16, root UIDs in use.
 pub const ROOT_N_KEY: &[u8] = b"econ/root_n";
 /// Prefix: `gov_open/` ++ voting_end (u64 BE) ++ id -> empty; open proposals by end block.

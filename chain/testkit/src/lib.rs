@@ -10,6 +10,7 @@
 
 pub mod fixtures;
 
+use sha2::Digest;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -125,9 +126,12 @@ impl MockChain {
     /// Finalizes and commits exactly `txs` (what a byzantine proposer could force in).
     pub fn finalize_and_commit(&mut self, txs: Vec<Bytes>) -> CommittedBlock {
         let height = self.height + 1;
+        // A stand-in block hash (a real one hashes the header): distinct per height.
+        let hash: [u8; 32] = sha2::Sha256::digest(height.to_be_bytes()).into();
         let res = self.abci.finalize_block(pb::RequestFinalizeBlock {
             txs,
             height: height as i64,
+            hash: hash.to_vec().into(),
             ..Default::default()
         });
         self.abci.commit();
@@ -148,5 +152,16 @@ impl MockChain {
             prove,
             ..Default::default()
         })
+    }
+
+    /// A contract's `query` output for `msg` (panics on a failed query: test helper).
+    pub fn abci_query_smart(&self, contract: &taochain_primitives::Address, msg: &[u8]) -> Vec<u8> {
+        let r = self.abci.query(pb::RequestQuery {
+            path: format!("/contract/{contract}/smart"),
+            data: msg.to_vec().into(),
+            ..Default::default()
+        });
+        assert_eq!(r.code, 0, "smart query failed: {}", r.log);
+        r.value.to_vec()
     }
 }

@@ -25,6 +25,9 @@ pub trait Api {
     fn query_contract(&self, contract: &[u8; 20], msg: &[u8]) -> Result<Vec<u8>, String>;
     /// A debug line (not consensus).
     fn debug(&self, line: &str);
+    /// Checks `C = A * B` for three stored `.npy` blobs (by sha256): `MATMUL_VALID`,
+    /// `MATMUL_INVALID`, `ERR_MISSING_BLOB` or `ERR_BAD_STATEMENT` (`taochain-vm-abi`).
+    fn verify_matmul(&self, a: &[u8; 32], b: &[u8; 32], c: &[u8; 32]) -> i32;
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -69,6 +72,7 @@ mod wasm {
         fn bank_send(to: *const u8, amount: i64) -> i32;
         fn query_contract(a: *const u8, m: *const u8, ml: i32, out: *mut u8, cap: i32) -> i64;
         fn debug(p: *const u8, l: i32);
+        fn verify_matmul(hashes: *const u8) -> i32;
     }
 
     /// Calls `f(out, cap)` with a growing buffer until the result fits.
@@ -142,6 +146,13 @@ mod wasm {
         fn emit_event(&mut self, event: &Event) {
             let bytes = borsh::to_vec(event).unwrap_or_default();
             unsafe { emit_event(bytes.as_ptr(), bytes.len() as i32) }
+        }
+        fn verify_matmul(&self, a: &[u8; 32], b: &[u8; 32], c: &[u8; 32]) -> i32 {
+            let mut hashes = [0u8; 96];
+            hashes[..32].copy_from_slice(a);
+            hashes[32..64].copy_from_slice(b);
+            hashes[64..].copy_from_slice(c);
+            unsafe { verify_matmul(hashes.as_ptr()) }
         }
         fn bank_send(&mut self, to: &[u8; 20], amount: u64) -> Result<(), i32> {
             match unsafe { bank_send(to.as_ptr(), amount as i64) } {

@@ -28,6 +28,8 @@ pub use api::Api;
 pub use entry::{Ctx, respond};
 pub use error::ContractError;
 pub use storage::{Item, Map};
+/// The ABI crate: status codes such as `abi::MATMUL_VALID`.
+pub use taochain_vm_abi as abi;
 pub use taochain_vm_abi::{Call, Env, Event, MessageInfo};
 
 /// Re-exported for the macro and for contracts' message types.

@@ -25,6 +25,8 @@ pub struct MockApi {
     pub queries: BTreeMap<[u8; 20], QueryFn>,
     /// The environment handlers see.
     pub env: Env,
+    /// `verify_matmul` answers by the C blob's hash (absent: `ERR_MISSING_BLOB`).
+    pub matmul: BTreeMap<[u8; 32], i32>,
 }
 
 impl MockApi {
@@ -84,6 +86,12 @@ impl Api for MockApi {
     }
     fn emit_event(&mut self, event: &Event) {
         self.events.push(event.clone());
+    }
+    fn verify_matmul(&self, _a: &[u8; 32], _b: &[u8; 32], c: &[u8; 32]) -> i32 {
+        self.matmul
+            .get(c)
+            .copied()
+            .unwrap_or(taochain_vm_abi::ERR_MISSING_BLOB)
     }
     fn bank_send(&mut self, to: &[u8; 20], amount: u64) -> Result<(), i32> {
         let own = self.balances.entry(self.env.contract).or_default();

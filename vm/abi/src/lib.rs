@@ -37,6 +37,7 @@
 //! | `emit_event` | `(ptr, len)` | `borsh(`[`Event`]`)`, becomes an ABCI event |
 //! | `bank_send` | `(to, amount: i64) -> i32` | from the contract's account to a 20-byte address; 0 ok, [`ERR_INSUFFICIENT_FUNDS`], [`ERR_INVALID`] |
 //! | `query_contract` | `(addr, msg, msg_len, out, cap) -> i64` | another contract's `query` output length, or a negative error ([`ERR_QUERY_FAILED`], [`ERR_DEPTH`]); the error text is the output |
+//! | `verify_matmul` | `(hashes) -> i32` | checks useful work: `hashes` holds three 32-byte blob hashes (A, B, C as `.npy`: int8, int8, int32); [`MATMUL_VALID`] if `C = A * B` (Freivalds, seeded by the hash of the block that runs the call), [`MATMUL_INVALID`] if not, [`ERR_MISSING_BLOB`] or [`ERR_BAD_STATEMENT`]; gas grows with the bytes read |
 //! | `debug` | `(ptr, len)` | a log line for the node operator; not consensus |
 //!
 //! Keys are confined to the contract's own namespace by the host. Limits (gas, memory,
@@ -70,6 +71,14 @@ pub const ERR_INVALID: i32 = 2;
 pub const ERR_QUERY_FAILED: i64 = -2;
 /// `query_contract`: the query chain is deeper than the host allows.
 pub const ERR_DEPTH: i64 = -3;
+/// `verify_matmul`: the product is right.
+pub const MATMUL_VALID: i32 = 1;
+/// `verify_matmul`: the product is wrong.
+pub const MATMUL_INVALID: i32 = 0;
+/// `verify_matmul`: a blob is not stored.
+pub const ERR_MISSING_BLOB: i32 = -1;
+/// `verify_matmul`: the blobs are not int8/int8/int32 `.npy` matrices that chain.
+pub const ERR_BAD_STATEMENT: i32 = -2;
 
 /// The block environment.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Default)]

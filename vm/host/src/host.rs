@@ -32,4 +32,19 @@ pub trait Host {
         depth: u32,
         gas: u64,
     ) -> Result<(u64, Result<Vec<u8>, String>), HostError>;
+    /// Size of a stored blob (`None`: not stored). The VM charges for the bytes before
+    /// [`Host::verify_matmul`] reads them. Hosts without blobs keep the default.
+    fn blob_len(&self, _hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
+        Ok(None)
+    }
+    /// Checks `C = A * B` for three stored `.npy` blobs with the host's verifier and seed:
+    /// one of `MATMUL_VALID`, `MATMUL_INVALID`, `ERR_MISSING_BLOB`, `ERR_BAD_STATEMENT`.
+    fn verify_matmul(
+        &mut self,
+        _a: &[u8; 32],
+        _b: &[u8; 32],
+        _c: &[u8; 32],
+    ) -> Result<i32, HostError> {
+        Ok(taochain_vm_abi::ERR_MISSING_BLOB)
+    }
 }

@@ -31,6 +31,7 @@ pub const SIGNATURES: &[(&str, &[ValType], &[ValType])] = &[
     ("emit_event", &[I32, I32], &[]),
     ("bank_send", &[I32, I64], &[I32]),
     ("query_contract", &[I32, I32, I32, I32, I32], &[I64]),
+    ("verify_matmul", &[I32], &[I32]),
     ("debug", &[I32, I32], &[]),
 ];
 
@@ -263,6 +264,30 @@ pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
             write(&mut c, out, &digest)
         },
     )?;
+    linker.func_wrap(m, "verify_matmul", |mut c: C<'_>, p: i32| -> Result<i32> {
+        charge(&mut c, gas::VERIFY_MATMUL_BASE)?;
+        let bytes = read(&mut c, p, 96, 96)?;
+        let hash = |i: usize| -> [u8; 32] {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&bytes[32 * i..32 * (i + 1)]);
+            h
+        };
+        let (a, b, cm) = (hash(0), hash(1), hash(2));
+        // Charge for every byte the check will read before it reads any.
+        let mut total: u64 = 0;
+        for h in [&a, &b, &cm] {
+            match host(&mut c).blob_len(h) {
+                Err(e) => return Err(host_failed(&mut c, e)),
+                Ok(None) => return Ok(taochain_vm_abi::ERR_MISSING_BLOB),
+                Ok(Some(n)) => total = total.saturating_add(n),
+            }
+        }
+        charge(&mut c, total.saturating_mul(gas::VERIFY_MATMUL_PER_BYTE))?;
+        match host(&mut c).verify_matmul(&a, &b, &cm) {
+            Err(e) => Err(host_failed(&mut c, e)),
+            Ok(v) => Ok(v),
+        }
+    })?;
     linker.func_wrap(
         m,
         "ed25519_verify",

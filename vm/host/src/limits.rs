@@ -71,6 +71,11 @@ pub mod gas {
     pub const QUERY_BASE: u64 = 10_000;
     /// `debug`.
     pub const DEBUG_BASE: u64 = 200;
+    /// `verify_matmul` base (three blob lookups, the seed expansion).
+    pub const VERIFY_MATMUL_BASE: u64 = 50_000;
+    /// `verify_matmul` per byte of the three blobs: parsing plus the Freivalds pass run at
+    /// ~1-4 GB/s on the CPU reference, under 1 ns (~1 gas) per byte.
+    pub const VERIFY_MATMUL_PER_BYTE: u64 = 1;
     /// `memory.fill/copy/init` and `table.*` bulk operations, per 8 bytes (or elements).
     pub const BULK_PER_8_BYTES: u64 = 1;
     /// Store-time price per byte of code: validation + compilation measured ~2.1 ms per KB.
@@ -95,6 +100,8 @@ pub fn cost_table_version() -> u64 {
         gas::BANK_SEND,
         gas::QUERY_BASE,
         gas::DEBUG_BASE,
+        gas::VERIFY_MATMUL_BASE,
+        gas::VERIFY_MATMUL_PER_BYTE,
         MAX_MEMORY_BYTES as u64,
         MAX_WASM_STACK as u64,
     ];

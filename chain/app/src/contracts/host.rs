@@ -133,6 +133,17 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         get_in_namespace(&*self.state, &self.contract, key)
     }
+    fn blob_len(&self, hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
+        usable_blob(&*self.state, self.env, hash)
+    }
+    fn verify_matmul(
+        &mut self,
+        a: &[u8; 32],
+        b: &[u8; 32],
+        c: &[u8; 32],
+    ) -> Result<i32, HostError> {
+        verify_matmul(&*self.state, self.env, a, b, c)
+    }
     fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
         self.state.put(
             contract_store_key(self.contract.as_bytes(), key),
@@ -222,4 +233,60 @@ impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
             gas,
         )
     }
+}
+
+/// The size of a blob stored in an earlier block (so its bytes are on disk on every node).
+fn usable_blob(
+    state: &(impl taochain_storage::StateRead + ?Sized),
+    env: &Env<'_>,
+    hash: &[u8; 32],
+) -> Result<Option<u64>, HostError> {
+    let record: Option<taochain_primitives::state::BlobRecord> =
+        crate::bank::read(state, &taochain_storage::schema::blob_key(hash)).map_err(host_err)?;
+    Ok(record.filter(|r| r.height < env.height).map(|r| r.size))
+}
+
+/// `verify_matmul`: parses the three `.npy` blobs and checks them with the block's
+/// verifier, seeded by the block hash.
+fn verify_matmul(
+    state: &(impl taochain_storage::StateRead + ?Sized),
+    env: &Env<'_>,
+    a: &[u8; 32],
+    b: &[u8; 32],
+    c: &[u8; 32],
+) -> Result<i32, HostError> {
+    use taochain_vm_abi::{ERR_BAD_STATEMENT, ERR_MISSING_BLOB, MATMUL_INVALID, MATMUL_VALID};
+    use taochain_work::{MatmulStatement, npy};
+    let mut bytes = Vec::with_capacity(3);
+    for h in [a, b, c] {
+        let blob = match usable_blob(state, env, h)? {
+            None => None,
+            Some(_) => env
+                .storage
+                .get_blob(h)
+                .map_err(|e| HostError(e.to_string()))?,
+        };
+        match blob {
+            Some(bytes_of) => bytes.push(bytes_of),
+            None => return Ok(ERR_MISSING_BLOB),
+        }
+    }
+    let (Ok(a), Ok(b), Ok(c)) = (
+        npy::parse::<i8>(&bytes[0]),
+        npy::parse::<i8>(&bytes[1]),
+        npy::parse::<i32>(&bytes[2]),
+    ) else {
+        return Ok(ERR_BAD_STATEMENT);
+    };
+    let statement = MatmulStatement {
+        a,
+        b,
+        c,
+        seed: env.block_hash,
+    };
+    Ok(match env.verifier.verify(&statement) {
+        Err(_) => ERR_BAD_STATEMENT,
+        Ok(Ok(())) => MATMUL_VALID,
+        Ok(Err(_)) => MATMUL_INVALID,
+    })
 }

@@ -32,6 +32,10 @@ pub struct Env<'a> {
     pub time_ms: u64,
     /// Chain id.
     pub chain_id: &'a str,
+    /// Hash of the block being executed: the seed of useful-work checks.
+    pub block_hash: [u8; 32],
+    /// Checks useful work (`verify_matmul`).
+    pub verifier: &'a dyn taochain_work::Verifier,
 }
 
 impl Env<'_> {
@@ -125,6 +129,67 @@ pub fn store_code(
         gas_used: gas,
         data,
         events: vec![event],
+    }))
+}
+
+/// `StoreBlob`: keep bytes under their sha256 (outside the tree; the record is in it).
+/// Storing a blob that exists costs the same and changes nothing.
+pub fn store_blob(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &Env<'_>,
+    blobs: &mut Blobs,
+    sender: Address,
+    bytes: &[u8],
+    gas_left: u64,
+) -> Result<Outcome, AppError> {
+    use taochain_primitives::state::{BLOB_GAS_PER_BYTE, BlobRecord, MAX_BLOB_BYTES};
+    let gas = BLOB_GAS_PER_BYTE.saturating_mul(bytes.len() as u64);
+    if bytes.is_empty() || bytes.len() > MAX_BLOB_BYTES {
+        return Ok(refuse(
+            RejectCode::Malformed,
+            format!(
+                "a blob has 1 to {MAX_BLOB_BYTES} bytes, not {}",
+                bytes.len()
+            ),
+            0,
+        ));
+    }
+    if gas > gas_left {
+        return Ok(refuse(
+            RejectCode::OutOfGas,
+            format!(
+                "storing {} bytes costs {gas} gas, {gas_left} left",
+                bytes.len()
+            ),
+            gas_left,
+        ));
+    }
+    let hash: [u8; 32] = Sha256::digest(bytes).into();
+    let key = taochain_storage::schema::blob_key(&hash);
+    if read::<BlobRecord>(state, &key)?.is_none() {
+        write(
+            state,
+            &key,
+            &BlobRecord {
+                size: bytes.len() as u64,
+                owner: sender,
+                height: env.height,
+            },
+        );
+        blobs.insert(hash, bytes.to_vec());
+    }
+    let hash_hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Ok(Done {
+        gas_used: gas,
+        data: hash.to_vec(),
+        events: vec![Event::new(
+            "store_blob",
+            &[
+                ("hash", hash_hex),
+                ("size", bytes.len().to_string()),
+                ("owner", sender.to_string()),
+            ],
+        )],
     }))
 }
 

@@ -4,6 +4,7 @@ mod bad_input;
 mod blocks;
 mod contracts;
 mod economy;
+mod useful_work;
 
 use taochain_testkit::MockChain;
 use taochain_testkit::fixtures::{CHAIN_ID, genesis};

@@ -1,0 +1,373 @@
+//! `matmul-market`: a subnet contract where requesters pay TAO for int8 matrix products and
+//! miners earn it. `PostJob` escrows the bounty (the funds sent) for `C = A * B` with A and
+//! B stored as `.npy` blobs; `SubmitResult` from a miner's hotkey names its stored C; the
+//! chain checks it with `verify_matmul` (Freivalds, seeded by the hash of the block that
+//! includes the submission, so the miner cannot tune C to the check). A valid result pays
+//! the bounty and completes the job; an invalid one is recorded against the miner. After
+//! the deadline the requester may reclaim an unfinished job's bounty. At each epoch the
+//! contract returns weights over the subnet's UIDs by their miners' scores (one point per
+//! valid result plus the blocks it was early), which the chain applies as the owner UID's
+//! weights.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use taochain_contract::{ContractError, Ctx, Item, Map, entry_points, respond};
+
+/// Instantiate message (nothing to configure).
+#[derive(BorshSerialize, BorshDeserialize)]
+pub struct InstantiateMsg {}
+
+/// Execute messages.
+#[derive(BorshSerialize, BorshDeserialize)]
+pub enum ExecuteMsg {
+    /// Post a job; the funds sent are the bounty. Blob hashes of A (m x k) and B (k x n).
+    PostJob {
+        a: [u8; 32],
+        b: [u8; 32],
+        deadline: u64,
+    },
+    /// Submit the blob hash of C for an open job.
+    SubmitResult { job: u64, c: [u8; 32] },
+    /// The requester takes back the bounty of a job still open after its deadline.
+    Reclaim { job: u64 },
+}
+
+/// Query messages.
+#[derive(BorshSerialize, BorshDeserialize)]
+pub enum QueryMsg {
+    /// One job, borsh `Job`.
+    Job { id: u64 },
+    /// Up to 100 jobs from `start`, borsh `Vec<(u64, Job)>`.
+    Jobs { start: u64 },
+    /// A miner's record, borsh `MinerStats`.
+    Miner { hotkey: [u8; 20] },
+}
+
+/// The `epoch` message (the chain's `taochain_vm_abi::EpochCall`).
+#[derive(BorshSerialize, BorshDeserialize)]
+pub struct EpochMsg {
+    /// The subnet.
+    pub netuid: u16,
+    /// The block.
+    pub height: u64,
+    /// Hotkey of each UID.
+    pub hotkeys: Vec<[u8; 20]>,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Status {
+    /// Waiting for a valid result.
+    Open,
+    /// Paid to `miner` for result `c` at `height`.
+    Done {
+        miner: [u8; 20],
+        c: [u8; 32],
+        height: u64,
+    },
+    /// The bounty went back to the requester.
+    Reclaimed,
+}
+
+/// A job.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Job {
+    /// Who pays.
+    pub requester: [u8; 20],
+    /// Blob hash of A.
+    pub a: [u8; 32],
+    /// Blob hash of B.
+    pub b: [u8; 32],
+    /// rao escrowed.
+    pub bounty: u64,
+    /// Last block a result is accepted.
+    pub deadline: u64,
+    /// Status.
+    pub status: Status,
+}
+
+/// A miner's record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct MinerStats {
+    /// Valid results.
+    pub valid: u64,
+    /// Invalid results.
+    pub invalid: u64,
+    /// Epoch score: one per valid result plus the blocks it was early.
+    pub score: u64,
+}
+
+static NEXT_JOB: Item<u64> = Item::new(b"next_job");
+static JOBS: Map<Job> = Map::new(b"jobs");
+static MINERS: Map<MinerStats> = Map::new(b"miners");
+
+/// Entry point handler.
+pub fn instantiate(ctx: &mut Ctx<'_>, _msg: InstantiateMsg) -> Result<Vec<u8>, ContractError> {
+    NEXT_JOB.save(ctx.api, &1);
+    Ok(vec![])
+}
+
+fn job(ctx: &Ctx<'_>, id: u64) -> Result<Job, ContractError> {
+    JOBS.get(ctx.api, &id.to_be_bytes())?
+        .ok_or_else(|| ContractError::Custom(format!("no job {id}")))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Entry point handler.
+pub fn execute(ctx: &mut Ctx<'_>, msg: ExecuteMsg) -> Result<Vec<u8>, ContractError> {
+    match msg {
+        ExecuteMsg::PostJob { a, b, deadline } => {
+            if ctx.info.funds == 0 {
+                return Err(ContractError::Custom("send the bounty as funds".into()));
+            }
+            if deadline <= ctx.env.height {
+                return Err(ContractError::Custom("the deadline has passed".into()));
+            }
+            let id = NEXT_JOB.load(ctx.api)?;
+            NEXT_JOB.save(ctx.api, &(id + 1));
+            let job = Job {
+                requester: ctx.info.sender,
+                a,
+                b,
+                bounty: ctx.info.funds,
+                deadline,
+                status: Status::Open,
+            };
+            JOBS.set(ctx.api, &id.to_be_bytes(), &job);
+            ctx.event(
+                "job_posted",
+                &[("job", id.to_string()), ("bounty", job.bounty.to_string())],
+            );
+            respond(&id)
+        }
+        ExecuteMsg::SubmitResult { job: id, c } => submit(ctx, id, c),
+        ExecuteMsg::Reclaim { job: id } => {
+            let mut j = job(ctx, id)?;
+            if j.requester != ctx.info.sender {
+                return Err(ContractError::Unauthorized("only the requester".into()));
+            }
+            if j.status != Status::Open || ctx.env.height <= j.deadline {
+                return Err(ContractError::Custom(
+                    "only an open job past its deadline can be reclaimed".into(),
+                ));
+            }
+            ctx.api.bank_send(&j.requester, j.bounty).map_err(|code| {
+                ContractError::InsufficientFunds(format!("refund refused ({code})"))
+            })?;
+            j.status = Status::Reclaimed;
+            JOBS.set(ctx.api, &id.to_be_bytes(), &j);
+            respond(&j.bounty)
+        }
+    }
+}
+
+fn submit(ctx: &mut Ctx<'_>, id: u64, c: [u8; 32]) -> Result<Vec<u8>, ContractError> {
+    let mut j = job(ctx, id)?;
+    if j.status != Status::Open {
+        return Err(ContractError::Custom(format!("job {id} is not open")));
+    }
+    if ctx.env.height > j.deadline {
+        return Err(ContractError::Custom(format!(
+            "job {id} is past its deadline"
+        )));
+    }
+    let miner = ctx.info.sender;
+    let key = miner;
+    let mut stats = MINERS.get(ctx.api, &key)?.unwrap_or_default();
+    match ctx.api.verify_matmul(&j.a, &j.b, &c) {
+        taochain_contract::abi::MATMUL_VALID => {
+            ctx.api.bank_send(&miner, j.bounty).map_err(|code| {
+                ContractError::InsufficientFunds(format!("payout refused ({code})"))
+            })?;
+            j.status = Status::Done {
+                miner,
+                c,
+                height: ctx.env.height,
+            };
+            JOBS.set(ctx.api, &id.to_be_bytes(), &j);
+            stats.valid += 1;
+            stats.score += 1 + (j.deadline - ctx.env.height);
+            MINERS.set(ctx.api, &key, &stats);
+            ctx.event(
+                "result_valid",
+                &[
+                    ("job", id.to_string()),
+                    ("miner", hex(&miner)),
+                    ("paid", j.bounty.to_string()),
+                ],
+            );
+            respond(&true)
+        }
+        taochain_contract::abi::MATMUL_INVALID => {
+            // Recorded, not an error: an error would roll the record back.
+            stats.invalid += 1;
+            MINERS.set(ctx.api, &key, &stats);
+            ctx.event(
+                "result_invalid",
+                &[("job", id.to_string()), ("miner", hex(&miner))],
+            );
+            respond(&false)
+        }
+        code => Err(ContractError::Custom(format!(
+            "the statement cannot be checked (code {code}): A, B and C must be stored .npy blobs (int8, int8, int32) that chain, stored in an earlier block"
+        ))),
+    }
+}
+
+/// Entry point handler.
+pub fn query(ctx: &mut Ctx<'_>, msg: QueryMsg) -> Result<Vec<u8>, ContractError> {
+    match msg {
+        QueryMsg::Job { id } => respond(&job(ctx, id)?),
+        QueryMsg::Jobs { start } => {
+            let jobs: Vec<(u64, Job)> = JOBS
+                .range(ctx.api, &start.to_be_bytes(), 100)?
+                .into_iter()
+                .filter_map(|(k, j)| {
+                    <[u8; 8]>::try_from(k.as_slice())
+                        .ok()
+                        .map(|k| (u64::from_be_bytes(k), j))
+                })
+                .collect();
+            respond(&jobs)
+        }
+        QueryMsg::Miner { hotkey } => respond(&MINERS.get(ctx.api, &hotkey)?.unwrap_or_default()),
+    }
+}
+
+/// Entry point handler: weights by miner score over the subnet's UIDs (owner's excluded).
+pub fn epoch(ctx: &mut Ctx<'_>, msg: EpochMsg) -> Result<Vec<u8>, ContractError> {
+    let mut weights: Vec<(u16, u16)> = vec![];
+    for (uid, hotkey) in msg.hotkeys.iter().enumerate().skip(1) {
+        let Some(stats) = MINERS.get(ctx.api, hotkey)? else {
+            continue;
+        };
+        if stats.score > 0 {
+            weights.push((uid as u16, stats.score.min(u16::MAX as u64) as u16));
+        }
+    }
+    respond(&weights)
+}
+
+entry_points!(
+    instantiate: instantiate,
+    execute: execute,
+    query: query,
+    epoch: epoch
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taochain_contract::testing::MockApi;
+
+    fn msg<T: BorshSerialize>(m: &T) -> Vec<u8> {
+        borsh::to_vec(m).expect("encodes")
+    }
+
+    #[test]
+    fn a_valid_result_is_paid_an_invalid_one_recorded() {
+        let mut api = MockApi::default();
+        let (requester, honest, cheat) = ([1u8; 20], [2u8; 20], [3u8; 20]);
+        api.env.height = 10;
+        api.call(instantiate, requester, 0, &msg(&InstantiateMsg {}))
+            .expect("init");
+        let post = ExecuteMsg::PostJob {
+            a: [4; 32],
+            b: [5; 32],
+            deadline: 20,
+        };
+        let out = api
+            .call(execute, requester, 500, &msg(&post))
+            .expect("post");
+        assert_eq!(u64::try_from_slice(&out).expect("id"), 1);
+        api.matmul
+            .insert([6; 32], taochain_contract::abi::MATMUL_VALID);
+        api.matmul
+            .insert([7; 32], taochain_contract::abi::MATMUL_INVALID);
+        let out = api
+            .call(
+                execute,
+                cheat,
+                0,
+                &msg(&ExecuteMsg::SubmitResult { job: 1, c: [7; 32] }),
+            )
+            .expect("recorded");
+        assert!(!bool::try_from_slice(&out).expect("bool"));
+        assert!(
+            api.call(
+                execute,
+                cheat,
+                0,
+                &msg(&ExecuteMsg::SubmitResult { job: 1, c: [9; 32] })
+            )
+            .is_err()
+        );
+        api.env.height = 15;
+        api.call(
+            execute,
+            honest,
+            0,
+            &msg(&ExecuteMsg::SubmitResult { job: 1, c: [6; 32] }),
+        )
+        .expect("paid");
+        assert_eq!(api.balances.get(&honest), Some(&500));
+        assert!(
+            api.call(
+                execute,
+                cheat,
+                0,
+                &msg(&ExecuteMsg::SubmitResult { job: 1, c: [6; 32] })
+            )
+            .is_err()
+        );
+        let stats = |api: &mut MockApi, who: [u8; 20]| {
+            let out = api
+                .call(query, who, 0, &msg(&QueryMsg::Miner { hotkey: who }))
+                .expect("q");
+            MinerStats::try_from_slice(&out).expect("stats")
+        };
+        assert_eq!(
+            stats(&mut api, honest),
+            MinerStats {
+                valid: 1,
+                invalid: 0,
+                score: 6
+            }
+        );
+        assert_eq!(stats(&mut api, cheat).invalid, 1);
+        let epoch_msg = EpochMsg {
+            netuid: 1,
+            height: 16,
+            hotkeys: vec![[0; 20], cheat, honest],
+        };
+        let out = api
+            .call(epoch, requester, 0, &msg(&epoch_msg))
+            .expect("epoch");
+        assert_eq!(
+            Vec::<(u16, u16)>::try_from_slice(&out).expect("w"),
+            vec![(2, 6)]
+        );
+        // Reclaim: only after the deadline, only by the requester, only open jobs.
+        let post = ExecuteMsg::PostJob {
+            a: [4; 32],
+            b: [5; 32],
+            deadline: 18,
+        };
+        api.call(execute, requester, 300, &msg(&post))
+            .expect("post 2");
+        assert!(
+            api.call(execute, requester, 0, &msg(&ExecuteMsg::Reclaim { job: 2 }))
+                .is_err()
+        );
+        api.env.height = 19;
+        assert!(
+            api.call(execute, honest, 0, &msg(&ExecuteMsg::Reclaim { job: 2 }))
+                .is_err()
+        );
+        api.call(execute, requester, 0, &msg(&ExecuteMsg::Reclaim { job: 2 }))
+            .expect("reclaim");
+        assert_eq!(api.balances.get(&requester), Some(&300));
+    }
+}
