@@ -3,7 +3,8 @@
 //! key}`: the raw borsh state bytes, so a client can check an ICS23 proof of them against
 //! the app hash. `/contract/{addr}/smart` runs the contract's `query` with the request data
 //! at the latest height (no proof). Height 0 means the latest committed height. The
-//! economy's paths are listed in [`crate::economy::query`].
+//! economy's paths are listed in [`crate::economy::query`]. `/blob/{hash}` is a blob's record
+//! (provable), `/blob/{hash}/bytes` its bytes (the hash proves them).
 
 use taochain_primitives::Address;
 use taochain_storage::schema::{
@@ -89,6 +90,9 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
     }
     if let Some(key) = crate::economy::query::key_for_path(path) {
         return key;
+    }
+    if let Some(hash) = path.strip_prefix("/blob/") {
+        return Ok(taochain_storage::schema::blob_key(&parse_hash(hash)?));
     }
     if let Some(addr) = path.strip_prefix("/account/") {
         let addr: Address = addr
@@ -179,6 +183,12 @@ pub fn query(
     if let Some(out) = economy_view(storage, path, height) {
         return out;
     }
+    if let Some(hash) = path
+        .strip_prefix("/blob/")
+        .and_then(|r| r.strip_suffix("/bytes"))
+    {
+        return blob_bytes(storage, hash);
+    }
     let key = match key_for_path(path) {
         Ok(key) => key,
         Err((code, log)) => return error(code, log),
@@ -236,4 +246,33 @@ fn economy_view(storage: &Storage, path: &str, height: u64) -> Option<QueryOutco
         Ok(Err((code, log))) => error(code, log),
         Err(e) => error(codes::INTERNAL, e.to_string()),
     })
+}
+
+fn parse_hash(hex_hash: &str) -> Result<[u8; 32], (u32, String)> {
+    hex::decode(hex_hash)
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| {
+            (
+                codes::BAD_ARGUMENT,
+                format!("`{hex_hash}` is not a 32-byte hex hash"),
+            )
+        })
+}
+
+/// `/blob/{hash}/bytes`: a blob's bytes (no proof: the hash is the proof).
+fn blob_bytes(storage: &Storage, hex_hash: &str) -> QueryOutcome {
+    let hash = match parse_hash(hex_hash) {
+        Ok(h) => h,
+        Err((code, log)) => return error(code, log),
+    };
+    match storage.get_blob(&hash) {
+        Ok(Some(value)) => QueryOutcome {
+            value,
+            height: storage.latest_version().unwrap_or(0),
+            ..Default::default()
+        },
+        Ok(None) => error(codes::BAD_ARGUMENT, format!("no blob {hex_hash}")),
+        Err(e) => error(codes::INTERNAL, e.to_string()),
+    }
 }

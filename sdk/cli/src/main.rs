@@ -8,6 +8,7 @@ mod bench;
 mod chain;
 mod contract;
 mod economy;
+mod job;
 mod keys;
 mod localnet;
 mod output;
@@ -116,6 +117,12 @@ enum Command {
     /// Governance: propose, vote, list, show.
     #[command(subcommand)]
     Gov(economy::GovCmd),
+    /// Matrix-multiplication jobs paid in TAO: post, show, list.
+    #[command(subcommand)]
+    Job(job::JobCmd),
+    /// Mine jobs: compute C on the GPU or CPU and submit it.
+    #[command(subcommand)]
+    Miner(job::MinerCmd),
     /// Run the chain's epoch code (Yuma + payout) on a JSON case, offline.
     Yuma {
         /// The case file.
@@ -175,6 +182,8 @@ fn main() {
         Command::Root(cmd) => economy::run_root(&ctx, cmd),
         Command::Gov(cmd) => economy::run_gov(&ctx, cmd),
         Command::Yuma { input } => yuma::run(&input),
+        Command::Job(cmd) => job::run_job(&ctx, cmd),
+        Command::Miner(cmd) => job::run_miner(&ctx, cmd),
     };
     if let Err(e) = result {
         match ctx.output {

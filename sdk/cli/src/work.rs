@@ -53,7 +53,7 @@ fn usage(e: impl std::fmt::Display) -> ! {
 }
 
 /// The chosen backend.
-enum Chosen {
+pub(crate) enum Chosen {
     Cpu(CpuVerifier),
     Gpu(Box<GpuVerifier>),
 }
@@ -67,7 +67,8 @@ impl Chosen {
     }
 }
 
-fn choose(backend: Backend) -> Chosen {
+/// The verifier (and GEMM device) for `--backend`.
+pub(crate) fn choose(backend: Backend) -> Chosen {
     let cpu = || Chosen::Cpu(CpuVerifier::default());
     match backend {
         Backend::Cpu => cpu(),

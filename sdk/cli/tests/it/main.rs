@@ -5,4 +5,5 @@
 mod contracts;
 mod economy;
 mod localnet;
+mod market;
 mod work;

@@ -1,0 +1,390 @@
+//! `tao job post|show|list` and `tao miner run`: paying TAO for matrix products on a
+//! subnet run by the `matmul-market` contract, and mining them. Matrices travel as `.npy`
+//! blobs stored on chain; the contract checks results with the chain's `verify_matmul`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use borsh::{BorshDeserialize, BorshSerialize};
+use clap::Subcommand;
+use sha2::{Digest, Sha256};
+use taochain_client::Client;
+use taochain_primitives::subnet::SubnetInfo;
+use taochain_primitives::{Address, Msg, format_tao, parse_amount};
+use taochain_work::{Matrix, gemm, npy};
+
+use crate::Ctx;
+use crate::chain::signing_key;
+use crate::output::{emit, spinner, table};
+use crate::work::{Backend, Chosen, choose};
+
+const GAS: u64 = 300_000_000;
+
+/// The contract's execute messages (same borsh layout as `contracts/matmul-market`).
+#[derive(BorshSerialize)]
+enum ExecuteMsg {
+    PostJob {
+        a: [u8; 32],
+        b: [u8; 32],
+        deadline: u64,
+    },
+    SubmitResult {
+        job: u64,
+        c: [u8; 32],
+    },
+}
+
+/// The contract's queries.
+#[derive(BorshSerialize)]
+enum QueryMsg {
+    Job { id: u64 },
+    Jobs { start: u64 },
+}
+
+/// A job as the contract stores it.
+#[derive(Debug, Clone, BorshDeserialize)]
+pub struct Job {
+    requester: [u8; 20],
+    a: [u8; 32],
+    b: [u8; 32],
+    bounty: u64,
+    deadline: u64,
+    status: Status,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, BorshDeserialize)]
+pub enum Status {
+    /// Waiting for a valid result.
+    Open,
+    /// Paid.
+    Done {
+        /// Paid miner.
+        miner: [u8; 20],
+        /// Result blob.
+        c: [u8; 32],
+        /// Block.
+        height: u64,
+    },
+    /// Bounty returned.
+    Reclaimed,
+}
+
+/// `tao job ...`
+#[derive(Subcommand)]
+pub enum JobCmd {
+    /// Store A and B as blobs and post a job with a bounty.
+    Post {
+        /// Requester key.
+        #[arg(long)]
+        from: String,
+        /// Subnet running matmul-market.
+        #[arg(long)]
+        netuid: u16,
+        /// A (m x k, int8 .npy).
+        #[arg(long)]
+        a: PathBuf,
+        /// B (k x n, int8 .npy).
+        #[arg(long)]
+        b: PathBuf,
+        /// Bounty (`1.5TAO`, `100rao`).
+        #[arg(long)]
+        bounty: String,
+        /// Blocks until the deadline.
+        #[arg(long, default_value_t = 200)]
+        blocks: u64,
+    },
+    /// One job.
+    Show {
+        /// Subnet.
+        #[arg(long)]
+        netuid: u16,
+        /// Job id.
+        id: u64,
+    },
+    /// Jobs of a subnet.
+    List {
+        /// Subnet.
+        #[arg(long)]
+        netuid: u16,
+    },
+}
+
+/// `tao miner ...`
+#[derive(Subcommand)]
+pub enum MinerCmd {
+    /// Poll open jobs, compute C on the GPU or CPU, store it, submit it.
+    Run {
+        /// Miner hotkey key name (registered on the subnet; signs and is paid).
+        #[arg(long)]
+        from: String,
+        /// Subnet running matmul-market.
+        #[arg(long)]
+        netuid: u16,
+        /// Backend for the GEMM.
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+        /// Handle the open jobs once and exit (default: keep polling).
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+fn contract(c: &Client, netuid: u16) -> anyhow::Result<Address> {
+    let raw = c.query_raw(&format!("/subnet/{netuid}"), 0)?;
+    anyhow::ensure!(!raw.is_empty(), "no subnet {netuid}");
+    Ok(borsh::from_slice::<SubnetInfo>(&raw)?.contract)
+}
+
+fn jobs(c: &Client, market: &Address) -> anyhow::Result<Vec<(u64, Job)>> {
+    let mut all = vec![];
+    let mut start = 1;
+    loop {
+        let page: Vec<(u64, Job)> =
+            borsh::from_slice(&c.smart_query(market, &borsh::to_vec(&QueryMsg::Jobs { start })?)?)?;
+        let done = page.len() < 100;
+        start = page.last().map_or(start, |j| j.0 + 1);
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+/// Stores `bytes` as a blob unless it is already stored; returns its hash.
+pub fn store_blob(
+    c: &Client,
+    key: &ed25519_dalek::SigningKey,
+    bytes: Vec<u8>,
+) -> anyhow::Result<[u8; 32]> {
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    if c.query_raw(&format!("/blob/{}", hex::encode(hash)), 0)?
+        .is_empty()
+    {
+        c.send(key, vec![Msg::StoreBlob { bytes }], None, GAS)?;
+    }
+    Ok(hash)
+}
+
+fn status_text(s: &Status) -> String {
+    match s {
+        Status::Open => "open".into(),
+        Status::Done { miner, height, .. } => {
+            format!("paid to {} at block {height}", Address(*miner))
+        }
+        Status::Reclaimed => "reclaimed".into(),
+    }
+}
+
+fn job_json(id: u64, j: &Job) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "requester": Address(j.requester).to_string(),
+        "a": hex::encode(j.a),
+        "b": hex::encode(j.b),
+        "bounty_rao": j.bounty.to_string(),
+        "deadline": j.deadline,
+        "status": status_text(&j.status),
+        "open": matches!(j.status, Status::Open),
+        "result": match &j.status { Status::Done { c, .. } => Some(hex::encode(c)), _ => None },
+    })
+}
+
+/// Runs `tao job`.
+pub fn run_job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
+    let c = ctx.client();
+    match cmd {
+        JobCmd::Post {
+            from,
+            netuid,
+            a,
+            b,
+            bounty,
+            blocks,
+        } => {
+            let key = signing_key(ctx, &from)?;
+            let market = contract(&c, netuid)?;
+            let (am, bm): (Matrix<i8>, Matrix<i8>) = (npy::read(&a)?, npy::read(&b)?);
+            anyhow::ensure!(
+                am.cols == bm.rows,
+                "A is {}x{}, B is {}x{}: they do not chain",
+                am.rows,
+                am.cols,
+                bm.rows,
+                bm.cols
+            );
+            let bar = spinner(ctx.output, "storing A and B, posting the job");
+            let ah = store_blob(&c, &key, npy::encode(&am))?;
+            let bh = store_blob(&c, &key, npy::encode(&bm))?;
+            let deadline = c.status()?.height + blocks;
+            let msg = borsh::to_vec(&ExecuteMsg::PostJob {
+                a: ah,
+                b: bh,
+                deadline,
+            })?;
+            let funds = parse_amount(&bounty)?;
+            let done = c.send(
+                &key,
+                vec![Msg::Execute {
+                    contract: market,
+                    msg,
+                    funds,
+                }],
+                None,
+                GAS,
+            );
+            bar.finish_and_clear();
+            let done = done?;
+            let id = u64::try_from_slice(&hex::decode(&done.data)?)?;
+            emit(
+                ctx.output,
+                &serde_json::json!({"id": id, "height": done.height, "deadline": deadline}),
+                || {
+                    format!(
+                        "posted job {id}: {}x{} * {}x{} for {} (deadline block {deadline})",
+                        am.rows,
+                        am.cols,
+                        bm.rows,
+                        bm.cols,
+                        format_tao(funds)
+                    )
+                },
+            )
+        }
+        JobCmd::Show { netuid, id } => {
+            let market = contract(&c, netuid)?;
+            let j: Job = borsh::from_slice(
+                &c.smart_query(&market, &borsh::to_vec(&QueryMsg::Job { id })?)?,
+            )?;
+            let js = job_json(id, &j);
+            emit(ctx.output, &js, || {
+                serde_json::to_string_pretty(&js).unwrap_or_default()
+            })
+        }
+        JobCmd::List { netuid } => {
+            let market = contract(&c, netuid)?;
+            let all = jobs(&c, &market)?;
+            let js: Vec<serde_json::Value> = all.iter().map(|(id, j)| job_json(*id, j)).collect();
+            emit(ctx.output, &js, || {
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|(id, j)| {
+                        vec![
+                            id.to_string(),
+                            format_tao(j.bounty),
+                            j.deadline.to_string(),
+                            status_text(&j.status),
+                        ]
+                    })
+                    .collect();
+                table(&["JOB", "BOUNTY", "DEADLINE", "STATUS"], &rows)
+            })
+        }
+    }
+}
+
+/// Runs `tao miner run`.
+pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
+    let MinerCmd::Run {
+        from,
+        netuid,
+        backend,
+        once,
+    } = cmd;
+    let c = ctx.client();
+    let key = signing_key(ctx, &from)?;
+    let market = contract(&c, netuid)?;
+    let chosen = choose(backend);
+    let device = match &chosen {
+        Chosen::Cpu(_) => "cpu".to_string(),
+        Chosen::Gpu(g) => g.adapter(),
+    };
+    let mut tried = BTreeSet::new();
+    let (mut paid, mut failed) = (0u64, 0u64);
+    loop {
+        let height = c.status()?.height;
+        let open: Vec<(u64, Job)> = jobs(&c, &market)?
+            .into_iter()
+            .filter(|(id, j)| {
+                matches!(j.status, Status::Open) && j.deadline > height && !tried.contains(id)
+            })
+            .collect();
+        for (id, j) in open {
+            tried.insert(id);
+            let fetch = |h: &[u8; 32]| -> anyhow::Result<Matrix<i8>> {
+                let bytes = c.query_raw(&format!("/blob/{}/bytes", hex::encode(h)), 0)?;
+                Ok(npy::parse(&bytes)?)
+            };
+            let (a, b) = (fetch(&j.a)?, fetch(&j.b)?);
+            let t = Instant::now();
+            let product = match &chosen {
+                Chosen::Cpu(_) => gemm(&a, &b)?,
+                Chosen::Gpu(g) => g.gemm(&a, &b)?,
+            };
+            let compute_ms = t.elapsed().as_millis();
+            let bar = spinner(ctx.output, "storing C and submitting");
+            let result = store_blob(&c, &key, npy::encode(&product)).and_then(|ch| {
+                let msg = borsh::to_vec(&ExecuteMsg::SubmitResult { job: id, c: ch })?;
+                Ok(c.send(
+                    &key,
+                    vec![Msg::Execute {
+                        contract: market,
+                        msg,
+                        funds: 0,
+                    }],
+                    None,
+                    GAS,
+                )?)
+            });
+            bar.finish_and_clear();
+            match result {
+                Ok(done) => {
+                    let valid = hex::decode(&done.data)
+                        .ok()
+                        .and_then(|d| bool::try_from_slice(&d).ok())
+                        .unwrap_or(false);
+                    if valid {
+                        paid += j.bounty;
+                    } else {
+                        failed += 1;
+                    }
+                    let line = serde_json::json!({
+                        "job": id, "m": a.rows, "k": a.cols, "n": b.cols, "device": device,
+                        "compute_ms": compute_ms, "height": done.height, "bounty_rao": j.bounty.to_string(),
+                        "valid": valid,
+                    });
+                    emit(ctx.output, &line, || {
+                        format!(
+                            "job {id}: {}x{}x{} on {device} in {compute_ms} ms, submitted in block {}, {} {}",
+                            a.rows,
+                            a.cols,
+                            b.cols,
+                            done.height,
+                            if valid { "paid" } else { "REJECTED, bounty" },
+                            format_tao(j.bounty)
+                        )
+                    })?;
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("job {id}: not paid: {e:#}");
+                }
+            }
+        }
+        if once {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    if failed > 0 && paid == 0 {
+        bail!("{failed} submissions failed");
+    }
+    eprintln!(
+        "summary: {} jobs attempted, {} earned, {failed} failed",
+        tried.len(),
+        format_tao(paid)
+    );
+    Ok(())
+}

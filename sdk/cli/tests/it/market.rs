@@ -1,0 +1,193 @@
+//! Useful work end to end on the 4-validator localnet: a requester posts a 512x512x512
+//! int8 job through `tao job post`, a cheating miner's C is rejected and recorded, `tao
+//! miner run` computes C and is paid the bounty, and all validators agree.
+
+use std::time::Duration;
+
+use borsh::BorshSerialize;
+use sha2::{Digest, Sha256};
+use taochain_client::{Client, Keystore};
+use taochain_localnet::process;
+use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO};
+use taochain_vm::testing::contract_wasm;
+use taochain_work::{Matrix, gemm, npy};
+
+use crate::localnet::{start, tao, tao_json};
+
+#[derive(BorshSerialize)]
+enum ExecuteMsg {
+    #[allow(dead_code)]
+    PostJob {
+        a: [u8; 32],
+        b: [u8; 32],
+        deadline: u64,
+    },
+    SubmitResult {
+        job: u64,
+        c: [u8; 32],
+    },
+}
+
+fn random(rows: usize, cols: usize, seed: u64) -> Matrix<i8> {
+    let mut x = seed | 1;
+    let data = (0..rows * cols)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as i8
+        })
+        .collect();
+    Matrix::new(rows, cols, data).expect("shape")
+}
+
+#[test]
+fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
+    let net = start(3, &[]);
+    let (home, node) = (net.home.clone(), net.node.clone());
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--node", node.as_str()];
+        all.extend(args);
+        tao_json(&home, &all)
+    };
+    let wasm = home.join("market.wasm");
+    std::fs::write(&wasm, contract_wasm("matmul_market")).expect("wasm");
+    cli(&[
+        "contract",
+        "store",
+        &wasm.to_string_lossy(),
+        "--from",
+        "dev0",
+    ]);
+    cli(&[
+        "subnet",
+        "create",
+        "--from",
+        "dev0",
+        "--hotkey",
+        "dev0",
+        "--code-id",
+        "1",
+    ]);
+    cli(&[
+        "neuron", "register", "--from", "dev1", "--netuid", "1", "--hotkey", "dev1",
+    ]);
+
+    let (a, b) = (random(512, 512, 1), random(512, 512, 2));
+    let (pa, pb) = (home.join("a.npy"), home.join("b.npy"));
+    npy::write(&pa, &a).expect("a");
+    npy::write(&pb, &b).expect("b");
+    let posted = cli(&[
+        "job",
+        "post",
+        "--from",
+        "dev2",
+        "--netuid",
+        "1",
+        "--a",
+        &pa.to_string_lossy(),
+        "--b",
+        &pb.to_string_lossy(),
+        "--bounty",
+        "5TAO",
+    ]);
+    let job = posted["id"].as_u64().expect("job id");
+
+    // The cheat (dev3): C with one entry off by one. The transaction goes through; the
+    // contract records the invalid result and pays nothing.
+    let c = Client::new(&node);
+    let keys = Keystore::open(home.join("keys")).expect("keystore");
+    let cheat = keys.signing_key("dev3", None).expect("dev3");
+    let mut wrong = gemm(&a, &b).expect("gemm");
+    wrong.data[12_345] += 1;
+    let bytes = npy::encode(&wrong);
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    c.send(&cheat, vec![Msg::StoreBlob { bytes }], None, 300_000_000)
+        .expect("blob");
+    let info: taochain_primitives::subnet::SubnetInfo =
+        borsh::from_slice(&c.query_raw("/subnet/1", 0).expect("subnet")).expect("decodes");
+    let msg = borsh::to_vec(&ExecuteMsg::SubmitResult { job, c: hash }).expect("msg");
+    let done = c
+        .send(
+            &cheat,
+            vec![Msg::Execute {
+                contract: info.contract,
+                msg,
+                funds: 0,
+            }],
+            None,
+            300_000_000,
+        )
+        .expect("submission recorded");
+    assert_eq!(
+        hex::decode(&done.data).expect("hex"),
+        [0u8],
+        "verdict: invalid"
+    );
+    let shown = cli(&["job", "show", "--netuid", "1", &job.to_string()]);
+    assert_eq!(shown["open"], true, "{shown}");
+
+    // The honest miner (dev1) computes, stores and submits, and is paid.
+    let dev1: Address = keys
+        .show("dev1")
+        .expect("dev1")
+        .address
+        .parse()
+        .expect("addr");
+    let balance = |c: &Client| -> u64 {
+        borsh::from_slice::<Account>(&c.query_raw(&format!("/account/{dev1}"), 0).expect("q"))
+            .map_or(0, |a| a.balance)
+    };
+    let before = balance(&c);
+    let (ok, out) = tao(
+        &home,
+        &[
+            "--node",
+            &node,
+            "miner",
+            "run",
+            "--from",
+            "dev1",
+            "--netuid",
+            "1",
+            "--once",
+            "--backend",
+            "cpu",
+        ],
+    );
+    assert!(ok && out.contains("paid"), "{out}");
+    let fees = 2 * 1_000;
+    assert_eq!(balance(&c), before + 5 * RAO_PER_TAO - fees);
+    let shown = cli(&["job", "show", "--netuid", "1", &job.to_string()]);
+    assert_eq!(shown["open"], false, "{shown}");
+    assert!(
+        shown["status"]
+            .as_str()
+            .expect("status")
+            .starts_with("paid to"),
+        "{shown}"
+    );
+
+    // Every validator agrees.
+    let h = c.status().expect("status").height;
+    process::wait_for_height(
+        &net.spec,
+        &[0, 1, 2, 3],
+        h + 1,
+        Duration::from_secs(60),
+        |_| {},
+    )
+    .expect("all nodes advance");
+    let hashes: Vec<String> = (0..4)
+        .map(|i| {
+            Client::new(&net.spec.ports(i).rpc_url())
+                .rpc()
+                .header(h + 1)
+                .expect("header")["app_hash"]
+                .as_str()
+                .expect("hash")
+                .to_string()
+        })
+        .collect();
+    assert!(hashes.iter().all(|x| x == &hashes[0]), "{hashes:?}");
+}
