@@ -2,7 +2,8 @@
 //! miners earn it. `PostJob` escrows the bounty (the funds sent) for `C = A * B` with A and
 //! B stored as `.npy` blobs; `SubmitResult` from a miner's hotkey names its stored C; the
 //! chain checks it with `verify_matmul` (Freivalds, seeded by the hash of the block that
-//! includes the submission, so the miner cannot tune C to the check). A valid result pays
+//! includes the submission, so the miner cannot tune C to the check); only hotkeys
+//! registered on the subnet may submit. A valid result pays
 //! the bounty and completes the job; an invalid one is recorded against the miner. After
 //! the deadline the requester may reclaim an unfinished job's bounty. At each epoch the
 //! contract returns weights over the subnet's UIDs by their miners' scores (one point per
@@ -174,6 +175,11 @@ fn submit(ctx: &mut Ctx<'_>, id: u64, c: [u8; 32]) -> Result<Vec<u8>, ContractEr
         )));
     }
     let miner = ctx.info.sender;
+    if ctx.api.subnet_uid(&miner).is_none() {
+        return Err(ContractError::Unauthorized(
+            "only a hotkey registered on this subnet may submit".into(),
+        ));
+    }
     let key = miner;
     let mut stats = MINERS.get(ctx.api, &key)?.unwrap_or_default();
     match ctx.api.verify_matmul(&j.a, &j.b, &c) {
@@ -271,6 +277,8 @@ mod tests {
         let mut api = MockApi::default();
         let (requester, honest, cheat) = ([1u8; 20], [2u8; 20], [3u8; 20]);
         api.env.height = 10;
+        api.uids.insert(honest, 1);
+        api.uids.insert(cheat, 2);
         api.call(instantiate, requester, 0, &msg(&InstantiateMsg {}))
             .expect("init");
         let post = ExecuteMsg::PostJob {
@@ -286,6 +294,11 @@ mod tests {
             .insert([6; 32], taochain_contract::abi::MATMUL_VALID);
         api.matmul
             .insert([7; 32], taochain_contract::abi::MATMUL_INVALID);
+        let outsider = ExecuteMsg::SubmitResult { job: 1, c: [6; 32] };
+        let err = api
+            .call(execute, [8; 20], 0, &msg(&outsider))
+            .expect_err("unregistered");
+        assert!(err.contains("registered"), "{err}");
         let out = api
             .call(
                 execute,

@@ -28,6 +28,8 @@ pub trait Api {
     /// Checks `C = A * B` for three stored `.npy` blobs (by sha256): `MATMUL_VALID`,
     /// `MATMUL_INVALID`, `ERR_MISSING_BLOB` or `ERR_BAD_STATEMENT` (`taochain-vm-abi`).
     fn verify_matmul(&self, a: &[u8; 32], b: &[u8; 32], c: &[u8; 32]) -> i32;
+    /// The UID `hotkey` holds on the subnet this contract runs (`None`: not registered).
+    fn subnet_uid(&self, hotkey: &[u8; 20]) -> Option<u16>;
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -73,6 +75,7 @@ mod wasm {
         fn query_contract(a: *const u8, m: *const u8, ml: i32, out: *mut u8, cap: i32) -> i64;
         fn debug(p: *const u8, l: i32);
         fn verify_matmul(hashes: *const u8) -> i32;
+        fn subnet_uid(hotkey: *const u8) -> i32;
     }
 
     /// Calls `f(out, cap)` with a growing buffer until the result fits.
@@ -146,6 +149,9 @@ mod wasm {
         fn emit_event(&mut self, event: &Event) {
             let bytes = borsh::to_vec(event).unwrap_or_default();
             unsafe { emit_event(bytes.as_ptr(), bytes.len() as i32) }
+        }
+        fn subnet_uid(&self, hotkey: &[u8; 20]) -> Option<u16> {
+            u16::try_from(unsafe { subnet_uid(hotkey.as_ptr()) }).ok()
         }
         fn verify_matmul(&self, a: &[u8; 32], b: &[u8; 32], c: &[u8; 32]) -> i32 {
             let mut hashes = [0u8; 96];

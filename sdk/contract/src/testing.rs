@@ -27,6 +27,8 @@ pub struct MockApi {
     pub env: Env,
     /// `verify_matmul` answers by the C blob's hash (absent: `ERR_MISSING_BLOB`).
     pub matmul: BTreeMap<[u8; 32], i32>,
+    /// `subnet_uid` answers: registered hotkeys and their UIDs.
+    pub uids: BTreeMap<[u8; 20], u16>,
 }
 
 impl MockApi {
@@ -86,6 +88,9 @@ impl Api for MockApi {
     }
     fn emit_event(&mut self, event: &Event) {
         self.events.push(event.clone());
+    }
+    fn subnet_uid(&self, hotkey: &[u8; 20]) -> Option<u16> {
+        self.uids.get(hotkey).copied()
     }
     fn verify_matmul(&self, _a: &[u8; 32], _b: &[u8; 32], c: &[u8; 32]) -> i32 {
         self.matmul

@@ -32,6 +32,11 @@ pub trait Host {
         depth: u32,
         gas: u64,
     ) -> Result<(u64, Result<Vec<u8>, String>), HostError>;
+    /// The UID `hotkey` holds on the subnet this contract runs (`None`: not registered, or
+    /// the contract runs no subnet). Hosts without subnets keep the default.
+    fn subnet_uid(&self, _hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
+        Ok(None)
+    }
     /// Size of a stored blob (`None`: not stored). The VM charges for the bytes before
     /// [`Host::verify_matmul`] reads them. Hosts without blobs keep the default.
     fn blob_len(&self, _hash: &[u8; 32]) -> Result<Option<u64>, HostError> {

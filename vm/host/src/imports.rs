@@ -32,6 +32,7 @@ pub const SIGNATURES: &[(&str, &[ValType], &[ValType])] = &[
     ("bank_send", &[I32, I64], &[I32]),
     ("query_contract", &[I32, I32, I32, I32, I32], &[I64]),
     ("verify_matmul", &[I32], &[I32]),
+    ("subnet_uid", &[I32], &[I32]),
     ("debug", &[I32, I32], &[]),
 ];
 
@@ -264,6 +265,17 @@ pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
             write(&mut c, out, &digest)
         },
     )?;
+    linker.func_wrap(m, "subnet_uid", |mut c: C<'_>, p: i32| -> Result<i32> {
+        charge(&mut c, gas::SUBNET_UID)?;
+        let bytes = read(&mut c, p, 20, 20)?;
+        let mut hotkey = [0u8; 20];
+        hotkey.copy_from_slice(&bytes);
+        match host(&mut c).subnet_uid(&hotkey) {
+            Err(e) => Err(host_failed(&mut c, e)),
+            Ok(Some(uid)) => Ok(i32::from(uid)),
+            Ok(None) => Ok(taochain_vm_abi::ERR_NOT_REGISTERED),
+        }
+    })?;
     linker.func_wrap(m, "verify_matmul", |mut c: C<'_>, p: i32| -> Result<i32> {
         charge(&mut c, gas::VERIFY_MATMUL_BASE)?;
         let bytes = read(&mut c, p, 96, 96)?;

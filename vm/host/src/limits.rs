@@ -71,6 +71,8 @@ pub mod gas {
     pub const QUERY_BASE: u64 = 10_000;
     /// `debug`.
     pub const DEBUG_BASE: u64 = 200;
+    /// `subnet_uid` (a scan of at most the subnet limit's records, then one read).
+    pub const SUBNET_UID: u64 = 20_000;
     /// `verify_matmul` base (three blob lookups, the seed expansion).
     pub const VERIFY_MATMUL_BASE: u64 = 50_000;
     /// `verify_matmul` per byte of the three blobs: parsing plus the Freivalds pass run at
@@ -100,6 +102,7 @@ pub fn cost_table_version() -> u64 {
         gas::BANK_SEND,
         gas::QUERY_BASE,
         gas::DEBUG_BASE,
+        gas::SUBNET_UID,
         gas::VERIFY_MATMUL_BASE,
         gas::VERIFY_MATMUL_PER_BYTE,
         MAX_MEMORY_BYTES as u64,

@@ -133,6 +133,13 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         get_in_namespace(&*self.state, &self.contract, key)
     }
+    fn subnet_uid(&self, hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
+        let subnets = crate::economy::store::subnets(&*self.state).map_err(host_err)?;
+        let Some((netuid, _)) = subnets.iter().find(|(_, s)| s.contract == self.contract) else {
+            return Ok(None);
+        };
+        crate::economy::store::uid_of(&*self.state, *netuid, &Address(*hotkey)).map_err(host_err)
+    }
     fn blob_len(&self, hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
         usable_blob(&*self.state, self.env, hash)
     }

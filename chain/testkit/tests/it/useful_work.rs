@@ -220,6 +220,14 @@ fn matmul_jobs_pay_honest_miners_and_record_cheats() {
             .any(|e| e.r#type == "wasm-result_valid")
     );
     assert_eq!(net.balance(addr(1)), before - FEE + 7_000_000);
+    // Only hotkeys registered on the subnet may submit (the requester is not).
+    let r = submit(&mut net, 0, job2, c);
+    assert_eq!(r.results[0].code, RejectCode::ContractFailed.code());
+    assert!(
+        r.results[0].log.contains("registered"),
+        "{}",
+        r.results[0].log
+    );
     // A finished job, and a C that is not stored, are refused.
     assert_eq!(
         submit(&mut net, 1, job1, c).results[0].code,

@@ -69,9 +69,11 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
         "--code-id",
         "1",
     ]);
-    cli(&[
-        "neuron", "register", "--from", "dev1", "--netuid", "1", "--hotkey", "dev1",
-    ]);
+    for miner in ["dev1", "dev3"] {
+        cli(&[
+            "neuron", "register", "--from", miner, "--netuid", "1", "--hotkey", miner,
+        ]);
+    }
 
     let (a, b) = (random(512, 512, 1), random(512, 512, 2));
     let (pa, pb) = (home.join("a.npy"), home.join("b.npy"));
