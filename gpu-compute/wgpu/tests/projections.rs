@@ -16,20 +16,9 @@ fn gpu() -> Option<GpuVerifier> {
     g
 }
 
-fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed | 1;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
-
 fn statement(m: usize, k: usize, n: usize, seed: u64) -> MatmulStatement {
-    let mut r = rng(seed);
-    let a = Matrix::new(m, k, (0..m * k).map(|_| r() as i8).collect()).expect("a");
-    let b = Matrix::new(k, n, (0..k * n).map(|_| r() as i8).collect()).expect("b");
+    let a = Matrix::pseudo_random(m, k, seed);
+    let b = Matrix::pseudo_random(k, n, seed.wrapping_add(1));
     let c = gemm(&a, &b).expect("gemm");
     MatmulStatement {
         a,

@@ -27,3 +27,20 @@ impl<T: Copy> Matrix<T> {
         self.data[i * self.cols + j]
     }
 }
+
+impl Matrix<i8> {
+    /// A reproducible pseudo-random int8 matrix (xorshift64 from `seed`), for benchmarks,
+    /// tests and demo jobs. Not for anything that needs unpredictability.
+    pub fn pseudo_random(rows: usize, cols: usize, seed: u64) -> Self {
+        let mut x = seed | 1;
+        let data = (0..rows * cols)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as i8
+            })
+            .collect();
+        Matrix { rows, cols, data }
+    }
+}

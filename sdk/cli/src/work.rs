@@ -168,19 +168,10 @@ pub fn run_gemm(ctx: &Ctx, a: &Path, b: &Path, out: &Path, backend: Backend) -> 
 /// bandwidth (read + write of a >= 256 MiB copy: the roofline), and the speedup over
 /// recomputing C on the same device.
 pub fn bench_verify(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
-    let random = |seed: u64| {
-        let mut x = seed | 1;
-        let data: Vec<i8> = (0..n * n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as i8
-            })
-            .collect();
-        Matrix::new(n, n, data).ok_or_else(|| anyhow::anyhow!("shape"))
-    };
-    let (a, b) = (random(1)?, random(2)?);
+    let (a, b) = (
+        Matrix::pseudo_random(n, n, 1),
+        Matrix::pseudo_random(n, n, 2),
+    );
     let bytes = (2 * n * n + 4 * n * n) as f64;
     let mut rows = vec![];
     // The CPU reference: recompute with the CPU GEMM; roofline = a plain memcpy of the

@@ -80,19 +80,6 @@ impl Net {
     }
 }
 
-fn matrix(rows: usize, cols: usize, seed: u64) -> Matrix<i8> {
-    let mut x = seed | 1;
-    let data = (0..rows * cols)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as i8
-        })
-        .collect();
-    Matrix::new(rows, cols, data).expect("shape")
-}
-
 #[test]
 fn matmul_jobs_pay_honest_miners_and_record_cheats() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -132,7 +119,10 @@ fn matmul_jobs_pay_honest_miners_and_record_cheats() {
     // Blobs: bad sizes are refused; A and B stored by the requester (key 0).
     let b = net.send(0, vec![Msg::StoreBlob { bytes: vec![] }]);
     assert_eq!(b.results[0].code, RejectCode::Malformed.code());
-    let (a_m, b_m) = (matrix(24, 40, 1), matrix(40, 16, 2));
+    let (a_m, b_m) = (
+        Matrix::pseudo_random(24, 40, 1),
+        Matrix::pseudo_random(40, 16, 2),
+    );
     let c_m = gemm(&a_m, &b_m).expect("gemm");
     let a = net.blob(0, npy::encode(&a_m));
     let b = net.blob(0, npy::encode(&b_m));

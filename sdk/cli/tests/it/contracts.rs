@@ -2,11 +2,9 @@
 //! instantiate, execute, query, proved state, migration by the admin (and refused for
 //! anyone else), a hostile contract that only burns its gas, and equal app hashes.
 
-use taochain_client::Client;
-use taochain_localnet::process;
 use taochain_vm::testing::contract_wasm;
 
-use crate::localnet::{start, tao, tao_json as json};
+use crate::localnet::{assert_validators_agree, start, tao, tao_json as json};
 
 #[test]
 fn contracts_work_the_same_on_every_validator() {
@@ -159,26 +157,5 @@ fn contracts_work_the_same_on_every_validator() {
     assert!(!ok && out.contains("out_of_gas"), "{out}");
 
     // Every validator has the same app hash at the same height.
-    let client = Client::new(&node);
-    let h = client.status().expect("status").height;
-    process::wait_for_height(
-        spec,
-        &[0, 1, 2, 3],
-        h + 1,
-        std::time::Duration::from_secs(60),
-        |_| {},
-    )
-    .expect("all nodes advance");
-    let hashes: Vec<String> = (0..4)
-        .map(|i| {
-            Client::new(&spec.ports(i).rpc_url())
-                .rpc()
-                .header(h + 1)
-                .expect("header")["app_hash"]
-                .as_str()
-                .expect("hash")
-                .to_string()
-        })
-        .collect();
-    assert!(hashes.iter().all(|x| x == &hashes[0]), "{hashes:?}");
+    assert_validators_agree(spec);
 }

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use taochain_client::{Client, Keystore};
-use taochain_localnet::process;
 use taochain_primitives::subnet::{HotkeyInfo, Neuron, SubnetInfo};
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, Supply, block_reward};
 use taochain_vm::testing::contract_wasm;
 
-use crate::localnet::{start, tao, tao_json};
+use crate::localnet::{assert_validators_agree, start, tao, tao_json};
 
 const GAS: u64 = 300_000_000;
 
@@ -385,19 +384,5 @@ fn subnets_epochs_payout_and_governance_on_the_localnet() {
     assert!(get::<SubnetInfo>(&c, "/subnet/33", 0).is_some());
 
     // All four validators agree.
-    let h = c.status().expect("status").height;
-    process::wait_for_height(spec, &[0, 1, 2, 3], h + 1, Duration::from_secs(60), |_| {})
-        .expect("all nodes advance");
-    let hashes: Vec<String> = (0..4)
-        .map(|i| {
-            Client::new(&spec.ports(i).rpc_url())
-                .rpc()
-                .header(h + 1)
-                .expect("header")["app_hash"]
-                .as_str()
-                .expect("hash")
-                .to_string()
-        })
-        .collect();
-    assert!(hashes.iter().all(|x| x == &hashes[0]), "{hashes:?}");
+    assert_validators_agree(spec);
 }

@@ -95,6 +95,29 @@ pub fn start(slot: u16, extra: &[&str]) -> Running {
     }
 }
 
+/// Waits for the next block on all four validators and asserts they have the same app
+/// hash at the current height.
+pub fn assert_validators_agree(spec: &LocalnetSpec) {
+    let h = Client::new(&spec.ports(0).rpc_url())
+        .status()
+        .expect("status")
+        .height;
+    process::wait_for_height(spec, &[0, 1, 2, 3], h + 1, Duration::from_secs(60), |_| {})
+        .expect("all nodes advance");
+    let hashes: Vec<String> = (0..4)
+        .map(|i| {
+            Client::new(&spec.ports(i).rpc_url())
+                .rpc()
+                .header(h + 1)
+                .expect("header")["app_hash"]
+                .as_str()
+                .expect("hash")
+                .to_string()
+        })
+        .collect();
+    assert!(hashes.iter().all(|x| x == &hashes[0]), "{hashes:?}");
+}
+
 /// Runs `tao ... --output json`, which must succeed, and parses its output.
 pub fn tao_json(home: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();

@@ -2,17 +2,14 @@
 //! int8 job through `tao job post`, a cheating miner's C is rejected and recorded, `tao
 //! miner run` computes C and is paid the bounty, and all validators agree.
 
-use std::time::Duration;
-
 use borsh::BorshSerialize;
 use sha2::{Digest, Sha256};
 use taochain_client::{Client, Keystore};
-use taochain_localnet::process;
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO};
 use taochain_vm::testing::contract_wasm;
 use taochain_work::{Matrix, gemm, npy};
 
-use crate::localnet::{start, tao, tao_json};
+use crate::localnet::{assert_validators_agree, start, tao, tao_json};
 
 #[derive(BorshSerialize)]
 enum ExecuteMsg {
@@ -26,19 +23,6 @@ enum ExecuteMsg {
         job: u64,
         c: [u8; 32],
     },
-}
-
-fn random(rows: usize, cols: usize, seed: u64) -> Matrix<i8> {
-    let mut x = seed | 1;
-    let data = (0..rows * cols)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as i8
-        })
-        .collect();
-    Matrix::new(rows, cols, data).expect("shape")
 }
 
 #[test]
@@ -75,7 +59,10 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
         ]);
     }
 
-    let (a, b) = (random(512, 512, 1), random(512, 512, 2));
+    let (a, b) = (
+        Matrix::pseudo_random(512, 512, 1),
+        Matrix::pseudo_random(512, 512, 2),
+    );
     let (pa, pb) = (home.join("a.npy"), home.join("b.npy"));
     npy::write(&pa, &a).expect("a");
     npy::write(&pb, &b).expect("b");
@@ -171,25 +158,5 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
     );
 
     // Every validator agrees.
-    let h = c.status().expect("status").height;
-    process::wait_for_height(
-        &net.spec,
-        &[0, 1, 2, 3],
-        h + 1,
-        Duration::from_secs(60),
-        |_| {},
-    )
-    .expect("all nodes advance");
-    let hashes: Vec<String> = (0..4)
-        .map(|i| {
-            Client::new(&net.spec.ports(i).rpc_url())
-                .rpc()
-                .header(h + 1)
-                .expect("header")["app_hash"]
-                .as_str()
-                .expect("hash")
-                .to_string()
-        })
-        .collect();
-    assert!(hashes.iter().all(|x| x == &hashes[0]), "{hashes:?}");
+    assert_validators_agree(&net.spec);
 }
