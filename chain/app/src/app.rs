@@ -270,6 +270,7 @@ impl App {
         let (mint, reward) = mint_block_reward(&mut block)?;
         let mut events = vec![mint];
         events.extend(crate::economy::epoch::end_block(&mut block, &env, reward)?);
+        crate::contracts::prune_blobs(&mut block, &mut blobs)?;
         let prepared = self.storage.prepare(height, block.into_changes(), blobs)?;
         let app_hash = prepared.root();
         consensus.prepared = Some(prepared);

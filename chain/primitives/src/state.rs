@@ -86,6 +86,8 @@ pub struct BlobRecord {
     pub owner: crate::Address,
     /// Block it was stored in (contracts can use it from the next block on).
     pub height: u64,
+    /// Pins held by contracts (jobs using it); the last unpin prunes the blob.
+    pub pins: u32,
 }
 
 /// Largest blob, bytes (a 512 x 512 int32 `.npy` is 1 MiB + 128; a transaction is at most

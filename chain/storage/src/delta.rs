@@ -110,8 +110,9 @@ impl StateRead for Changes {
     }
 }
 
-/// Content-addressed blobs (contract code) written by a block, by sha256.
-pub type Blobs = BTreeMap<[u8; 32], Vec<u8>>;
+/// Content-addressed blobs (contract code, data) a block writes (`Some`) or prunes
+/// (`None`), by sha256.
+pub type Blobs = BTreeMap<[u8; 32], Option<Vec<u8>>>;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@
 //! | `jmt_stale`     | stale_since (u64 BE) ++ borsh(NodeKey) | empty                         |
 //! | `latest`        | raw state key                         | latest value (flat, for reads) |
 //! | `meta`          | [`META_LATEST_VERSION`]               | u64 BE                         |
-//! | `blobs`         | sha256 (32)                           | blob bytes (contract code); only the hash enters the tree |
+//! | `blobs`         | sha256 (32)                           | blob bytes (contract code, data blobs); only the hash enters the tree |
 //!
 //! `key_hash` is `sha256(raw state key)`. State keys (inside the tree) are a prefix below
 //! followed by the component's own layout; every value is borsh.
@@ -170,6 +170,27 @@ pub fn vote_key(id: u64, voter: &[u8; 20]) -> Vec<u8> {
 }
 /// Prefix: `blob/` ++ sha256 (32) -> borsh `BlobRecord` (the bytes are in `blobs`).
 pub const BLOB_PREFIX: &[u8] = b"blob/";
+
+/// Prefix: `codehash/` ++ sha256 (32) -> empty: the blob is contract code (never pruned).
+pub const CODE_HASH_PREFIX: &[u8] = b"codehash/";
+
+/// Prefix: `blob_prune/` ++ sha256 (32) -> empty: blobs unpinned to zero in this block,
+/// pruned at its end (the prefix is empty between blocks).
+pub const BLOB_PRUNE_PREFIX: &[u8] = b"blob_prune/";
+
+/// Prefix: `blobpin/` ++ sha256 (32) ++ contract (20) -> borsh u32: the pins one contract
+/// holds on a blob (it can remove only those).
+pub const BLOB_PIN_PREFIX: &[u8] = b"blobpin/";
+
+/// `blobpin/` key.
+pub fn blob_pin_key(hash: &[u8; 32], contract: &[u8; 20]) -> Vec<u8> {
+    [BLOB_PIN_PREFIX, hash, contract].concat()
+}
+
+/// `codehash/` key.
+pub fn code_hash_key(hash: &[u8; 32]) -> Vec<u8> {
+    [CODE_HASH_PREFIX, hash].concat()
+}
 
 /// `blob/` key.
 pub fn blob_key(hash: &[u8; 32]) -> Vec<u8> {

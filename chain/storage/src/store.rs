@@ -240,7 +240,10 @@ impl Storage {
         }
         let blobs_cf = cf(&self.db, CF_BLOBS)?;
         for (hash, bytes) in &prepared.blobs {
-            batch.put_cf(blobs_cf, hash, bytes);
+            match bytes {
+                Some(b) => batch.put_cf(blobs_cf, hash, b),
+                None => batch.delete_cf(blobs_cf, hash),
+            }
         }
         self.prune(&mut batch, prepared.version)?;
         batch.put_cf(

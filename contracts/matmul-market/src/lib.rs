@@ -5,7 +5,9 @@
 //! includes the submission, so the miner cannot tune C to the check); only hotkeys
 //! registered on the subnet may submit. A valid result pays
 //! the bounty and completes the job; an invalid one is recorded against the miner. After
-//! the deadline the requester may reclaim an unfinished job's bounty. At each epoch the
+//! the deadline the requester may reclaim an unfinished job's bounty. Blobs are pinned
+//! while a job needs them: A and B until the job is paid or reclaimed, C until the
+//! requester collects it; the chain prunes a blob at its last unpin. At each epoch the
 //! contract returns weights over the subnet's UIDs by their miners' scores (one point per
 //! valid result plus the blocks it was early), which the chain applies as the owner UID's
 //! weights.
@@ -30,6 +32,8 @@ pub enum ExecuteMsg {
     SubmitResult { job: u64, c: [u8; 32] },
     /// The requester takes back the bounty of a job still open after its deadline.
     Reclaim { job: u64 },
+    /// The requester has fetched C: the job ends and its result blob is released.
+    Collect { job: u64 },
 }
 
 /// Query messages.
@@ -67,6 +71,8 @@ pub enum Status {
     },
     /// The bounty went back to the requester.
     Reclaimed,
+    /// The requester collected the result; every blob of the job was released.
+    Collected,
 }
 
 /// A job.
@@ -126,6 +132,14 @@ pub fn execute(ctx: &mut Ctx<'_>, msg: ExecuteMsg) -> Result<Vec<u8>, ContractEr
             if deadline <= ctx.env.height {
                 return Err(ContractError::Custom("the deadline has passed".into()));
             }
+            // The job holds its inputs until it ends (then they may be pruned).
+            for (name, h) in [("A", &a), ("B", &b)] {
+                if ctx.api.blob_pin(h, true).is_none() {
+                    return Err(ContractError::Custom(format!(
+                        "{name} is not a stored blob"
+                    )));
+                }
+            }
             let id = NEXT_JOB.load(ctx.api)?;
             NEXT_JOB.save(ctx.api, &(id + 1));
             let job = Job {
@@ -158,8 +172,25 @@ pub fn execute(ctx: &mut Ctx<'_>, msg: ExecuteMsg) -> Result<Vec<u8>, ContractEr
                 ContractError::InsufficientFunds(format!("refund refused ({code})"))
             })?;
             j.status = Status::Reclaimed;
+            ctx.api.blob_pin(&j.a, false);
+            ctx.api.blob_pin(&j.b, false);
             JOBS.set(ctx.api, &id.to_be_bytes(), &j);
             respond(&j.bounty)
+        }
+        ExecuteMsg::Collect { job: id } => {
+            let mut j = job(ctx, id)?;
+            if j.requester != ctx.info.sender {
+                return Err(ContractError::Unauthorized("only the requester".into()));
+            }
+            let Status::Done { c, .. } = j.status else {
+                return Err(ContractError::Custom(format!(
+                    "job {id} has no result to collect"
+                )));
+            };
+            ctx.api.blob_pin(&c, false);
+            j.status = Status::Collected;
+            JOBS.set(ctx.api, &id.to_be_bytes(), &j);
+            respond(&c)
         }
     }
 }
@@ -187,6 +218,10 @@ fn submit(ctx: &mut Ctx<'_>, id: u64, c: [u8; 32]) -> Result<Vec<u8>, ContractEr
             ctx.api.bank_send(&miner, j.bounty).map_err(|code| {
                 ContractError::InsufficientFunds(format!("payout refused ({code})"))
             })?;
+            // The result is kept for the requester; the inputs are done with.
+            ctx.api.blob_pin(&c, true);
+            ctx.api.blob_pin(&j.a, false);
+            ctx.api.blob_pin(&j.b, false);
             j.status = Status::Done {
                 miner,
                 c,
@@ -278,6 +313,9 @@ mod tests {
         let (requester, honest, cheat) = ([1u8; 20], [2u8; 20], [3u8; 20]);
         api.env.height = 10;
         api.uids.insert(honest, 1);
+        api.blobs.insert([4; 32], 0);
+        api.blobs.insert([5; 32], 0);
+        api.blobs.insert([6; 32], 0);
         api.uids.insert(cheat, 2);
         api.call(instantiate, requester, 0, &msg(&InstantiateMsg {}))
             .expect("init");
@@ -326,6 +364,16 @@ mod tests {
         )
         .expect("paid");
         assert_eq!(api.balances.get(&honest), Some(&500));
+        // Paid: the inputs were released (pruned), the result is pinned for the requester.
+        assert_eq!(api.blobs.get(&[4; 32]), None);
+        assert_eq!(api.blobs.get(&[6; 32]), Some(&1));
+        assert!(
+            api.call(execute, honest, 0, &msg(&ExecuteMsg::Collect { job: 1 }))
+                .is_err()
+        );
+        api.call(execute, requester, 0, &msg(&ExecuteMsg::Collect { job: 1 }))
+            .expect("collect");
+        assert_eq!(api.blobs.get(&[6; 32]), None);
         assert!(
             api.call(
                 execute,
@@ -363,6 +411,8 @@ mod tests {
             vec![(2, 6)]
         );
         // Reclaim: only after the deadline, only by the requester, only open jobs.
+        api.blobs.insert([4; 32], 0);
+        api.blobs.insert([5; 32], 0);
         let post = ExecuteMsg::PostJob {
             a: [4; 32],
             b: [5; 32],
@@ -382,5 +432,13 @@ mod tests {
         api.call(execute, requester, 0, &msg(&ExecuteMsg::Reclaim { job: 2 }))
             .expect("reclaim");
         assert_eq!(api.balances.get(&requester), Some(&300));
+        assert!(api.blobs.is_empty());
+        // A job over blobs that are not stored cannot be posted.
+        let post = ExecuteMsg::PostJob {
+            a: [4; 32],
+            b: [5; 32],
+            deadline: 99,
+        };
+        assert!(api.call(execute, requester, 1, &msg(&post)).is_err());
     }
 }

@@ -34,6 +34,13 @@ enum ExecuteMsg {
         job: u64,
         c: [u8; 32],
     },
+    #[allow(dead_code)]
+    Reclaim {
+        job: u64,
+    },
+    Collect {
+        job: u64,
+    },
 }
 
 /// The contract's queries.
@@ -70,6 +77,8 @@ pub enum Status {
     },
     /// Bounty returned.
     Reclaimed,
+    /// Result collected; the job's blobs were released.
+    Collected,
 }
 
 /// `tao job ...`
@@ -95,6 +104,20 @@ pub enum JobCmd {
         /// Blocks until the deadline.
         #[arg(long, default_value_t = 200)]
         blocks: u64,
+    },
+    /// Download a paid job's C to a `.npy` file and release its blob (ends the job).
+    Collect {
+        /// Requester key.
+        #[arg(long)]
+        from: String,
+        /// Subnet.
+        #[arg(long)]
+        netuid: u16,
+        /// Job id.
+        id: u64,
+        /// Where to write C.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// One job.
     Show {
@@ -175,6 +198,7 @@ fn status_text(s: &Status) -> String {
             format!("paid to {} at block {height}", Address(*miner))
         }
         Status::Reclaimed => "reclaimed".into(),
+        Status::Collected => "collected".into(),
     }
 }
 
@@ -249,6 +273,54 @@ pub fn run_job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
                         bm.rows,
                         bm.cols,
                         format_tao(funds)
+                    )
+                },
+            )
+        }
+        JobCmd::Collect {
+            from,
+            netuid,
+            id,
+            out,
+        } => {
+            let key = signing_key(ctx, &from)?;
+            let market = contract(&c, netuid)?;
+            let j: Job = borsh::from_slice(
+                &c.smart_query(&market, &borsh::to_vec(&QueryMsg::Job { id })?)?,
+            )?;
+            let Status::Done { c: hash, .. } = j.status else {
+                bail!(
+                    "job {id} has no result to collect ({})",
+                    status_text(&j.status)
+                );
+            };
+            let bytes = c.query_raw(&format!("/blob/{}/bytes", hex::encode(hash)), 0)?;
+            anyhow::ensure!(
+                <[u8; 32]>::from(Sha256::digest(&bytes)) == hash,
+                "the node returned bytes that do not hash to the result"
+            );
+            let product: Matrix<i32> = npy::parse(&bytes)?;
+            npy::write(&out, &product)?;
+            let msg = borsh::to_vec(&ExecuteMsg::Collect { job: id })?;
+            let done = c.send(
+                &key,
+                vec![Msg::Execute {
+                    contract: market,
+                    msg,
+                    funds: 0,
+                }],
+                None,
+                GAS,
+            )?;
+            emit(
+                ctx.output,
+                &serde_json::json!({"id": id, "out": out, "rows": product.rows, "cols": product.cols, "height": done.height}),
+                || {
+                    format!(
+                        "wrote C of job {id} ({}x{} int32) to {}; its blob is released",
+                        product.rows,
+                        product.cols,
+                        out.display()
                     )
                 },
             )

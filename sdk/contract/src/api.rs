@@ -30,6 +30,9 @@ pub trait Api {
     fn verify_matmul(&self, a: &[u8; 32], b: &[u8; 32], c: &[u8; 32]) -> i32;
     /// The UID `hotkey` holds on the subnet this contract runs (`None`: not registered).
     fn subnet_uid(&self, hotkey: &[u8; 20]) -> Option<u16>;
+    /// Adds (`pin`) or removes one of this contract's pins on a stored blob; the pins left
+    /// (`None`: no such blob). A blob's last unpin prunes it (traps in a query).
+    fn blob_pin(&mut self, hash: &[u8; 32], pin: bool) -> Option<u32>;
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -76,6 +79,7 @@ mod wasm {
         fn debug(p: *const u8, l: i32);
         fn verify_matmul(hashes: *const u8) -> i32;
         fn subnet_uid(hotkey: *const u8) -> i32;
+        fn blob_pin(hash: *const u8, pin: i32) -> i32;
     }
 
     /// Calls `f(out, cap)` with a growing buffer until the result fits.
@@ -149,6 +153,9 @@ mod wasm {
         fn emit_event(&mut self, event: &Event) {
             let bytes = borsh::to_vec(event).unwrap_or_default();
             unsafe { emit_event(bytes.as_ptr(), bytes.len() as i32) }
+        }
+        fn blob_pin(&mut self, hash: &[u8; 32], pin: bool) -> Option<u32> {
+            u32::try_from(unsafe { blob_pin(hash.as_ptr(), i32::from(pin)) }).ok()
         }
         fn subnet_uid(&self, hotkey: &[u8; 20]) -> Option<u16> {
             u16::try_from(unsafe { subnet_uid(hotkey.as_ptr()) }).ok()

@@ -29,6 +29,8 @@ pub struct MockApi {
     pub matmul: BTreeMap<[u8; 32], i32>,
     /// `subnet_uid` answers: registered hotkeys and their UIDs.
     pub uids: BTreeMap<[u8; 20], u16>,
+    /// Stored blobs and their pins (a blob unpinned to zero is removed).
+    pub blobs: BTreeMap<[u8; 32], u32>,
 }
 
 impl MockApi {
@@ -88,6 +90,19 @@ impl Api for MockApi {
     }
     fn emit_event(&mut self, event: &Event) {
         self.events.push(event.clone());
+    }
+    fn blob_pin(&mut self, hash: &[u8; 32], pin: bool) -> Option<u32> {
+        let pins = self.blobs.get_mut(hash)?;
+        if pin {
+            *pins += 1;
+        } else {
+            *pins = pins.saturating_sub(1);
+        }
+        let left = *pins;
+        if left == 0 && !pin {
+            self.blobs.remove(hash);
+        }
+        Some(left)
     }
     fn subnet_uid(&self, hotkey: &[u8; 20]) -> Option<u16> {
         self.uids.get(hotkey).copied()

@@ -37,6 +37,11 @@ pub trait Host {
     fn subnet_uid(&self, _hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
         Ok(None)
     }
+    /// Adds (`pin`) or removes a pin of a stored blob; the pins left (`None`: no such
+    /// blob). The last unpin prunes the blob. Hosts without blobs keep the default.
+    fn blob_pin(&mut self, _hash: &[u8; 32], _pin: bool) -> Result<Option<u32>, HostError> {
+        Ok(None)
+    }
     /// Size of a stored blob (`None`: not stored). The VM charges for the bytes before
     /// [`Host::verify_matmul`] reads them. Hosts without blobs keep the default.
     fn blob_len(&self, _hash: &[u8; 32]) -> Result<Option<u64>, HostError> {

@@ -33,6 +33,7 @@ pub const SIGNATURES: &[(&str, &[ValType], &[ValType])] = &[
     ("query_contract", &[I32, I32, I32, I32, I32], &[I64]),
     ("verify_matmul", &[I32], &[I32]),
     ("subnet_uid", &[I32], &[I32]),
+    ("blob_pin", &[I32, I32], &[I32]),
     ("debug", &[I32, I32], &[]),
 ];
 
@@ -263,6 +264,22 @@ pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
             let data = read(&mut c, p, l, MAX_IO_BYTES)?;
             let digest: [u8; 32] = Sha256::digest(&data).into();
             write(&mut c, out, &digest)
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "blob_pin",
+        |mut c: C<'_>, p: i32, pin: i32| -> Result<i32> {
+            writable(&c, "blob_pin")?;
+            charge(&mut c, gas::BLOB_PIN)?;
+            let bytes = read(&mut c, p, 32, 32)?;
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&bytes);
+            match host(&mut c).blob_pin(&hash, pin != 0) {
+                Err(e) => Err(host_failed(&mut c, e)),
+                Ok(Some(pins)) => Ok(i32::try_from(pins).unwrap_or(i32::MAX)),
+                Ok(None) => Ok(taochain_vm_abi::ERR_MISSING_BLOB),
+            }
         },
     )?;
     linker.func_wrap(m, "subnet_uid", |mut c: C<'_>, p: i32| -> Result<i32> {

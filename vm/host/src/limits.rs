@@ -71,6 +71,8 @@ pub mod gas {
     pub const QUERY_BASE: u64 = 10_000;
     /// `debug`.
     pub const DEBUG_BASE: u64 = 200;
+    /// `blob_pin` (a record read and write).
+    pub const BLOB_PIN: u64 = 25_000;
     /// `subnet_uid` (a scan of at most the subnet limit's records, then one read).
     pub const SUBNET_UID: u64 = 20_000;
     /// `verify_matmul` base (three blob lookups, the seed expansion).
@@ -103,6 +105,7 @@ pub fn cost_table_version() -> u64 {
         gas::QUERY_BASE,
         gas::DEBUG_BASE,
         gas::SUBNET_UID,
+        gas::BLOB_PIN,
         gas::VERIFY_MATMUL_BASE,
         gas::VERIFY_MATMUL_PER_BYTE,
         MAX_MEMORY_BYTES as u64,

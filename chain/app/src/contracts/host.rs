@@ -133,6 +133,42 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         get_in_namespace(&*self.state, &self.contract, key)
     }
+    fn blob_pin(&mut self, hash: &[u8; 32], pin: bool) -> Result<Option<u32>, HostError> {
+        use taochain_primitives::state::BlobRecord;
+        use taochain_storage::schema::{BLOB_PRUNE_PREFIX, blob_key, blob_pin_key};
+        let key = blob_key(hash);
+        let Some(mut record) =
+            crate::bank::read::<BlobRecord>(&*self.state, &key).map_err(host_err)?
+        else {
+            return Ok(None);
+        };
+        // Pins are held per contract: a contract can only remove pins it added.
+        let mine_key = blob_pin_key(hash, self.contract.as_bytes());
+        let mine: u32 = crate::bank::read(&*self.state, &mine_key)
+            .map_err(host_err)?
+            .unwrap_or(0);
+        if pin {
+            record.pins = record.pins.saturating_add(1);
+            crate::bank::write(&mut *self.state, &mine_key, &mine.saturating_add(1));
+        } else {
+            if mine == 0 {
+                return Ok(Some(record.pins));
+            }
+            if mine == 1 {
+                self.state.delete(mine_key);
+            } else {
+                crate::bank::write(&mut *self.state, &mine_key, &(mine - 1));
+            }
+            record.pins = record.pins.saturating_sub(1);
+            if record.pins == 0 {
+                self.state.delete(key);
+                self.state.put([BLOB_PRUNE_PREFIX, hash].concat(), vec![]);
+                return Ok(Some(0));
+            }
+        }
+        crate::bank::write(&mut *self.state, &key, &record);
+        Ok(Some(record.pins))
+    }
     fn subnet_uid(&self, hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
         let subnets = crate::economy::store::subnets(&*self.state).map_err(host_err)?;
         let Some((netuid, _)) = subnets.iter().find(|(_, s)| s.contract == self.contract) else {

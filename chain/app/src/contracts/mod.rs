@@ -114,7 +114,13 @@ pub fn store_code(
             creator: sender,
         },
     );
-    blobs.insert(info.checksum, wasm.to_vec());
+    blobs.insert(info.checksum, Some(wasm.to_vec()));
+    // Code bytes share the blob column with data blobs: mark the hash so that pruning a
+    // data blob with the same bytes never deletes code.
+    state.put(
+        taochain_storage::schema::code_hash_key(&info.checksum),
+        vec![],
+    );
     let checksum_hex: String = info.checksum.iter().map(|b| format!("{b:02x}")).collect();
     let event = Event::new(
         "store_code",
@@ -174,9 +180,10 @@ pub fn store_blob(
                 size: bytes.len() as u64,
                 owner: sender,
                 height: env.height,
+                pins: 0,
             },
         );
-        blobs.insert(hash, bytes.to_vec());
+        blobs.insert(hash, Some(bytes.to_vec()));
     }
     let hash_hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     Ok(Ok(Done {
@@ -191,6 +198,29 @@ pub fn store_blob(
             ],
         )],
     }))
+}
+
+/// End of block: prunes every blob whose last pin was removed in this block (its record
+/// is gone; its bytes leave the blob column at commit unless the block stored them again
+/// or they are contract code).
+pub fn prune_blobs(
+    state: &mut (impl StateWrite + ?Sized),
+    blobs: &mut Blobs,
+) -> Result<(), AppError> {
+    use taochain_storage::schema::{BLOB_PRUNE_PREFIX, blob_key, code_hash_key};
+    for (key, _) in crate::economy::store::scan(state, BLOB_PRUNE_PREFIX)? {
+        state.delete(key.clone());
+        let Some(hash) = key
+            .get(BLOB_PRUNE_PREFIX.len()..)
+            .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        else {
+            continue;
+        };
+        if state.get(&blob_key(&hash))?.is_none() && state.get(&code_hash_key(&hash))?.is_none() {
+            blobs.insert(hash, None);
+        }
+    }
+    Ok(())
 }
 
 /// Runs one entry with a [`ChainHost`] over `state`; maps VM failures to rejections.

@@ -133,3 +133,25 @@ fn pruning_keeps_the_window_readable_and_bounds_the_tree() {
         "stale nodes were not pruned"
     );
 }
+
+#[test]
+fn blobs_are_written_and_pruned_at_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
+    let hash = [7u8; 32];
+    let with = |version: u64, blob: Option<Vec<u8>>| {
+        let mut blobs = Blobs::new();
+        blobs.insert(hash, blob);
+        let prepared = store
+            .prepare(version, changes(&[]), blobs)
+            .expect("prepares");
+        store.commit(prepared).expect("commits");
+    };
+    with(1, Some(b"bytes".to_vec()));
+    assert_eq!(
+        store.get_blob(&hash).expect("reads"),
+        Some(b"bytes".to_vec())
+    );
+    with(2, None);
+    assert_eq!(store.get_blob(&hash).expect("reads"), None);
+}

@@ -27,6 +27,20 @@ enum ExecuteMsg {
     },
 }
 
+/// `ExecuteMsg::Collect` (variant 3 of the contract's enum).
+#[derive(BorshSerialize)]
+enum CollectMsg {
+    #[allow(dead_code)]
+    V0,
+    #[allow(dead_code)]
+    V1,
+    #[allow(dead_code)]
+    V2,
+    Collect {
+        job: u64,
+    },
+}
+
 #[derive(BorshSerialize)]
 enum QueryMsg {
     #[allow(dead_code)]
@@ -210,6 +224,33 @@ fn matmul_jobs_pay_honest_miners_and_record_cheats() {
             .any(|e| e.r#type == "wasm-result_valid")
     );
     assert_eq!(net.balance(addr(1)), before - FEE + 7_000_000);
+    // Pins: A and B are still held by job 2; C is held for the requester until collected,
+    // then pruned (its record at once, its bytes at the commit).
+    let pins = |net: &Net, h: &[u8; 32]| -> Option<u32> {
+        let r = net.chain.query(&format!("/blob/{}", hex::encode(h)), false);
+        borsh::from_slice::<taochain_primitives::state::BlobRecord>(&r.value)
+            .ok()
+            .map(|b| b.pins)
+    };
+    assert_eq!(
+        (pins(&net, &a), pins(&net, &b), pins(&net, &c)),
+        (Some(1), Some(1), Some(1))
+    );
+    let collect = borsh::to_vec(&CollectMsg::Collect { job: job1 }).expect("msg");
+    net.ok(
+        0,
+        vec![Msg::Execute {
+            contract: market,
+            msg: collect,
+            funds: 0,
+        }],
+    );
+    assert_eq!(pins(&net, &c), None);
+    let bytes = net
+        .chain
+        .query(&format!("/blob/{}/bytes", hex::encode(c)), false);
+    assert_ne!(bytes.code, 0, "pruned blob bytes are gone");
+    assert!(pins(&net, &a).is_some());
     // Only hotkeys registered on the subnet may submit (the requester is not).
     let r = submit(&mut net, 0, job2, c);
     assert_eq!(r.results[0].code, RejectCode::ContractFailed.code());

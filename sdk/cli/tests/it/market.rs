@@ -156,6 +156,31 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
             .starts_with("paid to"),
         "{shown}"
     );
+    let result = shown["result"].as_str().expect("result hash").to_string();
+    // The requester collects C (checked against its hash) and the job's blobs are pruned.
+    let out = home.join("c.npy");
+    cli(&[
+        "job",
+        "collect",
+        "--from",
+        "dev2",
+        "--netuid",
+        "1",
+        &job.to_string(),
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    let collected: Matrix<i32> = npy::read(&out).expect("c.npy");
+    assert_eq!(collected, gemm(&a, &b).expect("gemm"));
+    assert!(
+        c.query_raw(&format!("/blob/{result}/bytes"), 0).is_err(),
+        "C is pruned"
+    );
+    assert!(
+        c.query_raw(&format!("/blob/{result}"), 0)
+            .expect("q")
+            .is_empty()
+    );
 
     // Every validator agrees.
     assert_validators_agree(&net.spec);
