@@ -1,5 +1,7 @@
-//! `C = A * B` on the GPU for miners (int8 in, exact i32 out), in row chunks of A and C
-//! that respect the storage binding limit; B is bound whole.
+//! `C = A * B` on the GPU for miners (int8 in, exact i32 out) with packed int8 dot
+//! products: A's rows and B's columns are packed four to a word (k zero-padded to a
+//! multiple of 4), A and C stream in row chunks under the storage binding limit, B^T is
+//! bound whole.
 
 use taochain_work::Matrix;
 use wgpu::util::DeviceExt;
@@ -23,11 +25,20 @@ impl GpuVerifier {
             return Ok(out);
         }
         let limit = self.chunk_bytes;
-        let b_bytes = padded(i8_bytes(&b.data));
+        // Packed rows of kw words: A row-major, B transposed.
+        let kw = k.div_ceil(4);
+        let row_len = 4 * kw;
+        let mut bt = vec![0u8; n * row_len];
+        for (kk, brow) in b.data.chunks_exact(n).enumerate() {
+            for (j, v) in brow.iter().enumerate() {
+                bt[j * row_len + kk] = *v as u8;
+            }
+        }
+        let b_bytes = bt;
         if b_bytes.len() as u64 > limit {
             return Err(GpuError::RowTooLarge(b_bytes.len() as u64));
         }
-        let row_bytes = (k as u64).max(4 * n as u64);
+        let row_bytes = (row_len as u64).max(4 * n as u64);
         let chunk_rows = ((limit / row_bytes) as usize).clamp(1, m).min(65_535 * 16);
         let d = &self.device;
         let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
@@ -38,7 +49,7 @@ impl GpuVerifier {
         });
         let a_buf = d.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gemm a"),
-            size: (chunk_rows as u64 * k as u64).next_multiple_of(4),
+            size: chunk_rows as u64 * row_len as u64,
             usage,
             mapped_at_creation: false,
         });
@@ -58,9 +69,15 @@ impl GpuVerifier {
         let mut row0 = 0;
         while row0 < m {
             let rows = chunk_rows.min(m - row0);
-            let a_chunk = padded(i8_bytes(&a.data[row0 * k..(row0 + rows) * k]));
+            let mut a_chunk = vec![0u8; rows * row_len];
+            for (r, arow) in a.data[row0 * k..(row0 + rows) * k]
+                .chunks_exact(k)
+                .enumerate()
+            {
+                a_chunk[r * row_len..r * row_len + k].copy_from_slice(&i8_bytes(arow));
+            }
             self.queue.write_buffer(&a_buf, 0, &a_chunk);
-            let params: [u32; 4] = [rows as u32, k as u32, n as u32, row0 as u32];
+            let params: [u32; 4] = [rows as u32, kw as u32, n as u32, 0];
             let uniform = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("gemm params"),
                 contents: &params
@@ -109,9 +126,4 @@ impl GpuVerifier {
         }
         Ok(out)
     }
-}
-
-fn padded(mut v: Vec<u8>) -> Vec<u8> {
-    v.resize(v.len().next_multiple_of(4).max(4), 0);
-    v
 }
