@@ -113,9 +113,31 @@ impl Verifier for CpuVerifier {
 /// The first `C_ij` outside `[-k*128*128, k*128*128]`, in row-major order.
 pub fn first_out_of_bound(s: &MatmulStatement) -> Option<Invalid> {
     let bound = (s.a.cols as i64) * 128 * 128;
-    s.c.data
-        .iter()
-        .position(|v| i64::from(*v).abs() > bound)
+    // Chunks scanned in parallel; the first hit of the first chunk that has one is the
+    // first in row-major order, whatever the thread count.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = s.c.data.len().div_ceil(threads).max(1);
+    let hits: Vec<Option<usize>> = std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            s.c.data
+                .chunks(chunk)
+                .enumerate()
+                .map(|(i, part)| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .position(|v| i64::from(*v).abs() > bound)
+                            .map(|p| i * chunk + p)
+                    })
+                })
+                .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(None))
+            .collect()
+    });
+    hits.into_iter()
+        .flatten()
+        .next()
         .map(|p| Invalid::OutOfBound {
             row: p / s.c.cols.max(1),
             col: p % s.c.cols.max(1),
