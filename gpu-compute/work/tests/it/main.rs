@@ -233,3 +233,31 @@ proptest! {
         let _ = npy::parse::<i32>(&with_magic);
     }
 }
+
+#[test]
+fn the_first_out_of_bound_entry_in_row_major_order_is_reported() {
+    let a = Matrix::pseudo_random(300, 8, 1);
+    let b = Matrix::pseudo_random(8, 301, 2);
+    let mut c = gemm(&a, &b).expect("gemm");
+    // Two bad entries far apart (different scan chunks); the earlier one is named.
+    c.data[250 * 301 + 7] = i32::MAX;
+    c.data[40 * 301 + 300] = i32::MIN;
+    let s = MatmulStatement {
+        a,
+        b,
+        c,
+        seed: [0; 32],
+    };
+    for threads in [1, 2, 7] {
+        assert_eq!(
+            CpuVerifier::with_threads(threads)
+                .verify(&s)
+                .expect("checks"),
+            Err(Invalid::OutOfBound {
+                row: 40,
+                col: 300,
+                value: i32::MIN
+            })
+        );
+    }
+}
