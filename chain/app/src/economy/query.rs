@@ -69,10 +69,9 @@ pub fn view(
     height: u64,
 ) -> Option<Result<Result<Vec<u8>, BadArg>, AppError>> {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let encode = |v: &dyn Fn() -> Result<Vec<u8>, AppError>| v();
     Some(match parts.as_slice() {
         ["subnets"] => {
-            encode(&|| Ok(borsh::to_vec(&subnet_views(state, height)?).unwrap_or_default())).map(Ok)
+            subnet_views(state, height).map(|v| Ok(borsh::to_vec(&v).unwrap_or_default()))
         }
         ["metagraph", n] => match num::<u16>("netuid", n) {
             Err(e) => Ok(Err(e)),
