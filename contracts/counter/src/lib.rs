@@ -3,6 +3,7 @@
 //! `epoch` returns weights over the subnet's UIDs.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use taochain_contract::abi::EpochCall;
 use taochain_contract::{ContractError, Ctx, Item, entry_points, respond};
 
 /// Instantiate message.
@@ -83,21 +84,10 @@ pub fn migrate(ctx: &mut Ctx<'_>, msg: MigrateMsg) -> Result<Vec<u8>, ContractEr
     respond(&count)
 }
 
-/// The `epoch` message (the chain's `taochain_vm_abi::EpochCall`, same borsh layout).
-#[derive(BorshSerialize, BorshDeserialize)]
-pub struct EpochMsg {
-    /// The subnet.
-    pub netuid: u16,
-    /// The block.
-    pub height: u64,
-    /// Hotkey of each UID.
-    pub hotkeys: Vec<[u8; 20]>,
-}
-
 /// Entry point handler: a toy on-chain judge for a subnet run by this contract. It weights
 /// every UID but the owner's (0) equally, and the UID `count % n` twice as much; the chain
 /// applies the result as the owner UID's weights.
-pub fn epoch(ctx: &mut Ctx<'_>, msg: EpochMsg) -> Result<Vec<u8>, ContractError> {
+pub fn epoch(ctx: &mut Ctx<'_>, msg: EpochCall) -> Result<Vec<u8>, ContractError> {
     let n = msg.hotkeys.len() as u64;
     if n < 2 {
         return respond(&Vec::<(u16, u16)>::new());
@@ -157,7 +147,7 @@ mod tests {
         assert_eq!(u64::try_from_slice(&out).expect("u64"), 11);
         assert_eq!(api.events.len(), 2);
         // count 11 over 4 UIDs: UID 3 is the favourite; the owner's UID 0 gets nothing.
-        let epoch_msg = EpochMsg {
+        let epoch_msg = EpochCall {
             netuid: 1,
             height: 9,
             hotkeys: vec![[0; 20]; 4],

@@ -13,6 +13,7 @@
 //! weights.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use taochain_contract::abi::EpochCall;
 use taochain_contract::{ContractError, Ctx, Item, Map, entry_points, respond};
 
 /// Instantiate message (nothing to configure).
@@ -45,17 +46,6 @@ pub enum QueryMsg {
     Jobs { start: u64 },
     /// A miner's record, borsh `MinerStats`.
     Miner { hotkey: [u8; 20] },
-}
-
-/// The `epoch` message (the chain's `taochain_vm_abi::EpochCall`).
-#[derive(BorshSerialize, BorshDeserialize)]
-pub struct EpochMsg {
-    /// The subnet.
-    pub netuid: u16,
-    /// The block.
-    pub height: u64,
-    /// Hotkey of each UID.
-    pub hotkeys: Vec<[u8; 20]>,
 }
 
 /// Where a job stands.
@@ -278,7 +268,7 @@ pub fn query(ctx: &mut Ctx<'_>, msg: QueryMsg) -> Result<Vec<u8>, ContractError>
 }
 
 /// Entry point handler: weights by miner score over the subnet's UIDs (owner's excluded).
-pub fn epoch(ctx: &mut Ctx<'_>, msg: EpochMsg) -> Result<Vec<u8>, ContractError> {
+pub fn epoch(ctx: &mut Ctx<'_>, msg: EpochCall) -> Result<Vec<u8>, ContractError> {
     let mut weights: Vec<(u16, u16)> = vec![];
     for (uid, hotkey) in msg.hotkeys.iter().enumerate().skip(1) {
         let Some(stats) = MINERS.get(ctx.api, hotkey)? else {
@@ -398,7 +388,7 @@ mod tests {
             }
         );
         assert_eq!(stats(&mut api, cheat).invalid, 1);
-        let epoch_msg = EpochMsg {
+        let epoch_msg = EpochCall {
             netuid: 1,
             height: 16,
             hotkeys: vec![[0; 20], cheat, honest],

@@ -170,11 +170,7 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
         Ok(Some(record.pins))
     }
     fn subnet_uid(&self, hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
-        let subnets = crate::economy::store::subnets(&*self.state).map_err(host_err)?;
-        let Some((netuid, _)) = subnets.iter().find(|(_, s)| s.contract == self.contract) else {
-            return Ok(None);
-        };
-        crate::economy::store::uid_of(&*self.state, *netuid, &Address(*hotkey)).map_err(host_err)
+        subnet_uid(&*self.state, &self.contract, hotkey)
     }
     fn blob_len(&self, hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
         usable_blob(&*self.state, self.env, hash)
@@ -243,6 +239,20 @@ impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         get_in_namespace(self.state, &self.contract, key)
     }
+    fn subnet_uid(&self, hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
+        subnet_uid(self.state, &self.contract, hotkey)
+    }
+    fn blob_len(&self, hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
+        usable_blob(self.state, self.env, hash)
+    }
+    fn verify_matmul(
+        &mut self,
+        a: &[u8; 32],
+        b: &[u8; 32],
+        c: &[u8; 32],
+    ) -> Result<i32, HostError> {
+        verify_matmul(self.state, self.env, a, b, c)
+    }
     fn storage_set(&mut self, _: &[u8], _: &[u8]) -> Result<(), HostError> {
         Err(host_err("storage_set reached the host in a query"))
     }
@@ -280,7 +290,7 @@ impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
 
 /// The size of a blob stored in an earlier block (so its bytes are on disk on every node).
 fn usable_blob(
-    state: &(impl taochain_storage::StateRead + ?Sized),
+    state: &(impl StateRead + ?Sized),
     env: &Env<'_>,
     hash: &[u8; 32],
 ) -> Result<Option<u64>, HostError> {
@@ -332,4 +342,18 @@ fn verify_matmul(
         Ok(Ok(())) => MATMUL_VALID,
         Ok(Err(_)) => MATMUL_INVALID,
     })
+}
+
+/// The UID of `hotkey` on the subnet that `contract` runs (`None`: not registered, or the
+/// contract runs no subnet). Shared by the execute and query hosts.
+fn subnet_uid(
+    state: &(impl StateRead + ?Sized),
+    contract: &Address,
+    hotkey: &[u8; 20],
+) -> Result<Option<u16>, HostError> {
+    let subnets = crate::economy::store::subnets(state).map_err(host_err)?;
+    let Some((netuid, _)) = subnets.iter().find(|(_, s)| s.contract == *contract) else {
+        return Ok(None);
+    };
+    crate::economy::store::uid_of(state, *netuid, &Address(*hotkey)).map_err(host_err)
 }

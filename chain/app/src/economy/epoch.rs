@@ -42,9 +42,10 @@ pub fn end_block(
     reward: u64,
 ) -> Result<Vec<Event>, AppError> {
     let height = env.height;
-    distribute(state, reward)?;
+    let subnets = store::subnets(state)?;
+    distribute(state, reward, &subnets)?;
     let mut events = vec![];
-    for (netuid, s) in store::subnets(state)? {
+    for (netuid, s) in subnets {
         if is_epoch(height, netuid, s.hyperparams.tempo) {
             events.extend(subnet_epoch(state, env, netuid, s)?);
         }
@@ -59,12 +60,15 @@ pub fn end_block(
 
 /// Adds the reward (and the carry) to the pots by share; equal shares without root
 /// weights; everything carries while there is no subnet.
-fn distribute(state: &mut (impl StateWrite + ?Sized), reward: u64) -> Result<(), AppError> {
+fn distribute(
+    state: &mut (impl StateWrite + ?Sized),
+    reward: u64,
+    subnets: &[(u16, SubnetInfo)],
+) -> Result<(), AppError> {
     let carry: u64 = read(state, EMISSION_CARRY_KEY)?.unwrap_or(0);
     let amount = carry
         .checked_add(reward)
         .ok_or_else(|| AppError::Invariant("emission carry overflow".into()))?;
-    let subnets = store::subnets(state)?;
     let stored: Vec<(u16, u64)> = read(state, SUBNET_SHARES_KEY)?.unwrap_or_default();
     let mut shares: Vec<u64> = subnets
         .iter()
