@@ -164,10 +164,18 @@ fn write_genesis(home: &Path, spec: &LocalnetSpec, balance: u64) -> Result<(), L
         .checked_mul(accounts.len() as u64)
         .ok_or_else(|| LocalnetError::Config(path.clone(), "dev balances overflow".into()))?;
     genesis["chain_id"] = spec.chain_id.clone().into();
+    // The chain's defaults, and CometBFT's block gas limit equal to the app's block budget:
+    // CheckTx reports each transaction's gas limit as `gas_wanted`, so CometBFT's mempool
+    // reaps and proposes at most `max_block_gas` of it (PrepareProposal and
+    // ProcessProposal enforce the same budget).
+    let chain_params = taochain_primitives::Params::default();
+    let params = serde_json::to_value(&chain_params)
+        .map_err(|e| LocalnetError::Corrupt(path.clone(), e.to_string()))?;
+    genesis["consensus_params"]["block"]["max_gas"] = chain_params.max_block_gas.to_string().into();
     genesis["app_state"] = serde_json::json!({
         "accounts": accounts,
         "total_issuance": total.to_string(),
-        "params": {"max_tx_bytes": 1200000, "max_msgs": 64, "min_fee": 1000},
+        "params": params,
         "economy": localnet_economy(),
     });
     let json = serde_json::to_string_pretty(&genesis)

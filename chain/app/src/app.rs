@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use taochain_primitives::{Params, RejectCode, SignedTx};
+use taochain_primitives::{Params, SignedTx};
 use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY};
 use taochain_storage::{Blobs, Changes, PreparedCommit, StateDelta, StateRead, Storage};
 use taochain_vm::Vm;
@@ -24,7 +24,7 @@ use crate::{AppError, Event, Genesis};
 /// The result of one transaction (CheckTx or FinalizeBlock).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TxOutcome {
-    /// 0 on success, else a [`RejectCode`].
+    /// 0 on success, else a [`taochain_primitives::RejectCode`].
     pub code: u32,
     /// What was wrong, when `code != 0`.
     pub log: String,
@@ -159,8 +159,8 @@ impl App {
             let (chain_id, params) = Self::chain_id_and_params(state)?;
             let checked = lock(&self.mempool).check(state, bytes, &chain_id, &params, recheck)?;
             Ok(match checked {
-                Ok(gas) => TxOutcome {
-                    gas_wanted: gas,
+                Ok((wanted, gas)) => TxOutcome {
+                    gas_wanted: wanted,
                     gas_used: gas,
                     ..TxOutcome::default()
                 },
@@ -170,33 +170,51 @@ impl App {
     }
 
     /// Picks transactions for a proposal: in mempool order, dropping undecodable ones and
-    /// stopping before `max_bytes`.
+    /// ones signing for more than `max_tx_gas`, stopping before `max_bytes` or the block gas
+    /// budget (`max_block_gas`, the sum of the transactions' gas limits) would be exceeded.
     pub fn prepare_proposal<T: AsRef<[u8]>>(
         &self,
         txs: Vec<T>,
         max_bytes: u64,
     ) -> Result<Vec<T>, AppError> {
         let params = self.with_committed(Self::chain_id_and_params)?.1;
-        let mut total: u64 = 0;
+        let (mut bytes, mut gas) = (0u64, 0u64);
         let mut out = Vec::with_capacity(txs.len());
         for tx in txs {
-            if decode(tx.as_ref(), &params).is_err() {
+            let Ok(decoded) = decode(tx.as_ref(), &params) else {
+                continue;
+            };
+            if decoded.body.gas_limit > params.max_tx_gas {
                 continue;
             }
             let len = tx.as_ref().len() as u64;
-            if total.saturating_add(len) > max_bytes {
+            if bytes.saturating_add(len) > max_bytes
+                || gas.saturating_add(decoded.body.gas_limit) > params.max_block_gas
+            {
                 break;
             }
-            total += len;
+            bytes += len;
+            gas += decoded.body.gas_limit;
             out.push(tx);
         }
         Ok(out)
     }
 
-    /// Accepts a proposal only if every transaction decodes.
+    /// Accepts a proposal only if every transaction decodes and their gas limits together
+    /// stay within the block gas budget (`max_block_gas`).
     pub fn process_proposal<T: AsRef<[u8]>>(&self, txs: &[T]) -> Result<bool, AppError> {
         let params = self.with_committed(Self::chain_id_and_params)?.1;
-        Ok(txs.iter().all(|tx| decode(tx.as_ref(), &params).is_ok()))
+        let mut gas = 0u64;
+        for tx in txs {
+            let Ok(decoded) = decode(tx.as_ref(), &params) else {
+                return Ok(false);
+            };
+            gas = gas.saturating_add(decoded.body.gas_limit);
+            if gas > params.max_block_gas {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Executes a block and returns its results and the new app hash (not yet durable).
@@ -312,20 +330,11 @@ fn verify_signatures(decoded: &[Result<SignedTx, Rejection>]) -> Vec<Result<(), 
     let mut results: Vec<Result<(), Rejection>> = vec![Ok(()); decoded.len()];
     for (i, tx) in decoded.iter().enumerate() {
         let Ok(tx) = tx else { continue };
+        // The same rule as CheckTx: weak keys and small-order R are refused before the
+        // batch (which could accept a small-order R), so both paths agree.
         match tx.verification_parts() {
-            Ok((key, _, _)) if key.is_weak() => {
-                results[i] = Err(Rejection::new(
-                    RejectCode::InvalidPublicKey,
-                    "weak public key",
-                ));
-            }
             Ok((key, sig, digest)) => parts.push((i, key, sig, digest)),
-            Err(code) => {
-                results[i] = Err(Rejection::new(
-                    code,
-                    "public key is not a valid ed25519 key",
-                ))
-            }
+            Err(_) => results[i] = check_signature(tx),
         }
     }
     let messages: Vec<&[u8]> = parts.iter().map(|p| &p.3[..]).collect();

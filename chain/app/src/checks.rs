@@ -1,5 +1,6 @@
 //! Transaction checks shared by `CheckTx` (mempool) and `FinalizeBlock` (execution):
-//! decoding, the stateless checks (chain id, message count, amounts, fee floor, gas), the
+//! decoding, the stateless checks (chain id, message count, amounts, gas ceiling, the fee
+//! the gas limit needs, intrinsic gas), the
 //! signature, and the stateful checks (nonce, fee balance). Each failure is a
 //! [`Rejection`] with its own [`RejectCode`] and a log line saying what was wrong.
 
@@ -78,12 +79,22 @@ pub fn check_stateless(
         }
     }
     total_spend(tx)?;
-    if tx.body.fee < params.min_fee {
+    if tx.body.gas_limit > params.max_tx_gas {
+        return Err(Rejection::new(
+            RejectCode::GasLimitTooHigh,
+            format!(
+                "gas limit {} is above the per-transaction maximum {}",
+                tx.body.gas_limit, params.max_tx_gas
+            ),
+        ));
+    }
+    let required = params.required_fee(tx.body.gas_limit);
+    if tx.body.fee < required {
         return Err(Rejection::new(
             RejectCode::FeeTooLow,
             format!(
-                "fee {} rao is below the minimum {} rao",
-                tx.body.fee, params.min_fee
+                "fee {} rao is below the {required} rao that gas limit {} needs (min_fee {} rao, min_gas_price {} milli-rao per gas)",
+                tx.body.fee, tx.body.gas_limit, params.min_fee, params.min_gas_price
             ),
         ));
     }
@@ -104,8 +115,10 @@ pub fn check_stateless(
 pub fn check_signature(tx: &SignedTx) -> Result<(), Rejection> {
     tx.verify_signature().map_err(|code| {
         let log = match code {
-            RejectCode::InvalidPublicKey => "public key is not a valid ed25519 key",
-            _ => "signature does not verify for this public key and body",
+            RejectCode::InvalidPublicKey => {
+                "public key is not a valid ed25519 key (or has small order)"
+            }
+            _ => "signature does not verify for this public key and body (or R has small order)",
         };
         Rejection::new(code, log)
     })

@@ -3,7 +3,8 @@
 //! ```json
 //! { "accounts": [{ "address": "tao1...", "balance": "1000000000000" }],
 //!   "total_issuance": "1000000000000",
-//!   "params": { "max_tx_bytes": 1200000, "max_msgs": 64, "min_fee": 1000 } }
+//!   "params": { "max_tx_bytes": 1200000, "max_msgs": 64, "min_fee": 1000,
+//!               "min_gas_price": 100, "max_tx_gas": 1200000000, "max_block_gas": 3000000000 } }
 //! ```
 //! Amounts are decimal strings of rao (JSON numbers lose precision above 2^53).
 //! `total_issuance` must equal the sum of the balances and stay within the cap.
@@ -63,11 +64,12 @@ impl Genesis {
                 "chain id `{chain_id}` has a bad length"
             )));
         }
-        if self.params.max_tx_bytes == 0 || self.params.max_msgs == 0 {
-            return Err(AppError::Genesis(
-                "max_tx_bytes and max_msgs must be positive".into(),
-            ));
-        }
+        self.params
+            .validate()
+            .map_err(|e| AppError::Genesis(format!("params: {e}")))?;
+        self.economy
+            .validate()
+            .map_err(|e| AppError::Genesis(format!("economy: {e}")))?;
         let mut balances = BTreeMap::<Address, u64>::new();
         let mut sum: u64 = 0;
         for acct in &self.accounts {

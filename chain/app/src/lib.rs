@@ -20,6 +20,7 @@ pub mod events;
 pub mod genesis;
 pub mod mempool;
 pub mod query;
+pub mod simulate;
 
 pub use app::{App, BlockOutcome, TxOutcome};
 pub use error::AppError;

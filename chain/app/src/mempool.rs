@@ -27,7 +27,9 @@ impl MempoolState {
     }
 
     /// Runs every check on `bytes` (the signature only when `!recheck`) and, if it passes,
-    /// records its nonce and spend. Returns the gas the transaction needs.
+    /// records its nonce and spend. Returns the gas the transaction signed for (CometBFT's
+    /// `gas_wanted`, which its mempool and proposer count against `block.max_gas`) and the
+    /// intrinsic gas it needs.
     pub fn check(
         &mut self,
         committed: &(impl StateRead + ?Sized),
@@ -35,7 +37,7 @@ impl MempoolState {
         chain_id: &str,
         params: &Params,
         recheck: bool,
-    ) -> Result<Result<u64, Rejection>, AppError> {
+    ) -> Result<Result<(u64, u64), Rejection>, AppError> {
         let tx = match decode(bytes, params) {
             Ok(tx) => tx,
             Err(r) => return Ok(Err(r)),
@@ -79,6 +81,6 @@ impl MempoolState {
                 nonce: acct.nonce.saturating_add(1),
             },
         );
-        Ok(Ok(gas))
+        Ok(Ok((tx.body.gas_limit, gas)))
     }
 }

@@ -2,7 +2,9 @@
 //! account), `/chain_id`, `/code/{id}`, `/contract/{addr}`, `/contract/{addr}/state/{hex
 //! key}`: the raw borsh state bytes, so a client can check an ICS23 proof of them against
 //! the app hash. `/contract/{addr}/smart` runs the contract's `query` with the request data
-//! at the latest height (no proof). Height 0 means the latest committed height. The
+//! at the latest height (no proof). `/simulate` runs a transaction (the request data)
+//! through the deliver path without committing ([`crate::simulate`]). Height 0 means the
+//! latest committed height. The
 //! economy's paths are listed in [`crate::economy::query`]. `/blob/{hash}` is a blob's record
 //! (provable), `/blob/{hash}/bytes` its bytes (the hash proves them).
 
@@ -114,8 +116,9 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
     }
 }
 
-/// Gas a smart query may use.
-pub const SMART_QUERY_GAS: u64 = 10_000_000_000;
+/// Gas a smart query may use (~0.1 s on the slowest path: queries are free, so they are
+/// bounded well below a transaction's gas).
+pub const SMART_QUERY_GAS: u64 = 100_000_000;
 
 /// Runs a contract's `query` over the latest committed state.
 fn smart(storage: &Storage, vm: &Vm, addr: &str, data: &[u8], height: u64) -> QueryOutcome {
@@ -179,6 +182,9 @@ pub fn query(
         .and_then(|r| r.strip_suffix("/smart"))
     {
         return smart(storage, vm, addr, data, height);
+    }
+    if path == "/simulate" {
+        return crate::simulate::simulate(storage, vm, data);
     }
     if let Some(out) = economy_view(storage, path, height) {
         return out;

@@ -79,8 +79,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let body = TxBody {
                 chain_id: "bench".into(),
                 nonce: nonces[from],
-                fee: 1_000,
-                gas_limit: 1_000_000,
+                fee: taochain_primitives::Params::default().required_fee(50_000),
+                gas_limit: 50_000,
                 msgs: vec![Msg::Transfer { to, amount: 1 }],
             };
             nonces[from] += 1;

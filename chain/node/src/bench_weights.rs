@@ -39,7 +39,7 @@ impl Chain {
         let body = TxBody {
             chain_id: "bench".into(),
             nonce: self.nonces[from],
-            fee: 1_000,
+            fee: taochain_primitives::Params::default().required_fee(500_000_000),
             gas_limit: 500_000_000,
             msgs,
         };

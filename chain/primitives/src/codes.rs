@@ -26,7 +26,7 @@ pub enum RejectCode {
     NonceReplayed = 9,
     /// Nonce higher than the account's next nonce.
     NonceFuture = 10,
-    /// Fee below the `min_fee` parameter.
+    /// Fee below `max(min_fee, gas_limit * min_gas_price)`.
     FeeTooLow = 11,
     /// The balance does not cover the fee.
     InsufficientFee = 12,
@@ -98,11 +98,13 @@ pub enum RejectCode {
     RateLimited = 45,
     /// A proposal deposit below min_deposit.
     DepositTooLow = 46,
+    /// `gas_limit` above the `max_tx_gas` parameter.
+    GasLimitTooHigh = 47,
 }
 
 impl RejectCode {
     /// Every code, in order.
-    pub const ALL: [RejectCode; 46] = [
+    pub const ALL: [RejectCode; 47] = [
         RejectCode::TxTooLarge,
         RejectCode::Truncated,
         RejectCode::TrailingBytes,
@@ -149,6 +151,7 @@ impl RejectCode {
         RejectCode::InvalidWeights,
         RejectCode::RateLimited,
         RejectCode::DepositTooLow,
+        RejectCode::GasLimitTooHigh,
     ];
 
     /// The numeric code returned over ABCI.
@@ -210,6 +213,7 @@ impl RejectCode {
             RejectCode::InvalidWeights => "invalid_weights",
             RejectCode::RateLimited => "rate_limited",
             RejectCode::DepositTooLow => "deposit_too_low",
+            RejectCode::GasLimitTooHigh => "gas_limit_too_high",
         }
     }
 }

@@ -180,8 +180,30 @@ impl Default for EconomyParams {
     }
 }
 
-/// Names of the global parameters governance may set (besides `default_<hyperparam>`).
-pub const ECONOMY_PARAMS: [&str; 12] = [
+/// Every economy parameter governance may set (besides `default_<hyperparam>`, bounded by
+/// [`HYPERPARAMS`]), with its safe range (inclusive). A value outside it is refused at
+/// proposal submission and at genesis.
+pub const ECONOMY_PARAM_RANGES: [(&str, u64, u64); 11] = [
+    ("subnet_limit", 1, u16::MAX as u64 - 1),
+    // 1 TAO to 1M TAO.
+    ("min_lock", RAO_PER_TAO, 1_000_000 * RAO_PER_TAO),
+    ("lock_reduction_interval", 0, 10_000_000),
+    ("root_tempo", 1, 100_000),
+    ("root_max_uids", 1, 4096),
+    ("take_rate_limit", 0, 10_000_000),
+    // An epoch hook runs inside a block: at most ~0.2 s of work per subnet.
+    ("epoch_gas", 1_000_000, 200_000_000),
+    ("voting_period", 1, 1_000_000),
+    ("quorum_bps", 1, 10_000),
+    // A proposal never passes with less than half of the votes.
+    ("threshold_bps", 5_000, 10_000),
+    // 1 rao to 1M TAO.
+    ("min_deposit", 1, 1_000_000 * RAO_PER_TAO),
+];
+
+/// Names of the global parameters governance may set (besides `default_<hyperparam>`):
+/// the economy's and the chain's ([`crate::state::CHAIN_PARAMS`]).
+pub const ECONOMY_PARAMS: [&str; 17] = [
     "subnet_limit",
     "min_lock",
     "lock_reduction_interval",
@@ -193,69 +215,75 @@ pub const ECONOMY_PARAMS: [&str; 12] = [
     "quorum_bps",
     "threshold_bps",
     "min_deposit",
+    "max_tx_bytes",
+    "max_msgs",
     "min_fee",
+    "min_gas_price",
+    "max_tx_gas",
+    "max_block_gas",
 ];
 
 impl EconomyParams {
-    /// Sets a parameter (`min_fee` lives in the chain params and is handled by the caller;
-    /// `default_<hyperparam>` sets the default hyperparameters).
+    /// The value of `name` (an [`ECONOMY_PARAM_RANGES`] name).
+    pub fn get(&self, name: &str) -> Option<u64> {
+        Some(match name {
+            "subnet_limit" => self.subnet_limit,
+            "min_lock" => self.min_lock,
+            "lock_reduction_interval" => self.lock_reduction_interval,
+            "root_tempo" => self.root_tempo,
+            "root_max_uids" => self.root_max_uids,
+            "take_rate_limit" => self.take_rate_limit,
+            "epoch_gas" => self.epoch_gas,
+            "voting_period" => self.voting_period,
+            "quorum_bps" => self.quorum_bps,
+            "threshold_bps" => self.threshold_bps,
+            "min_deposit" => self.min_deposit,
+            _ => return None,
+        })
+    }
+
+    /// Sets a parameter within its range (chain parameters such as `min_fee` live in
+    /// [`crate::Params`] and are handled by the caller; `default_<hyperparam>` sets the
+    /// default hyperparameters). `Err` says why not, and nothing changes.
     pub fn set(&mut self, name: &str, value: u64) -> Result<(), String> {
         if let Some(h) = name.strip_prefix("default_") {
-            return self.default_hyperparams.set(h, value);
+            let mut next = self.default_hyperparams.clone();
+            next.set(h, value)?;
+            self.default_hyperparams = next;
+            return Ok(());
         }
-        let bad = |why: &str| Err(alloc::format!("{name} = {value}: {why}"));
-        match name {
-            "subnet_limit" if value == 0 || value > u16::MAX as u64 - 1 => bad("out of range"),
-            "subnet_limit" => {
-                self.subnet_limit = value;
-                Ok(())
-            }
-            "min_lock" => {
-                self.min_lock = value;
-                Ok(())
-            }
-            "lock_reduction_interval" => {
-                self.lock_reduction_interval = value;
-                Ok(())
-            }
-            "root_tempo" if value == 0 => bad("must be positive"),
-            "root_tempo" => {
-                self.root_tempo = value;
-                Ok(())
-            }
-            "root_max_uids" if value == 0 || value > 4096 => bad("out of range"),
-            "root_max_uids" => {
-                self.root_max_uids = value;
-                Ok(())
-            }
-            "take_rate_limit" => {
-                self.take_rate_limit = value;
-                Ok(())
-            }
-            "epoch_gas" => {
-                self.epoch_gas = value;
-                Ok(())
-            }
-            "voting_period" if value == 0 => bad("must be positive"),
-            "voting_period" => {
-                self.voting_period = value;
-                Ok(())
-            }
-            "quorum_bps" | "threshold_bps" if value > 10_000 => bad("above 10000"),
-            "quorum_bps" => {
-                self.quorum_bps = value;
-                Ok(())
-            }
-            "threshold_bps" => {
-                self.threshold_bps = value;
-                Ok(())
-            }
-            "min_deposit" => {
-                self.min_deposit = value;
-                Ok(())
-            }
-            _ => Err(alloc::format!("unknown parameter `{name}`")),
+        let Some(&(_, lo, hi)) = ECONOMY_PARAM_RANGES.iter().find(|r| r.0 == name) else {
+            return Err(alloc::format!("unknown parameter `{name}`"));
+        };
+        if value < lo || value > hi {
+            return Err(alloc::format!("{name} = {value} is outside [{lo}, {hi}]"));
         }
+        let field = match name {
+            "subnet_limit" => &mut self.subnet_limit,
+            "min_lock" => &mut self.min_lock,
+            "lock_reduction_interval" => &mut self.lock_reduction_interval,
+            "root_tempo" => &mut self.root_tempo,
+            "root_max_uids" => &mut self.root_max_uids,
+            "take_rate_limit" => &mut self.take_rate_limit,
+            "epoch_gas" => &mut self.epoch_gas,
+            "voting_period" => &mut self.voting_period,
+            "quorum_bps" => &mut self.quorum_bps,
+            "threshold_bps" => &mut self.threshold_bps,
+            _ => &mut self.min_deposit,
+        };
+        *field = value;
+        Ok(())
+    }
+
+    /// Every parameter within its range and the default hyperparameters valid.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, lo, hi) in ECONOMY_PARAM_RANGES {
+            let v = self.get(name).unwrap_or(0);
+            if v < lo || v > hi {
+                return Err(alloc::format!("{name} = {v} is outside [{lo}, {hi}]"));
+            }
+        }
+        self.default_hyperparams.validate()
     }
 }
 

@@ -132,6 +132,13 @@ pub const VOTE_PREFIX: &[u8] = b"vote/";
 pub fn subnet_key(netuid: u16) -> Vec<u8> {
     [SUBNET_PREFIX, &netuid.to_be_bytes()].concat()
 }
+/// Prefix: `lockprev/` ++ netuid -> borsh `(u64, u64)`, the last-lock record a subnet's
+/// registration replaced (restored when it is dissolved while still the last one).
+pub const LOCK_PREV_PREFIX: &[u8] = b"lockprev/";
+/// `lockprev/` key.
+pub fn lock_prev_key(netuid: u16) -> Vec<u8> {
+    [LOCK_PREV_PREFIX, &netuid.to_be_bytes()].concat()
+}
 /// `pot/` key.
 pub fn pot_key(netuid: u16) -> Vec<u8> {
     [POT_PREFIX, &netuid.to_be_bytes()].concat()

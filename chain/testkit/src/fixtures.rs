@@ -5,8 +5,9 @@ use taochain_primitives::{Address, Msg, TxBody};
 
 /// The chain id fixtures use.
 pub const CHAIN_ID: &str = "taochain-test";
-/// The fee fixtures pay (the default minimum).
-pub const FEE: u64 = 1_000;
+/// The fee every fixture transaction pays: what [`CONTRACT_GAS`] needs at the default
+/// minimum gas price (0.1 rao per gas), so transfers and contract calls pay the same.
+pub const FEE: u64 = 30_000_000;
 /// A gas limit that covers any small transaction.
 pub const GAS: u64 = 1_000_000;
 

@@ -8,9 +8,12 @@
 //! the deadline the requester may reclaim an unfinished job's bounty. Blobs are pinned
 //! while a job needs them: A and B until the job is paid or reclaimed, C until the
 //! requester collects it; the chain prunes a blob at its last unpin. At each epoch the
-//! contract returns weights over the subnet's UIDs by their miners' scores (one point per
-//! valid result plus the blocks it was early), which the chain applies as the owner UID's
-//! weights.
+//! contract returns weights over the subnet's UIDs by their miners' scores, which the chain
+//! applies as the owner UID's weights. A score is one point per valid result, capped at
+//! [`MAX_SCORE`] and halved at every epoch, so no result (a requester's own cheap jobs
+//! included) buys weight for long. A result is bound to its miner: C must be a blob the
+//! submitting hotkey uploaded (the chain lets a call pin an unpinned blob only for its
+//! uploader), so a watcher cannot submit an honest miner's public C first.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use taochain_contract::abi::EpochCall;
@@ -89,9 +92,12 @@ pub struct MinerStats {
     pub valid: u64,
     /// Invalid results.
     pub invalid: u64,
-    /// Epoch score: one per valid result plus the blocks it was early.
+    /// Epoch score: one per valid result (at most [`MAX_SCORE`]), halved every epoch.
     pub score: u64,
 }
+
+/// The highest score a miner can hold.
+pub const MAX_SCORE: u64 = 1_000;
 
 static NEXT_JOB: Item<u64> = Item::new(b"next_job");
 static JOBS: Map<Job> = Map::new(b"jobs");
@@ -203,13 +209,18 @@ fn submit(ctx: &mut Ctx<'_>, id: u64, c: [u8; 32]) -> Result<Vec<u8>, ContractEr
     }
     let key = miner;
     let mut stats = MINERS.get(ctx.api, &key)?.unwrap_or_default();
+    // Pinning C first binds it to its uploader: only the miner who stored it can submit it.
+    if ctx.api.blob_pin(&c, true).is_none() {
+        return Err(ContractError::Unauthorized(
+            "C must be a stored blob uploaded by the submitting hotkey".into(),
+        ));
+    }
     match ctx.api.verify_matmul(&j.a, &j.b, &c) {
         taochain_contract::abi::MATMUL_VALID => {
             ctx.api.bank_send(&miner, j.bounty).map_err(|code| {
                 ContractError::InsufficientFunds(format!("payout refused ({code})"))
             })?;
-            // The result is kept for the requester; the inputs are done with.
-            ctx.api.blob_pin(&c, true);
+            // The result (pinned above) is kept for the requester; the inputs are done with.
             ctx.api.blob_pin(&j.a, false);
             ctx.api.blob_pin(&j.b, false);
             j.status = Status::Done {
@@ -219,7 +230,7 @@ fn submit(ctx: &mut Ctx<'_>, id: u64, c: [u8; 32]) -> Result<Vec<u8>, ContractEr
             };
             JOBS.set(ctx.api, &id.to_be_bytes(), &j);
             stats.valid += 1;
-            stats.score += 1 + (j.deadline - ctx.env.height);
+            stats.score = stats.score.saturating_add(1).min(MAX_SCORE);
             MINERS.set(ctx.api, &key, &stats);
             ctx.event(
                 "result_valid",
@@ -232,7 +243,9 @@ fn submit(ctx: &mut Ctx<'_>, id: u64, c: [u8; 32]) -> Result<Vec<u8>, ContractEr
             respond(&true)
         }
         taochain_contract::abi::MATMUL_INVALID => {
-            // Recorded, not an error: an error would roll the record back.
+            // Recorded, not an error: an error would roll the record back. A wrong C is
+            // not kept.
+            ctx.api.blob_pin(&c, false);
             stats.invalid += 1;
             MINERS.set(ctx.api, &key, &stats);
             ctx.event(
@@ -276,6 +289,12 @@ pub fn epoch(ctx: &mut Ctx<'_>, msg: EpochCall) -> Result<Vec<u8>, ContractError
         };
         if stats.score > 0 {
             weights.push((uid as u16, stats.score.min(u16::MAX as u64) as u16));
+            // Scores decay: half of it is gone by the next epoch.
+            let decayed = MinerStats {
+                score: stats.score / 2,
+                ..stats
+            };
+            MINERS.set(ctx.api, hotkey, &decayed);
         }
     }
     respond(&weights)
@@ -306,6 +325,7 @@ mod tests {
         api.blobs.insert([4; 32], 0);
         api.blobs.insert([5; 32], 0);
         api.blobs.insert([6; 32], 0);
+        api.blobs.insert([7; 32], 0);
         api.uids.insert(cheat, 2);
         api.call(instantiate, requester, 0, &msg(&InstantiateMsg {}))
             .expect("init");
@@ -336,6 +356,17 @@ mod tests {
             )
             .expect("recorded");
         assert!(!bool::try_from_slice(&out).expect("bool"));
+        assert_eq!(api.blobs.get(&[7; 32]), None, "a wrong C is not kept");
+        // A C that is not a stored blob (or, on chain, not the submitter's) is refused.
+        let err = api
+            .call(
+                execute,
+                honest,
+                0,
+                &msg(&ExecuteMsg::SubmitResult { job: 1, c: [9; 32] }),
+            )
+            .expect_err("not a stored blob");
+        assert!(err.contains("uploaded by the submitting hotkey"), "{err}");
         assert!(
             api.call(
                 execute,
@@ -384,7 +415,7 @@ mod tests {
             MinerStats {
                 valid: 1,
                 invalid: 0,
-                score: 6
+                score: 1
             }
         );
         assert_eq!(stats(&mut api, cheat).invalid, 1);
@@ -398,8 +429,9 @@ mod tests {
             .expect("epoch");
         assert_eq!(
             Vec::<(u16, u16)>::try_from_slice(&out).expect("w"),
-            vec![(2, 6)]
+            vec![(2, 1)]
         );
+        assert_eq!(stats(&mut api, honest).score, 0, "scores halve every epoch");
         // Reclaim: only after the deadline, only by the requester, only open jobs.
         api.blobs.insert([4; 32], 0);
         api.blobs.insert([5; 32], 0);

@@ -40,6 +40,9 @@ pub const P: u64 = (1 << 31) - 1;
 pub const VECTORS: usize = 2;
 /// Largest inner dimension: keeps `2 * k * 128 * 128 < p`.
 pub const MAX_K: usize = 65_535;
+/// Largest dimension of any matrix (m, k or n): bounds the random-vector expansion (one
+/// hash per entry of `r`) whatever the data holds.
+pub const MAX_DIM: usize = 65_535;
 
 /// A matrix-multiplication claim to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +79,9 @@ pub enum WorkError {
         /// C cols.
         c_cols: usize,
     },
+    /// A dimension that is zero or beyond [`MAX_DIM`].
+    #[error("dimension {0} is outside 1..={MAX_DIM}")]
+    Dimension(usize),
     /// k beyond [`MAX_K`].
     #[error("inner dimension k = {0} is beyond the supported bound {MAX_K}")]
     KTooLarge(usize),
@@ -172,7 +178,62 @@ pub fn check_shapes(s: &MatmulStatement) -> Result<(), WorkError> {
     if a.cols > MAX_K {
         return Err(WorkError::KTooLarge(a.cols));
     }
+    if let Some(&d) = [a.rows, a.cols, b.cols]
+        .iter()
+        .find(|d| **d == 0 || **d > MAX_DIM)
+    {
+        return Err(WorkError::Dimension(d));
+    }
     Ok(())
+}
+
+/// Largest product C (bytes of m x n int32) the offline tools compute or check.
+pub const MAX_PRODUCT_BYTES: u64 = 1 << 30;
+
+/// Checks a statement's shape from its headers alone, before any data is read or
+/// allocated: every dimension in `1..=MAX_DIM`, `k <= MAX_K`, A (m x k) and B (k x n)
+/// chaining, C (when given) m x n, and `m * n * 4 <= max_product_bytes`.
+pub fn check_shape(
+    a: (usize, usize),
+    b: (usize, usize),
+    c: Option<(usize, usize)>,
+    max_product_bytes: u64,
+) -> Result<(), WorkError> {
+    let (c_rows, c_cols) = c.unwrap_or((a.0, b.1));
+    if a.1 != b.0 || c_rows != a.0 || c_cols != b.1 {
+        return Err(WorkError::Shape {
+            a_rows: a.0,
+            a_cols: a.1,
+            b_rows: b.0,
+            b_cols: b.1,
+            c_rows,
+            c_cols,
+        });
+    }
+    if let Some(&d) = [a.0, a.1, b.1].iter().find(|d| **d == 0 || **d > MAX_DIM) {
+        return Err(WorkError::Dimension(d));
+    }
+    if a.1 > MAX_K {
+        return Err(WorkError::KTooLarge(a.1));
+    }
+    let bytes = (a.0 as u64).saturating_mul(b.1 as u64).saturating_mul(4);
+    if bytes > max_product_bytes {
+        return Err(WorkError::Npy(format!(
+            "the product is {}x{} int32 ({bytes} bytes), above the limit of {max_product_bytes} bytes",
+            a.0, b.1
+        )));
+    }
+    Ok(())
+}
+
+/// Checks `s` with `primary` (a GPU, say) and, if that backend fails to run (readback
+/// error, device lost), with the CPU reference: a verdict never depends on whether a GPU
+/// hiccupped. Bad statements are still errors.
+pub fn verify_or_cpu(primary: &dyn Verifier, s: &MatmulStatement) -> Result<Verdict, WorkError> {
+    match primary.verify(s) {
+        Err(WorkError::Backend(_)) => CpuVerifier::default().verify(s),
+        other => other,
+    }
 }
 
 /// The verdict from projections: the first vector and row where they differ.

@@ -59,8 +59,22 @@ fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
-/// Parses a 2-D `.npy` of element type `T`.
-pub fn parse<T: Element>(bytes: &[u8]) -> Result<Matrix<T>, WorkError> {
+/// What a `.npy` header says: the shape and where the data starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Offset of the first data byte.
+    pub data_offset: usize,
+}
+
+/// Parses the header of a 2-D `.npy` of element type `T` from the file's first bytes
+/// (the data may be absent): magic, version, dtype, order, and a shape whose dimensions are
+/// both in `1..=max_dim`. Returns the header and the data length it declares (checked
+/// arithmetic: a declared shape can be anything).
+fn declared<T: Element>(bytes: &[u8], max_dim: usize) -> Result<(Header, usize), WorkError> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(err("not an .npy file (bad magic)"));
     }
@@ -100,6 +114,7 @@ pub fn parse<T: Element>(bytes: &[u8]) -> Result<Matrix<T>, WorkError> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
+        .take(3)
         .map(|s| {
             s.parse::<usize>()
                 .map_err(|_| err(format!("bad shape {shape}")))
@@ -108,19 +123,79 @@ pub fn parse<T: Element>(bytes: &[u8]) -> Result<Matrix<T>, WorkError> {
     let [rows, cols] = dims[..] else {
         return Err(err(format!("shape {shape} is not 2-D")));
     };
-    let count = rows
+    for (what, d) in [("rows", rows), ("columns", cols)] {
+        if d == 0 || d > max_dim {
+            return Err(err(format!(
+                "{d} {what}: each dimension must be 1 to {max_dim}"
+            )));
+        }
+    }
+    let data_len = rows
         .checked_mul(cols)
-        .ok_or_else(|| err("shape overflows"))?;
-    let body = &bytes[end..];
-    if Some(body.len()) != count.checked_mul(T::SIZE) {
+        .and_then(|c| c.checked_mul(T::SIZE))
+        .ok_or_else(|| err(format!("shape {rows}x{cols} overflows")))?;
+    let h = Header {
+        rows,
+        cols,
+        data_offset: end,
+    };
+    Ok((h, data_len))
+}
+
+/// Parses and checks the header of a whole 2-D `.npy` of element type `T` without
+/// decoding the data: both dimensions in `1..=max_dim` and the data exactly
+/// `rows * cols * size` bytes.
+pub fn header<T: Element>(bytes: &[u8], max_dim: usize) -> Result<Header, WorkError> {
+    let (h, needed) = declared::<T>(bytes, max_dim)?;
+    let body = bytes.len() - h.data_offset;
+    if body != needed {
         return Err(err(format!(
-            "data is {} bytes, shape {rows}x{cols} needs {}",
-            body.len(),
-            count * T::SIZE
+            "data is {body} bytes, shape {}x{} needs {needed}",
+            h.rows, h.cols
         )));
     }
-    let data = body.chunks_exact(T::SIZE).map(T::from_le).collect();
-    Ok(Matrix { rows, cols, data })
+    Ok(h)
+}
+
+/// Parses a 2-D `.npy` of element type `T` (dimensions up to [`crate::MAX_DIM`]).
+pub fn parse<T: Element>(bytes: &[u8]) -> Result<Matrix<T>, WorkError> {
+    let h = header::<T>(bytes, crate::MAX_DIM)?;
+    let data = bytes[h.data_offset..]
+        .chunks_exact(T::SIZE)
+        .map(T::from_le)
+        .collect();
+    Ok(Matrix {
+        rows: h.rows,
+        cols: h.cols,
+        data,
+    })
+}
+
+/// Reads only the header of a `.npy` file (its first 64 KiB + 12 bytes at most) and checks
+/// it against `max_dim` and the file's size, so a tool can refuse a statement beyond its
+/// limits before reading or allocating the data.
+pub fn read_header<T: Element>(
+    path: &std::path::Path,
+    max_dim: usize,
+) -> Result<Header, WorkError> {
+    use std::io::Read;
+    let fail = |e: String| err(format!("{}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let size = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+    let mut head = Vec::new();
+    file.by_ref()
+        .take(12 + u64::from(u16::MAX))
+        .read_to_end(&mut head)
+        .map_err(|e| fail(e.to_string()))?;
+    let (h, needed) = declared::<T>(&head, max_dim).map_err(|e| fail(e.to_string()))?;
+    let body = size.saturating_sub(h.data_offset as u64);
+    if body != needed as u64 {
+        return Err(fail(format!(
+            "data is {body} bytes, shape {}x{} needs {needed}",
+            h.rows, h.cols
+        )));
+    }
+    Ok(h)
 }
 
 /// Encodes a matrix as a version 1.0 `.npy`.

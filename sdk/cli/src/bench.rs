@@ -108,7 +108,9 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let client = Client::new(&nodes[0]);
     let chain_id = client.status()?.chain_id;
-    let fee = client.params()?.min_fee;
+    let fee = client
+        .params()?
+        .required_fee(taochain_client::client::DEFAULT_GAS_LIMIT);
     let start_height = client.status()?.height;
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
@@ -302,17 +304,62 @@ fn report(
     })
 }
 
+/// The useful-work part of the gas schedule: `verify_matmul`'s per-hash and per-entry
+/// prices against the CPU reference's time (ns per gas of each).
+fn verify_schedule() -> anyhow::Result<Vec<(String, f64, &'static str)>> {
+    use taochain_vm::limits::gas::{VERIFY_MATMUL_PER_ENTRY, VERIFY_MATMUL_PER_HASH};
+    use taochain_work::{CpuVerifier, MatmulStatement, Matrix, Verifier, gemm, random_vectors};
+    let n = 65_536;
+    let t = Instant::now();
+    let v = random_vectors(&[7; 32], n);
+    let hashes = v.iter().map(Vec::len).sum::<usize>() as f64;
+    let per_hash = t.elapsed().as_secs_f64() * 1e9 / hashes;
+    let size = 512;
+    let a = Matrix::pseudo_random(size, size, 1);
+    let b = Matrix::pseudo_random(size, size, 2);
+    let c = gemm(&a, &b)?;
+    let s = MatmulStatement {
+        a,
+        b,
+        c,
+        seed: [3; 32],
+    };
+    let t = Instant::now();
+    let verdict = CpuVerifier::default().verify(&s)?;
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(verdict.is_ok(), "the benchmark statement must be valid");
+    let entries = (3 * size * size * taochain_work::VECTORS) as f64;
+    let hash_gas = (taochain_work::VECTORS * size) as f64 * VERIFY_MATMUL_PER_HASH as f64;
+    let gas = entries * VERIFY_MATMUL_PER_ENTRY as f64 + hash_gas;
+    Ok(vec![
+        (
+            "gas schedule: Freivalds vector hash".into(),
+            per_hash / VERIFY_MATMUL_PER_HASH as f64,
+            "ns/gas",
+        ),
+        (
+            format!("gas schedule: verify_matmul {size}^3 (CPU reference)"),
+            secs * 1e9 / gas,
+            "ns/gas",
+        ),
+    ])
+}
+
 /// `tao bench vm`.
 fn vm(ctx: &Ctx, iterations: u32) -> anyhow::Result<()> {
-    let rows = taochain_vm::bench::run(iterations)?;
+    let mut rows: Vec<(String, f64, &'static str)> = taochain_vm::bench::run(iterations)?
+        .into_iter()
+        .map(|r| (r.name.to_string(), r.value, r.unit))
+        .collect();
+    rows.extend(verify_schedule()?);
     let json: Vec<serde_json::Value> = rows
         .iter()
-        .map(|r| serde_json::json!({"name": r.name, "value": r.value, "unit": r.unit}))
+        .map(|(name, value, unit)| serde_json::json!({"name": name, "value": value, "unit": unit}))
         .collect();
     emit(ctx.output, &json, || {
         let mut lines: Vec<String> = rows
             .iter()
-            .map(|r| format!("{:<55} {:>12.3} {}", r.name, r.value, r.unit))
+            .map(|(name, value, unit)| format!("{name:<55} {value:>12.3} {unit}"))
             .collect();
         lines.push(format!(
             "summary: {} VM figures measured on this machine",

@@ -191,8 +191,13 @@ pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
             let p = client.params()?;
             emit(ctx.output, &p, || {
                 format!(
-                    "max_tx_bytes: {}\nmax_msgs:     {}\nmin_fee:      {} rao",
-                    p.max_tx_bytes, p.max_msgs, p.min_fee
+                    "max_tx_bytes:  {}\nmax_msgs:      {}\nmin_fee:       {} rao\nmin_gas_price: {} milli-rao per gas\nmax_tx_gas:    {}\nmax_block_gas: {}",
+                    p.max_tx_bytes,
+                    p.max_msgs,
+                    p.min_fee,
+                    p.min_gas_price,
+                    p.max_tx_gas,
+                    p.max_block_gas
                 )
             })
         }

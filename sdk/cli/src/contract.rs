@@ -17,10 +17,6 @@ use crate::Ctx;
 use crate::chain::{resolve_address, signing_key};
 use crate::output::{emit, spinner};
 
-/// Gas limit contract transactions sign by default (1 gas ~ 1 ns; an upload of 100 KB
-/// costs ~200M).
-const CONTRACT_GAS: u64 = 500_000_000;
-
 /// Contract commands.
 #[derive(Subcommand)]
 pub enum ContractCmd {
@@ -116,7 +112,8 @@ pub enum ContractCmd {
 #[derive(Subcommand)]
 pub enum VmCmd {
     /// Run one entry point offline in the real VM with an empty mock chain. Exit 0 ok,
-    /// 1 contract error / trap / out of gas / invalid code, 2 usage error.
+    /// 1 contract error / trap / out of gas / invalid code, 2 usage error. The gas limit is
+    /// the global `--gas N` (`auto`: a transaction's most, the default `max_tx_gas`).
     Run {
         /// The .wasm file.
         file: PathBuf,
@@ -126,9 +123,6 @@ pub enum VmCmd {
         /// Message (hex or @file).
         #[arg(long, default_value = "")]
         msg: String,
-        /// Gas limit.
-        #[arg(long, default_value_t = 1_000_000_000)]
-        gas: u64,
     },
 }
 
@@ -152,7 +146,7 @@ fn funds(f: &Option<String>) -> anyhow::Result<u64> {
 fn send(ctx: &Ctx, from: &str, msg: Msg) -> anyhow::Result<taochain_client::Committed> {
     let key = signing_key(ctx, from)?;
     let bar = spinner(ctx.output, "broadcasting and waiting for the block");
-    let r = ctx.client().send(&key, vec![msg], None, CONTRACT_GAS);
+    let r = ctx.client().send(&key, vec![msg], None);
     bar.finish_and_clear();
     Ok(r?)
 }
@@ -373,12 +367,11 @@ fn build(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
 
 /// Runs a vm subcommand. Exit codes: 0 ok, 1 contract failure, 2 usage error.
 pub fn run_vm(ctx: &Ctx, cmd: VmCmd) -> anyhow::Result<()> {
-    let VmCmd::Run {
-        file,
-        entry,
-        msg,
-        gas,
-    } = cmd;
+    let VmCmd::Run { file, entry, msg } = cmd;
+    let gas = match ctx.gas {
+        taochain_client::Gas::Limit(n) => n,
+        taochain_client::Gas::Auto => taochain_primitives::Params::default().max_tx_gas,
+    };
     let usage = |e: anyhow::Error| -> ! {
         eprintln!("usage error: {e:#}");
         std::process::exit(2)

@@ -15,9 +15,6 @@ use crate::Ctx;
 use crate::chain::{resolve_address, signing_key};
 use crate::output::{emit, spinner, table};
 
-/// Gas for economy transactions (subnet creation instantiates a contract).
-const GAS: u64 = 300_000_000;
-
 /// `tao subnet ...`
 #[derive(Subcommand)]
 pub enum SubnetCmd {
@@ -284,7 +281,7 @@ fn bytes_arg(text: &str) -> anyhow::Result<Vec<u8>> {
 fn send(ctx: &Ctx, from: &str, msg: Msg, what: String) -> anyhow::Result<()> {
     let key = signing_key(ctx, from)?;
     let bar = spinner(ctx.output, "broadcasting and waiting for the block");
-    let r = ctx.client().send(&key, vec![msg], None, GAS);
+    let r = ctx.client().send(&key, vec![msg], None);
     bar.finish_and_clear();
     let c = r?;
     emit(ctx.output, &c, || {

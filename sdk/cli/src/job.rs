@@ -20,8 +20,6 @@ use crate::chain::signing_key;
 use crate::output::{emit, spinner, table};
 use crate::work::{Backend, Chosen, choose};
 
-const GAS: u64 = 300_000_000;
-
 /// The contract's execute messages (same borsh layout as `contracts/matmul-market`).
 #[derive(BorshSerialize)]
 enum ExecuteMsg {
@@ -186,7 +184,7 @@ pub fn store_blob(
     if c.query_raw(&format!("/blob/{}", hex::encode(hash)), 0)?
         .is_empty()
     {
-        c.send(key, vec![Msg::StoreBlob { bytes }], None, GAS)?;
+        c.send(key, vec![Msg::StoreBlob { bytes }], None)?;
     }
     Ok(hash)
 }
@@ -257,7 +255,6 @@ pub fn run_job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
                     funds,
                 }],
                 None,
-                GAS,
             );
             bar.finish_and_clear();
             let done = done?;
@@ -310,7 +307,6 @@ pub fn run_job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
                     funds: 0,
                 }],
                 None,
-                GAS,
             )?;
             emit(
                 ctx.output,
@@ -390,6 +386,15 @@ pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
                 Ok(npy::parse(&bytes)?)
             };
             let (a, b) = (fetch(&j.a)?, fetch(&j.b)?);
+            // C must fit in a blob to be submitted: refuse before computing it.
+            let limit = taochain_primitives::state::MAX_BLOB_BYTES as u64 - 128;
+            if let Err(e) =
+                taochain_work::check_shape((a.rows, a.cols), (b.rows, b.cols), None, limit)
+            {
+                failed += 1;
+                eprintln!("job {id}: skipped: {e}");
+                continue;
+            }
             let t = Instant::now();
             let product = match &chosen {
                 Chosen::Cpu(_) => gemm(&a, &b)?,
@@ -407,7 +412,6 @@ pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
                         funds: 0,
                     }],
                     None,
-                    GAS,
                 )?)
             });
             bar.finish_and_clear();

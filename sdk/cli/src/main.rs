@@ -38,6 +38,12 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// Gas limit of signed transactions: `auto` simulates each one on the node and signs for
+    /// what it used plus a margin; a number signs for exactly that. The fee is the least
+    /// the gas limit needs at the chain's minimum gas price unless a command's `--fee` says
+    /// otherwise.
+    #[arg(long, global = true, env = "TAO_GAS", default_value = "auto")]
+    gas: taochain_client::Gas,
     /// taochain home (keys in <home>/keys, the localnet in <home>/localnet).
     #[arg(long = "tao-home", global = true, env = "TAOCHAIN_HOME")]
     tao_home: Option<PathBuf>,
@@ -136,6 +142,7 @@ pub struct Ctx {
     node: String,
     output: Output,
     home: PathBuf,
+    gas: taochain_client::Gas,
 }
 
 impl Ctx {
@@ -144,7 +151,7 @@ impl Ctx {
     }
 
     fn client(&self) -> taochain_client::Client {
-        taochain_client::Client::new(&self.node)
+        taochain_client::Client::new(&self.node).with_gas(self.gas)
     }
 }
 
@@ -161,6 +168,7 @@ fn main() {
         node: cli.node,
         output: cli.output,
         home: cli.tao_home.unwrap_or_else(default_home),
+        gas: cli.gas,
     };
     let result = match cli.command {
         Command::Keys(cmd) => keys::run(&ctx, cmd),

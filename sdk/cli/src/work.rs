@@ -94,6 +94,26 @@ fn read<T: npy::Element>(path: &Path) -> Matrix<T> {
     npy::read(path).unwrap_or_else(|e| usage(e))
 }
 
+/// The (rows, cols) a `.npy` header declares, checked against the file's size, without
+/// reading the data.
+fn shape<T: npy::Element>(path: &Path) -> (usize, usize) {
+    let h = npy::read_header::<T>(path, taochain_work::MAX_DIM).unwrap_or_else(|e| usage(e));
+    (h.rows, h.cols)
+}
+
+/// Refuses a statement beyond the limits from the headers alone (exit 2), before any
+/// matrix is read or allocated.
+fn check_files(a: &Path, b: &Path, c: Option<&Path>) {
+    let c = c.map(shape::<i32>);
+    taochain_work::check_shape(
+        shape::<i8>(a),
+        shape::<i8>(b),
+        c,
+        taochain_work::MAX_PRODUCT_BYTES,
+    )
+    .unwrap_or_else(|e| usage(e));
+}
+
 /// Runs `tao verify`.
 pub fn run_verify(ctx: &Ctx, cmd: VerifyCmd) -> anyhow::Result<()> {
     let VerifyCmd::Matmul {
@@ -112,6 +132,7 @@ pub fn run_verify(ctx: &Ctx, cmd: VerifyCmd) -> anyhow::Result<()> {
             .and_then(|v| <[u8; 32]>::try_from(v).ok())
             .unwrap_or_else(|| usage("--seed must be 32 bytes of hex")),
     };
+    check_files(&a, &b, Some(&c));
     let s = MatmulStatement {
         a: read(&a),
         b: read(&b),
@@ -140,6 +161,7 @@ pub fn run_verify(ctx: &Ctx, cmd: VerifyCmd) -> anyhow::Result<()> {
 
 /// `tao gemm`: C = A * B to a `.npy`.
 pub fn run_gemm(ctx: &Ctx, a: &Path, b: &Path, out: &Path, backend: Backend) -> anyhow::Result<()> {
+    check_files(a, b, None);
     let chosen = choose(backend);
     let (a, b): (Matrix<i8>, Matrix<i8>) = (read(a), read(b));
     let t = Instant::now();

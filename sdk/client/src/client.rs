@@ -10,8 +10,47 @@ use crate::keys::address_of;
 use crate::rpc::{Rpc, str_field, u64_field};
 use crate::{ClientError, proof};
 
-/// Gas limit the client signs by default (covers any transfer with room to spare).
-pub const DEFAULT_GAS_LIMIT: u64 = 200_000;
+/// Gas limit signed transfers carry when the caller gives none (a transfer needs ~17k).
+pub const DEFAULT_GAS_LIMIT: u64 = 50_000;
+
+/// How a transaction's gas limit is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gas {
+    /// Simulate the transaction on the node (`/simulate`, the exact deliver path at the
+    /// latest state) and sign for what it used plus [`Gas::MARGIN_PERCENT`] and
+    /// [`Gas::MARGIN_FIXED`], capped at the chain's `max_tx_gas`.
+    #[default]
+    Auto,
+    /// Exactly this limit.
+    Limit(u64),
+}
+
+impl Gas {
+    /// Percent added to the simulated gas.
+    pub const MARGIN_PERCENT: u64 = 30;
+    /// Gas added to the simulated gas on top of the percentage.
+    pub const MARGIN_FIXED: u64 = 20_000;
+
+    /// The limit to sign for after a simulation used `used` gas.
+    pub fn with_margin(used: u64, max_tx_gas: u64) -> u64 {
+        used.saturating_add(used.saturating_mul(Self::MARGIN_PERCENT) / 100)
+            .saturating_add(Self::MARGIN_FIXED)
+            .min(max_tx_gas)
+    }
+}
+
+impl std::str::FromStr for Gas {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "auto" {
+            return Ok(Gas::Auto);
+        }
+        s.replace('_', "")
+            .parse::<u64>()
+            .map(Gas::Limit)
+            .map_err(|_| format!("gas `{s}` is neither `auto` nor a number"))
+    }
+}
 
 /// A node's view of the chain.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +86,19 @@ pub struct Committed {
     pub data: String,
 }
 
+/// What a simulated transaction did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Simulated {
+    /// Result code (0 = it would succeed).
+    pub code: u32,
+    /// Why it would fail.
+    pub log: String,
+    /// Gas it used.
+    pub gas_used: u64,
+    /// The gas limit to sign for (used + margin, capped at `max_tx_gas`).
+    pub gas_limit: u64,
+}
+
 /// A value proved against a header's app hash.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifiedValue<T> {
@@ -62,6 +114,7 @@ pub struct VerifiedValue<T> {
 #[derive(Clone)]
 pub struct Client {
     rpc: Rpc,
+    gas: Gas,
 }
 
 fn decode<T: borsh::BorshDeserialize>(what: &str, bytes: &[u8]) -> Result<T, ClientError> {
@@ -71,7 +124,49 @@ fn decode<T: borsh::BorshDeserialize>(what: &str, bytes: &[u8]) -> Result<T, Cli
 impl Client {
     /// A client of the node whose RPC is at `url`.
     pub fn new(url: &str) -> Self {
-        Client { rpc: Rpc::new(url) }
+        Client {
+            rpc: Rpc::new(url),
+            gas: Gas::Auto,
+        }
+    }
+
+    /// The same client choosing gas limits with `gas`.
+    pub fn with_gas(mut self, gas: Gas) -> Self {
+        self.gas = gas;
+        self
+    }
+
+    /// Runs `msgs` from `key`'s account through the node's exact deliver path at the
+    /// latest state, without a signature check, fee or commit: what it would do and the
+    /// gas it would use (`/simulate`).
+    pub fn simulate(&self, key: &SigningKey, msgs: Vec<Msg>) -> Result<Simulated, ClientError> {
+        let chain_id = self.status()?.chain_id;
+        let params = self.params()?;
+        let nonce = self.account(&address_of(key))?.nonce;
+        let tx = TxBody {
+            chain_id,
+            nonce,
+            fee: 0,
+            gas_limit: params.max_tx_gas,
+            msgs,
+        }
+        .sign(key)
+        .encode();
+        let q = self.rpc.abci_query_data("/simulate", &tx, 0, false)?;
+        if q.code != 0 {
+            return Err(ClientError::Query {
+                path: "/simulate".into(),
+                code: q.code,
+                log: q.log,
+            });
+        }
+        let r: taochain_primitives::state::Simulation = decode("simulation", &q.value)?;
+        Ok(Simulated {
+            code: r.code,
+            log: r.log,
+            gas_used: r.gas_used,
+            gas_limit: Gas::with_margin(r.gas_used, params.max_tx_gas),
+        })
     }
 
     /// The raw RPC.
@@ -302,8 +397,8 @@ impl Client {
         }
     }
 
-    /// Sends `amount` rao from `key` to `to` and waits for the block. `fee` defaults to the
-    /// chain's minimum.
+    /// Sends `amount` rao from `key` to `to` and waits for the block. `fee` defaults to
+    /// what the gas limit needs at the chain's minimum gas price.
     pub fn transfer(
         &self,
         key: &SigningKey,
@@ -311,28 +406,32 @@ impl Client {
         amount: u64,
         fee: Option<u64>,
     ) -> Result<Committed, ClientError> {
-        self.send(
-            key,
-            vec![Msg::Transfer { to, amount }],
-            fee,
-            DEFAULT_GAS_LIMIT,
-        )
+        self.send(key, vec![Msg::Transfer { to, amount }], fee)
     }
 
-    /// Signs `msgs` with the account's next nonce, broadcasts, waits for the block, and
-    /// errors unless the transaction succeeded. `fee` defaults to the chain's minimum.
+    /// Signs `msgs` with the account's next nonce, a gas limit chosen by this client's
+    /// [`Gas`] (simulated by default) and `fee` (default: the least the gas limit needs),
+    /// broadcasts, waits for the block, and errors unless the transaction succeeded. A
+    /// simulation that fails is reported without sending anything.
     pub fn send(
         &self,
         key: &SigningKey,
         msgs: Vec<Msg>,
         fee: Option<u64>,
-        gas_limit: u64,
     ) -> Result<Committed, ClientError> {
-        let chain_id = self.status()?.chain_id;
-        let fee = match fee {
-            Some(f) => f,
-            None => self.params()?.min_fee,
+        let params = self.params()?;
+        let gas_limit = match self.gas {
+            Gas::Limit(n) => n,
+            Gas::Auto => {
+                let sim = self.simulate(key, msgs.clone())?;
+                if sim.code != 0 {
+                    return Err(tx_failed("simulate", sim.code, sim.log));
+                }
+                sim.gas_limit
+            }
         };
+        let chain_id = self.status()?.chain_id;
+        let fee = fee.unwrap_or_else(|| params.required_fee(gas_limit));
         let nonce = self.account(&address_of(key))?.nonce;
         let tx = TxBody {
             chain_id,
@@ -344,7 +443,7 @@ impl Client {
         .sign(key)
         .encode();
         let hash = self.broadcast(&tx)?;
-        let committed = self.wait_committed(&hash, Duration::from_secs(30))?;
+        let committed = self.wait_committed(&hash, Duration::from_secs(60))?;
         if committed.code != 0 {
             return Err(tx_failed("deliver", committed.code, committed.log));
         }

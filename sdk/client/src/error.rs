@@ -26,7 +26,7 @@ pub enum ClientError {
     /// The chain refused or failed the transaction.
     #[error("transaction {stage} failed with code {code} ({name}): {log}")]
     TxFailed {
-        /// `check` (mempool) or `deliver` (block).
+        /// `simulate` (nothing was sent), `check` (mempool) or `deliver` (block).
         stage: &'static str,
         /// The code.
         code: u32,

@@ -21,7 +21,7 @@ pub mod keys;
 pub mod proof;
 pub mod rpc;
 
-pub use client::{Client, Committed, Status, VerifiedValue};
+pub use client::{Client, Committed, Gas, Simulated, Status, VerifiedValue};
 pub use error::ClientError;
 pub use keys::{KeyInfo, Keystore};
 pub use rpc::Rpc;

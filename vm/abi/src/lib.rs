@@ -38,7 +38,7 @@
 //! | `bank_send` | `(to, amount: i64) -> i32` | from the contract's account to a 20-byte address; 0 ok, [`ERR_INSUFFICIENT_FUNDS`], [`ERR_INVALID`] |
 //! | `query_contract` | `(addr, msg, msg_len, out, cap) -> i64` | another contract's `query` output length, or a negative error ([`ERR_QUERY_FAILED`], [`ERR_DEPTH`]); the error text is the output |
 //! | `verify_matmul` | `(hashes) -> i32` | checks useful work: `hashes` holds three 32-byte blob hashes (A, B, C as `.npy`: int8, int8, int32); [`MATMUL_VALID`] if `C = A * B` (Freivalds, seeded by the hash of the block that runs the call), [`MATMUL_INVALID`] if not, [`ERR_MISSING_BLOB`] or [`ERR_BAD_STATEMENT`]; gas grows with the bytes read |
-//! | `blob_pin` | `(hash, pin) -> i32` | `pin != 0` adds a pin to a stored blob, `pin == 0` removes one; returns the pins left, or [`ERR_MISSING_BLOB`]; a blob whose last pin is removed is pruned at the end of the block (traps in `query`) |
+//! | `blob_pin` | `(hash, pin) -> i32` | `pin != 0` adds a pin to a stored blob, `pin == 0` removes one; returns the pins left, [`ERR_MISSING_BLOB`], or [`ERR_BLOB_NOT_OWNED`] (a blob nobody has pinned belongs to its uploader: only a call sent by the uploader may pin it first); a blob whose last pin is removed is pruned at the end of the block (traps in `query`) |
 //! | `subnet_uid` | `(addr) -> i32` | the UID a 20-byte hotkey holds on the subnet this contract runs, or [`ERR_NOT_REGISTERED`] (also when the contract runs no subnet) |
 //! | `debug` | `(ptr, len)` | a log line for the node operator; not consensus |
 //!
@@ -83,6 +83,8 @@ pub const MATMUL_INVALID: i32 = 0;
 pub const ERR_MISSING_BLOB: i32 = -1;
 /// `verify_matmul`: the blobs are not int8/int8/int32 `.npy` matrices that chain.
 pub const ERR_BAD_STATEMENT: i32 = -2;
+/// `blob_pin`: the blob has no pins and the call's sender did not upload it.
+pub const ERR_BLOB_NOT_OWNED: i32 = -3;
 
 /// The block environment.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Default)]

@@ -1,6 +1,8 @@
 //! Micro-benchmarks of the VM, printed by `tao bench vm` (never asserted in tests):
 //! cached instantiate + trivial execute through the host layer, metering overhead (fuel on
-//! vs off on the same engine settings), host-call costs, and compilation speed.
+//! vs off on the same engine settings), host-call costs, compilation speed, and the gas
+//! schedule itself: ns per gas on every hot path (a tight loop, compute, bulk memory, each
+//! host call), which must stay at or below ~1 ns (within 2x of it) for gas to bound time.
 
 use std::time::Instant;
 
@@ -84,6 +86,36 @@ fn call(vm: &Vm, code: &[u8], host: &mut MapHost, gas: u64) -> Result<u64, VmErr
     out.result.map(|_| out.gas_used)
 }
 
+/// Runs `code` until it has used `gas` (it must loop forever); returns ns per gas.
+fn ns_per_gas_until_out(vm: &Vm, code: &[u8], gas: u64) -> Result<f64, VmError> {
+    let info = vm.store_code(code)?;
+    let mut host = MapHost::default();
+    let t = Instant::now();
+    let out = vm.call(
+        &info.checksum,
+        &|| None,
+        Entry::Execute,
+        &Call::default(),
+        &mut host,
+        gas,
+        0,
+    );
+    let secs = t.elapsed().as_secs_f64();
+    match out.result {
+        Err(VmError::OutOfGas { .. }) => Ok(secs * 1e9 / out.gas_used.max(1) as f64),
+        other => Err(VmError::Host(format!("expected out of gas, got {other:?}"))),
+    }
+}
+
+fn forever(import: &str, memory_pages: u32, body: &str) -> String {
+    format!(
+        r#"(module {import} (memory (export "memory") {memory_pages})
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "query") (result i32) i32.const 0)
+          (func (export "execute") (result i32) (loop $l {body} (br $l)) i32.const 0))"#
+    )
+}
+
 /// Runs every benchmark; `iterations` scales the repeated ones.
 pub fn run(iterations: u32) -> Result<Vec<Row>, VmError> {
     let vm = Vm::new(None)?;
@@ -137,6 +169,67 @@ pub fn run(iterations: u32) -> Result<Vec<Row>, VmError> {
         value: gas as f64 / (metered * 1e9),
         unit: "gas/ns",
     });
+    rows.push(Row {
+        name: "gas schedule: compute loop",
+        value: metered * 1e9 / gas.max(1) as f64,
+        unit: "ns/gas",
+    });
+    for (name, import, pages, body) in [
+        ("gas schedule: tight loop (br)", "", 1, ""),
+        (
+            "gas schedule: memory.fill of 4 MiB",
+            "",
+            64,
+            "(memory.fill (i32.const 0) (i32.const 1) (i32.const 4194304))",
+        ),
+        (
+            "gas schedule: memory.copy of 2 MiB",
+            "",
+            64,
+            "(memory.copy (i32.const 0) (i32.const 2097152) (i32.const 2097152))",
+        ),
+        (
+            "gas schedule: storage_set (8-byte key, 64 KiB value)",
+            r#"(import "tao" "storage_set" (func $f (param i32 i32 i32 i32)))"#,
+            2,
+            "(call $f (i32.const 0) (i32.const 8) (i32.const 0) (i32.const 65536))",
+        ),
+        (
+            "gas schedule: storage_get (miss)",
+            r#"(import "tao" "storage_get" (func $f (param i32 i32 i32 i32) (result i64)))"#,
+            1,
+            "(drop (call $f (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 32)))",
+        ),
+        (
+            "gas schedule: sha256 of 64 KiB",
+            r#"(import "tao" "sha256" (func $f (param i32 i32 i32)))"#,
+            2,
+            "(call $f (i32.const 0) (i32.const 65536) (i32.const 0))",
+        ),
+        (
+            "gas schedule: ed25519_verify (a full check)",
+            concat!(
+                r#"(import "tao" "ed25519_verify" (func $f (param i32 i32 i32 i32) (result i32)))"#,
+                // A real verification: R = B, s = 1 under the key B (valid points, wrong sum).
+                r#"(data (i32.const 64) "\58\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\01\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00") (data (i32.const 128) "\58\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66")"#
+            ),
+            1,
+            "(drop (call $f (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 128)))",
+        ),
+        (
+            "gas schedule: input_len",
+            r#"(import "tao" "input_len" (func $f (result i32)))"#,
+            1,
+            "(drop (call $f))",
+        ),
+    ] {
+        let code = wasm(&forever(import, pages, body))?;
+        rows.push(Row {
+            name,
+            value: ns_per_gas_until_out(&vm, &code, 200_000_000)?,
+            unit: "ns/gas",
+        });
+    }
 
     for (name, import, body) in [
         (

@@ -7,8 +7,10 @@
 //!
 //! Cache: compiled modules are kept hot in memory as `InstancePre` (imports resolved), and
 //! precompiled artifacts on disk under `<dir>/<key>.cwasm`, where the key hashes the code
-//! checksum, the engine version and the cost table, so a new engine or gas table never
-//! loads an old artifact.
+//! checksum, the engine version and the cost table (which includes the instrumentation
+//! version), so a new engine, gas table or rewrite never loads an old artifact. What is
+//! compiled is always the instrumented module ([`crate::instrument`]); the code id stays
+//! the checksum of the uploaded bytes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ use wasmtime::{
 };
 
 use crate::imports::{StoreData, link};
+use crate::instrument::instrument;
 use crate::limits::{MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, MAX_WASM_STACK, cost_table_version};
 use crate::validate::{CodeInfo, validate};
 use crate::{ValidationError, VmError};
@@ -113,7 +116,11 @@ impl ModuleCache {
         if self.lock().contains_key(&info.checksum) {
             return Ok(info);
         }
-        let module = Module::new(&self.engine, wasm)
+        // The code id is the checksum of the uploaded bytes; what runs is always the
+        // instrumented module (call-depth metering, per-byte bulk gas), here and on every
+        // reload from the chain's stored bytes.
+        let metered = instrument(wasm)?;
+        let module = Module::new(&self.engine, &metered)
             .map_err(|e| ValidationError::Compile(format!("{e:#}")))?;
         if let Some(path) = self.artifact_path(&info.checksum)
             && let Ok(bytes) = module.serialize()

@@ -37,15 +37,34 @@ pub trait Host {
     fn subnet_uid(&self, _hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
         Ok(None)
     }
-    /// Adds (`pin`) or removes a pin of a stored blob; the pins left (`None`: no such
-    /// blob). The last unpin prunes the blob. Hosts without blobs keep the default.
-    fn blob_pin(&mut self, _hash: &[u8; 32], _pin: bool) -> Result<Option<u32>, HostError> {
-        Ok(None)
+    /// Adds (`pin`) or removes a pin of a stored blob; the pins left, or the ABI's error
+    /// code (`ERR_MISSING_BLOB`, `ERR_BLOB_NOT_OWNED`). The last unpin prunes the blob.
+    /// Hosts without blobs keep the default.
+    fn blob_pin(&mut self, _hash: &[u8; 32], _pin: bool) -> Result<Result<u32, i32>, HostError> {
+        Ok(Err(taochain_vm_abi::ERR_MISSING_BLOB))
     }
     /// Size of a stored blob (`None`: not stored). The VM charges for the bytes before
     /// [`Host::verify_matmul`] reads them. Hosts without blobs keep the default.
     fn blob_len(&self, _hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
         Ok(None)
+    }
+    /// The shape `(m, k, n)` of the statement three stored `.npy` blobs make, read from
+    /// their headers only, after the VM has charged for the blobs' bytes and before it
+    /// charges for the check itself (which depends on the shape). `Ok(Err(code))`:
+    /// `ERR_MISSING_BLOB` or `ERR_BAD_STATEMENT` (bad headers, zero or unbounded dimensions,
+    /// dimensions that do not chain). Hosts without blobs keep the default.
+    fn matmul_shape(
+        &self,
+        _a: &[u8; 32],
+        _b: &[u8; 32],
+        _c: &[u8; 32],
+    ) -> Result<Result<[u64; 3], i32>, HostError> {
+        Ok(Err(taochain_vm_abi::ERR_MISSING_BLOB))
+    }
+    /// Whether `debug` lines are kept (offline runs and tests). The chain keeps none: on
+    /// chain a `debug` call is charged and dropped.
+    fn keeps_debug(&self) -> bool {
+        false
     }
     /// Checks `C = A * B` for three stored `.npy` blobs with the host's verifier and seed:
     /// one of `MATMUL_VALID`, `MATMUL_INVALID`, `ERR_MISSING_BLOB`, `ERR_BAD_STATEMENT`.

@@ -1,7 +1,9 @@
-//! The host functions of the ABI (module `tao`, documented in `taochain-vm-abi`), each
-//! charged from the gas table before it does any work. Guest pointers are checked against
-//! the memory size; a bad range traps the call. Writes, events and sends trap in a
-//! read-only `query`.
+//! The host functions of the ABI (module `tao`, documented in `taochain-vm-abi`), one
+//! function per import. Each follows one order, enforced by [`charge_and_read`]: check
+//! every guest length against its limit (before any arithmetic on it), charge the base
+//! price plus the per-byte price (summed in u64), then read guest memory. Guest pointers
+//! are checked against the memory size; a bad range traps the call. Writes, events and
+//! sends trap in a read-only `query`.
 
 use sha2::{Digest, Sha256};
 use taochain_vm_abi::{ABSENT, ERR_DEPTH, ERR_QUERY_FAILED, Event, Record};
@@ -11,7 +13,8 @@ use wasmtime::{Result, bail, format_err as anyhow};
 
 use crate::host::{Host, HostError};
 use crate::limits::{
-    FUEL_PER_GAS, MAX_EVENTS, MAX_IO_BYTES, MAX_KEY_BYTES, MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
+    FUEL_PER_GAS, MAX_DEBUG_BYTES, MAX_DEBUG_LINES, MAX_EVENTS, MAX_IO_BYTES, MAX_KEY_BYTES,
+    MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
 };
 
 use ValType::{I32, I64};
@@ -88,6 +91,7 @@ fn charge(c: &mut C<'_>, amount: u64) -> Result<()> {
     Ok(())
 }
 
+/// Gas for moving `len` bytes across the boundary.
 fn per_byte(len: usize) -> u64 {
     gas::PER_BYTE.saturating_mul(len as u64)
 }
@@ -114,41 +118,86 @@ fn memory(c: &mut C<'_>) -> Result<wasmtime::Memory> {
     }
 }
 
-fn range(ptr: i32, len: i32, size: usize) -> Result<std::ops::Range<usize>> {
-    let (start, len) = (u32::try_from(ptr)? as usize, u32::try_from(len)? as usize);
+/// A guest byte range whose length has been checked against its limit (so it is at most
+/// a few hundred KiB and never negative): the only way to read guest memory.
+#[derive(Clone, Copy)]
+struct Span {
+    ptr: u32,
+    len: usize,
+}
+
+impl Span {
+    /// Checks `len` (from the guest) against `limit` before anything is computed from it.
+    fn new(ptr: i32, len: i32, limit: usize) -> Result<Span> {
+        let len = usize::try_from(len).map_err(|_| anyhow!("negative length {len}"))?;
+        if len > limit {
+            bail!("length {len} exceeds the limit {limit}");
+        }
+        Ok(Span {
+            ptr: ptr as u32,
+            len,
+        })
+    }
+
+    /// A span of exactly `len` bytes (a hash, an address, a key).
+    fn fixed(ptr: i32, len: usize) -> Span {
+        Span {
+            ptr: ptr as u32,
+            len,
+        }
+    }
+}
+
+/// The memory range of `span`, or a trap when it is outside memory.
+fn range(span: Span, size: usize) -> Result<std::ops::Range<usize>> {
+    let start = span.ptr as usize;
     let end = start
-        .checked_add(len)
+        .checked_add(span.len)
         .filter(|e| *e <= size)
-        .ok_or_else(|| anyhow!("pointer range {start}+{len} is outside memory ({size} bytes)"))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "pointer range {start}+{} is outside memory ({size} bytes)",
+                span.len
+            )
+        })?;
     Ok(start..end)
 }
 
-/// Refuses a negative length or one above `limit` (before any gas is charged for it).
-fn check_len(len: i32, limit: usize) -> Result<()> {
-    if len < 0 || len as usize > limit {
-        bail!("length {len} exceeds the limit {limit}");
+/// The one order every import follows: every length was checked (in [`Span::new`]), then
+/// `base` plus the per-byte price of all the spans is charged (summed in u64), then the
+/// bytes are read.
+fn charge_and_read<const N: usize>(
+    c: &mut C<'_>,
+    base: u64,
+    spans: [Span; N],
+) -> Result<[Vec<u8>; N]> {
+    let bytes = spans
+        .iter()
+        .fold(0u64, |sum, s| sum.saturating_add(s.len as u64));
+    charge(c, base.saturating_add(gas::PER_BYTE.saturating_mul(bytes)))?;
+    let mem = memory(c)?;
+    let size = mem.data_size(&*c);
+    let mut out: [Vec<u8>; N] = std::array::from_fn(|_| Vec::new());
+    for (slot, span) in out.iter_mut().zip(spans) {
+        *slot = mem.data(&*c)[range(span, size)?].to_vec();
     }
-    Ok(())
+    Ok(out)
 }
 
-fn read(c: &mut C<'_>, ptr: i32, len: i32, limit: usize) -> Result<Vec<u8>> {
-    check_len(len, limit)?;
-    let mem = memory(c)?;
-    let r = range(ptr, len, mem.data_size(&*c))?;
-    Ok(mem.data(&*c)[r].to_vec())
+fn array<const L: usize>(bytes: Vec<u8>) -> Result<[u8; L]> {
+    <[u8; L]>::try_from(bytes).map_err(|_| anyhow!("expected {L} bytes"))
 }
 
 fn write(c: &mut C<'_>, ptr: i32, bytes: &[u8]) -> Result<()> {
     let mem = memory(c)?;
-    let len = i32::try_from(bytes.len())?;
-    let r = range(ptr, len, mem.data_size(&*c))?;
+    let r = range(Span::fixed(ptr, bytes.len()), mem.data_size(&*c))?;
     mem.data_mut(&mut *c)[r].copy_from_slice(bytes);
     Ok(())
 }
 
 /// Copies `min(len, cap)` bytes of `value` to `out` and returns the full length.
 fn write_capped(c: &mut C<'_>, out: i32, cap: i32, value: &[u8]) -> Result<i64> {
-    let cap = usize::try_from(cap)?;
+    let cap = usize::try_from(cap).map_err(|_| anyhow!("negative capacity {cap}"))?;
     let n = value.len().min(cap);
     write(c, out, &value[..n])?;
     Ok(value.len() as i64)
@@ -161,270 +210,248 @@ fn writable(c: &C<'_>, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Defines every import on `linker`.
-pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
-    let m = taochain_vm_abi::IMPORT_MODULE;
-    linker.func_wrap(m, "input_len", |mut c: C<'_>| -> Result<i32> {
-        charge(&mut c, gas::IO_BASE)?;
-        Ok(i32::try_from(c.data().input.len())?)
-    })?;
-    linker.func_wrap(m, "input_read", |mut c: C<'_>, ptr: i32| -> Result<()> {
-        let input = std::mem::take(&mut c.data_mut().input);
-        let result = charge(&mut c, gas::IO_BASE + per_byte(input.len()))
-            .and_then(|()| write(&mut c, ptr, &input));
-        c.data_mut().input = input;
-        result
-    })?;
-    linker.func_wrap(
-        m,
-        "set_result",
-        |mut c: C<'_>, ptr: i32, len: i32| -> Result<()> {
-            check_len(len, MAX_IO_BYTES)?;
-            charge(&mut c, gas::IO_BASE + per_byte(len.max(0) as usize))?;
-            let out = read(&mut c, ptr, len, MAX_IO_BYTES)?;
-            c.data_mut().output = out;
-            Ok(())
-        },
+fn input_len(mut c: C<'_>) -> Result<i32> {
+    charge(&mut c, gas::IO_BASE)?;
+    Ok(i32::try_from(c.data().input.len())?)
+}
+
+fn input_read(mut c: C<'_>, ptr: i32) -> Result<()> {
+    let input = std::mem::take(&mut c.data_mut().input);
+    let result = charge(&mut c, gas::IO_BASE.saturating_add(per_byte(input.len())))
+        .and_then(|()| write(&mut c, ptr, &input));
+    c.data_mut().input = input;
+    result
+}
+
+fn set_result(mut c: C<'_>, ptr: i32, len: i32) -> Result<()> {
+    let [out] = charge_and_read(&mut c, gas::IO_BASE, [Span::new(ptr, len, MAX_IO_BYTES)?])?;
+    c.data_mut().output = out;
+    Ok(())
+}
+
+fn storage_get(mut c: C<'_>, k: i32, kl: i32, out: i32, cap: i32) -> Result<i64> {
+    let [key] = charge_and_read(
+        &mut c,
+        gas::STORAGE_READ,
+        [Span::new(k, kl, MAX_KEY_BYTES)?],
     )?;
-    linker.func_wrap(
-        m,
-        "storage_get",
-        |mut c: C<'_>, k: i32, kl: i32, out: i32, cap: i32| -> Result<i64> {
-            charge(&mut c, gas::STORAGE_READ + per_byte(kl.max(0) as usize))?;
-            let key = read(&mut c, k, kl, MAX_KEY_BYTES)?;
-            match host(&mut c).storage_get(&key) {
-                Err(e) => Err(host_failed(&mut c, e)),
-                Ok(None) => Ok(ABSENT),
-                Ok(Some(v)) => {
-                    charge(&mut c, per_byte(v.len()))?;
-                    write_capped(&mut c, out, cap, &v)
-                }
-            }
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "storage_set",
-        |mut c: C<'_>, k: i32, kl: i32, v: i32, vl: i32| -> Result<()> {
-            writable(&c, "storage_set")?;
-            charge(
-                &mut c,
-                gas::STORAGE_WRITE + per_byte((kl.max(0) + vl.max(0)) as usize),
-            )?;
-            let key = read(&mut c, k, kl, MAX_KEY_BYTES)?;
-            let value = read(&mut c, v, vl, MAX_VALUE_BYTES)?;
-            host(&mut c)
-                .storage_set(&key, &value)
-                .map_err(|e| host_failed(&mut c, e))
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "storage_remove",
-        |mut c: C<'_>, k: i32, kl: i32| -> Result<()> {
-            writable(&c, "storage_remove")?;
-            charge(&mut c, gas::STORAGE_WRITE + per_byte(kl.max(0) as usize))?;
-            let key = read(&mut c, k, kl, MAX_KEY_BYTES)?;
-            host(&mut c)
-                .storage_remove(&key)
-                .map_err(|e| host_failed(&mut c, e))
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "storage_next",
-        |mut c: C<'_>, s: i32, sl: i32, e: i32, el: i32, out: i32, cap: i32| -> Result<i64> {
-            charge(
-                &mut c,
-                gas::STORAGE_NEXT + per_byte((sl.max(0) + el.max(0)) as usize),
-            )?;
-            let start = read(&mut c, s, sl, MAX_KEY_BYTES)?;
-            let end = read(&mut c, e, el, MAX_KEY_BYTES)?;
-            let end = if end.is_empty() {
-                None
-            } else {
-                Some(end.as_slice())
-            };
-            match host(&mut c).storage_next(&start, end) {
-                Err(e) => Err(host_failed(&mut c, e)),
-                Ok(None) => Ok(ABSENT),
-                Ok(Some((key, value))) => {
-                    let bytes = borsh::to_vec(&Record { key, value })?;
-                    charge(&mut c, per_byte(bytes.len()))?;
-                    write_capped(&mut c, out, cap, &bytes)
-                }
-            }
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "sha256",
-        |mut c: C<'_>, p: i32, l: i32, out: i32| -> Result<()> {
-            charge(&mut c, gas::SHA256_BASE + per_byte(l.max(0) as usize))?;
-            let data = read(&mut c, p, l, MAX_IO_BYTES)?;
-            let digest: [u8; 32] = Sha256::digest(&data).into();
-            write(&mut c, out, &digest)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "blob_pin",
-        |mut c: C<'_>, p: i32, pin: i32| -> Result<i32> {
-            writable(&c, "blob_pin")?;
-            charge(&mut c, gas::BLOB_PIN)?;
-            let bytes = read(&mut c, p, 32, 32)?;
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(&bytes);
-            match host(&mut c).blob_pin(&hash, pin != 0) {
-                Err(e) => Err(host_failed(&mut c, e)),
-                Ok(Some(pins)) => Ok(i32::try_from(pins).unwrap_or(i32::MAX)),
-                Ok(None) => Ok(taochain_vm_abi::ERR_MISSING_BLOB),
-            }
-        },
-    )?;
-    linker.func_wrap(m, "subnet_uid", |mut c: C<'_>, p: i32| -> Result<i32> {
-        charge(&mut c, gas::SUBNET_UID)?;
-        let bytes = read(&mut c, p, 20, 20)?;
-        let mut hotkey = [0u8; 20];
-        hotkey.copy_from_slice(&bytes);
-        match host(&mut c).subnet_uid(&hotkey) {
-            Err(e) => Err(host_failed(&mut c, e)),
-            Ok(Some(uid)) => Ok(i32::from(uid)),
-            Ok(None) => Ok(taochain_vm_abi::ERR_NOT_REGISTERED),
+    match host(&mut c).storage_get(&key) {
+        Err(e) => Err(host_failed(&mut c, e)),
+        Ok(None) => Ok(ABSENT),
+        Ok(Some(v)) => {
+            charge(&mut c, per_byte(v.len()))?;
+            write_capped(&mut c, out, cap, &v)
         }
-    })?;
-    linker.func_wrap(m, "verify_matmul", |mut c: C<'_>, p: i32| -> Result<i32> {
-        charge(&mut c, gas::VERIFY_MATMUL_BASE)?;
-        let bytes = read(&mut c, p, 96, 96)?;
-        let hash = |i: usize| -> [u8; 32] {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(&bytes[32 * i..32 * (i + 1)]);
-            h
-        };
-        let (a, b, cm) = (hash(0), hash(1), hash(2));
-        // Charge for every byte the check will read before it reads any.
-        let mut total: u64 = 0;
-        for h in [&a, &b, &cm] {
-            match host(&mut c).blob_len(h) {
-                Err(e) => return Err(host_failed(&mut c, e)),
-                Ok(None) => return Ok(taochain_vm_abi::ERR_MISSING_BLOB),
-                Ok(Some(n)) => total = total.saturating_add(n),
-            }
+    }
+}
+
+fn storage_set(mut c: C<'_>, k: i32, kl: i32, v: i32, vl: i32) -> Result<()> {
+    writable(&c, "storage_set")?;
+    let spans = [
+        Span::new(k, kl, MAX_KEY_BYTES)?,
+        Span::new(v, vl, MAX_VALUE_BYTES)?,
+    ];
+    let [key, value] = charge_and_read(&mut c, gas::STORAGE_WRITE, spans)?;
+    host(&mut c)
+        .storage_set(&key, &value)
+        .map_err(|e| host_failed(&mut c, e))
+}
+
+fn storage_remove(mut c: C<'_>, k: i32, kl: i32) -> Result<()> {
+    writable(&c, "storage_remove")?;
+    let [key] = charge_and_read(
+        &mut c,
+        gas::STORAGE_WRITE,
+        [Span::new(k, kl, MAX_KEY_BYTES)?],
+    )?;
+    host(&mut c)
+        .storage_remove(&key)
+        .map_err(|e| host_failed(&mut c, e))
+}
+
+fn storage_next(mut c: C<'_>, s: i32, sl: i32, e: i32, el: i32, out: i32, cap: i32) -> Result<i64> {
+    let spans = [
+        Span::new(s, sl, MAX_KEY_BYTES)?,
+        Span::new(e, el, MAX_KEY_BYTES)?,
+    ];
+    let [start, end] = charge_and_read(&mut c, gas::STORAGE_NEXT, spans)?;
+    let end = (!end.is_empty()).then_some(end.as_slice());
+    match host(&mut c).storage_next(&start, end) {
+        Err(e) => Err(host_failed(&mut c, e)),
+        Ok(None) => Ok(ABSENT),
+        Ok(Some((key, value))) => {
+            let bytes = borsh::to_vec(&Record { key, value })?;
+            charge(&mut c, per_byte(bytes.len()))?;
+            write_capped(&mut c, out, cap, &bytes)
         }
-        charge(&mut c, total.saturating_mul(gas::VERIFY_MATMUL_PER_BYTE))?;
-        match host(&mut c).verify_matmul(&a, &b, &cm) {
-            Err(e) => Err(host_failed(&mut c, e)),
-            Ok(v) => Ok(v),
+    }
+}
+
+fn sha256(mut c: C<'_>, p: i32, l: i32, out: i32) -> Result<()> {
+    let [data] = charge_and_read(&mut c, gas::SHA256_BASE, [Span::new(p, l, MAX_IO_BYTES)?])?;
+    let digest: [u8; 32] = Sha256::digest(&data).into();
+    write(&mut c, out, &digest)
+}
+
+fn blob_pin(mut c: C<'_>, p: i32, pin: i32) -> Result<i32> {
+    writable(&c, "blob_pin")?;
+    let [hash] = charge_and_read(&mut c, gas::BLOB_PIN, [Span::fixed(p, 32)])?;
+    match host(&mut c).blob_pin(&array(hash)?, pin != 0) {
+        Err(e) => Err(host_failed(&mut c, e)),
+        Ok(Ok(pins)) => Ok(i32::try_from(pins).unwrap_or(i32::MAX)),
+        Ok(Err(code)) => Ok(code),
+    }
+}
+
+fn subnet_uid(mut c: C<'_>, p: i32) -> Result<i32> {
+    let [hotkey] = charge_and_read(&mut c, gas::SUBNET_UID, [Span::fixed(p, 20)])?;
+    match host(&mut c).subnet_uid(&array(hotkey)?) {
+        Err(e) => Err(host_failed(&mut c, e)),
+        Ok(Some(uid)) => Ok(i32::from(uid)),
+        Ok(None) => Ok(taochain_vm_abi::ERR_NOT_REGISTERED),
+    }
+}
+
+fn verify_matmul(mut c: C<'_>, p: i32) -> Result<i32> {
+    let [bytes] = charge_and_read(&mut c, gas::VERIFY_MATMUL_BASE, [Span::fixed(p, 96)])?;
+    let hash = |i: usize| -> Result<[u8; 32]> { array(bytes[32 * i..32 * (i + 1)].to_vec()) };
+    let (a, b, cm) = (hash(0)?, hash(1)?, hash(2)?);
+    // First every byte the check will read, from the blobs' records...
+    let mut total: u64 = 0;
+    for h in [&a, &b, &cm] {
+        match host(&mut c).blob_len(h) {
+            Err(e) => return Err(host_failed(&mut c, e)),
+            Ok(None) => return Ok(taochain_vm_abi::ERR_MISSING_BLOB),
+            Ok(Some(n)) => total = total.saturating_add(n),
         }
-    })?;
-    linker.func_wrap(
-        m,
-        "ed25519_verify",
-        |mut c: C<'_>, mp: i32, ml: i32, sp: i32, pp: i32| -> Result<i32> {
-            charge(&mut c, gas::ED25519_VERIFY + per_byte(ml.max(0) as usize))?;
-            let msg = read(&mut c, mp, ml, MAX_IO_BYTES)?;
-            let sig: [u8; 64] = read(&mut c, sp, 64, 64)?
-                .try_into()
-                .map_err(|_| anyhow!("signature"))?;
-            let pk: [u8; 32] = read(&mut c, pp, 32, 32)?
-                .try_into()
-                .map_err(|_| anyhow!("public key"))?;
-            let ok = ed25519_dalek::VerifyingKey::from_bytes(&pk)
-                .map(|k| {
-                    k.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
-                        .is_ok()
-                })
-                .unwrap_or(false);
-            Ok(i32::from(ok))
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "emit_event",
-        |mut c: C<'_>, p: i32, l: i32| -> Result<()> {
-            writable(&c, "emit_event")?;
-            charge(&mut c, gas::EVENT_BASE + per_byte(l.max(0) as usize))?;
-            let bytes = read(&mut c, p, l, MAX_VALUE_BYTES)?;
-            let event: Event =
-                borsh::from_slice(&bytes).map_err(|e| anyhow!("event does not decode: {e}"))?;
-            if c.data().events.len() >= MAX_EVENTS {
-                bail!("more than {MAX_EVENTS} events");
-            }
-            c.data_mut().events.push(event);
-            Ok(())
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "bank_send",
-        |mut c: C<'_>, to: i32, amount: i64| -> Result<i32> {
-            writable(&c, "bank_send")?;
-            charge(&mut c, gas::BANK_SEND)?;
-            let to: [u8; 20] = read(&mut c, to, 20, 20)?
-                .try_into()
-                .map_err(|_| anyhow!("address"))?;
-            let Ok(amount) = u64::try_from(amount) else {
-                return Ok(taochain_vm_abi::ERR_INVALID);
-            };
-            match host(&mut c).bank_send(to, amount) {
-                Err(e) => Err(host_failed(&mut c, e)),
-                Ok(Ok(())) => Ok(0),
-                Ok(Err(code)) => Ok(code),
-            }
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "query_contract",
-        |mut c: C<'_>, a: i32, mp: i32, ml: i32, out: i32, cap: i32| -> Result<i64> {
-            charge(&mut c, gas::QUERY_BASE + per_byte(ml.max(0) as usize))?;
-            let addr: [u8; 20] = read(&mut c, a, 20, 20)?
-                .try_into()
-                .map_err(|_| anyhow!("address"))?;
-            let msg = read(&mut c, mp, ml, MAX_IO_BYTES)?;
-            let depth = c.data().depth + 1;
-            if depth > MAX_QUERY_DEPTH {
-                let text = format!("query depth limit {MAX_QUERY_DEPTH} reached");
-                write_capped(&mut c, out, cap, text.as_bytes())?;
-                return Ok(ERR_DEPTH);
-            }
-            let budget = c.get_fuel()? / FUEL_PER_GAS;
-            let (used, result) = match host(&mut c).query_contract(addr, &msg, depth, budget) {
-                Err(e) => return Err(host_failed(&mut c, e)),
-                Ok(r) => r,
-            };
-            charge(&mut c, used)?;
-            match result {
-                Ok(data) => {
-                    charge(&mut c, per_byte(data.len()))?;
-                    write_capped(&mut c, out, cap, &data)
-                }
-                Err(text) => {
-                    write_capped(&mut c, out, cap, text.as_bytes())?;
-                    Ok(ERR_QUERY_FAILED)
-                }
-            }
-        },
-    )?;
-    // Not part of the ABI: added by `instrument` before every bulk memory/table operation.
-    linker.func_wrap(
-        m,
-        crate::instrument::BULK_GAS_IMPORT,
-        |mut c: C<'_>, len: i32| -> Result<()> {
-            let len = u64::from(len as u32);
-            charge(
-                &mut c,
-                len.div_ceil(8).saturating_mul(gas::BULK_PER_8_BYTES),
-            )
-        },
-    )?;
-    linker.func_wrap(m, "debug", |mut c: C<'_>, p: i32, l: i32| -> Result<()> {
-        charge(&mut c, gas::DEBUG_BASE + per_byte(l.max(0) as usize))?;
-        let bytes = read(&mut c, p, l, 4096)?;
+    }
+    charge(&mut c, total.saturating_mul(gas::VERIFY_MATMUL_PER_BYTE))?;
+    // ...then the work the shape implies (the random vectors are one hash per entry),
+    // before any of it is done.
+    let shape = match host(&mut c).matmul_shape(&a, &b, &cm) {
+        Err(e) => return Err(host_failed(&mut c, e)),
+        Ok(Err(code)) => return Ok(code),
+        Ok(Ok(shape)) => shape,
+    };
+    charge(&mut c, gas::verify_matmul_work(shape))?;
+    match host(&mut c).verify_matmul(&a, &b, &cm) {
+        Err(e) => Err(host_failed(&mut c, e)),
+        Ok(v) => Ok(v),
+    }
+}
+
+fn ed25519_verify(mut c: C<'_>, mp: i32, ml: i32, sp: i32, pp: i32) -> Result<i32> {
+    let spans = [
+        Span::new(mp, ml, MAX_IO_BYTES)?,
+        Span::fixed(sp, 64),
+        Span::fixed(pp, 32),
+    ];
+    let [msg, sig, pk] = charge_and_read(&mut c, gas::ED25519_VERIFY, spans)?;
+    let (sig, pk): ([u8; 64], [u8; 32]) = (array(sig)?, array(pk)?);
+    let ok = ed25519_dalek::VerifyingKey::from_bytes(&pk)
+        .map(|k| {
+            k.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
+                .is_ok()
+        })
+        .unwrap_or(false);
+    Ok(i32::from(ok))
+}
+
+fn emit_event(mut c: C<'_>, p: i32, l: i32) -> Result<()> {
+    writable(&c, "emit_event")?;
+    if c.data().events.len() >= MAX_EVENTS {
+        bail!("more than {MAX_EVENTS} events");
+    }
+    let [bytes] = charge_and_read(&mut c, gas::EVENT_BASE, [Span::new(p, l, MAX_VALUE_BYTES)?])?;
+    let event: Event =
+        borsh::from_slice(&bytes).map_err(|e| anyhow!("event does not decode: {e}"))?;
+    c.data_mut().events.push(event);
+    Ok(())
+}
+
+fn bank_send(mut c: C<'_>, to: i32, amount: i64) -> Result<i32> {
+    writable(&c, "bank_send")?;
+    let [to] = charge_and_read(&mut c, gas::BANK_SEND, [Span::fixed(to, 20)])?;
+    let Ok(amount) = u64::try_from(amount) else {
+        return Ok(taochain_vm_abi::ERR_INVALID);
+    };
+    match host(&mut c).bank_send(array(to)?, amount) {
+        Err(e) => Err(host_failed(&mut c, e)),
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(code)) => Ok(code),
+    }
+}
+
+fn query_contract(mut c: C<'_>, a: i32, mp: i32, ml: i32, out: i32, cap: i32) -> Result<i64> {
+    let spans = [Span::fixed(a, 20), Span::new(mp, ml, MAX_IO_BYTES)?];
+    let [addr, msg] = charge_and_read(&mut c, gas::QUERY_BASE, spans)?;
+    let depth = c.data().depth.saturating_add(1);
+    if depth > MAX_QUERY_DEPTH {
+        let text = format!("query depth limit {MAX_QUERY_DEPTH} reached");
+        write_capped(&mut c, out, cap, text.as_bytes())?;
+        return Ok(ERR_DEPTH);
+    }
+    let budget = c.get_fuel()? / FUEL_PER_GAS;
+    let (used, result) = match host(&mut c).query_contract(array(addr)?, &msg, depth, budget) {
+        Err(e) => return Err(host_failed(&mut c, e)),
+        Ok(r) => r,
+    };
+    charge(&mut c, used)?;
+    match result {
+        Ok(data) => {
+            charge(&mut c, per_byte(data.len()))?;
+            write_capped(&mut c, out, cap, &data)
+        }
+        Err(text) => {
+            write_capped(&mut c, out, cap, text.as_bytes())?;
+            Ok(ERR_QUERY_FAILED)
+        }
+    }
+}
+
+/// Not part of the ABI: added by `instrument` before every bulk memory/table operation,
+/// with the operation's length (an unsigned count of bytes or elements).
+fn bulk_gas(mut c: C<'_>, len: i32) -> Result<()> {
+    let len = u64::from(len as u32);
+    charge(
+        &mut c,
+        len.div_ceil(8).saturating_mul(gas::BULK_PER_8_BYTES),
+    )
+}
+
+/// `debug`: kept only when the host asks for it (offline runs, tests), at most
+/// [`MAX_DEBUG_LINES`] lines of at most [`MAX_DEBUG_BYTES`] bytes per call; on chain it is
+/// charged and dropped.
+fn debug(mut c: C<'_>, p: i32, l: i32) -> Result<()> {
+    let [bytes] = charge_and_read(&mut c, gas::DEBUG_BASE, [Span::new(p, l, MAX_DEBUG_BYTES)?])?;
+    let keep = host(&mut c).keeps_debug() && c.data().debug.len() < MAX_DEBUG_LINES;
+    if keep {
         c.data_mut()
             .debug
             .push(String::from_utf8_lossy(&bytes).into_owned());
-        Ok(())
-    })?;
+    }
+    Ok(())
+}
+
+/// Defines every import on `linker`.
+pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
+    let m = taochain_vm_abi::IMPORT_MODULE;
+    linker.func_wrap(m, "input_len", input_len)?;
+    linker.func_wrap(m, "input_read", input_read)?;
+    linker.func_wrap(m, "set_result", set_result)?;
+    linker.func_wrap(m, "storage_get", storage_get)?;
+    linker.func_wrap(m, "storage_set", storage_set)?;
+    linker.func_wrap(m, "storage_remove", storage_remove)?;
+    linker.func_wrap(m, "storage_next", storage_next)?;
+    linker.func_wrap(m, "sha256", sha256)?;
+    linker.func_wrap(m, "blob_pin", blob_pin)?;
+    linker.func_wrap(m, "subnet_uid", subnet_uid)?;
+    linker.func_wrap(m, "verify_matmul", verify_matmul)?;
+    linker.func_wrap(m, "ed25519_verify", ed25519_verify)?;
+    linker.func_wrap(m, "emit_event", emit_event)?;
+    linker.func_wrap(m, "bank_send", bank_send)?;
+    linker.func_wrap(m, "query_contract", query_contract)?;
+    linker.func_wrap(m, crate::instrument::BULK_GAS_IMPORT, bulk_gas)?;
+    linker.func_wrap(m, "debug", debug)?;
     Ok(())
 }

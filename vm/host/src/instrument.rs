@@ -29,6 +29,9 @@ use crate::validate::profile;
 
 /// The most frame cost (wasm values) live on the call stack at once.
 pub const MAX_STACK_COST: u32 = 8_192;
+/// Bumped whenever the rewrite changes: part of the artifact cache key, so a node never
+/// runs code instrumented by an older rewrite.
+pub const INSTRUMENT_VERSION: u64 = 1;
 
 /// What the rewrite needs to know about the original module.
 #[derive(Default)]

@@ -61,7 +61,7 @@ impl MockChain {
                 chain_id: "mock".into(),
                 ..Env::default()
             },
-            gas_limit: 10_000_000_000,
+            gas_limit: 1_000_000_000,
             next_id: 0,
         }
     }
@@ -182,6 +182,9 @@ impl MockChain {
 }
 
 impl Host for MockHost<'_> {
+    fn keeps_debug(&self) -> bool {
+        true
+    }
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         Ok(self
             .state

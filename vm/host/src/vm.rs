@@ -1,4 +1,6 @@
-//! [`Vm::call`]: one entry point of one contract, with a gas limit.
+//! [`Vm::call`]: one entry point of one contract, with a gas limit. A top-level call runs
+//! on its own thread with a stack sized for the deepest query chain, and any panic below
+//! it becomes a deterministic trap.
 
 use std::sync::Arc;
 
@@ -8,7 +10,10 @@ use wasmtime::{Store, StoreLimitsBuilder, Trap};
 use crate::engine::ModuleCache;
 use crate::host::Host;
 use crate::imports::{HostPtr, OutOfGas, StoreData};
-use crate::limits::{FUEL_PER_GAS, MAX_IO_BYTES, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS};
+use crate::limits::{
+    FUEL_PER_GAS, MAX_IO_BYTES, MAX_MEMORY_BYTES, MAX_QUERY_DEPTH, MAX_TABLE_ELEMENTS,
+    MAX_WASM_STACK,
+};
 use crate::validate::CodeInfo;
 use crate::{ValidationError, VmError};
 
@@ -51,6 +56,47 @@ impl Entry {
         .into_iter()
         .find(|e| e.name() == name)
     }
+}
+
+/// Native stack for a top-level call: room for the deepest chain of nested queries, each
+/// with wasmtime's own wasm stack allowance plus the host frames around it, so that no
+/// contract can overflow the node's thread stack however its queries nest.
+pub const VM_THREAD_STACK: usize =
+    (MAX_QUERY_DEPTH as usize + 1) * (MAX_WASM_STACK + 512 * 1024) + 1024 * 1024;
+
+/// Runs `f` on a scoped thread with a [`VM_THREAD_STACK`] stack and waits for it.
+fn on_vm_stack<F: FnOnce() -> CallOutcome>(f: F) -> CallOutcome {
+    /// `f` borrows the caller's host (`&mut dyn Host`, not `Send`).
+    struct AssertSend<F>(F);
+    // SAFETY: the calling thread blocks in `scope` until the VM thread has finished and
+    // dropped everything it borrowed, so no borrow is ever used from two threads at once;
+    // the VM thread is only a bigger stack for the caller's own work.
+    #[allow(unsafe_code)]
+    unsafe impl<F> Send for AssertSend<F> {}
+    let job = AssertSend(f);
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("taochain-vm".into())
+            .stack_size(VM_THREAD_STACK)
+            .spawn_scoped(scope, move || {
+                let job = job;
+                (job.0)()
+            });
+        match spawned {
+            Ok(handle) => handle.join().unwrap_or_else(|_| CallOutcome {
+                result: Err(VmError::Trap("the VM thread panicked".into())),
+                gas_used: 0,
+                events: vec![],
+                debug: vec![],
+            }),
+            Err(e) => CallOutcome {
+                result: Err(VmError::Host(format!("cannot start the VM thread: {e}"))),
+                gas_used: 0,
+                events: vec![],
+                debug: vec![],
+            },
+        }
+    })
 }
 
 /// The result of a call. `gas_used` is reported whatever happened.
@@ -120,7 +166,33 @@ impl Vm {
                 )));
             }
         };
-        self.run(&pre, entry, input, host, gas_limit, depth)
+        if depth == 0 {
+            on_vm_stack(|| self.guarded_run(&pre, entry, input, host, gas_limit, depth))
+        } else {
+            self.guarded_run(&pre, entry, input, host, gas_limit, depth)
+        }
+    }
+
+    /// [`Vm::run`] with a panic anywhere below (wasmtime, a host function, the chain's
+    /// host) turned into a deterministic trap that uses the whole gas limit: a bug can fail
+    /// the transaction, never abort the node.
+    fn guarded_run(
+        &self,
+        pre: &Arc<wasmtime::InstancePre<StoreData>>,
+        entry: Entry,
+        input: Vec<u8>,
+        host: &mut dyn Host,
+        gas_limit: u64,
+        depth: u32,
+    ) -> CallOutcome {
+        let run =
+            std::panic::AssertUnwindSafe(|| self.run(pre, entry, input, host, gas_limit, depth));
+        std::panic::catch_unwind(run).unwrap_or_else(|_| CallOutcome {
+            result: Err(VmError::Trap("the host panicked during the call".into())),
+            gas_used: gas_limit,
+            events: vec![],
+            debug: vec![],
+        })
     }
 
     fn run(

@@ -127,21 +127,29 @@ pub(super) struct ChainHost<'a, S: StateWrite + ?Sized> {
     pub(super) state: &'a mut S,
     pub(super) env: &'a Env<'a>,
     pub(super) contract: Address,
+    /// Who sent the message (the contract itself for the epoch hook).
+    pub(super) sender: Address,
 }
 
 impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
     fn storage_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         get_in_namespace(&*self.state, &self.contract, key)
     }
-    fn blob_pin(&mut self, hash: &[u8; 32], pin: bool) -> Result<Option<u32>, HostError> {
+    fn blob_pin(&mut self, hash: &[u8; 32], pin: bool) -> Result<Result<u32, i32>, HostError> {
         use taochain_primitives::state::BlobRecord;
         use taochain_storage::schema::{BLOB_PRUNE_PREFIX, blob_key, blob_pin_key};
         let key = blob_key(hash);
         let Some(mut record) =
             crate::bank::read::<BlobRecord>(&*self.state, &key).map_err(host_err)?
         else {
-            return Ok(None);
+            return Ok(Err(taochain_vm_abi::ERR_MISSING_BLOB));
         };
+        // An unpinned blob belongs to its uploader: a contract may pin it first only in a
+        // call its uploader sent (so nobody can pin and unpin someone else's blob to have
+        // it pruned before it is used).
+        if pin && record.pins == 0 && record.owner != self.sender {
+            return Ok(Err(taochain_vm_abi::ERR_BLOB_NOT_OWNED));
+        }
         // Pins are held per contract: a contract can only remove pins it added.
         let mine_key = blob_pin_key(hash, self.contract.as_bytes());
         let mine: u32 = crate::bank::read(&*self.state, &mine_key)
@@ -152,7 +160,7 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
             crate::bank::write(&mut *self.state, &mine_key, &mine.saturating_add(1));
         } else {
             if mine == 0 {
-                return Ok(Some(record.pins));
+                return Ok(Ok(record.pins));
             }
             if mine == 1 {
                 self.state.delete(mine_key);
@@ -163,11 +171,11 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
             if record.pins == 0 {
                 self.state.delete(key);
                 self.state.put([BLOB_PRUNE_PREFIX, hash].concat(), vec![]);
-                return Ok(Some(0));
+                return Ok(Ok(0));
             }
         }
         crate::bank::write(&mut *self.state, &key, &record);
-        Ok(Some(record.pins))
+        Ok(Ok(record.pins))
     }
     fn subnet_uid(&self, hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
         subnet_uid(&*self.state, &self.contract, hotkey)
@@ -175,13 +183,21 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
     fn blob_len(&self, hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
         usable_blob(&*self.state, self.env, hash)
     }
+    fn matmul_shape(
+        &self,
+        a: &[u8; 32],
+        b: &[u8; 32],
+        c: &[u8; 32],
+    ) -> Result<Result<[u64; 3], i32>, HostError> {
+        matmul_shape(&*self.state, self.env, [a, b, c])
+    }
     fn verify_matmul(
         &mut self,
         a: &[u8; 32],
         b: &[u8; 32],
         c: &[u8; 32],
     ) -> Result<i32, HostError> {
-        verify_matmul(&*self.state, self.env, a, b, c)
+        verify_matmul(&*self.state, self.env, [a, b, c])
     }
     fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
         self.state.put(
@@ -245,13 +261,21 @@ impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
     fn blob_len(&self, hash: &[u8; 32]) -> Result<Option<u64>, HostError> {
         usable_blob(self.state, self.env, hash)
     }
+    fn matmul_shape(
+        &self,
+        a: &[u8; 32],
+        b: &[u8; 32],
+        c: &[u8; 32],
+    ) -> Result<Result<[u64; 3], i32>, HostError> {
+        matmul_shape(self.state, self.env, [a, b, c])
+    }
     fn verify_matmul(
         &mut self,
         a: &[u8; 32],
         b: &[u8; 32],
         c: &[u8; 32],
     ) -> Result<i32, HostError> {
-        verify_matmul(self.state, self.env, a, b, c)
+        verify_matmul(self.state, self.env, [a, b, c])
     }
     fn storage_set(&mut self, _: &[u8], _: &[u8]) -> Result<(), HostError> {
         Err(host_err("storage_set reached the host in a query"))
@@ -299,31 +323,62 @@ fn usable_blob(
     Ok(record.filter(|r| r.height < env.height).map(|r| r.size))
 }
 
+/// The bytes of three blobs stored in earlier blocks (`None`: one is missing).
+fn usable_blobs(
+    state: &(impl StateRead + ?Sized),
+    env: &Env<'_>,
+    hashes: [&[u8; 32]; 3],
+) -> Result<Option<[Vec<u8>; 3]>, HostError> {
+    let mut out: [Vec<u8>; 3] = Default::default();
+    for (slot, h) in out.iter_mut().zip(hashes) {
+        if usable_blob(state, env, h)?.is_none() {
+            return Ok(None);
+        }
+        match env.storage.get_blob(h).map_err(host_err)? {
+            Some(bytes) => *slot = bytes,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// `verify_matmul`'s pricing step: the statement's `(m, k, n)` from the three headers
+/// (each dimension 1..=MAX_DIM, data lengths exact, shapes chaining, k <= MAX_K).
+fn matmul_shape(
+    state: &(impl StateRead + ?Sized),
+    env: &Env<'_>,
+    hashes: [&[u8; 32]; 3],
+) -> Result<Result<[u64; 3], i32>, HostError> {
+    use taochain_vm_abi::{ERR_BAD_STATEMENT, ERR_MISSING_BLOB};
+    use taochain_work::{MAX_DIM, MAX_K, npy};
+    let Some([a, b, c]) = usable_blobs(state, env, hashes)? else {
+        return Ok(Err(ERR_MISSING_BLOB));
+    };
+    let (Ok(a), Ok(b), Ok(c)) = (
+        npy::header::<i8>(&a, MAX_DIM),
+        npy::header::<i8>(&b, MAX_DIM),
+        npy::header::<i32>(&c, MAX_DIM),
+    ) else {
+        return Ok(Err(ERR_BAD_STATEMENT));
+    };
+    if a.cols != b.rows || c.rows != a.rows || c.cols != b.cols || a.cols > MAX_K {
+        return Ok(Err(ERR_BAD_STATEMENT));
+    }
+    Ok(Ok([a.rows as u64, a.cols as u64, b.cols as u64]))
+}
+
 /// `verify_matmul`: parses the three `.npy` blobs and checks them with the block's
-/// verifier, seeded by the block hash.
+/// verifier (the CPU reference if that backend fails), seeded by the block hash.
 fn verify_matmul(
     state: &(impl taochain_storage::StateRead + ?Sized),
     env: &Env<'_>,
-    a: &[u8; 32],
-    b: &[u8; 32],
-    c: &[u8; 32],
+    hashes: [&[u8; 32]; 3],
 ) -> Result<i32, HostError> {
     use taochain_vm_abi::{ERR_BAD_STATEMENT, ERR_MISSING_BLOB, MATMUL_INVALID, MATMUL_VALID};
-    use taochain_work::{MatmulStatement, npy};
-    let mut bytes = Vec::with_capacity(3);
-    for h in [a, b, c] {
-        let blob = match usable_blob(state, env, h)? {
-            None => None,
-            Some(_) => env
-                .storage
-                .get_blob(h)
-                .map_err(|e| HostError(e.to_string()))?,
-        };
-        match blob {
-            Some(bytes_of) => bytes.push(bytes_of),
-            None => return Ok(ERR_MISSING_BLOB),
-        }
-    }
+    use taochain_work::{MatmulStatement, npy, verify_or_cpu};
+    let Some(bytes) = usable_blobs(state, env, hashes)? else {
+        return Ok(ERR_MISSING_BLOB);
+    };
     let (Ok(a), Ok(b), Ok(c)) = (
         npy::parse::<i8>(&bytes[0]),
         npy::parse::<i8>(&bytes[1]),
@@ -337,7 +392,7 @@ fn verify_matmul(
         c,
         seed: env.block_hash,
     };
-    Ok(match env.verifier.verify(&statement) {
+    Ok(match verify_or_cpu(env.verifier, &statement) {
         Err(_) => ERR_BAD_STATEMENT,
         Ok(Ok(())) => MATMUL_VALID,
         Ok(Err(_)) => MATMUL_INVALID,

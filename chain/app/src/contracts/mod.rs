@@ -248,6 +248,7 @@ fn call(
         state,
         env,
         contract,
+        sender,
     };
     let out = env.vm.call(
         &checksum,

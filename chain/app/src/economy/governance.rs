@@ -29,19 +29,34 @@ fn check_action(
 ) -> Result<(), Fail> {
     match action {
         ProposalAction::SetParam { name, value } => {
-            if name == "min_fee" {
-                return Ok(());
-            }
-            let mut p = store::params(state)?;
-            if let Err(why) = p.set(name, *value) {
-                return reject(RejectCode::InvalidParam, why);
-            }
+            // Refused at submission when outside its safe range (nothing is written).
+            let mut child = StateDelta::new(&*state);
+            set_param(&mut child, name, *value)?;
         }
         ProposalAction::MigrateSubnet { netuid, .. }
         | ProposalAction::DissolveSubnet { netuid } => {
             existing(state, *netuid)?;
         }
     }
+    Ok(())
+}
+
+/// Sets a chain parameter ([`taochain_primitives::state::CHAIN_PARAMS`]) or an economy
+/// parameter within its safe range, or refuses with `InvalidParam`.
+fn set_param(state: &mut (impl StateWrite + ?Sized), name: &str, value: u64) -> Result<(), Fail> {
+    let mut chain: Params = store::chain_params(state)?;
+    if chain.get(name).is_some() {
+        if let Err(why) = chain.set(name, value) {
+            return reject(RejectCode::InvalidParam, why);
+        }
+        write(state, PARAMS_KEY, &chain);
+        return Ok(());
+    }
+    let mut p = store::params(state)?;
+    if let Err(why) = p.set(name, value) {
+        return reject(RejectCode::InvalidParam, why);
+    }
+    store::set_params(state, &p);
     Ok(())
 }
 
@@ -245,20 +260,7 @@ fn execute(
 ) -> Result<Result<(), String>, AppError> {
     let mut child = StateDelta::new(&*state);
     let result: Result<(), Fail> = (|| match action {
-        ProposalAction::SetParam { name, value } if name == "min_fee" => {
-            let mut cp: Params = store::chain_params(&child)?;
-            cp.min_fee = *value;
-            write(&mut child, PARAMS_KEY, &cp);
-            Ok(())
-        }
-        ProposalAction::SetParam { name, value } => {
-            let mut p = store::params(&child)?;
-            if let Err(why) = p.set(name, *value) {
-                return reject(RejectCode::InvalidParam, why);
-            }
-            store::set_params(&mut child, &p);
-            Ok(())
-        }
+        ProposalAction::SetParam { name, value } => set_param(&mut child, name, *value),
         ProposalAction::MigrateSubnet {
             netuid,
             code_id,

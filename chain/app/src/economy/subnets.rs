@@ -7,7 +7,8 @@ use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo, lock_cost};
 use taochain_primitives::{Address, RAO_PER_TAO, RejectCode};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{
-    COMMIT_PREFIX, EMISSION_CARRY_KEY, LAST_LOCK_KEY, neuron_key, pot_key, subnet_key, uid_key,
+    COMMIT_PREFIX, EMISSION_CARRY_KEY, LAST_LOCK_KEY, lock_prev_key, neuron_key, pot_key,
+    subnet_key, uid_key,
 };
 
 use super::staking::ensure_hotkey;
@@ -120,6 +121,9 @@ pub fn register(
         },
     );
     set_uid(state, netuid, hotkey, 0);
+    if let Some(prev) = read::<(u64, u64)>(state, LAST_LOCK_KEY)? {
+        write(state, &lock_prev_key(netuid), &prev);
+    }
     write(state, LAST_LOCK_KEY, &(lock, height));
     let mut events = created.events;
     events.push(Event::new(
@@ -207,6 +211,17 @@ pub fn dissolve_by_owner(
 /// Removes a subnet: lock back to the owner, pot back to the emission carry.
 pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<Done, Fail> {
     let s = existing(state, netuid)?;
+    // A subnet dissolved while its registration is still the last one takes its doubling
+    // of the lock cost with it: registering and dissolving (even in a loop inside one
+    // transaction) never raises the next registrant's price.
+    let prev = read::<(u64, u64)>(state, &lock_prev_key(netuid))?;
+    state.delete(lock_prev_key(netuid));
+    if read::<(u64, u64)>(state, LAST_LOCK_KEY)? == Some((s.locked, s.registered_at)) {
+        match prev {
+            Some(p) => write(state, LAST_LOCK_KEY, &p),
+            None => state.delete(LAST_LOCK_KEY.to_vec()),
+        }
+    }
     if s.locked > 0 {
         transfer(state, &locks_account(), &s.owner, s.locked)?.map_err(|(_, log)| {
             Fail::Host(crate::AppError::Invariant(format!("lock refund: {log}")))

@@ -129,3 +129,62 @@ proptest! {
         prop_assert!(SignedTx::decode(&bytes[..cut], 1 << 14).is_err());
     }
 }
+
+#[test]
+fn small_order_encodings_are_exactly_the_small_order_points() {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    // Every listed y, with either sign bit, that decodes is a small-order point...
+    let mut decoded = 0;
+    for y in SMALL_ORDER_Y {
+        for sign in [0u8, 0x80] {
+            let mut e = y;
+            e[31] |= sign;
+            assert!(is_small_order_encoding(&e));
+            if let Some(p) = CompressedEdwardsY(e).decompress() {
+                assert!(p.is_small_order(), "{e:02x?}");
+                decoded += 1;
+            }
+        }
+    }
+    assert!(
+        decoded >= 8,
+        "all eight torsion points are covered ({decoded})"
+    );
+    // ...including the non-canonical encodings of 0 and 1 (p and p + 1)...
+    let mut p_plus_one = SMALL_ORDER_Y[2];
+    p_plus_one[0] = 0xee;
+    assert!(is_small_order_encoding(&p_plus_one));
+    assert!(
+        CompressedEdwardsY(p_plus_one)
+            .decompress()
+            .is_some_and(|p| p.is_small_order())
+    );
+    // ...and an ordinary point or a key is not.
+    let key = SigningKey::from_bytes(&[7; 32]);
+    assert!(!is_small_order_encoding(key.verifying_key().as_bytes()));
+    let mut p_plus_two = p_plus_one;
+    p_plus_two[0] = 0xef;
+    assert!(!is_small_order_encoding(&p_plus_two));
+}
+
+#[test]
+fn a_small_order_r_is_refused_before_any_verification() {
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let body = TxBody {
+        chain_id: "c".into(),
+        nonce: 0,
+        fee: 1,
+        gas_limit: 1,
+        msgs: vec![Msg::Transfer {
+            to: Address([1; 20]),
+            amount: 1,
+        }],
+    };
+    let mut tx = body.sign(&key);
+    tx.signature[..32].copy_from_slice(&SMALL_ORDER_Y[1]);
+    assert_eq!(
+        tx.verification_parts().err(),
+        Some(RejectCode::BadSignature)
+    );
+    assert_eq!(tx.verify_signature(), Err(RejectCode::BadSignature));
+}

@@ -1,7 +1,7 @@
 //! Every bad input gets its own code and changes nothing.
 
 use proptest::prelude::*;
-use taochain_primitives::{Msg, RejectCode, SignedTx, TxBody};
+use taochain_primitives::{Msg, Params, RejectCode, SignedTx, TxBody};
 use taochain_testkit::fixtures::{CHAIN_ID, FEE, GAS, addr, key, transfer, transfer_body};
 
 use crate::{BALANCE, started_chain};
@@ -22,12 +22,28 @@ fn cases() -> Vec<(&'static str, Vec<u8>, RejectCode)> {
     bad_sig.signature[0] ^= 1;
     let mut other_key = SignedTx::decode(&good, 1 << 20).expect("decodes");
     other_key.signature = transfer_body(0, addr(1), 5).sign(&key(1)).signature;
+    // R = the identity (small order): a block batch could accept it half of the time.
+    let mut small_r = SignedTx::decode(&good, 1 << 20).expect("decodes");
+    small_r.signature[..32].copy_from_slice(&{
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    });
     let mut unknown = good.clone();
     unknown[4 + CHAIN_ID.len() + 28] = 0xfe; // the first Msg's variant tag
     let mut no_fee = transfer_body(0, addr(1), 5);
     no_fee.fee = BALANCE + 1;
+    let params = Params::default();
     let mut low_fee = transfer_body(0, addr(1), 5);
-    low_fee.fee = FEE - 1;
+    low_fee.fee = params.required_fee(GAS) - 1;
+    // The fee must grow with the gas limit: the flat fixture fee buys 300M gas, not 1G.
+    let mut underpriced_gas = transfer_body(0, addr(1), 5);
+    underpriced_gas.gas_limit = 1_000_000_000;
+    underpriced_gas.fee = FEE;
+    // Signed for u64::MAX gas (an infinite loop paid with one fee): above max_tx_gas.
+    let mut unbounded_gas = transfer_body(0, addr(1), 5);
+    unbounded_gas.gas_limit = u64::MAX;
+    unbounded_gas.fee = BALANCE;
     let mut low_gas = transfer_body(0, addr(1), 5);
     low_gas.gas_limit = 1;
     let mut empty = transfer_body(0, addr(1), 5);
@@ -56,6 +72,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, RejectCode)> {
             RejectCode::WrongChainId,
         ),
         ("bad signature", bad_sig.encode(), RejectCode::BadSignature),
+        ("small-order R", small_r.encode(), RejectCode::BadSignature),
         (
             "signature by another key",
             other_key.encode(),
@@ -92,6 +109,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, RejectCode)> {
             RejectCode::UnknownMessage,
         ),
         ("fee below minimum", signed(low_fee), RejectCode::FeeTooLow),
+        (
+            "fee below what the gas limit needs",
+            signed(underpriced_gas),
+            RejectCode::FeeTooLow,
+        ),
+        (
+            "gas limit above max_tx_gas",
+            signed(unbounded_gas),
+            RejectCode::GasLimitTooHigh,
+        ),
         ("gas limit too low", signed(low_gas), RejectCode::OutOfGas),
         ("no messages", signed(empty), RejectCode::EmptyTx),
     ]

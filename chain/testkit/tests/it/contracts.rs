@@ -11,7 +11,7 @@ use tendermint_proto::v0_38::abci as pb;
 
 use crate::{BALANCE, started_chain};
 
-fn smart(chain: &MockChain, contract: &Address, msg: &[u8]) -> pb::ResponseQuery {
+pub(crate) fn smart(chain: &MockChain, contract: &Address, msg: &[u8]) -> pb::ResponseQuery {
     chain.abci().query(pb::RequestQuery {
         path: format!("/contract/{contract}/smart"),
         data: msg.to_vec().into(),
@@ -23,6 +23,34 @@ fn tagged(tag: u8, v: u64) -> Vec<u8> {
     let mut m = vec![tag];
     m.extend_from_slice(&v.to_le_bytes());
     m
+}
+
+/// Stores the module `wat_text` and instantiates it, both from key 0 (nonces 0 and 1 on a
+/// fresh chain); returns its address.
+pub(crate) fn instantiate_wat(chain: &mut MockChain, wat_text: &str) -> Address {
+    let wasm = wat::parse_str(wat_text).expect("valid wat");
+    let block = chain.block(vec![signed(0, 0, vec![Msg::StoreCode { wasm }])]);
+    assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+    let (code_id, _) = <(u64, [u8; 32])>::try_from_slice(&block.results[0].data).expect("code id");
+    let block = chain.block(vec![signed(
+        0,
+        1,
+        vec![Msg::Instantiate {
+            code_id,
+            msg: vec![],
+            funds: 0,
+            admin: None,
+            label: "wat".into(),
+        }],
+    )]);
+    assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+    Address(
+        block.results[0]
+            .data
+            .to_vec()
+            .try_into()
+            .expect("20-byte address"),
+    )
 }
 
 /// Stores counter (code 1), instantiates it with admin = key 0; returns its address.

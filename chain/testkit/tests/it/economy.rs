@@ -894,3 +894,36 @@ fn root_weights_set_subnet_shares_and_governance_raises_the_subnet_limit() {
     assert!(net.get::<SubnetInfo>("/subnet/2").is_none());
     assert_eq!(net.balance(addr(1)), b1 + lock2);
 }
+
+#[test]
+fn registering_and_dissolving_never_raises_the_next_lock_cost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut net = Net::new(dir.path());
+    let lock = |net: &Net| -> u64 { net.get("/lock_cost").expect("lock cost") };
+    subnet_one(&mut net);
+    let after_one = lock(&net);
+    assert!(
+        after_one > 10 * RAO_PER_TAO,
+        "a registration doubles the lock"
+    );
+    // Register and dissolve subnet 2 four times inside one transaction, for one fee.
+    let mut msgs = vec![];
+    for _ in 0..4 {
+        msgs.push(Msg::RegisterSubnet {
+            hotkey: addr(5),
+            code_id: 1,
+            init_msg: 0u64.to_le_bytes().to_vec(),
+            hyperparams: None,
+        });
+        msgs.push(Msg::DissolveSubnet { netuid: 2 });
+    }
+    net.ok(1, msgs);
+    let after_loop = lock(&net);
+    assert!(
+        after_loop <= after_one,
+        "the loop raised the lock from {after_one} to {after_loop}"
+    );
+    // Dissolving the last registered subnet takes its doubling with it.
+    net.ok(0, vec![Msg::DissolveSubnet { netuid: 1 }]);
+    assert_eq!(lock(&net), 10 * RAO_PER_TAO);
+}

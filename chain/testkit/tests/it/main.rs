@@ -1,5 +1,6 @@
 //! In-process ABCI tests: the app driven by a mock consensus over RocksDB on disk.
 
+mod attacks;
 mod bad_input;
 mod blocks;
 mod contracts;

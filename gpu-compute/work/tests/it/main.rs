@@ -36,17 +36,24 @@ fn verdict(s: &MatmulStatement) -> Result<(), Invalid> {
 
 #[test]
 fn correct_products_are_valid_for_many_shapes() {
-    for (m, k, n) in [
-        (1, 1, 1),
-        (3, 5, 7),
-        (16, 64, 9),
-        (64, 64, 64),
-        (1, 300, 2),
-        (0, 4, 3),
-    ] {
+    for (m, k, n) in [(1, 1, 1), (3, 5, 7), (16, 64, 9), (64, 64, 64), (1, 300, 2)] {
         assert_eq!(
             verdict(&statement(m, k, n, (m * k + n) as u64)),
             Ok(()),
+            "{m}x{k}x{n}"
+        );
+    }
+}
+
+#[test]
+fn zero_dimensions_are_not_statements() {
+    for (m, k, n) in [(0, 4, 3), (2, 0, 3), (2, 4, 0)] {
+        let s = statement(m, k, n, 1);
+        assert!(
+            matches!(
+                CpuVerifier::default().verify(&s),
+                Err(taochain_work::WorkError::Dimension(0))
+            ),
             "{m}x{k}x{n}"
         );
     }

@@ -147,6 +147,7 @@ fn contracts_work_the_same_on_every_validator() {
             .expect("20"),
     )
     .to_string();
+    // With `--gas auto` (the default) the simulation runs out of gas and nothing is sent.
     let (ok, out) = tao(
         &home,
         &n(&["contract", "execute", &bad, "--from", "dev2"])
@@ -154,7 +155,25 @@ fn contracts_work_the_same_on_every_validator() {
             .map(String::as_str)
             .collect::<Vec<_>>(),
     );
-    assert!(!ok && out.contains("out_of_gas"), "{out}");
+    assert!(
+        !ok && out.contains("simulate") && out.contains("out_of_gas"),
+        "{out}"
+    );
+    // Signed for a fixed, small limit it is committed, fails and pays for that limit on
+    // every validator (bounded work: 20M gas, milliseconds).
+    let (ok, out) = tao(
+        &home,
+        &n(&[
+            "--gas", "20000000", "contract", "execute", &bad, "--from", "dev2",
+        ])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    assert!(
+        !ok && out.contains("deliver") && out.contains("out_of_gas"),
+        "{out}"
+    );
 
     // Every validator has the same app hash at the same height.
     assert_validators_agree(spec);

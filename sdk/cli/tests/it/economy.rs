@@ -15,8 +15,6 @@ use taochain_vm::testing::contract_wasm;
 
 use crate::localnet::{assert_validators_agree, start, tao, tao_json};
 
-const GAS: u64 = 300_000_000;
-
 fn get<T: borsh::BorshDeserialize>(c: &Client, path: &str, height: u64) -> Option<T> {
     let raw = c.query_raw(path, height).expect("query");
     (!raw.is_empty()).then(|| borsh::from_slice(&raw).expect("decodes"))
@@ -43,7 +41,7 @@ impl Keys {
 }
 
 fn send(c: &Client, key: &SigningKey, msgs: Vec<Msg>) -> u64 {
-    c.send(key, msgs, None, GAS)
+    c.send(key, msgs, None)
         .expect("transaction succeeds")
         .height
 }
@@ -359,13 +357,20 @@ fn subnets_epochs_payout_and_governance_on_the_localnet() {
         ],
     );
     assert!(p["height"].as_u64().is_some(), "{p}");
-    for voter in [2usize, 3, 4, 5, 6, 7, 10, 11] {
-        cli(
-            &home,
-            &node,
-            &["gov", "vote", "--from", &dev(voter), "1", "yes"],
-        );
-    }
+    // All at once: the voting period is 15 blocks, and one vote after another waits for
+    // a block each.
+    std::thread::scope(|scope| {
+        for voter in [2usize, 3, 4, 5, 6, 7, 10, 11] {
+            let (home, node) = (&home, &node);
+            scope.spawn(move || {
+                cli(
+                    home,
+                    node,
+                    &["gov", "vote", "--from", &dev(voter), "1", "yes"],
+                );
+            });
+        }
+    });
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
         let shown = cli(&home, &node, &["gov", "show", "1"]);

@@ -12,7 +12,8 @@ use taochain_client::{Client, Keystore};
 use taochain_localnet::{LocalnetSpec, process};
 use taochain_primitives::Address;
 
-const FEE: u64 = 1_000;
+/// The fee a transfer signed for `DEFAULT_GAS_LIMIT` (50k gas) needs at 0.1 rao per gas.
+const FEE: u64 = 5_000;
 const ACCOUNTS: usize = 10;
 const TRANSFERS: usize = 500;
 
@@ -51,7 +52,10 @@ impl Drop for Guard {
 /// Linux's ephemeral range (32768+), where outgoing connections could already hold a port;
 /// `slot` separates the tests of this binary.
 pub fn base_port(slot: u16) -> u16 {
-    27_000 + (std::process::id() % 28) as u16 * 200 + slot * 100
+    // A localnet takes 40 ports (node i: base + 10i + 0..=2): 5 slots of 50 per process
+    // block, 20 blocks, all below 32,250.
+    assert!(slot < 5, "port slot {slot} out of range");
+    27_000 + (std::process::id() % 20) as u16 * 250 + slot * 50
 }
 
 /// The localnet tests run one at a time: two 4-validator networks on 2 cores would only

@@ -6,4 +6,5 @@ mod contracts;
 mod economy;
 mod localnet;
 mod market;
+mod storm;
 mod work;

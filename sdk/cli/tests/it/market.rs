@@ -91,7 +91,7 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
     wrong.data[12_345] += 1;
     let bytes = npy::encode(&wrong);
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
-    c.send(&cheat, vec![Msg::StoreBlob { bytes }], None, 300_000_000)
+    c.send(&cheat, vec![Msg::StoreBlob { bytes }], None)
         .expect("blob");
     let info: taochain_primitives::subnet::SubnetInfo =
         borsh::from_slice(&c.query_raw("/subnet/1", 0).expect("subnet")).expect("decodes");
@@ -105,7 +105,6 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
                 funds: 0,
             }],
             None,
-            300_000_000,
         )
         .expect("submission recorded");
     assert_eq!(
@@ -133,6 +132,8 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
         &[
             "--node",
             &node,
+            "--gas",
+            "100000000",
             "miner",
             "run",
             "--from",
@@ -145,7 +146,8 @@ fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {
         ],
     );
     assert!(ok && out.contains("paid"), "{out}");
-    let fees = 2 * 1_000;
+    // Two transactions (store C, submit it) at a fixed gas limit: two known fees.
+    let fees = 2 * c.params().expect("params").required_fee(100_000_000);
     assert_eq!(balance(&c), before + 5 * RAO_PER_TAO - fees);
     let shown = cli(&["job", "show", "--netuid", "1", &job.to_string()]);
     assert_eq!(shown["open"], false, "{shown}");

@@ -135,3 +135,77 @@ fn gemm_then_verify_with_every_exit_code() {
     assert_eq!(code, 2, "shape mismatch is bad input: {out}");
     assert!(out.contains("shape mismatch"), "{out}");
 }
+
+/// A `.npy` header declaring `shape`, with `data` bytes after it.
+fn npy_with(descr: &str, shape: &str, data: usize) -> Vec<u8> {
+    let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.resize(out.len() + data, 0);
+    out
+}
+
+#[test]
+fn statements_beyond_the_limits_are_refused_before_any_data_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path.to_string_lossy().into_owned()
+    };
+    let ok_a = write("a.npy", npy_with("|i1", "(2, 2)", 4));
+    let ok_b = write("b.npy", npy_with("|i1", "(2, 2)", 4));
+    let cases = [
+        // The reproduction: 2^62 rows and no data (overflowed the size arithmetic).
+        (
+            ok_a.clone(),
+            ok_b.clone(),
+            write("huge.npy", npy_with("<i4", "(4611686018427387904, 1)", 0)),
+            "dimension must be 1 to",
+        ),
+        // Zero dimensions, and a 2^40-wide B and C with no data.
+        (
+            write("a00.npy", npy_with("|i1", "(0, 0)", 0)),
+            write("b0.npy", npy_with("|i1", "(0, 1099511627776)", 0)),
+            write("c0.npy", npy_with("<i4", "(0, 1099511627776)", 0)),
+            "dimension must be 1 to",
+        ),
+        // A shape whose data is missing.
+        (
+            ok_a.clone(),
+            ok_b.clone(),
+            write("short.npy", npy_with("<i4", "(2, 2)", 3)),
+            "needs 16",
+        ),
+        // Shapes that do not chain.
+        (
+            ok_a.clone(),
+            write("b3.npy", npy_with("|i1", "(3, 2)", 6)),
+            write("c2.npy", npy_with("<i4", "(2, 2)", 16)),
+            "shape mismatch",
+        ),
+    ];
+    for (a, b, c, why) in cases {
+        let (code, out) = tao(&["verify", "matmul", "--a", &a, "--b", &b, "--c", &c]);
+        assert_eq!(code, 2, "{out}");
+        assert!(out.contains(why), "expected `{why}`:\n{out}");
+    }
+    // tao gemm: a product too large to hold is refused before it is computed (65535 x 65535
+    // int32 is 16 GiB; A and B are only 64 KiB each).
+    let tall = write("tall.npy", npy_with("|i1", "(65535, 1)", 65_535));
+    let wide = write("wide.npy", npy_with("|i1", "(1, 65535)", 65_535));
+    let out_path = dir.path().join("c.npy");
+    let (code, out) = tao(&[
+        "gemm",
+        "--a",
+        &tall,
+        "--b",
+        &wide,
+        "--out",
+        &out_path.to_string_lossy(),
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("above the limit"), "{out}");
+    assert!(!out_path.exists());
+}

@@ -11,6 +11,7 @@ const IMPORTS: &str = r#"
   (import "tao" "input_read" (func $input_read (param i32)))
   (import "tao" "storage_set" (func $storage_set (param i32 i32 i32 i32)))
   (import "tao" "query_contract" (func $query (param i32 i32 i32 i32 i32) (result i64)))
+  (import "tao" "storage_next" (func $storage_next (param i32 i32 i32 i32 i32 i32) (result i64)))
 "#;
 
 /// A module whose `execute` body is `body` (must leave an i32 status).
@@ -71,12 +72,114 @@ fn memory_grow_bomb_stops_at_the_cap() {
 fn unbounded_recursion_traps_and_the_node_lives() {
     let out = run(&module("(func $r (call $r))", "call $r i32.const 0"));
     assert!(
-        matches!(out.result, Err(VmError::Trap(ref m)) if m.contains("stack")),
+        matches!(out.result, Err(VmError::Trap(_))),
         "{:?}",
         out.result
     );
+    // Deterministic: the metered depth limit, not the native stack, stops it, after exactly
+    // the same work on every build.
+    assert_eq!(
+        out.gas_used,
+        run(&module("(func $r (call $r))", "call $r i32.const 0")).gas_used
+    );
     // And the VM still works afterwards.
     assert_eq!(run(&module("", "i32.const 0")).result, Ok(vec![]));
+}
+
+/// `$r(n)` recurses n deep. Its frame cost is 2 + 1 local + operand height 2 = 5, so with
+/// the call from `execute` the metered stack (8192) holds 1638 frames: n = 1637.
+const RECURSE: &str = "(func $r (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+      (else (call $r (i32.sub (local.get 0) (i32.const 1))))))";
+
+#[test]
+fn recursion_stops_at_exactly_the_metered_depth() {
+    let deepest = run(&module(
+        RECURSE,
+        "(drop (call $r (i32.const 1637))) i32.const 0",
+    ));
+    assert_eq!(deepest.result, Ok(vec![]));
+    let one_more = run(&module(
+        RECURSE,
+        "(drop (call $r (i32.const 1638))) i32.const 0",
+    ));
+    assert!(
+        matches!(one_more.result, Err(VmError::Trap(ref m)) if m.contains("unreachable")),
+        "{:?}",
+        one_more.result
+    );
+    // The same gas every time and on every build: fuel counts the instrumented operators.
+    assert_eq!(one_more.gas_used, 26_218, "gas at the depth trap");
+}
+
+#[test]
+fn a_4_mib_fill_costs_at_least_one_gas_per_8_bytes() {
+    let body = |len: u32| {
+        format!(
+            "(drop (memory.grow (i32.const 63))) (memory.fill (i32.const 0) (i32.const 1) (i32.const {len})) i32.const 0"
+        )
+    };
+    let empty = run(&module("", &body(0)));
+    let full = run(&module("", &body(4 << 20)));
+    assert_eq!(full.result, Ok(vec![]));
+    assert!(
+        full.gas_used - empty.gas_used >= (4 << 20) / 8,
+        "{} - {}",
+        full.gas_used,
+        empty.gas_used
+    );
+    // A loop of them stops at the limit like any other loop.
+    let out = run(&module(
+        "",
+        "(drop (memory.grow (i32.const 63))) (loop (memory.fill (i32.const 0) (i32.const 0) (i32.const 4194304)) (br 0)) i32.const 0",
+    ));
+    assert_eq!(out.result, Err(VmError::OutOfGas { limit: 50_000_000 }));
+}
+
+#[test]
+fn oversized_host_call_lengths_trap_instead_of_overflowing() {
+    // kl + vl = 1 + i32::MAX overflowed an i32 sum (a panic with overflow checks on).
+    for body in [
+        "(call $storage_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0x7fffffff)) i32.const 0",
+        "(call $storage_set (i32.const 0) (i32.const 0x7fffffff) (i32.const 0) (i32.const 0x7fffffff)) i32.const 0",
+        "(drop (call $storage_next (i32.const 0) (i32.const 0x7fffffff) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0))) i32.const 0",
+        "(drop (call $storage_next (i32.const 0) (i32.const 1) (i32.const 0) (i32.const -1) (i32.const 0) (i32.const -1))) i32.const 0",
+    ] {
+        let out = run(&module("", body));
+        assert!(
+            matches!(out.result, Err(VmError::Trap(ref m)) if m.contains("length")),
+            "{body}: {:?}",
+            out.result
+        );
+    }
+}
+
+#[test]
+fn debug_lines_are_bounded_per_call() {
+    let text = format!(
+        r#"(module {IMPORTS} (import "tao" "debug" (func $debug (param i32 i32)))
+          (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32)
+            (local $i i32)
+            (loop $l (call $debug (i32.const 0) (i32.const 1000))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))
+            i32.const 0)
+          (func (export "query") (result i32) (call $debug (i32.const 0) (i32.const 2000)) i32.const 0))"#
+    );
+    let mut chain = MockChain::new();
+    let code = chain.store_code(&wat(&text)).expect("validates");
+    let (addr, _) = chain.instantiate(code, [1; 20], &[], 0);
+    let out = chain.execute(addr, [1; 20], &[], 0);
+    assert_eq!(out.result, Ok(vec![]));
+    assert_eq!(out.debug.len(), taochain_vm::limits::MAX_DEBUG_LINES);
+    let out = chain.query(addr, &[]);
+    assert!(
+        matches!(out.result, Err(VmError::Trap(ref m)) if m.contains("exceeds the limit")),
+        "{:?}",
+        out.result
+    );
 }
 
 #[test]
@@ -184,7 +287,7 @@ fn store_time_validation_refuses_the_rest_of_the_corpus() {
         r#"(module (memory (export "memory") 16) (data (i32.const 0) "{}")
           (func (export "instantiate") (result i32) i32.const 0) (func (export "execute") (result i32) i32.const 0)
           (func (export "query") (result i32) i32.const 0))"#,
-        "a".repeat(600 * 1024)
+        "a".repeat(300 * 1024)
     );
     assert!(matches!(
         refused(&big_data),

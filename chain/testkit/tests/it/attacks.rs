@@ -1,0 +1,336 @@
+//! The hardening issue's reproductions as real transactions and queries through the ABCI
+//! app: each one used to stop a node (a host-call panic, an unbounded loop, an unbounded
+//! statement, a parameter that bricks the chain); now each is a clear error with its code,
+//! the chain goes on, and nothing else changes.
+
+use sha2::{Digest, Sha256};
+use taochain_primitives::subnet::ProposalAction;
+use taochain_primitives::{Msg, Params, RejectCode, TxBody};
+use taochain_testkit::MockChain;
+use taochain_testkit::fixtures::{CHAIN_ID, FEE, addr, key, signed, transfer_body};
+
+use crate::contracts::{instantiate_wat, smart};
+use crate::started_chain;
+
+/// A module whose `execute` runs `execute` and whose `query` runs `query` (both must leave
+/// an i32 status).
+fn hostile(execute: &str, query: &str) -> String {
+    format!(
+        r#"(module
+          (import "tao" "storage_set" (func $storage_set (param i32 i32 i32 i32)))
+          (import "tao" "storage_next" (func $storage_next (param i32 i32 i32 i32 i32 i32) (result i64)))
+          (import "tao" "verify_matmul" (func $verify_matmul (param i32) (result i32)))
+          (import "tao" "input_read" (func $input_read (param i32)))
+          (import "tao" "set_result" (func $set_result (param i32 i32)))
+          (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32) {execute})
+          (func (export "query") (result i32) {query}))"#
+    )
+}
+
+#[test]
+fn oversized_host_call_lengths_fail_the_call_not_the_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    let c = instantiate_wat(
+        &mut chain,
+        &hostile(
+            "(call $storage_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0x7fffffff)) i32.const 0",
+            "(drop (call $storage_next (i32.const 0) (i32.const 0x7fffffff) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0))) i32.const 0",
+        ),
+    );
+    let block = chain.block(vec![signed(
+        1,
+        0,
+        vec![Msg::Execute {
+            contract: c,
+            msg: vec![],
+            funds: 0,
+        }],
+    )]);
+    let r = &block.results[0];
+    assert_eq!(r.code, RejectCode::ContractFailed.code(), "{}", r.log);
+    assert!(r.log.contains("exceeds the limit"), "{}", r.log);
+    let q = smart(&chain, &c, &[]);
+    assert_eq!(
+        q.code,
+        taochain_app::query::codes::CONTRACT_FAILED,
+        "{}",
+        q.log
+    );
+    assert!(q.log.contains("exceeds the limit"), "{}", q.log);
+    // The node goes on.
+    let h = chain.height();
+    chain.block(vec![]);
+    assert_eq!(chain.height(), h + 1);
+}
+
+fn looping(chain: &mut MockChain) -> taochain_primitives::Address {
+    instantiate_wat(
+        chain,
+        &hostile("(loop $l (br $l)) i32.const 0", "i32.const 0"),
+    )
+}
+
+#[test]
+fn an_unbounded_gas_limit_is_refused_and_a_loop_pays_for_its_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    let c = looping(&mut chain);
+    let call = |gas_limit: u64, fee: u64| {
+        TxBody {
+            chain_id: CHAIN_ID.into(),
+            nonce: 0,
+            fee,
+            gas_limit,
+            msgs: vec![Msg::Execute {
+                contract: c,
+                msg: vec![],
+                funds: 0,
+            }],
+        }
+        .sign(&key(2))
+        .encode()
+    };
+    // u64::MAX gas for one fee: refused at the mempool, and inside a forced block.
+    let unbounded = call(u64::MAX, 1_000_000_000);
+    assert_eq!(
+        chain.check_tx(&unbounded).code,
+        RejectCode::GasLimitTooHigh.code()
+    );
+    let block = chain.finalize_and_commit(vec![unbounded.into()]);
+    assert_eq!(
+        block.results[0].code,
+        RejectCode::GasLimitTooHigh.code(),
+        "{}",
+        block.results[0].log
+    );
+    // A bounded limit runs out, pays the fee that limit needs, and the chain goes on.
+    let gas = 20_000_000;
+    let fee = Params::default().required_fee(gas);
+    assert_eq!(
+        chain.check_tx(&call(gas, fee - 1)).code,
+        RejectCode::FeeTooLow.code()
+    );
+    let block = chain.block(vec![call(gas, fee)]);
+    let r = &block.results[0];
+    assert_eq!(r.code, RejectCode::OutOfGas.code(), "{}", r.log);
+    assert_eq!(r.gas_used, gas as i64);
+}
+
+#[test]
+fn a_proposal_outside_a_parameters_safe_range_is_refused_at_submission() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    let propose = |nonce: u64, name: &str, value: u64| {
+        signed(
+            3,
+            nonce,
+            vec![Msg::Propose {
+                action: ProposalAction::SetParam {
+                    name: name.into(),
+                    value,
+                },
+                deposit: 10 * taochain_primitives::RAO_PER_TAO,
+            }],
+        )
+    };
+    let cases = [
+        ("min_fee", u64::MAX),
+        ("min_gas_price", u64::MAX),
+        ("max_tx_gas", 0),
+        ("max_block_gas", u64::MAX),
+        ("max_tx_bytes", 0),
+        ("epoch_gas", u64::MAX),
+        ("quorum_bps", 0),
+        ("threshold_bps", 1),
+        ("root_tempo", 0),
+        ("default_tempo", 0),
+    ];
+    let before = chain.query("/params", false).value;
+    for (i, (name, value)) in cases.iter().enumerate() {
+        let block = chain.block(vec![propose(i as u64, name, *value)]);
+        let r = &block.results[0];
+        assert_eq!(
+            r.code,
+            RejectCode::InvalidParam.code(),
+            "{name}={value}: {}",
+            r.log
+        );
+    }
+    assert_eq!(chain.query("/params", false).value, before);
+    // In range, it is accepted as a proposal.
+    let block = chain.block(vec![propose(cases.len() as u64, "min_gas_price", 200)]);
+    assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+}
+
+/// An int32 `.npy` header declaring `shape` with no data.
+fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
+    let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out
+}
+
+#[test]
+fn statements_with_absurd_shapes_are_bad_statements_priced_before_any_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    // execute: verify_matmul(the 96 bytes of hashes in the message); the code as output.
+    let c = instantiate_wat(
+        &mut chain,
+        &hostile(
+            "(call $input_read (i32.const 0))
+             (i32.store (i32.const 4000) (call $verify_matmul (i32.sub (call $input_len) (i32.const 96))))
+             (call $set_result (i32.const 4000) (i32.const 4)) i32.const 0",
+            "i32.const 0",
+        )
+        .replace(
+            "(memory (export \"memory\") 1)",
+            "(import \"tao\" \"input_len\" (func $input_len (result i32)))
+             (memory (export \"memory\") 1)",
+        ),
+    );
+    let blobs = [
+        ("huge", npy_header("<i4", "(4611686018427387904, 1)")),
+        ("a 0x0", npy_header("|i1", "(0, 0)")),
+        ("b 0x2^40", npy_header("|i1", "(0, 1099511627776)")),
+        ("c 0x2^40", npy_header("<i4", "(0, 1099511627776)")),
+    ];
+    let mut hashes = vec![];
+    for (i, (_, bytes)) in blobs.iter().enumerate() {
+        hashes.push(<[u8; 32]>::from(Sha256::digest(bytes)));
+        let block = chain.block(vec![signed(
+            0,
+            2 + i as u64,
+            vec![Msg::StoreBlob {
+                bytes: bytes.clone(),
+            }],
+        )]);
+        assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+    }
+    let statements = [
+        [hashes[1], hashes[2], hashes[3]],
+        [hashes[1], hashes[1], hashes[0]],
+        [hashes[0], hashes[0], hashes[0]],
+    ];
+    for (i, s) in statements.iter().enumerate() {
+        let block = chain.block(vec![signed(
+            1,
+            i as u64,
+            vec![Msg::Execute {
+                contract: c,
+                msg: s.concat(),
+                funds: 0,
+            }],
+        )]);
+        let r = &block.results[0];
+        assert_eq!(r.code, 0, "{}", r.log);
+        let code = i32::from_le_bytes(r.data[..4].try_into().expect("4 bytes"));
+        assert_eq!(code, taochain_vm_abi::ERR_BAD_STATEMENT, "statement {i}");
+        assert!(
+            r.gas_used < 1_000_000,
+            "refused cheaply: {} gas",
+            r.gas_used
+        );
+    }
+    let _ = FEE;
+}
+
+#[test]
+fn a_small_order_r_that_a_batch_would_accept_is_refused_in_blocks_too() {
+    use curve25519_dalek::scalar::Scalar;
+    use ed25519_dalek::{Signature, verify_batch};
+    use sha2::Sha512;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    // R = the identity and s = H(R || A || M) * a: `R + kA = sB` holds exactly, so the
+    // cofactorless batch equation accepts it whatever its random coefficients, while a
+    // strict check refuses the small-order R.
+    let body = transfer_body(0, addr(1), 5);
+    let digest = body.sign_digest();
+    let mut tx = body.sign(&key(0));
+    let mut r = [0u8; 32];
+    r[0] = 1;
+    let hram: [u8; 64] = Sha512::new()
+        .chain_update(r)
+        .chain_update(tx.public_key)
+        .chain_update(digest)
+        .finalize()
+        .into();
+    let s = Scalar::from_bytes_mod_order_wide(&hram) * key(0).to_scalar();
+    tx.signature[..32].copy_from_slice(&r);
+    tx.signature[32..].copy_from_slice(s.as_bytes());
+    let sig = Signature::from_bytes(&tx.signature);
+    assert!(
+        verify_batch(&[&digest[..]], &[sig], &[key(0).verifying_key()]).is_ok(),
+        "the forged signature passes a bare batch"
+    );
+    let bytes = tx.encode();
+    assert_eq!(chain.check_tx(&bytes).code, RejectCode::BadSignature.code());
+    let before = chain.query(&format!("/account/{}", addr(0)), false).value;
+    let block = chain.block(vec![bytes]);
+    assert_eq!(
+        block.results[0].code,
+        RejectCode::BadSignature.code(),
+        "{}",
+        block.results[0].log
+    );
+    assert_eq!(
+        chain.query(&format!("/account/{}", addr(0)), false).value,
+        before
+    );
+}
+
+#[test]
+fn proposals_hold_at_most_the_block_gas_budget() {
+    use tendermint_abci::Application;
+    use tendermint_proto::v0_38::abci as pb;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain = started_chain(dir.path());
+    let p = Params::default();
+    // Four transactions signing for the most one may: together above the block budget.
+    let txs: Vec<bytes::Bytes> = (0..4u8)
+        .map(|i| {
+            TxBody {
+                chain_id: CHAIN_ID.into(),
+                nonce: 0,
+                fee: p.required_fee(p.max_tx_gas),
+                gas_limit: p.max_tx_gas,
+                msgs: vec![Msg::Transfer {
+                    to: addr(0),
+                    amount: 1,
+                }],
+            }
+            .sign(&key(i))
+            .encode()
+            .into()
+        })
+        .collect();
+    let fits = (p.max_block_gas / p.max_tx_gas) as usize;
+    assert!(fits < txs.len());
+    let proposal = chain.abci().prepare_proposal(pb::RequestPrepareProposal {
+        max_tx_bytes: 1 << 20,
+        txs: txs.clone(),
+        ..Default::default()
+    });
+    assert_eq!(proposal.txs.len(), fits, "the proposer stops at the budget");
+    let verdict = |txs: Vec<bytes::Bytes>| {
+        chain
+            .abci()
+            .process_proposal(pb::RequestProcessProposal {
+                txs,
+                ..Default::default()
+            })
+            .status
+    };
+    use pb::response_process_proposal::ProposalStatus::{Accept, Reject};
+    assert_eq!(verdict(proposal.txs), Accept as i32);
+    assert_eq!(
+        verdict(txs),
+        Reject as i32,
+        "a proposal over budget is rejected"
+    );
+}
