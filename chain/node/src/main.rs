@@ -45,7 +45,20 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// Stack of every thread the node starts (ABCI connections included): enough for a
+/// contract call's deepest query chain (`taochain_vm::VM_THREAD_STACK`) on the thread
+/// itself, so calls never need a fresh stack segment. Virtual memory, committed lazily.
+const THREAD_STACK: usize = 16 * 1024 * 1024;
+
 fn main() -> anyhow::Result<()> {
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        // SAFETY: the first statement of `main`, before any thread exists, so nothing can
+        // read the environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("RUST_MIN_STACK", THREAD_STACK.to_string());
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

@@ -27,4 +27,4 @@ pub use engine::ModuleCache;
 pub use error::{ValidationError, VmError};
 pub use host::{Host, HostError};
 pub use validate::{CodeInfo, validate};
-pub use vm::{CallOutcome, Entry, Vm};
+pub use vm::{CallOutcome, Entry, VM_THREAD_STACK, Vm};

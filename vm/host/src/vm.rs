@@ -1,6 +1,6 @@
 //! [`Vm::call`]: one entry point of one contract, with a gas limit. A top-level call runs
-//! on its own thread with a stack sized for the deepest query chain, and any panic below
-//! it becomes a deterministic trap.
+//! with a stack sized for the deepest query chain, and any panic below it becomes a
+//! deterministic trap.
 
 use std::sync::Arc;
 
@@ -58,45 +58,16 @@ impl Entry {
     }
 }
 
-/// Native stack for a top-level call: room for the deepest chain of nested queries, each
+/// Native stack a top-level call needs: room for the deepest chain of nested queries, each
 /// with wasmtime's own wasm stack allowance plus the host frames around it, so that no
-/// contract can overflow the node's thread stack however its queries nest.
+/// contract can overflow the caller's thread stack however its queries nest.
 pub const VM_THREAD_STACK: usize =
     (MAX_QUERY_DEPTH as usize + 1) * (MAX_WASM_STACK + 512 * 1024) + 1024 * 1024;
 
-/// Runs `f` on a scoped thread with a [`VM_THREAD_STACK`] stack and waits for it.
+/// Runs `f` with at least [`VM_THREAD_STACK`] bytes of stack: on the current stack when
+/// that much is left (the node's threads are started with more), else on a fresh segment.
 fn on_vm_stack<F: FnOnce() -> CallOutcome>(f: F) -> CallOutcome {
-    /// `f` borrows the caller's host (`&mut dyn Host`, not `Send`).
-    struct AssertSend<F>(F);
-    // SAFETY: the calling thread blocks in `scope` until the VM thread has finished and
-    // dropped everything it borrowed, so no borrow is ever used from two threads at once;
-    // the VM thread is only a bigger stack for the caller's own work.
-    #[allow(unsafe_code)]
-    unsafe impl<F> Send for AssertSend<F> {}
-    let job = AssertSend(f);
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("taochain-vm".into())
-            .stack_size(VM_THREAD_STACK)
-            .spawn_scoped(scope, move || {
-                let job = job;
-                (job.0)()
-            });
-        match spawned {
-            Ok(handle) => handle.join().unwrap_or_else(|_| CallOutcome {
-                result: Err(VmError::Trap("the VM thread panicked".into())),
-                gas_used: 0,
-                events: vec![],
-                debug: vec![],
-            }),
-            Err(e) => CallOutcome {
-                result: Err(VmError::Host(format!("cannot start the VM thread: {e}"))),
-                gas_used: 0,
-                events: vec![],
-                debug: vec![],
-            },
-        }
-    })
+    stacker::maybe_grow(VM_THREAD_STACK, VM_THREAD_STACK, f)
 }
 
 /// The result of a call. `gas_used` is reported whatever happened.

@@ -334,3 +334,142 @@ fn proposals_hold_at_most_the_block_gas_budget() {
         "a proposal over budget is rejected"
     );
 }
+
+/// A contract whose `execute` pins (message byte 0 = 1) or unpins the blob whose hash is
+/// the rest of the message, and returns the host's answer.
+const PINNER: &str = r#"(module
+  (import "tao" "input_len" (func $input_len (result i32)))
+  (import "tao" "input_read" (func $input_read (param i32)))
+  (import "tao" "set_result" (func $set_result (param i32 i32)))
+  (import "tao" "blob_pin" (func $blob_pin (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "instantiate") (result i32) i32.const 0)
+  (func (export "execute") (result i32) (local $msg i32)
+    (call $input_read (i32.const 0))
+    (local.set $msg (i32.sub (call $input_len) (i32.const 33)))
+    (i32.store (i32.const 4000)
+      (call $blob_pin (i32.add (local.get $msg) (i32.const 1)) (i32.load8_u (local.get $msg))))
+    (call $set_result (i32.const 4000) (i32.const 4)) i32.const 0)
+  (func (export "query") (result i32) i32.const 0))"#;
+
+#[test]
+fn nobody_can_pin_and_unpin_someone_elses_blob_to_prune_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    let pinner = instantiate_wat(&mut chain, PINNER);
+    // A second instance of the same code: pins are held per contract.
+    let block = chain.block(vec![signed(
+        0,
+        2,
+        vec![Msg::Instantiate {
+            code_id: 1,
+            msg: vec![],
+            funds: 0,
+            admin: None,
+            label: "other".into(),
+        }],
+    )]);
+    let other = taochain_primitives::Address(
+        block.results[0]
+            .data
+            .to_vec()
+            .try_into()
+            .expect("20-byte address"),
+    );
+    let victims = vec![7u8; 100];
+    let hash: [u8; 32] = Sha256::digest(&victims).into();
+    let block = chain.block(vec![signed(1, 0, vec![Msg::StoreBlob { bytes: victims }])]);
+    assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+    let pin = |chain: &mut MockChain,
+               contract: taochain_primitives::Address,
+               from: u8,
+               nonce: u64,
+               on: bool|
+     -> i32 {
+        let mut msg = vec![u8::from(on)];
+        msg.extend_from_slice(&hash);
+        let block = chain.block(vec![signed(
+            from,
+            nonce,
+            vec![Msg::Execute {
+                contract,
+                msg,
+                funds: 0,
+            }],
+        )]);
+        assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+        i32::from_le_bytes(block.results[0].data[..4].try_into().expect("4 bytes"))
+    };
+    // The attacker (key 2) cannot take the first pin of the victim's (key 1's) blob...
+    assert_eq!(
+        pin(&mut chain, other, 2, 0, true),
+        taochain_vm_abi::ERR_BLOB_NOT_OWNED
+    );
+    let record = |chain: &MockChain| chain.query(&format!("/blob/{}", hex::encode(hash)), false);
+    assert_ne!(record(&chain).value.len(), 0, "the blob is still there");
+    // ...its uploader can (through `pinner`); then another contract may add a pin of its
+    // own, but removing more than it added removes nothing of `pinner`'s.
+    assert_eq!(pin(&mut chain, pinner, 1, 1, true), 1);
+    assert_eq!(pin(&mut chain, other, 2, 1, true), 2);
+    assert_eq!(pin(&mut chain, other, 2, 2, false), 1);
+    assert_eq!(pin(&mut chain, other, 2, 3, false), 1);
+    assert_ne!(record(&chain).value.len(), 0);
+}
+
+#[test]
+fn checking_a_statement_costs_gas_for_every_hash_and_entry_before_it_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    let c = instantiate_wat(
+        &mut chain,
+        &hostile(
+            "(call $input_read (i32.const 0))
+             (i32.store (i32.const 4000) (call $verify_matmul (i32.sub (call $input_len) (i32.const 96))))
+             (call $set_result (i32.const 4000) (i32.const 4)) i32.const 0",
+            "i32.const 0",
+        )
+        .replace(
+            "(memory (export \"memory\") 1)",
+            "(import \"tao\" \"input_len\" (func $input_len (result i32)))
+             (memory (export \"memory\") 1)",
+        ),
+    );
+    // A 1 x 1 times 1 x 4096: a few KB of data, but 2 * 4096 random-vector hashes.
+    let n = 4096;
+    let a = taochain_work::Matrix::new(1, 1, vec![3i8]).expect("a");
+    let b = taochain_work::Matrix::new(1, n, vec![1i8; n]).expect("b");
+    let product = taochain_work::gemm(&a, &b).expect("c");
+    let mut hashes = vec![];
+    for (i, bytes) in [
+        taochain_work::npy::encode(&a),
+        taochain_work::npy::encode(&b),
+        taochain_work::npy::encode(&product),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        hashes.push(<[u8; 32]>::from(Sha256::digest(&bytes)));
+        let block = chain.block(vec![signed(
+            0,
+            2 + i as u64,
+            vec![Msg::StoreBlob { bytes }],
+        )]);
+        assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+    }
+    let block = chain.block(vec![signed(
+        1,
+        0,
+        vec![Msg::Execute {
+            contract: c,
+            msg: hashes.concat(),
+            funds: 0,
+        }],
+    )]);
+    let r = &block.results[0];
+    assert_eq!(r.code, 0, "{}", r.log);
+    let verdict = i32::from_le_bytes(r.data[..4].try_into().expect("4 bytes"));
+    assert_eq!(verdict, taochain_vm_abi::MATMUL_VALID);
+    let work = taochain_vm::limits::gas::verify_matmul_work([1, 1, n as u64]);
+    assert!(work >= 2 * n as u64 * 400, "{work}");
+    assert!(r.gas_used as u64 >= work, "{} < {work}", r.gas_used);
+}

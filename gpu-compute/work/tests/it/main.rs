@@ -268,3 +268,36 @@ fn the_first_out_of_bound_entry_in_row_major_order_is_reported() {
         );
     }
 }
+
+/// A backend that always fails to run (a GPU whose device was lost).
+struct Broken;
+
+impl taochain_work::Verifier for Broken {
+    fn name(&self) -> String {
+        "broken".into()
+    }
+    fn projections(
+        &self,
+        _: &MatmulStatement,
+    ) -> Result<taochain_work::Projections, taochain_work::WorkError> {
+        Err(taochain_work::WorkError::Backend("device lost".into()))
+    }
+}
+
+#[test]
+fn a_failing_backend_falls_back_to_the_cpu_verdict() {
+    let good = statement(5, 7, 3, 11);
+    let mut bad = good.clone();
+    bad.c.data[4] += 1;
+    assert!(Broken.verify(&good).is_err(), "the backend itself fails");
+    for s in [&good, &bad] {
+        assert_eq!(
+            taochain_work::verify_or_cpu(&Broken, s).expect("checkable"),
+            CpuVerifier::default().verify(s).expect("checkable")
+        );
+    }
+    // A bad statement is still an error, not a verdict.
+    let mut shapeless = good.clone();
+    shapeless.b.cols = 0;
+    assert!(taochain_work::verify_or_cpu(&Broken, &shapeless).is_err());
+}

@@ -374,3 +374,67 @@ fn store_time_validation_refuses_the_rest_of_the_corpus() {
         Err(ValidationError::Invalid(_))
     ));
 }
+
+/// A host whose storage panics: a bug in the chain's side of a call.
+struct PanickingHost;
+
+impl taochain_vm::Host for PanickingHost {
+    fn storage_get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, taochain_vm::HostError> {
+        panic!("a host bug")
+    }
+    fn storage_set(&mut self, _: &[u8], _: &[u8]) -> Result<(), taochain_vm::HostError> {
+        Ok(())
+    }
+    fn storage_remove(&mut self, _: &[u8]) -> Result<(), taochain_vm::HostError> {
+        Ok(())
+    }
+    fn storage_next(
+        &self,
+        _: &[u8],
+        _: Option<&[u8]>,
+    ) -> Result<Option<taochain_vm::host::Entry>, taochain_vm::HostError> {
+        Ok(None)
+    }
+    fn bank_send(
+        &mut self,
+        _: [u8; 20],
+        _: u64,
+    ) -> Result<Result<(), i32>, taochain_vm::HostError> {
+        Ok(Ok(()))
+    }
+    fn query_contract(
+        &self,
+        _: [u8; 20],
+        _: &[u8],
+        _: u32,
+        _: u64,
+    ) -> Result<(u64, Result<Vec<u8>, String>), taochain_vm::HostError> {
+        Ok((0, Ok(vec![])))
+    }
+}
+
+#[test]
+fn a_panic_below_a_call_is_a_trap_that_uses_the_whole_limit() {
+    let text = r#"(module
+      (import "tao" "storage_get" (func $get (param i32 i32 i32 i32) (result i64)))
+      (memory (export "memory") 1)
+      (func (export "instantiate") (result i32) i32.const 0)
+      (func (export "execute") (result i32) (drop (call $get (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0))) i32.const 0)
+      (func (export "query") (result i32) i32.const 0))"#;
+    let vm = taochain_vm::Vm::new(None).expect("vm");
+    let info = vm.store_code(&wat(text)).expect("validates");
+    let out = vm.call(
+        &info.checksum,
+        &|| None,
+        taochain_vm::Entry::Execute,
+        &taochain_vm_abi::Call::default(),
+        &mut PanickingHost,
+        1_000_000,
+        0,
+    );
+    assert_eq!(
+        out.result,
+        Err(VmError::Trap("the host panicked during the call".into()))
+    );
+    assert_eq!(out.gas_used, 1_000_000);
+}
