@@ -473,3 +473,30 @@ fn checking_a_statement_costs_gas_for_every_hash_and_entry_before_it_runs() {
     assert!(work >= 2 * n as u64 * 400, "{work}");
     assert!(r.gas_used as u64 >= work, "{} < {work}", r.gas_used);
 }
+
+#[test]
+fn a_free_smart_query_stops_at_its_own_gas_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = started_chain(dir.path());
+    let c = instantiate_wat(
+        &mut chain,
+        &hostile("i32.const 0", "(loop $l (br $l)) i32.const 0"),
+    );
+    let q = smart(&chain, &c, &[]);
+    assert_eq!(
+        q.code,
+        taochain_app::query::codes::CONTRACT_FAILED,
+        "{}",
+        q.log
+    );
+    assert!(
+        q.log.contains(&format!(
+            "out of gas (limit {})",
+            taochain_app::query::SMART_QUERY_GAS
+        )),
+        "{}",
+        q.log
+    );
+    // Bounded like a small transaction (~0.1 s), not like a block.
+    assert!(taochain_app::query::SMART_QUERY_GAS <= 100_000_000);
+}
