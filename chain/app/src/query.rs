@@ -110,7 +110,7 @@ pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
         _ => Err((
             codes::UNKNOWN_PATH,
             format!(
-                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
+                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /rewards/{{hotkey}}/{{coldkey}}, /pool/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
             ),
         )),
     }

@@ -1,18 +1,20 @@
 //! Economy queries. State paths (provable, raw borsh of one key): `/subnet/{netuid}`,
 //! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
 //! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/proposal/{id}`,
-//! `/vote/{id}/{addr}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`. Computed views at the latest
-//! height (borsh, no proof): `/subnets` (`Vec<SubnetView>`), `/metagraph/{netuid}`
-//! (`Vec<MetagraphRow>`), `/nominators/{hotkey}` (`Vec<(Address, u64)>`), `/lock_cost`
-//! (u64), `/proposals` (`Vec<Proposal>`).
+//! `/vote/{id}/{addr}`, `/pool/{hotkey}`, `/share/{hotkey}/{coldkey}`, `/hlock/{hotkey}`,
+//! `/clock/{coldkey}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`. Computed
+//! views at the latest height (borsh, no proof): `/subnets` (`Vec<SubnetView>`),
+//! `/metagraph/{netuid}` (`Vec<MetagraphRow>`), `/nominators/{hotkey}`
+//! (`Vec<(Address, u64)>`), `/rewards/{hotkey}/{coldkey}` (u64, unclaimed nominator
+//! rewards), `/lock_cost` (u64), `/proposals` (`Vec<Proposal>`).
 
 use taochain_primitives::Address;
 use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView, decayed_burn};
 use taochain_storage::StateRead;
 use taochain_storage::schema::{
     ECONOMY_PARAMS_KEY, EMISSION_CARRY_KEY, PROPOSAL_PREFIX, SUBNET_SHARES_KEY, TOTAL_STAKE_KEY,
-    cold_stake_key, hotkey_key, neuron_key, pot_key, proposal_key, stake_key, subnet_key, uid_key,
-    vote_key,
+    cold_lock_key, cold_stake_key, hotkey_key, hotkey_lock_key, neuron_key, pool_key, pot_key,
+    proposal_key, share_key, stake_key, subnet_key, uid_key, vote_key,
 };
 
 use super::store::{self, decode, nominators, scan};
@@ -51,6 +53,10 @@ pub fn key_for_path(path: &str) -> Option<Result<Vec<u8>, BadArg>> {
         ["hotkey", h] => Ok(hotkey_key(addr(h)?.as_bytes())),
         ["stake", h, c] => Ok(stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes())),
         ["coldstake", c] => Ok(cold_stake_key(addr(c)?.as_bytes())),
+        ["pool", h] => Ok(pool_key(addr(h)?.as_bytes())),
+        ["share", h, c] => Ok(share_key(addr(h)?.as_bytes(), addr(c)?.as_bytes())),
+        ["hlock", h] => Ok(hotkey_lock_key(addr(h)?.as_bytes())),
+        ["clock", c] => Ok(cold_lock_key(addr(c)?.as_bytes())),
         ["proposal", id] => Ok(proposal_key(num("proposal id", id)?)),
         ["vote", id, a] => Ok(vote_key(num("proposal id", id)?, addr(a)?.as_bytes())),
         ["economy"] => Ok(ECONOMY_PARAMS_KEY.to_vec()),
@@ -82,6 +88,11 @@ pub fn view(
                     format!("no subnet {netuid}"),
                 )),
             }),
+        },
+        ["rewards", h, c] => match (addr(h), addr(c)) {
+            (Err(e), _) | (_, Err(e)) => Ok(Err(e)),
+            (Ok(h), Ok(c)) => super::rewards::unclaimed(state, &h, &c)
+                .map(|v| Ok(borsh::to_vec(&v).unwrap_or_default())),
         },
         ["nominators", h] => match addr(h) {
             Err(e) => Ok(Err(e)),
