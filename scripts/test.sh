@@ -15,6 +15,8 @@ step "contracts: fmt, clippy, native tests, wasm32 build"
   && CARGO_TARGET_DIR="$TAOCHAIN_CONTRACTS_TARGET" cargo test --locked \
   && CARGO_TARGET_DIR="$TAOCHAIN_CONTRACTS_TARGET" cargo build --release --locked --target wasm32-unknown-unknown)
 ls -l "$TAOCHAIN_CONTRACTS_DIR"/*.wasm
+step "layering: chain/app without rocksdb/wgpu/tokio/tendermint, primitives without std"
+./scripts/check-boundaries.sh
 step "cargo build --release (binaries first: the end-to-end tests run them)"
 cargo build --release --locked --workspace --bins
 step "cargo clippy -D warnings"

@@ -58,6 +58,23 @@ pub fn simulate(storage: &Storage, vm: &Vm, bytes: &[u8]) -> QueryOutcome {
         min_gas_price: 0,
         ..params
     };
+    // A simulated upload compiles in a throwaway VM: nothing a free query does may grow
+    // the node's module cache (memory and disk).
+    let scratch;
+    let vm = if tx
+        .body
+        .msgs
+        .iter()
+        .any(|m| matches!(m, taochain_primitives::Msg::StoreCode { .. }))
+    {
+        scratch = match Vm::new(None) {
+            Ok(v) => v,
+            Err(e) => return fail(codes::INTERNAL, e.to_string()),
+        };
+        &scratch
+    } else {
+        vm
+    };
     let verifier = taochain_work::CpuVerifier::default();
     let env = crate::contracts::Env {
         vm,

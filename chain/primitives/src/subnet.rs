@@ -403,8 +403,9 @@ pub const REWARD_SCALE: u128 = 1_000_000_000_000_000_000;
 /// paying every nominator, and each `(hotkey, coldkey)` pair settles what it earned when
 /// its stake changes or it claims, so an epoch costs O(neurons), not O(nominations).
 ///
-/// Stake added to a hotkey is *pending* until the hotkey's next epoch (any subnet it is a
-/// neuron of, or root): it earns nothing and Yuma does not count it for that epoch.
+/// Stake added to a hotkey is *pending* until every subnet the hotkey is a neuron of (and
+/// root, if it is a member) has had an epoch since: it earns nothing and no Yuma counts
+/// it before it was there for a whole tempo.
 #[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
 pub struct StakePool {
     /// Cumulative nominator reward per active staked rao, scaled by [`REWARD_SCALE`];
@@ -414,25 +415,16 @@ pub struct StakePool {
     pub period: u64,
     /// Stake added during the current period: not earning, not counted by Yuma.
     pub pending: u64,
-    /// Block of the last stake addition.
-    pub added_height: u64,
-    /// Stake added in block `added_height` (not usable for a root seat in that block).
-    pub added_in_block: u64,
+    /// Block of the first addition of the current period.
+    pub pending_since: u64,
+    /// Block of the last addition.
+    pub last_added: u64,
 }
 
 impl StakePool {
     /// The stake that earns and counts in Yuma: `total` minus pending.
     pub fn active(&self, total: u64) -> u64 {
         total.saturating_sub(self.pending)
-    }
-
-    /// `total` minus what was added in block `height`: the stake held before it.
-    pub fn held_before(&self, total: u64, height: u64) -> u64 {
-        if self.added_height == height {
-            total.saturating_sub(self.added_in_block)
-        } else {
-            total
-        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! `Msg` is a borsh enum: a one-byte variant tag, then the fields. The signature is
 //! ed25519 over `sha256("taochain/tx/v1" || borsh(body))`.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use borsh::io::{Error as IoError, ErrorKind, Read};
 use borsh::{BorshDeserialize, BorshSerialize};

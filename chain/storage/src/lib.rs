@@ -2,21 +2,25 @@
 //!
 //! It owns the one list of RocksDB columns and state-key prefixes ([`schema`]), the
 //! read/write traits the state machine programs against ([`StateRead`], [`StateWrite`]),
-//! an in-memory overlay for blocks and transactions ([`StateDelta`]) and, behind the
-//! `rocksdb` feature, the RocksDB store with a Jellyfish Merkle tree ([`Storage`]) whose
-//! root is the app hash. It knows nothing of transactions, CometBFT or the CLI.
+//! an in-memory overlay for blocks and transactions ([`StateDelta`]) and the versioned
+//! store with a Jellyfish Merkle tree ([`Storage`]) whose root is the app hash, over a
+//! [`Backend`]: in memory ([`MemBackend`], tests and benches) or, behind the `rocksdb`
+//! feature (the node's), RocksDB. It knows nothing of transactions, CometBFT or the CLI.
 
+pub mod backend;
 pub mod delta;
 pub mod error;
+#[cfg(feature = "rocksdb")]
+mod rocks;
 pub mod schema;
-#[cfg(feature = "rocksdb")]
 pub mod store;
-#[cfg(feature = "rocksdb")]
 mod tree;
 
+pub use backend::{Backend, MemBackend, Op};
 pub use delta::{Blobs, Changes, StateDelta};
 pub use error::StorageError;
 #[cfg(feature = "rocksdb")]
+pub use rocks::RocksBackend;
 pub use store::{PreparedCommit, Storage, StorageOptions};
 
 /// One key/value entry.

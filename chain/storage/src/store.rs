@@ -1,20 +1,20 @@
-//! The RocksDB store: committed state, versioned by block height, with a Jellyfish
-//! Merkle tree whose root is the app hash.
+//! The versioned store: committed state by block height, with a Jellyfish Merkle tree
+//! whose root is the app hash, over a [`Backend`] (RocksDB for the node, memory for tests
+//! and benches: the same code computes the same roots on both).
 //!
 //! A block is written in two steps so the app hash can be returned before the data is
 //! durable (ABCI `FinalizeBlock` then `Commit`): [`Storage::prepare`] computes the new
 //! root and the tree nodes in memory, [`Storage::commit`] writes nodes, value history,
 //! preimages, the flat latest-value table, the stale-node index and the new version in
-//! one atomic `WriteBatch`, and prunes tree nodes older than the kept window.
+//! one atomic batch, and prunes tree nodes older than the kept window.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jmt::storage::TreeUpdateBatch;
 use jmt::{KeyHash, Sha256Jmt};
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch};
 use sha2::Sha256;
 
+use crate::backend::{Backend, MemBackend, Op};
 use crate::schema::*;
 use crate::tree::TreeView;
 use crate::{Blobs, Changes, Entry, StateRead, StorageError};
@@ -58,15 +58,11 @@ impl PreparedCommit {
     }
 }
 
-/// The committed, authenticated state on disk.
+/// The committed, authenticated state.
 pub struct Storage {
-    db: DB,
+    db: Box<dyn Backend>,
     latest: AtomicU64,
     options: StorageOptions,
-}
-
-fn db_err(e: rocksdb::Error) -> StorageError {
-    StorageError::Db(e.to_string())
 }
 
 fn tree_err(e: anyhow::Error) -> StorageError {
@@ -74,19 +70,24 @@ fn tree_err(e: anyhow::Error) -> StorageError {
 }
 
 impl Storage {
-    /// Opens (or creates) the store in `path`.
-    pub fn open(path: &Path, options: StorageOptions) -> Result<Self, StorageError> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        let cfs = COLUMNS
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
-        let latest = match db
-            .get_cf(cf(&db, CF_META)?, META_LATEST_VERSION)
-            .map_err(db_err)?
-        {
+    /// Opens (or creates) the RocksDB store in `path`.
+    #[cfg(feature = "rocksdb")]
+    pub fn open(path: &std::path::Path, options: StorageOptions) -> Result<Self, StorageError> {
+        Storage::over(Box::new(crate::rocks::RocksBackend::open(path)?), options)
+    }
+
+    /// An empty store in memory (tests and benches): same roots, same proofs.
+    pub fn in_memory(options: StorageOptions) -> Self {
+        Storage {
+            db: Box::new(MemBackend::default()),
+            latest: AtomicU64::new(NONE),
+            options,
+        }
+    }
+
+    /// The store over `backend`, at the version it last committed.
+    pub fn over(backend: Box<dyn Backend>, options: StorageOptions) -> Result<Self, StorageError> {
+        let latest = match backend.get(CF_META, META_LATEST_VERSION)? {
             Some(bytes) => u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| {
                 StorageError::Corrupt {
                     what: "latest version",
@@ -96,7 +97,7 @@ impl Storage {
             None => NONE,
         };
         Ok(Storage {
-            db,
+            db: backend,
             latest: AtomicU64::new(latest),
             options,
         })
@@ -112,7 +113,7 @@ impl Storage {
 
     /// The root hash (app hash) at `version`.
     pub fn root_hash(&self, version: u64) -> Result<Option<[u8; 32]>, StorageError> {
-        let view = TreeView { db: &self.db };
+        let view = TreeView { db: &*self.db };
         let tree = Sha256Jmt::new(&view);
         Ok(tree
             .get_root_hash_option(version)
@@ -122,9 +123,7 @@ impl Storage {
 
     /// The latest committed value of `key` (from the flat table, no tree walk).
     pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.db
-            .get_cf(cf(&self.db, CF_LATEST)?, key)
-            .map_err(db_err)
+        self.db.get(CF_LATEST, key)
     }
 
     /// The first latest entry with `start <= key < end` (flat table, ordered).
@@ -133,29 +132,21 @@ impl Storage {
         start: &[u8],
         end: Option<&[u8]>,
     ) -> Result<Option<Entry>, StorageError> {
-        let mode = IteratorMode::From(start, rocksdb::Direction::Forward);
-        match self.db.iterator_cf(cf(&self.db, CF_LATEST)?, mode).next() {
-            None => Ok(None),
-            Some(item) => {
-                let (k, v) = item.map_err(db_err)?;
-                Ok(end
-                    .is_none_or(|e| &k[..] < e)
-                    .then(|| (k.to_vec(), v.to_vec())))
-            }
-        }
+        Ok(self
+            .db
+            .seek(CF_LATEST, start, true)?
+            .filter(|(k, _)| end.is_none_or(|e| &k[..] < e)))
     }
 
     /// A content-addressed blob (contract code) by sha256.
     pub fn get_blob(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.db
-            .get_cf(cf(&self.db, CF_BLOBS)?, hash)
-            .map_err(db_err)
+        self.db.get(CF_BLOBS, hash)
     }
 
     /// The value of `key` as of `version`, read through the tree.
     pub fn get_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StorageError> {
         self.check_readable(version)?;
-        let view = TreeView { db: &self.db };
+        let view = TreeView { db: &*self.db };
         Sha256Jmt::new(&view)
             .get(KeyHash::with::<Sha256>(key), version)
             .map_err(tree_err)
@@ -169,7 +160,7 @@ impl Storage {
         version: u64,
     ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StorageError> {
         self.check_readable(version)?;
-        let view = TreeView { db: &self.db };
+        let view = TreeView { db: &*self.db };
         Sha256Jmt::new(&view)
             .get_with_ics23_proof(key.to_vec(), version)
             .map_err(tree_err)
@@ -203,7 +194,7 @@ impl Storage {
                 got: version,
             });
         }
-        let view = TreeView { db: &self.db };
+        let view = TreeView { db: &*self.db };
         let tree = Sha256Jmt::new(&view);
         let value_set = changes
             .iter()
@@ -228,92 +219,61 @@ impl Storage {
                 got: prepared.version,
             });
         }
-        let mut batch = WriteBatch::default();
-        self.write_tree(&mut batch, &prepared)?;
-        let (latest_cf, preimages_cf) = (cf(&self.db, CF_LATEST)?, cf(&self.db, CF_PREIMAGES)?);
+        let mut batch = vec![];
+        write_tree(&mut batch, &prepared)?;
         for (key, value) in &prepared.changes {
-            match value {
-                Some(v) => batch.put_cf(latest_cf, key, v),
-                None => batch.delete_cf(latest_cf, key),
-            }
-            batch.put_cf(preimages_cf, KeyHash::with::<Sha256>(key).0, key);
+            batch.push(match value {
+                Some(v) => Op::Put(CF_LATEST, key.clone(), v.clone()),
+                None => Op::Delete(CF_LATEST, key.clone()),
+            });
+            let hash = KeyHash::with::<Sha256>(key).0.to_vec();
+            batch.push(Op::Put(CF_PREIMAGES, hash, key.clone()));
         }
-        let blobs_cf = cf(&self.db, CF_BLOBS)?;
         for (hash, bytes) in &prepared.blobs {
-            match bytes {
-                Some(b) => batch.put_cf(blobs_cf, hash, b),
-                None => batch.delete_cf(blobs_cf, hash),
-            }
+            batch.push(match bytes {
+                Some(b) => Op::Put(CF_BLOBS, hash.to_vec(), b.clone()),
+                None => Op::Delete(CF_BLOBS, hash.to_vec()),
+            });
         }
         self.prune(&mut batch, prepared.version)?;
-        batch.put_cf(
-            cf(&self.db, CF_META)?,
-            META_LATEST_VERSION,
-            prepared.version.to_be_bytes(),
-        );
-        self.db.write(batch).map_err(db_err)?;
+        batch.push(Op::Put(
+            CF_META,
+            META_LATEST_VERSION.to_vec(),
+            prepared.version.to_be_bytes().to_vec(),
+        ));
+        self.db.write(batch)?;
         self.latest.store(prepared.version, Ordering::Release);
-        Ok(())
-    }
-
-    fn write_tree(
-        &self,
-        batch: &mut WriteBatch,
-        prepared: &PreparedCommit,
-    ) -> Result<(), StorageError> {
-        let encode = |what: &'static str, r: std::io::Result<Vec<u8>>| {
-            r.map_err(|e| StorageError::Corrupt {
-                what,
-                detail: e.to_string(),
-            })
-        };
-        let nodes_cf = cf(&self.db, CF_NODES)?;
-        for (key, node) in prepared.tree.node_batch.nodes() {
-            batch.put_cf(
-                nodes_cf,
-                encode("node key", borsh::to_vec(key))?,
-                encode("node", borsh::to_vec(node))?,
-            );
-        }
-        let values_cf = cf(&self.db, CF_VALUES)?;
-        for ((version, key_hash), value) in prepared.tree.node_batch.values() {
-            batch.put_cf(
-                values_cf,
-                value_key(&key_hash.0, *version),
-                encode("value", borsh::to_vec(value))?,
-            );
-        }
-        let stale_cf = cf(&self.db, CF_STALE)?;
-        for stale in &prepared.tree.stale_node_index_batch {
-            let mut key = stale.stale_since_version.to_be_bytes().to_vec();
-            key.extend(encode("node key", borsh::to_vec(&stale.node_key))?);
-            batch.put_cf(stale_cf, key, []);
-        }
         Ok(())
     }
 
     /// Deletes tree nodes that no version inside the kept window can reach: a node stale
     /// since version `s` is needed only to read versions below `s`.
-    fn prune(&self, batch: &mut WriteBatch, version: u64) -> Result<(), StorageError> {
+    fn prune(&self, batch: &mut Vec<Op>, version: u64) -> Result<(), StorageError> {
         let oldest_kept = version.saturating_sub(self.options.keep_versions.saturating_sub(1));
-        let (stale_cf, nodes_cf) = (cf(&self.db, CF_STALE)?, cf(&self.db, CF_NODES)?);
-        for item in self.db.iterator_cf(stale_cf, IteratorMode::Start) {
-            let (key, _) = item.map_err(db_err)?;
-            let since = key
+        let mut bad = None;
+        self.db.scan(CF_STALE, &[], &mut |key, _| {
+            let Some(since) = key
                 .get(..8)
                 .and_then(|b| b.try_into().ok())
                 .map(u64::from_be_bytes)
-                .ok_or_else(|| StorageError::Corrupt {
-                    what: "stale index",
-                    detail: format!("{key:?}"),
-                })?;
+            else {
+                bad = Some(key.to_vec());
+                return false;
+            };
             if since > oldest_kept {
-                break;
+                return false;
             }
-            batch.delete_cf(nodes_cf, &key[8..]);
-            batch.delete_cf(stale_cf, &key);
+            batch.push(Op::Delete(CF_NODES, key[8..].to_vec()));
+            batch.push(Op::Delete(CF_STALE, key.to_vec()));
+            true
+        })?;
+        match bad {
+            Some(key) => Err(StorageError::Corrupt {
+                what: "stale index",
+                detail: format!("{key:?}"),
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// A read handle on the latest committed state.
@@ -324,13 +284,10 @@ impl Storage {
     /// Number of tree nodes on disk (for tests and metrics; walks the column).
     pub fn node_count(&self) -> Result<usize, StorageError> {
         let mut n = 0;
-        for item in self
-            .db
-            .iterator_cf(cf(&self.db, CF_NODES)?, IteratorMode::Start)
-        {
-            item.map_err(db_err)?;
+        self.db.scan(CF_NODES, &[], &mut |_, _| {
             n += 1;
-        }
+            true
+        })?;
         Ok(n)
     }
 }
@@ -361,11 +318,35 @@ impl StateRead for Storage {
     }
 }
 
-fn cf<'a>(db: &'a DB, name: &'static str) -> Result<&'a ColumnFamily, StorageError> {
-    db.cf_handle(name).ok_or_else(|| StorageError::Corrupt {
-        what: "column family",
-        detail: name.into(),
-    })
+/// The tree part of a prepared commit as backend writes: nodes, value history, the
+/// stale-node index.
+fn write_tree(batch: &mut Vec<Op>, prepared: &PreparedCommit) -> Result<(), StorageError> {
+    let encode = |what: &'static str, r: std::io::Result<Vec<u8>>| {
+        r.map_err(|e| StorageError::Corrupt {
+            what,
+            detail: e.to_string(),
+        })
+    };
+    for (key, node) in prepared.tree.node_batch.nodes() {
+        batch.push(Op::Put(
+            CF_NODES,
+            encode("node key", borsh::to_vec(key))?,
+            encode("node", borsh::to_vec(node))?,
+        ));
+    }
+    for ((version, key_hash), value) in prepared.tree.node_batch.values() {
+        batch.push(Op::Put(
+            CF_VALUES,
+            value_key(&key_hash.0, *version).to_vec(),
+            encode("value", borsh::to_vec(value))?,
+        ));
+    }
+    for stale in &prepared.tree.stale_node_index_batch {
+        let mut key = stale.stale_since_version.to_be_bytes().to_vec();
+        key.extend(encode("node key", borsh::to_vec(&stale.node_key))?);
+        batch.push(Op::Put(CF_STALE, key, vec![]));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

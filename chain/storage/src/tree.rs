@@ -1,26 +1,22 @@
-//! The Jellyfish Merkle tree's view of RocksDB: node, value-history and preimage reads.
-//! Writes happen in [`crate::store`], in the same atomic batch as the rest of a commit.
+//! The Jellyfish Merkle tree's view of a [`Backend`]: node, value-history and preimage
+//! reads. Writes happen in [`crate::store`], in the same atomic batch as the rest of a
+//! commit.
 
 use jmt::storage::{HasPreimage, LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
-use rocksdb::{DB, Direction, IteratorMode};
 
+use crate::backend::Backend;
 use crate::schema::{CF_NODES, CF_PREIMAGES, CF_VALUES, value_key};
 
-/// Reads tree data from the committed RocksDB state.
+/// Reads tree data from the committed state.
 pub(crate) struct TreeView<'a> {
-    pub(crate) db: &'a DB,
-}
-
-fn cf<'a>(db: &'a DB, name: &str) -> anyhow::Result<&'a rocksdb::ColumnFamily> {
-    db.cf_handle(name)
-        .ok_or_else(|| anyhow::anyhow!("missing column family {name}"))
+    pub(crate) db: &'a dyn Backend,
 }
 
 impl TreeReader for TreeView<'_> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         let key = borsh::to_vec(node_key)?;
-        match self.db.get_cf(cf(self.db, CF_NODES)?, key)? {
+        match self.db.get(CF_NODES, &key)? {
             Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
             None => Ok(None),
         }
@@ -32,13 +28,8 @@ impl TreeReader for TreeView<'_> {
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
         let start = value_key(&key_hash.0, max_version);
-        let mut iter = self.db.iterator_cf(
-            cf(self.db, CF_VALUES)?,
-            IteratorMode::From(&start, Direction::Reverse),
-        );
-        match iter.next() {
-            Some(item) => {
-                let (key, value) = item?;
+        match self.db.seek(CF_VALUES, &start, false)? {
+            Some((key, value)) => {
                 if key.len() != 40 || key[..32] != key_hash.0 {
                     return Ok(None);
                 }
@@ -58,6 +49,6 @@ impl TreeReader for TreeView<'_> {
 
 impl HasPreimage for TreeView<'_> {
     fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(cf(self.db, CF_PREIMAGES)?, key_hash.0)?)
+        Ok(self.db.get(CF_PREIMAGES, &key_hash.0)?)
     }
 }

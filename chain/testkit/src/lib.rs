@@ -3,7 +3,8 @@
 //!
 //! [`MockChain`] drives [`taochain_abci::AbciApp`] through the same `Application` calls
 //! CometBFT makes (InitChain, CheckTx, PrepareProposal, ProcessProposal, FinalizeBlock,
-//! Commit, Query), with RocksDB on disk, but no sockets and no second process.
+//! Commit, Query), over RocksDB on disk ([`MockChain::open`], for restarts) or the
+//! in-memory store ([`MockChain::in_memory`]), with no sockets and no second process.
 
 // Test support: a host failure must fail the test loudly.
 #![allow(clippy::panic)]
@@ -50,6 +51,15 @@ impl MockChain {
     /// Opens (or reopens) the app's RocksDB at `dir`.
     pub fn open(dir: &Path) -> Self {
         let storage = Storage::open(dir, StorageOptions::default()).expect("storage opens");
+        MockChain::over(storage)
+    }
+
+    /// A fresh app over the in-memory store (same app hashes as RocksDB; no disk).
+    pub fn in_memory() -> Self {
+        MockChain::over(Storage::in_memory(StorageOptions::default()))
+    }
+
+    fn over(storage: Storage) -> Self {
         let vm = Arc::new(taochain_vm::Vm::new(None).expect("vm engine builds"));
         let abci = AbciApp::new(Arc::new(App::new(Arc::new(storage), vm)), panic_on_error);
         let info = abci.info(pb::RequestInfo::default());

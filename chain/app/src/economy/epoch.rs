@@ -24,7 +24,7 @@ use taochain_storage::schema::{EMISSION_CARRY_KEY, SUBNET_SHARES_KEY};
 use taochain_vm_abi::EpochCall;
 
 use super::neurons::root_n;
-use super::rewards;
+use super::rewards::{self, EpochOf};
 use super::store::{self, neurons, set_neuron, set_pot, set_subnet};
 use crate::AppError;
 use crate::bank::{read, transfer, write};
@@ -60,7 +60,7 @@ pub fn end_block(
     }
     let p = store::params(state)?;
     if p.root_tempo > 0 && height.is_multiple_of(p.root_tempo) {
-        events.push(root_epoch(state)?);
+        events.push(root_epoch(state, height)?);
     }
     events.extend(super::governance::end_block(state, env)?);
     Ok(events)
@@ -203,7 +203,7 @@ fn subnet_epoch(
             let left = rewards::distribute(state, &n.hotkey, stakes[i], v - take)?;
             pay(state, &coldkey, take + left)?;
         }
-        rewards::end_period(state, &n.hotkey)?;
+        rewards::end_period(state, &n.hotkey, height, EpochOf::Subnet(netuid))?;
         n.consensus = out.consensus[i];
         n.incentive = out.incentive[i];
         n.dividends = out.dividends[i];
@@ -232,7 +232,7 @@ fn subnet_epoch(
 
 /// The root epoch: Yuma over root members' weights on subnets; the incentive becomes each
 /// subnet's share of the block reward.
-fn root_epoch(state: &mut (impl StateWrite + ?Sized)) -> Result<Event, AppError> {
+fn root_epoch(state: &mut (impl StateWrite + ?Sized), height: u64) -> Result<Event, AppError> {
     let n = root_n(state)?;
     let mut members = neurons(state, 0, n)?;
     let subnets: Vec<u16> = store::subnets(state)?.into_iter().map(|s| s.0).collect();
@@ -276,7 +276,7 @@ fn root_epoch(state: &mut (impl StateWrite + ?Sized)) -> Result<Event, AppError>
         m.trust = to_u16(c.trust[uid]);
         m.dividends = to_u16(c.dividends[uid]);
         set_neuron(state, 0, uid as u16, m);
-        rewards::end_period(state, &m.hotkey)?;
+        rewards::end_period(state, &m.hotkey, height, EpochOf::Root)?;
     }
     Ok(Event::new(
         "root_epoch",

@@ -49,17 +49,25 @@ fn check_action(
 /// parameter within its safe range, or refuses with `InvalidParam`.
 fn set_param(state: &mut (impl StateWrite + ?Sized), name: &str, value: u64) -> Result<(), Fail> {
     let mut chain: Params = store::chain_params(state)?;
+    let mut p = store::params(state)?;
     if chain.get(name).is_some() {
         if let Err(why) = chain.set(name, value) {
             return reject(RejectCode::InvalidParam, why);
         }
-        write(state, PARAMS_KEY, &chain);
-        return Ok(());
-    }
-    let mut p = store::params(state)?;
-    if let Err(why) = p.set(name, value) {
+    } else if let Err(why) = p.set(name, value) {
         return reject(RejectCode::InvalidParam, why);
     }
+    // One epoch hook must fit the block's hook budget, or no hook would ever run.
+    if p.epoch_gas > chain.max_block_gas {
+        return reject(
+            RejectCode::InvalidParam,
+            format!(
+                "epoch_gas {} would exceed max_block_gas {}",
+                p.epoch_gas, chain.max_block_gas
+            ),
+        );
+    }
+    write(state, PARAMS_KEY, &chain);
     store::set_params(state, &p);
     Ok(())
 }

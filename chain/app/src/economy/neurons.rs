@@ -3,8 +3,9 @@
 //! and takes the next free UID or, when full, replaces the non-immune neuron with the lowest
 //! last-epoch emission (ties: earliest registration, then lowest UID; UID 0, the owner's, is
 //! never replaced). `RootRegister` puts a hotkey on root (netuid 0): free, and when root is
-//! full only a hotkey whose stake held before this block is above the weakest root
-//! member's gets in, and that much of its stake stays locked through the next root epoch.
+//! full only a hotkey whose active stake is above the weakest root member's gets in (see
+//! `rewards`: stake of this block is pending), and that much of its stake stays locked
+//! through the next root epoch.
 
 use taochain_primitives::subnet::{Neuron, StakeLock, bumped_burn, decayed_burn};
 use taochain_primitives::{Address, RejectCode};
@@ -158,7 +159,7 @@ pub fn root_register(
     hotkey: &Address,
     height: u64,
 ) -> Result<Done, Fail> {
-    let info = ensure_hotkey(state, sender, hotkey, height)?;
+    ensure_hotkey(state, sender, hotkey, height)?;
     not_registered_yet(state, 0, hotkey)?;
     let max = store::params(state)?.root_max_uids.min(u16::MAX as u64) as u16;
     let n = root_n(state)?;
@@ -171,15 +172,18 @@ pub fn root_register(
             let Some(member) = neuron(state, 0, uid)? else {
                 continue;
             };
-            let stake = store::hotkey(state, &member.hotkey)?.map_or(0, |h| h.total_stake);
+            let stake = rewards::active_stake(state, &member.hotkey)?;
             if weakest.is_none_or(|w| (stake, uid) < w) {
                 weakest = Some((stake, uid));
             }
         }
-        // Only stake held before this block competes, and the stake that wins stays
-        // locked through the next root epoch: a seat cannot be taken with stake that is
-        // added and removed again in one transaction (or block).
-        let held = rewards::pool(state, hotkey)?.held_before(info.total_stake, height);
+        // Only active stake competes (what the root epoch counts): stake of this block is
+        // pending, and a hotkey's pending stake of earlier blocks becomes active here only
+        // if it has been there for a whole tempo of every subnet the hotkey is in. The
+        // stake that wins stays locked through the next root epoch, so a seat cannot be
+        // taken and abandoned in one transaction.
+        rewards::end_period(state, hotkey, height, rewards::EpochOf::None)?;
+        let held = rewards::active_stake(state, hotkey)?;
         match weakest {
             Some((stake, uid)) if held > stake => {
                 evict(state, 0, uid)?;
@@ -196,7 +200,8 @@ pub fn root_register(
                 return reject(
                     RejectCode::SubnetFull,
                     format!(
-                        "root is full and {hotkey}'s stake held before this block ({held} rao) is not above the lowest member's"
+                        "root is full and {hotkey}'s active stake ({held} rao; stake added in this block or during a tempo of its subnets is pending) is not above the lowest member's ({} rao)",
+                        weakest.map_or(0, |w| w.0)
                     ),
                 );
             }

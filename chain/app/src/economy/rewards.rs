@@ -8,8 +8,9 @@
 //! stake changes or it sends `ClaimRewards`. So an epoch costs O(neurons) whatever the
 //! number of nominations, and each settlement costs O(1), paid by its transaction.
 //!
-//! Stake added to a hotkey is pending until the hotkey's next epoch ([`end_period`]): it
-//! earns nothing from that epoch and Yuma does not count it. Each epoch that activates
+//! Stake added to a hotkey is pending ([`end_period`]) until every subnet the hotkey is a
+//! neuron of, and root if it is a member, has had an epoch since: it earns nothing and
+//! Yuma does not count it before it was there for a whole tempo. The epoch that activates
 //! pending stake records the index at its end ([`PeriodEnd`]) so a pair that settles later
 //! is paid from then on; the record is deleted once every pair of that period settled.
 //!
@@ -141,12 +142,11 @@ pub fn added(
     });
     sh.pending = sh.pending.checked_add(amount).ok_or_else(overflow)?;
     sh.pending_period = p.period;
-    p.pending = p.pending.checked_add(amount).ok_or_else(overflow)?;
-    if p.added_height != height {
-        p.added_height = height;
-        p.added_in_block = 0;
+    if p.pending == 0 {
+        p.pending_since = height;
     }
-    p.added_in_block = p.added_in_block.checked_add(amount).ok_or_else(overflow)?;
+    p.pending = p.pending.checked_add(amount).ok_or_else(overflow)?;
+    p.last_added = height;
     write(
         state,
         &share_key(hotkey.as_bytes(), coldkey.as_bytes()),
@@ -176,7 +176,6 @@ pub fn removed(
             .pending
             .checked_sub(from_pending)
             .ok_or_else(|| AppError::Invariant("pool pending short".into()))?;
-        p.added_in_block = p.added_in_block.saturating_sub(from_pending);
         set_pool(state, hotkey, &p);
         sh.pending -= from_pending;
     }
@@ -213,14 +212,65 @@ pub fn distribute(
     Ok(reward - into_pool)
 }
 
-/// The end of a hotkey's epoch: its pending stake becomes active (recorded so that the
-/// pairs it belongs to earn from here when they settle).
+/// Whose epoch is running when [`end_period`] is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochOf {
+    /// A subnet's epoch (its `last_epoch` is not yet updated).
+    Subnet(u16),
+    /// The root epoch (after this block's subnet epochs).
+    Root,
+    /// No epoch: a root registration asks whether stake of an earlier block may count.
+    None,
+}
+
+/// Whether every subnet `hotkey` is a neuron of, and root if it is a member, has had an
+/// epoch at or after block `since`, counting the one that is running.
+fn every_tempo_passed(
+    state: &(impl StateRead + ?Sized),
+    hotkey: &Address,
+    since: u64,
+    height: u64,
+    running: EpochOf,
+) -> Result<bool, AppError> {
+    for (netuid, s) in store::subnets(state)? {
+        if running == EpochOf::Subnet(netuid) {
+            continue;
+        }
+        if s.last_epoch < since && store::uid_of(state, netuid, hotkey)?.is_some() {
+            return Ok(false);
+        }
+    }
+    if running != EpochOf::Root && store::uid_of(state, 0, hotkey)?.is_some() {
+        // Root epochs run at multiples of root_tempo, after the subnets' epochs.
+        let tempo = store::params(state)?.root_tempo;
+        let last_root = match tempo {
+            0 => 0,
+            t => height.saturating_sub(1) / t * t,
+        };
+        if last_root < since {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The end of a hotkey's epoch: its pending stake becomes active once it has been there
+/// for a whole tempo of every subnet (and root) the hotkey is in; the index at that
+/// point is recorded so the pairs it belongs to earn from there when they settle.
 pub fn end_period(
     state: &mut (impl StateWrite + ?Sized),
     hotkey: &Address,
+    height: u64,
+    running: EpochOf,
 ) -> Result<(), AppError> {
     let mut p = pool(state, hotkey)?;
     if p.pending == 0 {
+        return Ok(());
+    }
+    if running == EpochOf::None && p.last_added >= height {
+        return Ok(());
+    }
+    if !every_tempo_passed(state, hotkey, p.pending_since, height, running)? {
         return Ok(());
     }
     let end = PeriodEnd {
@@ -352,7 +402,7 @@ mod tests {
                                 }
                             }
                         }
-                        end_period(&mut st, &hot).expect("end");
+                        end_period(&mut st, &hot, h, EpochOf::None).expect("end");
                         for i in 0..4 {
                             active[i] += pending[i];
                             pending[i] = 0;

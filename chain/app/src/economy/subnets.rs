@@ -214,13 +214,27 @@ pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<D
     // A subnet dissolved while its registration is still the last one takes its doubling
     // of the lock cost with it: registering and dissolving (even in a loop inside one
     // transaction) never raises the next registrant's price.
+    // The registrations form a chain (each subnet keeps the record it replaced); removing
+    // one splices it out, so dissolving several in any order restores the price too.
+    let me = Some((s.locked, s.registered_at));
     let prev = read::<(u64, u64)>(state, &lock_prev_key(netuid))?;
     state.delete(lock_prev_key(netuid));
-    if read::<(u64, u64)>(state, LAST_LOCK_KEY)? == Some((s.locked, s.registered_at)) {
-        match prev {
-            Some(p) => write(state, LAST_LOCK_KEY, &p),
-            None => state.delete(LAST_LOCK_KEY.to_vec()),
+    let mut follower = None;
+    if read::<(u64, u64)>(state, LAST_LOCK_KEY)? == me {
+        follower = Some(LAST_LOCK_KEY.to_vec());
+    } else {
+        for (other, _) in store::subnets(state)? {
+            let key = lock_prev_key(other);
+            if other != netuid && read::<(u64, u64)>(state, &key)? == me {
+                follower = Some(key);
+                break;
+            }
         }
+    }
+    match (follower, prev) {
+        (Some(key), Some(p)) => write(state, &key, &p),
+        (Some(key), None) => state.delete(key),
+        (None, _) => {}
     }
     if s.locked > 0 {
         transfer(state, &locks_account(), &s.owner, s.locked)?.map_err(|(_, log)| {

@@ -1,7 +1,18 @@
-//! Storage behaviour on a real RocksDB directory.
+//! Storage behaviour on both backends (memory, and RocksDB on a real directory when the
+//! `rocksdb` feature is on), and the two giving the same roots and proofs.
 
 use super::*;
 use crate::verify_proof;
+
+/// Runs `test` on a fresh in-memory store and, with RocksDB, on a fresh on-disk one.
+fn each_backend(options: StorageOptions, test: impl Fn(&Storage)) {
+    test(&Storage::in_memory(options.clone()));
+    #[cfg(feature = "rocksdb")]
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        test(&Storage::open(dir.path(), options).expect("opens"));
+    }
+}
 
 fn changes(pairs: &[(&str, Option<&str>)]) -> Changes {
     pairs
@@ -19,6 +30,7 @@ fn commit(store: &Storage, version: u64, pairs: &[(&str, Option<&str>)]) -> [u8;
     root
 }
 
+#[cfg(feature = "rocksdb")]
 #[test]
 fn committed_state_and_root_survive_a_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -40,12 +52,8 @@ fn committed_state_and_root_survive_a_reopen() {
 
 #[test]
 fn root_depends_only_on_contents_not_on_write_order() {
-    let (d1, d2) = (
-        tempfile::tempdir().expect("tempdir"),
-        tempfile::tempdir().expect("tempdir"),
-    );
-    let s1 = Storage::open(d1.path(), StorageOptions::default()).expect("opens");
-    let s2 = Storage::open(d2.path(), StorageOptions::default()).expect("opens");
+    let s1 = Storage::in_memory(StorageOptions::default());
+    let s2 = Storage::in_memory(StorageOptions::default());
     commit(&s1, 1, &[("x", Some("1"))]);
     let r1 = commit(&s1, 2, &[("y", Some("2"))]);
     commit(&s2, 1, &[("y", Some("2"))]);
@@ -55,103 +63,156 @@ fn root_depends_only_on_contents_not_on_write_order() {
 
 #[test]
 fn proofs_of_presence_and_absence_verify_against_the_root() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
-    let keys: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
-    let pairs: Vec<(&str, Option<&str>)> = keys.iter().map(|k| (k.as_str(), Some("v"))).collect();
-    let root = commit(&store, 1, &pairs);
-    let (value, proof) = store.get_with_proof(b"key7", 1).expect("proves");
-    assert_eq!(value.as_deref(), Some(&b"v"[..]));
-    assert!(verify_proof(&root, b"key7", Some(b"v"), &proof));
-    assert!(
-        !verify_proof(&root, b"key7", Some(b"w"), &proof),
-        "wrong value must fail"
-    );
-    let mut other_root = root;
-    other_root[0] ^= 1;
-    assert!(
-        !verify_proof(&other_root, b"key7", Some(b"v"), &proof),
-        "wrong root must fail"
-    );
-    let (value, proof) = store.get_with_proof(b"missing", 1).expect("proves");
-    assert_eq!(value, None);
-    assert!(verify_proof(&root, b"missing", None, &proof));
+    each_backend(StorageOptions::default(), |store| {
+        let keys: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
+        let pairs: Vec<(&str, Option<&str>)> =
+            keys.iter().map(|k| (k.as_str(), Some("v"))).collect();
+        let root = commit(store, 1, &pairs);
+        let (value, proof) = store.get_with_proof(b"key7", 1).expect("proves");
+        assert_eq!(value.as_deref(), Some(&b"v"[..]));
+        assert!(verify_proof(&root, b"key7", Some(b"v"), &proof));
+        assert!(
+            !verify_proof(&root, b"key7", Some(b"w"), &proof),
+            "wrong value must fail"
+        );
+        let mut other_root = root;
+        other_root[0] ^= 1;
+        assert!(
+            !verify_proof(&other_root, b"key7", Some(b"v"), &proof),
+            "wrong root must fail"
+        );
+        let (value, proof) = store.get_with_proof(b"missing", 1).expect("proves");
+        assert_eq!(value, None);
+        assert!(verify_proof(&root, b"missing", None, &proof));
+    });
 }
 
 #[test]
 fn a_skipped_version_is_refused_instead_of_wiping_state() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
-    commit(&store, 1, &[("a", Some("1"))]);
-    assert!(matches!(
-        store.prepare(3, changes(&[("a", Some("2"))]), Blobs::new()),
-        Err(StorageError::VersionGap {
-            last: Some(1),
-            got: 3
-        })
-    ));
-    assert!(matches!(
-        store.prepare(1, changes(&[]), Blobs::new()),
-        Err(StorageError::VersionGap { .. })
-    ));
+    each_backend(StorageOptions::default(), |store| {
+        commit(store, 1, &[("a", Some("1"))]);
+        assert!(matches!(
+            store.prepare(3, changes(&[("a", Some("2"))]), Blobs::new()),
+            Err(StorageError::VersionGap {
+                last: Some(1),
+                got: 3
+            })
+        ));
+        assert!(matches!(
+            store.prepare(1, changes(&[]), Blobs::new()),
+            Err(StorageError::VersionGap { .. })
+        ));
+    });
 }
 
 #[test]
 fn pruning_keeps_the_window_readable_and_bounds_the_tree() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Storage::open(dir.path(), StorageOptions { keep_versions: 3 }).expect("opens");
-    let mut roots = vec![];
-    for v in 1..=20u64 {
-        let value = v.to_string();
-        roots.push(commit(
-            &store,
-            v,
-            &[("hot", Some(value.as_str())), ("cold", Some("c"))],
+    each_backend(StorageOptions { keep_versions: 3 }, |store| {
+        let mut roots = vec![];
+        for v in 1..=20u64 {
+            let value = v.to_string();
+            roots.push(commit(
+                store,
+                v,
+                &[("hot", Some(value.as_str())), ("cold", Some("c"))],
+            ));
+        }
+        for v in 18..=20u64 {
+            assert_eq!(
+                store.get_at(b"hot", v).expect("reads"),
+                Some(v.to_string().into_bytes())
+            );
+            let (_, proof) = store.get_with_proof(b"hot", v).expect("proves");
+            let value = v.to_string();
+            assert!(verify_proof(
+                &roots[v as usize - 1],
+                b"hot",
+                Some(value.as_bytes()),
+                &proof
+            ));
+        }
+        assert!(matches!(
+            store.get_at(b"hot", 17),
+            Err(StorageError::VersionUnavailable(17))
         ));
-    }
-    for v in 18..=20u64 {
-        assert_eq!(
-            store.get_at(b"hot", v).expect("reads"),
-            Some(v.to_string().into_bytes())
+        // Two leaves and one internal node per version stay live for 3 versions.
+        assert!(
+            store.node_count().expect("counts") <= 3 * 3 + 3,
+            "stale nodes were not pruned"
         );
-        let (_, proof) = store.get_with_proof(b"hot", v).expect("proves");
-        let value = v.to_string();
-        assert!(verify_proof(
-            &roots[v as usize - 1],
-            b"hot",
-            Some(value.as_bytes()),
-            &proof
-        ));
-    }
-    assert!(matches!(
-        store.get_at(b"hot", 17),
-        Err(StorageError::VersionUnavailable(17))
-    ));
-    // Two leaves and one internal node per version stay live for 3 versions.
-    assert!(
-        store.node_count().expect("counts") <= 3 * 3 + 3,
-        "stale nodes were not pruned"
-    );
+    });
 }
 
 #[test]
 fn blobs_are_written_and_pruned_at_commit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Storage::open(dir.path(), StorageOptions::default()).expect("opens");
-    let hash = [7u8; 32];
-    let with = |version: u64, blob: Option<Vec<u8>>| {
-        let mut blobs = Blobs::new();
-        blobs.insert(hash, blob);
-        let prepared = store
-            .prepare(version, changes(&[]), blobs)
-            .expect("prepares");
-        store.commit(prepared).expect("commits");
-    };
-    with(1, Some(b"bytes".to_vec()));
-    assert_eq!(
-        store.get_blob(&hash).expect("reads"),
-        Some(b"bytes".to_vec())
-    );
-    with(2, None);
-    assert_eq!(store.get_blob(&hash).expect("reads"), None);
+    each_backend(StorageOptions::default(), |store| {
+        let hash = [7u8; 32];
+        let with = |version: u64, blob: Option<Vec<u8>>| {
+            let mut blobs = Blobs::new();
+            blobs.insert(hash, blob);
+            let prepared = store
+                .prepare(version, changes(&[]), blobs)
+                .expect("prepares");
+            store.commit(prepared).expect("commits");
+        };
+        with(1, Some(b"bytes".to_vec()));
+        assert_eq!(
+            store.get_blob(&hash).expect("reads"),
+            Some(b"bytes".to_vec())
+        );
+        with(2, None);
+        assert_eq!(store.get_blob(&hash).expect("reads"), None);
+    });
+}
+
+#[cfg(feature = "rocksdb")]
+mod same_on_both_backends {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn block() -> impl Strategy<Value = Vec<(u8, Option<u8>)>> {
+        // Every block writes something (the chain always does: supply, nonces).
+        prop::collection::vec((0..40u8, prop::option::of(any::<u8>())), 1..12)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// The same blocks give the same root, the same values at every kept height and
+        /// the same proofs on memory and on RocksDB, pruning included.
+        #[test]
+        fn memory_and_rocksdb_agree(blocks in prop::collection::vec(block(), 1..12)) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let options = StorageOptions { keep_versions: 4 };
+            let mem = Storage::in_memory(options.clone());
+            let disk = Storage::open(dir.path(), options).expect("opens");
+            for (v, b) in blocks.iter().enumerate() {
+                let version = v as u64 + 1;
+                let changes: Changes = b
+                    .iter()
+                    .map(|(k, val)| (vec![*k], val.map(|x| vec![x])))
+                    .collect();
+                let (pm, pd) = (
+                    mem.prepare(version, changes.clone(), Blobs::new()).expect("prepares"),
+                    disk.prepare(version, changes, Blobs::new()).expect("prepares"),
+                );
+                prop_assert_eq!(pm.root(), pd.root());
+                mem.commit(pm).expect("commits");
+                disk.commit(pd).expect("commits");
+                for k in 0..40u8 {
+                    let lo = version.saturating_sub(3).max(1);
+                    for h in lo..=version {
+                        // Values and proofs, or the same error (an empty tree has no root).
+                        let (a, b) = (
+                            format!("{:?}", mem.get_with_proof(&[k], h)),
+                            format!("{:?}", disk.get_with_proof(&[k], h)),
+                        );
+                        prop_assert_eq!(a, b);
+                    }
+                    prop_assert_eq!(mem.get_latest(&[k]).expect("reads"), disk.get_latest(&[k]).expect("reads"));
+                }
+            }
+            prop_assert_eq!(mem.node_count().expect("counts"), disk.node_count().expect("counts"));
+        }
+    }
 }

@@ -10,7 +10,7 @@ use taochain_testkit::MockChain;
 use taochain_testkit::fixtures::{CHAIN_ID, FEE, addr, key, signed, transfer_body};
 
 use crate::contracts::{instantiate_wat, smart};
-use crate::started_chain;
+use crate::started_chain_in_memory;
 
 /// A module whose `execute` runs `execute` and whose `query` runs `query` (both must leave
 /// an i32 status).
@@ -31,8 +31,7 @@ fn hostile(execute: &str, query: &str) -> String {
 
 #[test]
 fn oversized_host_call_lengths_fail_the_call_not_the_node() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let c = instantiate_wat(
         &mut chain,
         &hostile(
@@ -75,8 +74,7 @@ fn looping(chain: &mut MockChain) -> taochain_primitives::Address {
 
 #[test]
 fn an_unbounded_gas_limit_is_refused_and_a_loop_pays_for_its_limit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let c = looping(&mut chain);
     let call = |gas_limit: u64, fee: u64| {
         TxBody {
@@ -121,8 +119,7 @@ fn an_unbounded_gas_limit_is_refused_and_a_loop_pays_for_its_limit() {
 
 #[test]
 fn a_proposal_outside_a_parameters_safe_range_is_refused_at_submission() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let propose = |nonce: u64, name: &str, value: u64| {
         signed(
             3,
@@ -176,8 +173,7 @@ fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
 
 #[test]
 fn statements_with_absurd_shapes_are_bad_statements_priced_before_any_work() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     // execute: verify_matmul(the 96 bytes of hashes in the message); the code as output.
     let c = instantiate_wat(
         &mut chain,
@@ -244,8 +240,7 @@ fn a_small_order_r_that_a_batch_would_accept_is_refused_in_blocks_too() {
     use curve25519_dalek::scalar::Scalar;
     use ed25519_dalek::{Signature, verify_batch};
     use sha2::Sha512;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     // R = the identity and s = H(R || A || M) * a: `R + kA = sB` holds exactly, so the
     // cofactorless batch equation accepts it whatever its random coefficients, while a
     // strict check refuses the small-order R.
@@ -288,8 +283,7 @@ fn a_small_order_r_that_a_batch_would_accept_is_refused_in_blocks_too() {
 fn proposals_hold_at_most_the_block_gas_budget() {
     use tendermint_abci::Application;
     use tendermint_proto::v0_38::abci as pb;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let chain = started_chain(dir.path());
+    let chain = started_chain_in_memory();
     let p = Params::default();
     // Four transactions signing for the most one may: together above the block budget.
     let txs: Vec<bytes::Bytes> = (0..4u8)
@@ -354,8 +348,7 @@ const PINNER: &str = r#"(module
 
 #[test]
 fn nobody_can_pin_and_unpin_someone_elses_blob_to_prune_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let pinner = instantiate_wat(&mut chain, PINNER);
     // A second instance of the same code: pins are held per contract.
     let block = chain.block(vec![signed(
@@ -418,8 +411,7 @@ fn nobody_can_pin_and_unpin_someone_elses_blob_to_prune_it() {
 
 #[test]
 fn checking_a_statement_costs_gas_for_every_hash_and_entry_before_it_runs() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let c = instantiate_wat(
         &mut chain,
         &hostile(
@@ -476,8 +468,7 @@ fn checking_a_statement_costs_gas_for_every_hash_and_entry_before_it_runs() {
 
 #[test]
 fn a_free_smart_query_stops_at_its_own_gas_bound() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let c = instantiate_wat(
         &mut chain,
         &hostile("i32.const 0", "(loop $l (br $l)) i32.const 0"),

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use taochain_primitives::{Msg, Params, RejectCode, SignedTx, TxBody};
 use taochain_testkit::fixtures::{CHAIN_ID, FEE, GAS, addr, key, transfer, transfer_body};
 
-use crate::{BALANCE, started_chain};
+use crate::{BALANCE, started_chain_in_memory};
 
 fn signed(body: TxBody) -> Vec<u8> {
     body.sign(&key(0)).encode()
@@ -126,8 +126,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, RejectCode)> {
 
 #[test]
 fn each_bad_input_gets_its_own_code_in_check_tx() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let chain = started_chain(dir.path());
+    let chain = started_chain_in_memory();
     for (name, bytes, code) in cases() {
         let res = chain.check_tx(&bytes);
         assert_eq!(res.code, code.code(), "{name}: log was `{}`", res.log);
@@ -137,12 +136,8 @@ fn each_bad_input_gets_its_own_code_in_check_tx() {
 
 #[test]
 fn bad_inputs_forced_into_a_block_change_nothing_but_the_mint() {
-    let (d1, d2) = (
-        tempfile::tempdir().expect("tempdir"),
-        tempfile::tempdir().expect("tempdir"),
-    );
-    let mut attacked = started_chain(d1.path());
-    let mut control = started_chain(d2.path());
+    let mut attacked = started_chain_in_memory();
+    let mut control = started_chain_in_memory();
     let cases = cases();
     // "insufficient balance for amount" is the one case that is executed: it pays its fee.
     let (executed, rejected): (Vec<_>, Vec<_>) = cases
@@ -173,8 +168,7 @@ fn bad_inputs_forced_into_a_block_change_nothing_but_the_mint() {
 
 #[test]
 fn replayed_nonce_is_rejected_after_commit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let tx = transfer(0, 0, addr(1), 5);
     assert_eq!(chain.check_tx(&tx).code, 0);
     let block = chain.block(vec![tx.clone()]);
@@ -186,8 +180,7 @@ fn replayed_nonce_is_rejected_after_commit() {
 
 #[test]
 fn mempool_accepts_consecutive_nonces_but_not_gaps_or_overspend() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let chain = started_chain(dir.path());
+    let chain = started_chain_in_memory();
     for n in 0..5 {
         assert_eq!(
             chain.check_tx(&transfer(0, n, addr(1), 5)).code,
@@ -209,8 +202,7 @@ fn mempool_accepts_consecutive_nonces_but_not_gaps_or_overspend() {
 
 #[test]
 fn recheck_after_commit_rebuilds_pending_nonces() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let (t0, t1, t2) = (
         transfer(0, 0, addr(1), 5),
         transfer(0, 1, addr(1), 5),
@@ -235,8 +227,7 @@ fn recheck_after_commit_rebuilds_pending_nonces() {
 
 #[test]
 fn unknown_query_paths_and_bad_addresses_get_codes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let chain = started_chain(dir.path());
+    let chain = started_chain_in_memory();
     assert_eq!(
         chain.query("/nope", false).code,
         taochain_app::query::codes::UNKNOWN_PATH
@@ -253,16 +244,14 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn random_bytes_through_check_tx_never_panic_or_pass(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let chain = started_chain(dir.path());
+        let chain = started_chain_in_memory();
         let res = chain.check_tx(&bytes);
         prop_assert_ne!(res.code, 0);
     }
 
     #[test]
     fn mutated_valid_txs_are_rejected_by_check_tx(pos in 0usize..200, bit in 0u8..8) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let chain = started_chain(dir.path());
+        let chain = started_chain_in_memory();
         let mut tx = transfer(0, 0, addr(1), 5);
         let pos = pos % tx.len();
         tx[pos] ^= 1 << bit;

@@ -9,7 +9,7 @@ use taochain_vm::testing::contract_wasm;
 use tendermint_abci::Application;
 use tendermint_proto::v0_38::abci as pb;
 
-use crate::{BALANCE, started_chain};
+use crate::{BALANCE, started_chain_in_memory};
 
 pub(crate) fn smart(chain: &MockChain, contract: &Address, msg: &[u8]) -> pb::ResponseQuery {
     chain.abci().query(pb::RequestQuery {
@@ -92,8 +92,7 @@ fn counter(chain: &mut MockChain) -> Address {
 
 #[test]
 fn counter_lifecycle_through_transactions() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     let c = counter(&mut chain);
     let block = chain.block(vec![signed(
         1,
@@ -168,8 +167,7 @@ fn counter_lifecycle_through_transactions() {
 
 #[test]
 fn hostile_code_fails_cleanly_and_only_pays_its_fee() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = started_chain(dir.path());
+    let mut chain = started_chain_in_memory();
     // Invalid code is refused at store time with its own code.
     let block = chain.block(vec![signed(
         0,
@@ -239,8 +237,7 @@ fn hostile_code_fails_cleanly_and_only_pays_its_fee() {
 #[test]
 fn two_nodes_agree_on_contract_gas_and_app_hash() {
     let run = || {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut chain = started_chain(dir.path());
+        let mut chain = started_chain_in_memory();
         let c = counter(&mut chain);
         let b = chain.block(vec![signed(
             1,

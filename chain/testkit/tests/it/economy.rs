@@ -22,7 +22,6 @@ const TEMPO: u64 = 4;
 struct Net {
     chain: MockChain,
     nonces: BTreeMap<u8, u64>,
-    _dir: tempfile::TempDir,
 }
 
 fn economy() -> EconomyParams {
@@ -49,14 +48,12 @@ impl Net {
     fn with_economy(economy: EconomyParams) -> Self {
         let mut app_state = genesis(KEYS, BALANCE);
         app_state["economy"] = serde_json::to_value(economy).expect("json");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut chain = MockChain::open(dir.path());
+        let mut chain = MockChain::in_memory();
         chain.init(CHAIN_ID, &app_state);
         chain.block(vec![]);
         Net {
             chain,
             nonces: BTreeMap::new(),
-            _dir: dir,
         }
     }
 
@@ -979,6 +976,25 @@ fn registering_and_dissolving_never_raises_the_next_lock_cost() {
     // Dissolving the last registered subnet takes its doubling with it.
     net.ok(0, vec![Msg::DissolveSubnet { netuid: 1 }]);
     assert_eq!(lock(&net), 10 * RAO_PER_TAO);
+    // Two at once, the first dissolved first: each registration is spliced out.
+    let register = || Msg::RegisterSubnet {
+        hotkey: addr(5),
+        code_id: 1,
+        init_msg: 0u64.to_le_bytes().to_vec(),
+        hyperparams: None,
+    };
+    for order in [[1u16, 2], [2, 1]] {
+        net.ok(
+            1,
+            vec![
+                register(),
+                register(),
+                Msg::DissolveSubnet { netuid: order[0] },
+                Msg::DissolveSubnet { netuid: order[1] },
+            ],
+        );
+        assert_eq!(lock(&net), 10 * RAO_PER_TAO, "dissolved in order {order:?}");
+    }
 }
 
 /// `netuid`'s next epoch height after the current one (see `is_epoch`).
@@ -1152,7 +1168,8 @@ fn a_root_seat_cannot_be_taken_with_stake_added_or_removed_in_the_same_transacti
     // Root is full: hotkey 10 (coldkey 3) with 50 TAO.
     net.ok(3, vec![Msg::RootRegister { hotkey: addr(10) }]);
     stake(&mut net, 3, 10, 50);
-    net.empty();
+    // Its stake is active after a root epoch.
+    while !net.empty().events.iter().any(|e| e.r#type == "root_epoch") {}
     // Flash stake: add, take the seat, remove, all in one transaction.
     let log = refused_tx(
         &mut net,
@@ -1171,7 +1188,7 @@ fn a_root_seat_cannot_be_taken_with_stake_added_or_removed_in_the_same_transacti
         ],
         RejectCode::SubnetFull,
     );
-    assert!(log.contains("held before this block"), "{log}");
+    assert!(log.contains("active stake"), "{log}");
     // Stake held from an earlier block wins the seat, and that stake stays locked.
     net.ok(2, vec![Msg::AssociateHotkey { hotkey: addr(9) }]);
     stake(&mut net, 2, 9, 100);
@@ -1319,14 +1336,12 @@ fn epoch_hooks_of_one_block_share_the_block_gas_budget() {
         ..taochain_primitives::Params::default()
     })
     .expect("json");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut chain = MockChain::open(dir.path());
+    let mut chain = MockChain::in_memory();
     chain.init(CHAIN_ID, &app_state);
     chain.block(vec![]);
     let mut net = Net {
         chain,
         nonces: BTreeMap::new(),
-        _dir: dir,
     };
     subnet_one(&mut net);
     register_subnet(&mut net, 1, 8);
@@ -1372,4 +1387,60 @@ fn epoch_hooks_of_one_block_share_the_block_gas_budget() {
         }
     }
     assert!(alone > 2);
+}
+
+#[test]
+fn stake_activated_by_another_subnets_epoch_still_earns_nothing_on_this_one() {
+    let mut net = Net::new();
+    standard(&mut net);
+    // Validator hotkey 5 is also a neuron of subnet 2, whose tempo is 1.
+    register_subnet(&mut net, 1, 8);
+    net.ok(
+        1,
+        vec![Msg::SetHyperparam {
+            netuid: 2,
+            name: "tempo".into(),
+            value: 1,
+        }],
+    );
+    register(&mut net, 1, 2, 5);
+    let m6 = uid(&net, 1, 6);
+    net.ok(
+        5,
+        vec![Msg::SetWeights {
+            netuid: 1,
+            uids: vec![m6],
+            values: vec![1],
+            version_key: 0,
+        }],
+    );
+    net.until_epoch(1);
+    // Four blocks before subnet 1's epoch, coldkey 2 nominates on 5; subnet 2's epochs
+    // come and go in between.
+    let epoch = next_epoch_height(&net, 1);
+    while net.chain.height() + 5 < epoch {
+        net.empty();
+    }
+    stake(&mut net, 2, 5, 2_000);
+    let mut subnet2_epochs = 0;
+    let b = loop {
+        let b = net.empty();
+        if epoch_event(&b, 1).is_some() {
+            break b;
+        }
+        subnet2_epochs += usize::from(epoch_event(&b, 2).is_some());
+    };
+    assert!(subnet2_epochs >= 1, "no epoch of subnet 2 in between");
+    assert_eq!(b.height, epoch);
+    let pool: taochain_primitives::subnet::StakePool =
+        net.get(&format!("/pool/{}", addr(5))).expect("pool");
+    assert_eq!(
+        unclaimed(&net, 5, 2),
+        0,
+        "the nomination earned from a tempo it missed"
+    );
+    // Subnet 1's epoch was the last one the stake had to wait for: it is active now.
+    assert_eq!(pool.pending, 0);
+    net.until_epoch(1);
+    assert!(unclaimed(&net, 5, 2) > 0);
 }

@@ -1,4 +1,5 @@
-//! In-process ABCI tests: the app driven by a mock consensus over RocksDB on disk.
+//! In-process ABCI tests: the app driven by a mock consensus over RocksDB on disk (restarts,
+//! the backend comparison) or the in-memory store.
 
 mod attacks;
 mod bad_input;
@@ -13,9 +14,17 @@ use taochain_testkit::fixtures::{CHAIN_ID, genesis};
 /// Funded balance of each fixture account.
 pub const BALANCE: u64 = 1_000_000_000_000;
 
-/// A chain with 4 funded fixture accounts and block 1 committed.
+/// A chain with 4 funded fixture accounts and block 1 committed, on RocksDB in `dir`.
 pub fn started_chain(dir: &std::path::Path) -> MockChain {
-    let mut chain = MockChain::open(dir);
+    start(MockChain::open(dir))
+}
+
+/// The same, over the in-memory store.
+pub fn started_chain_in_memory() -> MockChain {
+    start(MockChain::in_memory())
+}
+
+fn start(mut chain: MockChain) -> MockChain {
     chain.init(CHAIN_ID, &genesis(4, BALANCE));
     chain.block(vec![]);
     chain

@@ -12,7 +12,7 @@ use taochain_testkit::fixtures::{FEE, addr, signed};
 use taochain_vm::testing::contract_wasm;
 use taochain_work::{Matrix, gemm, npy};
 
-use crate::started_chain;
+use crate::started_chain_in_memory;
 
 #[derive(BorshSerialize)]
 enum ExecuteMsg {
@@ -96,9 +96,8 @@ impl Net {
 
 #[test]
 fn matmul_jobs_pay_honest_miners_and_record_cheats() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let mut net = Net {
-        chain: started_chain(dir.path()),
+        chain: started_chain_in_memory(),
         nonces: [0; 4],
     };
     // The market runs subnet 1 (owner: key 3); miners 1 (honest) and 2 (cheat) register.
