@@ -244,9 +244,10 @@ fn economy_message(
             neurons::burned_register(state, s, *netuid, hotkey, h)
         }
         Msg::RootRegister { hotkey } => neurons::root_register(state, s, hotkey, h),
-        Msg::AddStake { hotkey, amount } => staking::add_stake(state, s, hotkey, *amount),
-        Msg::RemoveStake { hotkey, amount } => staking::remove_stake(state, s, hotkey, *amount),
-        Msg::MoveStake { from, to, amount } => staking::move_stake(state, s, from, to, *amount),
+        Msg::AddStake { hotkey, amount } => staking::add_stake(state, s, hotkey, *amount, h),
+        Msg::RemoveStake { hotkey, amount } => staking::remove_stake(state, s, hotkey, *amount, h),
+        Msg::MoveStake { from, to, amount } => staking::move_stake(state, s, from, to, *amount, h),
+        Msg::ClaimRewards { hotkey } => staking::claim(state, s, hotkey),
         Msg::SetTake { hotkey, take_bps } => staking::set_take(state, s, hotkey, *take_bps, h),
         Msg::SetWeights {
             netuid,

@@ -100,11 +100,14 @@ pub enum RejectCode {
     DepositTooLow = 46,
     /// `gas_limit` above the `max_tx_gas` parameter.
     GasLimitTooHigh = 47,
+    /// Stake held by a lock: behind an open governance vote, or the stake that won a
+    /// root seat, until its block.
+    StakeLocked = 48,
 }
 
 impl RejectCode {
     /// Every code, in order.
-    pub const ALL: [RejectCode; 47] = [
+    pub const ALL: [RejectCode; 48] = [
         RejectCode::TxTooLarge,
         RejectCode::Truncated,
         RejectCode::TrailingBytes,
@@ -152,6 +155,7 @@ impl RejectCode {
         RejectCode::RateLimited,
         RejectCode::DepositTooLow,
         RejectCode::GasLimitTooHigh,
+        RejectCode::StakeLocked,
     ];
 
     /// The numeric code returned over ABCI.
@@ -214,6 +218,7 @@ impl RejectCode {
             RejectCode::RateLimited => "rate_limited",
             RejectCode::DepositTooLow => "deposit_too_low",
             RejectCode::GasLimitTooHigh => "gas_limit_too_high",
+            RejectCode::StakeLocked => "stake_locked",
         }
     }
 }

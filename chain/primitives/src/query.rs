@@ -7,7 +7,8 @@
 //! `/emission` (the emission pool account), `/chain_id`, `/code/{id}`, `/contract/{addr}`,
 //! `/contract/{addr}/state/{hex key}`, `/blob/{hash}`, and the economy's `/subnet/{netuid}`,
 //! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
-//! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/proposal/{id}`,
+//! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/pool/{hotkey}`,
+//! `/share/{hotkey}/{coldkey}`, `/hlock/{hotkey}`, `/clock/{coldkey}`, `/proposal/{id}`,
 //! `/vote/{id}/{addr}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`.
 
 use alloc::format;
@@ -18,9 +19,9 @@ use crate::Address;
 use crate::emission::emission_pool;
 use crate::schema::{
     CHAIN_ID_KEY, ECONOMY_PARAMS_KEY, EMISSION_CARRY_KEY, PARAMS_KEY, SUBNET_SHARES_KEY,
-    SUPPLY_KEY, TOTAL_STAKE_KEY, account_key, blob_key, code_key, cold_stake_key, contract_key,
-    contract_store_key, hotkey_key, neuron_key, pot_key, proposal_key, stake_key, subnet_key,
-    uid_key, vote_key,
+    SUPPLY_KEY, TOTAL_STAKE_KEY, account_key, blob_key, code_key, cold_lock_key, cold_stake_key,
+    contract_key, contract_store_key, hotkey_key, hotkey_lock_key, neuron_key, pool_key, pot_key,
+    proposal_key, share_key, stake_key, subnet_key, uid_key, vote_key,
 };
 
 /// Query error codes (distinct from transaction codes).
@@ -72,7 +73,7 @@ pub fn state_key_for_path(path: &str) -> Result<Vec<u8>, PathError> {
         _ => Err((
             codes::UNKNOWN_PATH,
             format!(
-                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
+                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /rewards/{{hotkey}}/{{coldkey}}, /pool/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
             ),
         )),
     }
@@ -115,6 +116,10 @@ fn economy_key(parts: &[&str]) -> Result<Option<Vec<u8>>, PathError> {
         ["hotkey", h] => hotkey_key(addr(h)?.as_bytes()),
         ["stake", h, c] => stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()),
         ["coldstake", c] => cold_stake_key(addr(c)?.as_bytes()),
+        ["pool", h] => pool_key(addr(h)?.as_bytes()),
+        ["share", h, c] => share_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()),
+        ["hlock", h] => hotkey_lock_key(addr(h)?.as_bytes()),
+        ["clock", c] => cold_lock_key(addr(c)?.as_bytes()),
         ["proposal", id] => proposal_key(num("proposal id", id)?),
         ["vote", id, a] => vote_key(num("proposal id", id)?, addr(a)?.as_bytes()),
         ["economy"] => ECONOMY_PARAMS_KEY.to_vec(),
@@ -207,6 +212,13 @@ mod tests {
                 stake_key(x.as_bytes(), y.as_bytes()),
             ),
             (format!("/coldstake/{y}"), cold_stake_key(y.as_bytes())),
+            (format!("/pool/{x}"), pool_key(x.as_bytes())),
+            (
+                format!("/share/{x}/{y}"),
+                share_key(x.as_bytes(), y.as_bytes()),
+            ),
+            (format!("/hlock/{x}"), hotkey_lock_key(x.as_bytes())),
+            (format!("/clock/{y}"), cold_lock_key(y.as_bytes())),
             ("/proposal/4".into(), proposal_key(4)),
             (format!("/vote/4/{y}"), vote_key(4, y.as_bytes())),
             ("/economy".into(), ECONOMY_PARAMS_KEY.to_vec()),

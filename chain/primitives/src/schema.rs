@@ -84,7 +84,7 @@ pub const COLD_STAKE_PREFIX: &[u8] = b"cstake/";
 pub const COMMIT_PREFIX: &[u8] = b"commit/";
 /// Prefix: `proposal/` ++ id -> borsh `Proposal`.
 pub const PROPOSAL_PREFIX: &[u8] = b"proposal/";
-/// Prefix: `vote/` ++ id ++ voter -> borsh `VoteChoice`.
+/// Prefix: `vote/` ++ id ++ voter -> borsh `VoteRecord` (choice, stake at vote time).
 pub const VOTE_PREFIX: &[u8] = b"vote/";
 
 /// `subnet/` key.
@@ -176,4 +176,38 @@ pub fn gov_open_key(voting_end: u64, id: u64) -> Vec<u8> {
         &id.to_be_bytes(),
     ]
     .concat()
+}
+
+// Nominator pools (F1 reward-per-share) and stake locks.
+
+/// Prefix: `pool/` ++ hotkey -> borsh `StakePool`.
+pub const POOL_PREFIX: &[u8] = b"pool/";
+/// Prefix: `share/` ++ hotkey ++ coldkey -> borsh `PoolShare`.
+pub const SHARE_PREFIX: &[u8] = b"share/";
+/// Prefix: `period/` ++ hotkey ++ period (u64 BE) -> borsh `PeriodEnd`.
+pub const PERIOD_PREFIX: &[u8] = b"period/";
+/// Prefix: `hlock/` ++ hotkey -> borsh `StakeLock` (the stake that won a root seat).
+pub const HOTKEY_LOCK_PREFIX: &[u8] = b"hlock/";
+/// Prefix: `clock/` ++ coldkey -> borsh `StakeLock` (stake behind open governance votes).
+pub const COLD_LOCK_PREFIX: &[u8] = b"clock/";
+
+/// `pool/` key.
+pub fn pool_key(hotkey: &[u8; 20]) -> Vec<u8> {
+    [POOL_PREFIX, hotkey].concat()
+}
+/// `share/` key.
+pub fn share_key(hotkey: &[u8; 20], coldkey: &[u8; 20]) -> Vec<u8> {
+    [SHARE_PREFIX, hotkey, coldkey].concat()
+}
+/// `period/` key.
+pub fn period_key(hotkey: &[u8; 20], period: u64) -> Vec<u8> {
+    [PERIOD_PREFIX, hotkey, &period.to_be_bytes()].concat()
+}
+/// `hlock/` key.
+pub fn hotkey_lock_key(hotkey: &[u8; 20]) -> Vec<u8> {
+    [HOTKEY_LOCK_PREFIX, hotkey].concat()
+}
+/// `clock/` key.
+pub fn cold_lock_key(coldkey: &[u8; 20]) -> Vec<u8> {
+    [COLD_LOCK_PREFIX, coldkey].concat()
 }

@@ -395,6 +395,102 @@ pub struct HotkeyInfo {
     pub total_stake: u64,
 }
 
+/// Scale of [`StakePool::acc`]: nominator reward per staked rao, in units of 1e-18 rao.
+pub const REWARD_SCALE: u128 = 1_000_000_000_000_000_000;
+
+/// A hotkey's nominator pool, F1-style (as Cosmos' distribution module): an epoch adds
+/// the nominators' part of the hotkey's dividends to one cumulative index instead of
+/// paying every nominator, and each `(hotkey, coldkey)` pair settles what it earned when
+/// its stake changes or it claims, so an epoch costs O(neurons), not O(nominations).
+///
+/// Stake added to a hotkey is *pending* until the hotkey's next epoch (any subnet it is a
+/// neuron of, or root): it earns nothing and Yuma does not count it for that epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct StakePool {
+    /// Cumulative nominator reward per active staked rao, scaled by [`REWARD_SCALE`];
+    /// wrapping (only differences are used, and each fits).
+    pub acc: u128,
+    /// Epochs that activated pending stake so far (the pool's period).
+    pub period: u64,
+    /// Stake added during the current period: not earning, not counted by Yuma.
+    pub pending: u64,
+    /// Block of the last stake addition.
+    pub added_height: u64,
+    /// Stake added in block `added_height` (not usable for a root seat in that block).
+    pub added_in_block: u64,
+}
+
+impl StakePool {
+    /// The stake that earns and counts in Yuma: `total` minus pending.
+    pub fn active(&self, total: u64) -> u64 {
+        total.saturating_sub(self.pending)
+    }
+
+    /// `total` minus what was added in block `height`: the stake held before it.
+    pub fn held_before(&self, total: u64, height: u64) -> u64 {
+        if self.added_height == height {
+            total.saturating_sub(self.added_in_block)
+        } else {
+            total
+        }
+    }
+}
+
+/// One `(hotkey, coldkey)` pair's place in the hotkey's [`StakePool`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct PoolShare {
+    /// The pool's index when the pair's active stake was last settled.
+    pub acc: u128,
+    /// Stake added in period `pending_period` (active once the pool's period passes it).
+    pub pending: u64,
+    /// The period `pending` was added in.
+    pub pending_period: u64,
+}
+
+/// The pool's index right after the epoch that ended a period, and the pending stake of
+/// that period not yet settled (the record is deleted when it reaches zero).
+#[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct PeriodEnd {
+    /// [`StakePool::acc`] after that epoch's rewards.
+    pub acc: u128,
+    /// Pending stake of the period that pairs have not settled yet.
+    pub unsettled: u64,
+}
+
+/// Stake that may not leave before a height: a governance vote's weight (per coldkey) or
+/// the stake that won a root seat (per hotkey).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct StakeLock {
+    /// The stake must stay at or above this many rao...
+    pub amount: u64,
+    /// ...through this block (inclusive).
+    pub until: u64,
+}
+
+impl StakeLock {
+    /// The lock in force at `height` (zero once it expired).
+    pub fn at(&self, height: u64) -> u64 {
+        if height <= self.until { self.amount } else { 0 }
+    }
+
+    /// This lock merged with another: the larger amount, the later end.
+    pub fn merge(self, other: StakeLock, height: u64) -> StakeLock {
+        StakeLock {
+            amount: self.at(height).max(other.amount),
+            until: self.until.max(other.until),
+        }
+    }
+}
+
+/// A vote as stored: the choice and the voter's stake when it voted (locked until the tally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct VoteRecord {
+    /// The choice.
+    pub choice: VoteChoice,
+    /// The voter's stake at vote time, rao.
+    pub weight: u64,
+}
+
 /// What a proposal does when it passes.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 #[borsh(use_discriminant = true)]

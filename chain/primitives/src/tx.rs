@@ -180,7 +180,7 @@ pub enum Msg {
         /// rao held until the tally.
         deposit: u64,
     } = 18,
-    /// Vote on an open proposal (weight: the voter's stake at tally).
+    /// Vote on an open proposal (weight: the voter's stake now, locked until the tally).
     Vote {
         /// Proposal id.
         id: u64,
@@ -193,6 +193,12 @@ pub enum Msg {
         /// The bytes.
         bytes: Vec<u8>,
     } = 20,
+    /// Pay out the signer's nominator rewards accrued on a hotkey (they are also paid
+    /// whenever the signer's stake on it changes).
+    ClaimRewards {
+        /// Hotkey.
+        hotkey: Address,
+    } = 21,
 }
 
 impl Msg {
@@ -310,6 +316,9 @@ impl BorshDeserialize for Msg {
             }),
             20 => Ok(Msg::StoreBlob {
                 bytes: Vec::deserialize_reader(reader)?,
+            }),
+            21 => Ok(Msg::ClaimRewards {
+                hotkey: Address::deserialize_reader(reader)?,
             }),
             _ => Err(IoError::new(ErrorKind::InvalidInput, UNKNOWN_VARIANT)),
         }

@@ -2,13 +2,17 @@
 //! carried rao) into the subnets' pots by their root shares; (2) for each subnet whose tempo
 //! ends at this height (subtensor's `(height + netuid + 1) % (tempo + 1) == 0`), ascending
 //! by netuid: call its contract's `epoch` hook (weights it returns become the owner UID's
-//! weights), run Yuma consensus and pay the pot 18/41/41; (3) every `root_tempo` blocks,
-//! the root epoch sets each subnet's share; (4) governance tallies (see `governance`).
+//! weights; the hooks of one block share a `max_block_gas` budget, `epoch_gas` each, and a
+//! hook beyond it is skipped), run Yuma consensus and pay the pot 18/41/41; (3) every
+//! `root_tempo` blocks, the root epoch sets each subnet's share; (4) governance tallies
+//! (see `governance`).
 //!
 //! Payout recipients: the owner's 18% to the subnet owner's coldkey; a miner's part to its
 //! hotkey's coldkey; a validator's part is split into the hotkey's take (to its coldkey) and
-//! the rest to its nominators pro rata to their stake (remainder to the hotkey's coldkey).
-//! Everything is paid into free balances out of the `emission_pool` account.
+//! the rest to its nominators pro rata to their active stake, through the hotkey's reward
+//! pool (`rewards`: one index step per hotkey, claimed by each nominator; rounding to the
+//! hotkey's coldkey). Yuma sees each hotkey's active stake: stake added during the tempo
+//! is pending until this epoch ends, so it earns nothing from it.
 
 use taochain_primitives::Address;
 use taochain_primitives::subnet::{Neuron, SubnetInfo};
@@ -20,7 +24,8 @@ use taochain_storage::schema::{EMISSION_CARRY_KEY, SUBNET_SHARES_KEY};
 use taochain_vm_abi::EpochCall;
 
 use super::neurons::root_n;
-use super::store::{self, neurons, nominators, set_neuron, set_pot, set_subnet};
+use super::rewards;
+use super::store::{self, neurons, set_neuron, set_pot, set_subnet};
 use crate::AppError;
 use crate::bank::{read, transfer, write};
 use crate::contracts::{self, epoch_hook};
@@ -45,9 +50,12 @@ pub fn end_block(
     let subnets = store::subnets(state)?;
     distribute(state, reward, &subnets)?;
     let mut events = vec![];
+    // Contract epoch hooks share one budget per block (each reserves `epoch_gas`), so a
+    // block runs at most `max_block_gas / epoch_gas` of them however many subnets align.
+    let mut hook_budget = store::chain_params(state)?.max_block_gas;
     for (netuid, s) in subnets {
         if is_epoch(height, netuid, s.hyperparams.tempo) {
-            events.extend(subnet_epoch(state, env, netuid, s)?);
+            events.extend(subnet_epoch(state, env, netuid, s, &mut hook_budget)?);
         }
     }
     let p = store::params(state)?;
@@ -117,6 +125,7 @@ fn subnet_epoch(
     env: &contracts::Env<'_>,
     netuid: u16,
     mut s: SubnetInfo,
+    hook_budget: &mut u64,
 ) -> Result<Vec<Event>, AppError> {
     let height = env.height;
     let hp = s.hyperparams.clone();
@@ -130,7 +139,16 @@ fn subnet_epoch(
     };
     let gas = store::params(state)?.epoch_gas;
     let msg = borsh::to_vec(&call).unwrap_or_default();
-    match epoch_hook(state, env, s.contract, &msg, gas)? {
+    let hook = if *hook_budget < gas {
+        Err(
+            "this block's epoch gas budget (max_block_gas) is spent; the owner's weights stay"
+                .into(),
+        )
+    } else {
+        *hook_budget -= gas;
+        epoch_hook(state, env, s.contract, &msg, gas)?
+    };
+    match hook {
         Ok(done) => {
             events.extend(done.events);
             if let (Some(w), Some(owner)) = (contract_weights(&done.data, s.n), all.first_mut()) {
@@ -146,9 +164,9 @@ fn subnet_epoch(
     let mut owners = Vec::with_capacity(all.len());
     let mut stakes = Vec::with_capacity(all.len());
     for n in &all {
-        let h = store::hotkey(state, &n.hotkey)?;
-        stakes.push(h.as_ref().map_or(0, |h| h.total_stake));
-        owners.push(h);
+        // Yuma counts active stake only: stake added during this tempo is still pending.
+        stakes.push(rewards::active_stake(state, &n.hotkey)?);
+        owners.push(store::hotkey(state, &n.hotkey)?);
     }
     let input = EpochInput {
         neurons: all
@@ -181,13 +199,11 @@ fn subnet_epoch(
         if v > 0 {
             let take_bps = owners[i].as_ref().map_or(0, |h| h.take_bps) as u64;
             let take = v / 10_000 * take_bps + v % 10_000 * take_bps / 10_000;
-            let noms = nominators(state, &n.hotkey)?;
-            let (parts, left) = split(v - take, &noms.iter().map(|x| x.1).collect::<Vec<_>>());
+            // The nominators' part raises the hotkey's pool index; each claims it later.
+            let left = rewards::distribute(state, &n.hotkey, stakes[i], v - take)?;
             pay(state, &coldkey, take + left)?;
-            for ((cold, _), part) in noms.iter().zip(parts) {
-                pay(state, cold, part)?;
-            }
         }
+        rewards::end_period(state, &n.hotkey)?;
         n.consensus = out.consensus[i];
         n.incentive = out.incentive[i];
         n.dividends = out.dividends[i];
@@ -223,7 +239,7 @@ fn root_epoch(state: &mut (impl StateWrite + ?Sized)) -> Result<Event, AppError>
     let cols = subnets.last().map_or(1, |&m| m as usize + 1);
     let mut stakes = Vec::with_capacity(members.len());
     for m in &members {
-        stakes.push(store::hotkey(state, &m.hotkey)?.map_or(0, |h| h.total_stake));
+        stakes.push(rewards::active_stake(state, &m.hotkey)?);
     }
     let p = store::params(state)?;
     let permits = top_k_permits(&stakes, p.root_max_uids.min(u16::MAX as u64) as u16, None);
@@ -260,6 +276,7 @@ fn root_epoch(state: &mut (impl StateWrite + ?Sized)) -> Result<Event, AppError>
         m.trust = to_u16(c.trust[uid]);
         m.dividends = to_u16(c.dividends[uid]);
         set_neuron(state, 0, uid as u16, m);
+        rewards::end_period(state, &m.hotkey)?;
     }
     Ok(Event::new(
         "root_epoch",

@@ -1,12 +1,16 @@
 //! Governance: `Propose` (a deposit held in `gov_deposits`), `Vote` (one per coldkey, only
 //! with stake), and the end-of-block tally of every proposal whose voting period ends at
-//! this height, in id order. Votes weigh the voter's total stake at the tally. Quorum:
+//! this height, in id order. A vote weighs the voter's total stake when it votes, and that
+//! stake is locked (`RemoveStake` refused, `StakeLocked`) through the end of the vote, so
+//! the same rao cannot vote twice through another coldkey. Quorum:
 //! voting stake >= `quorum_bps` of all stake; then the deposit is refunded and the proposal
 //! passes when `yes >= threshold_bps` of `yes + no`; without quorum the deposit is burned.
 //! A passed action runs in its own delta: if it fails the proposal is `Failed` and nothing
 //! else changes.
 
-use taochain_primitives::subnet::{Proposal, ProposalAction, ProposalStatus, VoteChoice};
+use taochain_primitives::subnet::{
+    Proposal, ProposalAction, ProposalStatus, StakeLock, VoteChoice, VoteRecord,
+};
 use taochain_primitives::{Address, Params, RejectCode};
 use taochain_storage::schema::{
     GOV_OPEN_PREFIX, PARAMS_KEY, PROPOSAL_SEQ_KEY, TOTAL_STAKE_KEY, gov_open_key, proposal_key,
@@ -122,16 +126,17 @@ pub fn vote(
     choice: VoteChoice,
     height: u64,
 ) -> Result<Done, Fail> {
-    match read::<Proposal>(state, &proposal_key(id))? {
-        Some(p) if p.status == ProposalStatus::Open && height <= p.voting_end => {}
+    let voting_end = match read::<Proposal>(state, &proposal_key(id))? {
+        Some(p) if p.status == ProposalStatus::Open && height <= p.voting_end => p.voting_end,
         _ => {
             return reject(
                 RejectCode::ProposalNotFound,
                 format!("no open proposal {id}"),
             );
         }
-    }
-    if cold_stake(state, sender)? == 0 {
+    };
+    let weight = cold_stake(state, sender)?;
+    if weight == 0 {
         return reject(
             RejectCode::NoVotingPower,
             format!("{sender} has no stake; votes weigh stake"),
@@ -144,7 +149,13 @@ pub fn vote(
             format!("{sender} already voted on {id}"),
         );
     }
-    write(state, &key, &choice);
+    // The vote weighs the stake now, and that stake stays through the tally.
+    write(state, &key, &VoteRecord { choice, weight });
+    let lock = StakeLock {
+        amount: weight,
+        until: voting_end,
+    };
+    store::lock_coldkey(state, sender, lock, height)?;
     done(vec![Event::new(
         "vote",
         &[
@@ -195,16 +206,8 @@ fn tally(
         .ok_or_else(|| AppError::Invariant(format!("open proposal {id} is missing")))?;
     let prefix = [taochain_storage::schema::VOTE_PREFIX, &id.to_be_bytes()[..]].concat();
     for (k, v) in scan(state, &prefix)? {
-        let voter = k
-            .get(prefix.len()..)
-            .and_then(|b| <[u8; 20]>::try_from(b).ok())
-            .map(Address)
-            .ok_or_else(|| AppError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                detail: "bad vote key".into(),
-            })?;
-        let weight = cold_stake(state, &voter)?;
-        match decode::<VoteChoice>(&k, &v)? {
+        let VoteRecord { choice, weight } = decode(&k, &v)?;
+        match choice {
             VoteChoice::Yes => p.yes = p.yes.saturating_add(weight),
             VoteChoice::No => p.no = p.no.saturating_add(weight),
             VoteChoice::Abstain => p.abstain = p.abstain.saturating_add(weight),

@@ -13,6 +13,7 @@ pub mod epoch;
 pub mod governance;
 pub mod neurons;
 pub mod query;
+pub mod rewards;
 pub mod staking;
 pub mod store;
 pub mod subnets;

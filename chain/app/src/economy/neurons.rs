@@ -3,9 +3,10 @@
 //! and takes the next free UID or, when full, replaces the non-immune neuron with the lowest
 //! last-epoch emission (ties: earliest registration, then lowest UID; UID 0, the owner's, is
 //! never replaced). `RootRegister` puts a hotkey on root (netuid 0): free, and when root is
-//! full only a hotkey with more stake than the weakest root member gets in.
+//! full only a hotkey whose stake held before this block is above the weakest root
+//! member's gets in, and that much of its stake stays locked through the next root epoch.
 
-use taochain_primitives::subnet::{Neuron, bumped_burn, decayed_burn};
+use taochain_primitives::subnet::{Neuron, StakeLock, bumped_burn, decayed_burn};
 use taochain_primitives::{Address, RejectCode};
 use taochain_storage::schema::{COMMIT_PREFIX, ROOT_N_KEY, uid_key};
 use taochain_storage::{StateRead, StateWrite};
@@ -13,7 +14,7 @@ use taochain_storage::{StateRead, StateWrite};
 use super::staking::ensure_hotkey;
 use super::store::{self, neuron, set_neuron, set_subnet, set_uid, uid_of};
 use super::subnets::existing;
-use super::{Fail, done, reject};
+use super::{Fail, done, reject, rewards};
 use crate::bank::{account, read, set_account, write};
 use crate::contracts::Done;
 use crate::emission::recycle;
@@ -135,6 +136,16 @@ pub fn burned_register(
     )])
 }
 
+/// The first root-epoch height after `height` (`u64::MAX` when root epochs are off).
+fn next_root_epoch(height: u64, root_tempo: u64) -> u64 {
+    if root_tempo == 0 {
+        return u64::MAX;
+    }
+    (height / root_tempo)
+        .saturating_add(1)
+        .saturating_mul(root_tempo)
+}
+
 /// Number of root UIDs in use.
 pub fn root_n(state: &(impl StateRead + ?Sized)) -> Result<u16, crate::AppError> {
     Ok(read(state, ROOT_N_KEY)?.unwrap_or(0))
@@ -165,15 +176,28 @@ pub fn root_register(
                 weakest = Some((stake, uid));
             }
         }
+        // Only stake held before this block competes, and the stake that wins stays
+        // locked through the next root epoch: a seat cannot be taken with stake that is
+        // added and removed again in one transaction (or block).
+        let held = rewards::pool(state, hotkey)?.held_before(info.total_stake, height);
         match weakest {
-            Some((stake, uid)) if info.total_stake > stake => {
+            Some((stake, uid)) if held > stake => {
                 evict(state, 0, uid)?;
+                let p = store::params(state)?;
+                let until = next_root_epoch(height, p.root_tempo);
+                let lock = StakeLock {
+                    amount: stake.saturating_add(1),
+                    until,
+                };
+                store::lock_hotkey(state, hotkey, lock, height)?;
                 uid
             }
             _ => {
                 return reject(
                     RejectCode::SubnetFull,
-                    format!("root is full and {hotkey}'s stake is not above the lowest member's"),
+                    format!(
+                        "root is full and {hotkey}'s stake held before this block ({held} rao) is not above the lowest member's"
+                    ),
                 );
             }
         }

@@ -1,11 +1,13 @@
 //! Economy queries. State paths (provable, raw borsh of one key: `/subnet/{netuid}`,
 //! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
 //! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/proposal/{id}`,
-//! `/vote/{id}/{addr}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`) map to
-//! their keys in [`taochain_primitives::query::economy_key_for_path`]. Computed views at the latest
+//! `/vote/{id}/{addr}`, `/pool/{hotkey}`, `/share/{hotkey}/{coldkey}`, `/hlock/{hotkey}`,
+//! `/clock/{coldkey}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`) map to their
+//! keys in [`taochain_primitives::query::economy_key_for_path`]. Computed views at the latest
 //! height (borsh, no proof): `/subnets` (`Vec<SubnetView>`), `/metagraph/{netuid}`
-//! (`Vec<MetagraphRow>`), `/nominators/{hotkey}` (`Vec<(Address, u64)>`), `/lock_cost`
-//! (u64), `/proposals` (`Vec<Proposal>`).
+//! (`Vec<MetagraphRow>`), `/nominators/{hotkey}` (`Vec<(Address, u64)>`),
+//! `/rewards/{hotkey}/{coldkey}` (u64, unclaimed nominator rewards), `/lock_cost` (u64),
+//! `/proposals` (`Vec<Proposal>`).
 
 use taochain_primitives::Address;
 use taochain_primitives::query::{addr, num};
@@ -40,6 +42,11 @@ pub fn view(
                     format!("no subnet {netuid}"),
                 )),
             }),
+        },
+        ["rewards", h, c] => match (addr(h), addr(c)) {
+            (Err(e), _) | (_, Err(e)) => Ok(Err(e)),
+            (Ok(h), Ok(c)) => super::rewards::unclaimed(state, &h, &c)
+                .map(|v| Ok(borsh::to_vec(&v).unwrap_or_default())),
         },
         ["nominators", h] => match addr(h) {
             Err(e) => Ok(Err(e)),

@@ -1,6 +1,9 @@
 //! Hotkeys and stake: `AssociateHotkey`, `AddStake`, `RemoveStake`, `MoveStake`,
-//! `SetTake`. Staked rao sits in the `staking` module account; each `(hotkey, coldkey)`
-//! pair, each hotkey's total, each coldkey's total and the grand total are kept in step.
+//! `ClaimRewards`, `SetTake`. Staked rao sits in the `staking` module account; each
+//! `(hotkey, coldkey)` pair, each hotkey's total, each coldkey's total and the grand total
+//! are kept in step, and every change of a pair first settles its rewards (`rewards`).
+//! Locked stake (`StakeLocked`) cannot leave: a root seat's winning stake through the next
+//! root epoch, a voter's stake through the end of the vote.
 
 use taochain_primitives::subnet::{HotkeyInfo, MAX_TAKE_BPS};
 use taochain_primitives::{Address, RejectCode};
@@ -8,7 +11,7 @@ use taochain_storage::StateWrite;
 use taochain_storage::schema::{TOTAL_STAKE_KEY, cold_stake_key, stake_key};
 
 use super::store::{self, cold_stake, hotkey, set_hotkey};
-use super::{Fail, done, reject, staking_account};
+use super::{Fail, done, reject, rewards, staking_account};
 use crate::bank::{read, transfer, write};
 use crate::contracts::Done;
 use crate::events::Event;
@@ -123,18 +126,71 @@ fn non_zero(amount: u64) -> Result<(), Fail> {
     Ok(())
 }
 
-/// `AddStake`: free balance -> stake on `hotkey`.
+/// Settles the pair's rewards (see [`rewards`]), with an event when any were paid.
+fn settle(
+    state: &mut (impl StateWrite + ?Sized),
+    key: &Address,
+    coldkey: &Address,
+    events: &mut Vec<Event>,
+) -> Result<(), Fail> {
+    let paid = rewards::settle(state, key, coldkey)?;
+    if paid > 0 {
+        events.push(stake_event("rewards_paid", coldkey, key, paid));
+    }
+    Ok(())
+}
+
+/// Refuses a removal that would take locked stake: the hotkey's stake that won a root
+/// seat, and (when the stake leaves the coldkey) stake behind an open governance vote.
+fn unlocked(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    key: &Address,
+    amount: u64,
+    leaves_coldkey: bool,
+    height: u64,
+) -> Result<(), Fail> {
+    let total = hotkey(state, key)?.map_or(0, |h| h.total_stake);
+    let lock = store::hotkey_lock(state, key)?;
+    rewards::check_lock(
+        total,
+        amount,
+        lock,
+        height,
+        "this hotkey's stake (it won a root seat)",
+    )?;
+    if leaves_coldkey {
+        let have = cold_stake(state, sender)?;
+        let lock = store::cold_lock(state, sender)?;
+        rewards::check_lock(
+            have,
+            amount,
+            lock,
+            height,
+            "your stake (it backs a governance vote)",
+        )?;
+    }
+    Ok(())
+}
+
+/// `AddStake`: free balance -> stake on `hotkey`, pending (earning nothing, not counted
+/// by Yuma) until the hotkey's next epoch.
 pub fn add_stake(
     state: &mut (impl StateWrite + ?Sized),
     sender: &Address,
     key: &Address,
     amount: u64,
+    height: u64,
 ) -> Result<Done, Fail> {
     non_zero(amount)?;
     known_hotkey(state, key)?;
     bank(state, sender, &staking_account(), amount)?;
+    let mut events = vec![];
+    settle(state, key, sender, &mut events)?;
     adjust(state, key, sender, amount, true)?;
-    done(vec![stake_event("stake_added", sender, key, amount)])
+    rewards::added(state, key, sender, amount, height)?;
+    events.push(stake_event("stake_added", sender, key, amount));
+    done(events)
 }
 
 fn enough_stake(
@@ -142,7 +198,7 @@ fn enough_stake(
     sender: &Address,
     key: &Address,
     amount: u64,
-) -> Result<(), Fail> {
+) -> Result<u64, Fail> {
     let have = store::stake(state, key, sender)?;
     if have < amount {
         return reject(
@@ -150,37 +206,51 @@ fn enough_stake(
             format!("{sender} has {have} rao staked on {key}, not {amount}"),
         );
     }
-    Ok(())
+    Ok(have)
 }
 
-/// `RemoveStake`: stake -> free balance.
+/// `RemoveStake`: stake -> free balance (pending stake first), with the rewards earned.
 pub fn remove_stake(
     state: &mut (impl StateWrite + ?Sized),
     sender: &Address,
     key: &Address,
     amount: u64,
+    height: u64,
 ) -> Result<Done, Fail> {
     non_zero(amount)?;
-    enough_stake(state, sender, key, amount)?;
+    let have = enough_stake(state, sender, key, amount)?;
+    unlocked(state, sender, key, amount, true, height)?;
+    let mut events = vec![];
+    settle(state, key, sender, &mut events)?;
     adjust(state, key, sender, amount, false)?;
+    rewards::removed(state, key, sender, amount, have - amount)?;
     bank(state, &staking_account(), sender, amount)?;
-    done(vec![stake_event("stake_removed", sender, key, amount)])
+    events.push(stake_event("stake_removed", sender, key, amount));
+    done(events)
 }
 
-/// `MoveStake`: the sender's stake from one hotkey to another.
+/// `MoveStake`: the sender's stake from one hotkey to another (pending on the new one
+/// until its next epoch), with the rewards earned on both.
 pub fn move_stake(
     state: &mut (impl StateWrite + ?Sized),
     sender: &Address,
     from: &Address,
     to: &Address,
     amount: u64,
+    height: u64,
 ) -> Result<Done, Fail> {
     non_zero(amount)?;
-    enough_stake(state, sender, from, amount)?;
+    let have = enough_stake(state, sender, from, amount)?;
     known_hotkey(state, to)?;
+    unlocked(state, sender, from, amount, false, height)?;
+    let mut events = vec![];
+    settle(state, from, sender, &mut events)?;
+    settle(state, to, sender, &mut events)?;
     adjust(state, from, sender, amount, false)?;
+    rewards::removed(state, from, sender, amount, have - amount)?;
     adjust(state, to, sender, amount, true)?;
-    done(vec![Event::new(
+    rewards::added(state, to, sender, amount, height)?;
+    events.push(Event::new(
         "stake_moved",
         &[
             ("coldkey", sender.to_string()),
@@ -188,7 +258,19 @@ pub fn move_stake(
             ("to", to.to_string()),
             ("amount", amount.to_string()),
         ],
-    )])
+    ));
+    done(events)
+}
+
+/// `ClaimRewards`: pays the sender's nominator rewards accrued on `hotkey`.
+pub fn claim(
+    state: &mut (impl StateWrite + ?Sized),
+    sender: &Address,
+    key: &Address,
+) -> Result<Done, Fail> {
+    known_hotkey(state, key)?;
+    let paid = rewards::settle(state, key, sender)?;
+    done(vec![stake_event("rewards_paid", sender, key, paid)])
 }
 
 /// `SetTake`: owner only, at most 18%, increases rate-limited.

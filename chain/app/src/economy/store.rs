@@ -1,11 +1,11 @@
 //! Typed reads and writes of the economy's state keys (layouts in
 //! `taochain_storage::schema`), and prefix scans.
 
-use taochain_primitives::subnet::{EconomyParams, HotkeyInfo, Neuron, SubnetInfo};
+use taochain_primitives::subnet::{EconomyParams, HotkeyInfo, Neuron, StakeLock, SubnetInfo};
 use taochain_primitives::{Address, Params};
 use taochain_storage::schema::{
-    ECONOMY_PARAMS_KEY, PARAMS_KEY, STAKE_PREFIX, SUBNET_PREFIX, cold_stake_key, hotkey_key,
-    neuron_key, pot_key, stake_key, subnet_key, uid_key,
+    ECONOMY_PARAMS_KEY, PARAMS_KEY, STAKE_PREFIX, SUBNET_PREFIX, cold_lock_key, cold_stake_key,
+    hotkey_key, hotkey_lock_key, neuron_key, pot_key, stake_key, subnet_key, uid_key,
 };
 use taochain_storage::{StateRead, StateWrite};
 
@@ -194,4 +194,44 @@ pub fn nominators(
             Ok((cold, decode(&k, &v)?))
         })
         .collect()
+}
+
+/// The stake lock on a hotkey (the stake that won a root seat).
+pub fn hotkey_lock(
+    state: &(impl StateRead + ?Sized),
+    hotkey: &Address,
+) -> Result<StakeLock, AppError> {
+    Ok(read(state, &hotkey_lock_key(hotkey.as_bytes()))?.unwrap_or_default())
+}
+
+/// The stake lock on a coldkey (its stake behind open governance votes).
+pub fn cold_lock(
+    state: &(impl StateRead + ?Sized),
+    coldkey: &Address,
+) -> Result<StakeLock, AppError> {
+    Ok(read(state, &cold_lock_key(coldkey.as_bytes()))?.unwrap_or_default())
+}
+
+/// Adds `lock` to the hotkey's lock.
+pub fn lock_hotkey(
+    state: &mut (impl StateWrite + ?Sized),
+    hotkey: &Address,
+    lock: StakeLock,
+    height: u64,
+) -> Result<(), AppError> {
+    let merged = hotkey_lock(state, hotkey)?.merge(lock, height);
+    write(state, &hotkey_lock_key(hotkey.as_bytes()), &merged);
+    Ok(())
+}
+
+/// Adds `lock` to the coldkey's lock.
+pub fn lock_coldkey(
+    state: &mut (impl StateWrite + ?Sized),
+    coldkey: &Address,
+    lock: StakeLock,
+    height: u64,
+) -> Result<(), AppError> {
+    let merged = cold_lock(state, coldkey)?.merge(lock, height);
+    write(state, &cold_lock_key(coldkey.as_bytes()), &merged);
+    Ok(())
 }

@@ -1,0 +1,207 @@
+//! `tao subnet ...`: create (store + register in one step), list, show, set hyperparameters, dissolve.
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::{Value, json};
+use taochain_primitives::Msg;
+use taochain_primitives::subnet::{EconomyParams, Hyperparams, SubnetView};
+
+use super::{bytes_arg, get, name_value, send, tao};
+use crate::Ctx;
+use crate::chain::resolve_address;
+use crate::output::{emit, table};
+
+/// `tao subnet ...`
+#[derive(Subcommand)]
+pub enum SubnetCmd {
+    /// Create a subnet run by a stored contract; locks the current lock cost.
+    Create {
+        /// Owner coldkey (key name).
+        #[arg(long)]
+        from: String,
+        /// Owner hotkey (address or key name); gets UID 0.
+        #[arg(long)]
+        hotkey: String,
+        /// Contract code id.
+        #[arg(long)]
+        code_id: u64,
+        /// Instantiate message: hex, or @file.
+        #[arg(long, default_value = "")]
+        init_msg: String,
+        /// Hyperparameter overrides on the chain's defaults: `name=value` (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
+    /// Every subnet.
+    List,
+    /// One subnet.
+    Show {
+        /// Netuid.
+        netuid: u16,
+    },
+    /// A subnet's hyperparameters.
+    Hyperparams {
+        /// Netuid.
+        netuid: u16,
+    },
+    /// Owner: set a hyperparameter.
+    SetHyperparam {
+        /// Owner coldkey.
+        #[arg(long)]
+        from: String,
+        /// Netuid.
+        netuid: u16,
+        /// Name.
+        name: String,
+        /// Value (booleans: 0 or 1).
+        value: u64,
+    },
+    /// Owner: dissolve a subnet (the lock comes back).
+    Dissolve {
+        /// Owner coldkey.
+        #[arg(long)]
+        from: String,
+        /// Netuid.
+        netuid: u16,
+    },
+    /// The lock cost of the next subnet.
+    LockCost,
+}
+
+fn subnet_json(v: &SubnetView) -> Value {
+    json!({
+        "netuid": v.netuid,
+        "owner": v.info.owner.to_string(),
+        "owner_hotkey": v.info.owner_hotkey.to_string(),
+        "contract": v.info.contract.to_string(),
+        "locked_rao": v.info.locked.to_string(),
+        "uids": v.info.n,
+        "tempo": v.info.hyperparams.tempo,
+        "pot_rao": v.pot.to_string(),
+        "burn_rao": v.burn.to_string(),
+        "share": v.share_q32 as f64 / (1u64 << 32) as f64,
+        "registered_at": v.info.registered_at,
+        "last_epoch": v.info.last_epoch,
+    })
+}
+
+fn hyperparams_json(h: &Hyperparams) -> Value {
+    serde_json::to_value(h).unwrap_or(Value::Null)
+}
+
+/// Runs `tao subnet`.
+pub fn run_subnet(ctx: &Ctx, cmd: SubnetCmd) -> anyhow::Result<()> {
+    match cmd {
+        SubnetCmd::Create {
+            from,
+            hotkey,
+            code_id,
+            init_msg,
+            set,
+        } => {
+            let hotkey = resolve_address(ctx, &hotkey)?;
+            let mut hp = get::<EconomyParams>(ctx, "/economy")?
+                .unwrap_or_default()
+                .default_hyperparams;
+            for s in &set {
+                let (n, v) = name_value(s)?;
+                hp.set(&n, v).map_err(anyhow::Error::msg)?;
+            }
+            let msg = Msg::RegisterSubnet {
+                hotkey,
+                code_id,
+                init_msg: bytes_arg(&init_msg)?,
+                hyperparams: (!set.is_empty()).then_some(hp),
+            };
+            send(
+                ctx,
+                &from,
+                msg,
+                format!("created a subnet owned by hotkey {hotkey}"),
+            )
+        }
+        SubnetCmd::List => {
+            let views: Vec<SubnetView> = get(ctx, "/subnets")?.unwrap_or_default();
+            let rows: Vec<Vec<String>> = views
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.netuid.to_string(),
+                        v.info.n.to_string(),
+                        v.info.hyperparams.tempo.to_string(),
+                        tao(v.pot),
+                        tao(v.burn),
+                        format!("{:.4}", v.share_q32 as f64 / (1u64 << 32) as f64),
+                        v.info.owner.to_string(),
+                    ]
+                })
+                .collect();
+            let js: Vec<Value> = views.iter().map(subnet_json).collect();
+            emit(ctx.output, &js, || {
+                table(
+                    &["NETUID", "UIDS", "TEMPO", "POT", "BURN", "SHARE", "OWNER"],
+                    &rows,
+                )
+            })
+        }
+        SubnetCmd::Show { netuid } => {
+            let views: Vec<SubnetView> = get(ctx, "/subnets")?.unwrap_or_default();
+            let v = views
+                .iter()
+                .find(|v| v.netuid == netuid)
+                .with_context(|| format!("no subnet {netuid}"))?;
+            let js = subnet_json(v);
+            emit(ctx.output, &js, || {
+                serde_json::to_string_pretty(&js).unwrap_or_default()
+            })
+        }
+        SubnetCmd::Hyperparams { netuid } => {
+            let s: taochain_primitives::subnet::SubnetInfo =
+                get(ctx, &format!("/subnet/{netuid}"))?
+                    .with_context(|| format!("no subnet {netuid}"))?;
+            let js = hyperparams_json(&s.hyperparams);
+            emit(ctx.output, &js, || {
+                let rows: Vec<Vec<String>> = taochain_primitives::subnet::HYPERPARAMS
+                    .iter()
+                    .map(|(n, lo, hi)| {
+                        vec![
+                            n.to_string(),
+                            s.hyperparams.get(n).unwrap_or(0).to_string(),
+                            format!("[{lo}, {hi}]"),
+                        ]
+                    })
+                    .collect();
+                table(&["NAME", "VALUE", "BOUNDS"], &rows)
+            })
+        }
+        SubnetCmd::SetHyperparam {
+            from,
+            netuid,
+            name,
+            value,
+        } => send(
+            ctx,
+            &from,
+            Msg::SetHyperparam {
+                netuid,
+                name: name.clone(),
+                value,
+            },
+            format!("set {name} = {value} on subnet {netuid}"),
+        ),
+        SubnetCmd::Dissolve { from, netuid } => send(
+            ctx,
+            &from,
+            Msg::DissolveSubnet { netuid },
+            format!("dissolved subnet {netuid}"),
+        ),
+        SubnetCmd::LockCost => {
+            let c: u64 = get(ctx, "/lock_cost")?.unwrap_or(0);
+            emit(
+                ctx.output,
+                &json!({"lock_cost_rao": c.to_string(), "lock_cost": tao(c)}),
+                || format!("lock cost of the next subnet: {}", tao(c)),
+            )
+        }
+    }
+}
