@@ -3,17 +3,13 @@
 //! which delays the next halving. The schedule itself is the pure function
 //! [`taochain_primitives::block_reward`].
 
-use taochain_primitives::{Address, Supply, TOTAL_SUPPLY_CAP, block_reward};
+pub use taochain_primitives::emission::emission_pool;
+use taochain_primitives::{Supply, TOTAL_SUPPLY_CAP, block_reward};
 use taochain_storage::schema::SUPPLY_KEY;
 use taochain_storage::{StateRead, StateWrite};
 
 use crate::bank::{account, read, set_account, write};
 use crate::{AppError, Event};
-
-/// The module account that holds minted TAO until epochs pay it out.
-pub fn emission_pool() -> Address {
-    Address::module("emission_pool")
-}
 
 /// The supply record.
 pub fn supply(state: &(impl StateRead + ?Sized)) -> Result<Supply, AppError> {

@@ -4,32 +4,22 @@
 //! the app hash. `/contract/{addr}/smart` runs the contract's `query` with the request data
 //! at the latest height (no proof). `/simulate` runs a transaction (the request data)
 //! through the deliver path without committing ([`crate::simulate`]). Height 0 means the
-//! latest committed height. The
-//! economy's paths are listed in [`crate::economy::query`]. `/blob/{hash}` is a blob's record
-//! (provable), `/blob/{hash}/bytes` its bytes (the hash proves them).
+//! latest committed height. The economy's computed views are in [`crate::economy::query`].
+//! `/blob/{hash}` is a blob's record (provable), `/blob/{hash}/bytes` its bytes (the hash
+//! proves them). Which state key a provable path reads is defined once, in
+//! [`taochain_primitives::query::state_key_for_path`], so a light client recomputes it.
 
 use taochain_primitives::Address;
-use taochain_storage::schema::{
-    CHAIN_ID_KEY, PARAMS_KEY, SUPPLY_KEY, account_key, code_key, contract_key, contract_store_key,
-};
+use taochain_primitives::query::parse_hash;
+use taochain_storage::schema::CHAIN_ID_KEY;
 use taochain_storage::{Storage, StorageError};
 use taochain_vm::Vm;
 
-use crate::emission::emission_pool;
-
-/// Query error codes (distinct from transaction codes).
-pub mod codes {
-    /// The path is not one this chain serves.
-    pub const UNKNOWN_PATH: u32 = 101;
-    /// A path argument (e.g. an address) does not parse.
-    pub const BAD_ARGUMENT: u32 = 102;
-    /// The height is in the future or pruned.
-    pub const HEIGHT_UNAVAILABLE: u32 = 103;
-    /// Storage failed while serving the query.
-    pub const INTERNAL: u32 = 104;
-    /// The contract's query failed (error, trap, out of gas, no such contract).
-    pub const CONTRACT_FAILED: u32 = 105;
-}
+/// Query error codes (distinct from transaction codes), defined with the paths in
+/// [`taochain_primitives::query`].
+pub use taochain_primitives::query::codes;
+/// Maps a query path to the state key it reads: the one mapping, shared with light clients.
+pub use taochain_primitives::query::state_key_for_path as key_for_path;
 
 /// The answer to a query.
 #[derive(Debug, Clone, Default)]
@@ -53,66 +43,6 @@ fn error(code: u32, log: impl Into<String>) -> QueryOutcome {
         code,
         log: log.into(),
         ..QueryOutcome::default()
-    }
-}
-
-/// Maps a query path to the state key it reads.
-pub fn key_for_path(path: &str) -> Result<Vec<u8>, (u32, String)> {
-    let path = path.trim_end_matches('/');
-    if let Some(rest) = path.strip_prefix("/contract/") {
-        let (addr, sub) = rest.split_once('/').unwrap_or((rest, ""));
-        let addr: Address = addr
-            .parse()
-            .map_err(|e| (codes::BAD_ARGUMENT, format!("bad address `{addr}`: {e}")))?;
-        return match sub.split_once('/') {
-            None if sub.is_empty() => Ok(contract_key(addr.as_bytes())),
-            Some(("state", hex_key)) => {
-                let key = hex::decode(hex_key).map_err(|_| {
-                    (
-                        codes::BAD_ARGUMENT,
-                        format!("state key `{hex_key}` is not hex"),
-                    )
-                })?;
-                Ok(contract_store_key(addr.as_bytes(), &key))
-            }
-            _ => Err((
-                codes::UNKNOWN_PATH,
-                format!("unknown contract path `{path}`"),
-            )),
-        };
-    }
-    if let Some(id) = path.strip_prefix("/code/") {
-        let id: u64 = id.parse().map_err(|_| {
-            (
-                codes::BAD_ARGUMENT,
-                format!("code id `{id}` is not a number"),
-            )
-        })?;
-        return Ok(code_key(id));
-    }
-    if let Some(key) = crate::economy::query::key_for_path(path) {
-        return key;
-    }
-    if let Some(hash) = path.strip_prefix("/blob/") {
-        return Ok(taochain_storage::schema::blob_key(&parse_hash(hash)?));
-    }
-    if let Some(addr) = path.strip_prefix("/account/") {
-        let addr: Address = addr
-            .parse()
-            .map_err(|e| (codes::BAD_ARGUMENT, format!("bad address `{addr}`: {e}")))?;
-        return Ok(account_key(addr.as_bytes()));
-    }
-    match path {
-        "/supply" => Ok(SUPPLY_KEY.to_vec()),
-        "/params" => Ok(PARAMS_KEY.to_vec()),
-        "/chain_id" => Ok(CHAIN_ID_KEY.to_vec()),
-        "/emission" => Ok(account_key(emission_pool().as_bytes())),
-        _ => Err((
-            codes::UNKNOWN_PATH,
-            format!(
-                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /rewards/{{hotkey}}/{{coldkey}}, /pool/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
-            ),
-        )),
     }
 }
 
@@ -252,18 +182,6 @@ fn economy_view(storage: &Storage, path: &str, height: u64) -> Option<QueryOutco
         Ok(Err((code, log))) => error(code, log),
         Err(e) => error(codes::INTERNAL, e.to_string()),
     })
-}
-
-fn parse_hash(hex_hash: &str) -> Result<[u8; 32], (u32, String)> {
-    hex::decode(hex_hash)
-        .ok()
-        .and_then(|v| <[u8; 32]>::try_from(v).ok())
-        .ok_or_else(|| {
-            (
-                codes::BAD_ARGUMENT,
-                format!("`{hex_hash}` is not a 32-byte hex hash"),
-            )
-        })
 }
 
 /// `/blob/{hash}/bytes`: a blob's bytes (no proof: the hash is the proof).

@@ -5,7 +5,13 @@
 //! past the cap. Integers only (u128 intermediates), so every node computes the same bits.
 //! Applying the reward to state (minting) is the state machine's job, not this module's.
 
+use crate::Address;
 use crate::amount::RAO_PER_TAO;
+
+/// The module account that holds minted TAO until epochs pay it out.
+pub fn emission_pool() -> Address {
+    Address::module("emission_pool")
+}
 
 /// Hard cap: 21,000,000 TAO in rao.
 pub const TOTAL_SUPPLY_CAP: u64 = 21_000_000 * RAO_PER_TAO;

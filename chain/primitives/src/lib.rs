@@ -2,9 +2,10 @@
 //!
 //! This crate owns amounts (rao), addresses (bech32 `tao1...`), the transaction envelope
 //! and its borsh wire format, the signing bytes, the state value encodings that clients
-//! decode, the rejection codes, and the pure TAO block-reward schedule. It is `no_std` +
-//! `alloc` so contracts and light clients can use it; it does no I/O and knows nothing of
-//! RocksDB, CometBFT or the CLI.
+//! decode, the rejection codes, the state keys and the query path -> state key mapping
+//! (so a light client recomputes the key it asked for), and the pure TAO block-reward
+//! schedule. It is `no_std` + `alloc` so contracts and light clients can use it; it does
+//! no I/O and knows nothing of RocksDB, CometBFT or the CLI.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -13,6 +14,8 @@ pub mod address;
 pub mod amount;
 pub mod codes;
 pub mod emission;
+pub mod query;
+pub mod schema;
 pub mod state;
 pub mod subnet;
 pub mod tx;

@@ -9,6 +9,7 @@ use taochain_primitives::{Account, Address, format_tao, parse_amount};
 
 use crate::Ctx;
 use crate::output::{emit, spinner};
+use crate::trust::{TrustArgs, proof_json, proof_text};
 
 /// Transactions.
 #[derive(Subcommand)]
@@ -37,9 +38,12 @@ pub enum QueryCmd {
     Account {
         /// Address or key name.
         address: String,
-        /// Ask for an ICS23 proof and verify it against the next header's app hash.
+        /// Ask for an ICS23 proof of the account's key and verify it against the app
+        /// hash of the next header, which the light client verifies from a trust anchor.
         #[arg(long)]
         prove: bool,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// Total issuance, minted and recycled TAO.
     Supply,
@@ -125,6 +129,7 @@ pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
         QueryCmd::Account {
             address,
             prove: false,
+            ..
         } => {
             let address = resolve_address(ctx, &address)?;
             let a = client.account(&address)?;
@@ -140,30 +145,28 @@ pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
         QueryCmd::Account {
             address,
             prove: true,
+            trust,
         } => {
+            let trust = trust.resolve(ctx)?;
             let address = resolve_address(ctx, &address)?;
             let spinner = spinner(ctx.output, "waiting for the next header to check the proof");
-            let v = client
-                .query_verified::<Account>(&format!("/account/{address}"), Duration::from_secs(30));
+            let v = client.query_verified::<Account>(
+                &format!("/account/{address}"),
+                &trust,
+                Duration::from_secs(30),
+            );
             spinner.finish_and_clear();
             let v = v?;
             let a = v.value.unwrap_or_default();
             let mut json = account_json(&address, &a);
-            json["proof"] = serde_json::json!({"verified": true, "height": v.height, "app_hash": v.app_hash, "exists": v.value.is_some()});
+            json["proof"] = proof_json(&v);
             emit(ctx.output, &json, || {
                 format!(
-                    "address: {address}\nbalance: {} ({} rao)\nnonce:   {}\nproof:   VERIFIED ({} at height {} against app hash {} from header {})",
+                    "address: {address}\nbalance: {} ({} rao)\nnonce:   {}\n{}",
                     format_tao(a.balance),
                     a.balance,
                     a.nonce,
-                    if v.value.is_some() {
-                        "membership"
-                    } else {
-                        "absence"
-                    },
-                    v.height,
-                    v.app_hash,
-                    v.height + 1
+                    proof_text(&v)
                 )
             })
         }

@@ -16,6 +16,7 @@ use taochain_vm::{Entry, VmError, validate};
 use crate::Ctx;
 use crate::chain::{resolve_address, signing_key};
 use crate::output::{emit, spinner};
+use crate::trust::{TrustArgs, proof_json, proof_text};
 
 /// Contract commands.
 #[derive(Subcommand)]
@@ -102,9 +103,12 @@ pub enum ContractCmd {
         /// Storage key (hex).
         #[arg(long)]
         key: String,
-        /// Verify an ICS23 proof against the next header's app hash.
+        /// Verify an ICS23 proof of the entry's key against the app hash of the next
+        /// header, which the light client verifies from a trust anchor.
         #[arg(long)]
         prove: bool,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
 }
 
@@ -287,37 +291,38 @@ pub fn run(ctx: &Ctx, cmd: ContractCmd) -> anyhow::Result<()> {
             contract,
             key,
             prove,
-        } => state(ctx, &ctx.client(), &contract, &key, prove),
+            trust,
+        } => state(ctx, &ctx.client(), &contract, &key, prove.then_some(&trust)),
     }
 }
 
-fn state(ctx: &Ctx, client: &Client, contract: &str, key: &str, prove: bool) -> anyhow::Result<()> {
+fn state(
+    ctx: &Ctx,
+    client: &Client,
+    contract: &str,
+    key: &str,
+    prove: Option<&TrustArgs>,
+) -> anyhow::Result<()> {
     let contract = resolve_address(ctx, contract)?;
     let path = format!("/contract/{contract}/state/{key}");
-    if !prove {
+    let Some(trust) = prove else {
         let v = client.query_raw(&path, 0)?;
         return emit(
             ctx.output,
             &serde_json::json!({"value": hex::encode(&v)}),
             || hex::encode(&v),
         );
-    }
+    };
+    let trust = trust.resolve(ctx)?;
     let bar = spinner(ctx.output, "waiting for the next header to check the proof");
-    let v = client.query_verified_raw(&path, std::time::Duration::from_secs(30));
+    let v = client.query_verified_raw(&path, &trust, std::time::Duration::from_secs(30));
     bar.finish_and_clear();
     let v = v?;
     let value = v.value.clone().unwrap_or_default();
     emit(
         ctx.output,
-        &serde_json::json!({"value": hex::encode(&value), "proof": {"verified": true, "height": v.height, "app_hash": v.app_hash}}),
-        || {
-            format!(
-                "{}\nproof: VERIFIED at height {} against app hash {}",
-                hex::encode(&value),
-                v.height,
-                v.app_hash
-            )
-        },
+        &serde_json::json!({"value": hex::encode(&value), "proof": proof_json(&v)}),
+        || format!("{}\n{}", hex::encode(&value), proof_text(&v)),
     )
 }
 

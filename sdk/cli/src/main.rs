@@ -12,6 +12,7 @@ mod job;
 mod keys;
 mod localnet;
 mod output;
+mod trust;
 mod work;
 mod yuma;
 

@@ -8,7 +8,8 @@ use taochain_primitives::{Account, Address, Msg, Params, RejectCode, SignedTx, S
 
 use crate::keys::address_of;
 use crate::rpc::{Rpc, str_field, u64_field};
-use crate::{ClientError, proof};
+use crate::trust::{AnchorInfo, Trust};
+use crate::{ClientError, light, proof};
 
 /// Gas limit signed transfers carry when the caller gives none (a transfer needs ~17k).
 pub const DEFAULT_GAS_LIMIT: u64 = 50_000;
@@ -99,7 +100,7 @@ pub struct Simulated {
     pub gas_limit: u64,
 }
 
-/// A value proved against a header's app hash.
+/// A value proved against the app hash of a header the light client verified.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifiedValue<T> {
     /// The value (`None` when the proof shows absence).
@@ -108,6 +109,10 @@ pub struct VerifiedValue<T> {
     pub height: u64,
     /// The app hash (from header `height + 1`) the proof verified against.
     pub app_hash: String,
+    /// The verified header (`height + 1`) that carries the app hash.
+    pub header: light::VerifiedHeader,
+    /// The trust anchor the header was verified from.
+    pub anchor: AnchorInfo,
 }
 
 /// A client of one node.
@@ -265,18 +270,23 @@ impl Client {
         }
     }
 
-    /// Queries `path` with a proof and verifies it against the app hash in the header of
-    /// the next block (waiting up to `timeout` for that block); decodes the value as `T`.
+    /// Queries `path` with a proof and verifies it: the state key is recomputed from
+    /// `path` (a node answering for another key is refused), and the proof is checked
+    /// against the app hash of the next block's header (waiting up to `timeout` for it),
+    /// which the light client first verifies from `trust`. Decodes the value as `T`.
     pub fn query_verified<T: borsh::BorshDeserialize>(
         &self,
         path: &str,
+        trust: &Trust,
         timeout: Duration,
     ) -> Result<VerifiedValue<T>, ClientError> {
-        let raw = self.query_verified_raw(path, timeout)?;
+        let raw = self.query_verified_raw(path, trust, timeout)?;
         Ok(VerifiedValue {
             value: raw.value.map(|v| decode(path, &v)).transpose()?,
             height: raw.height,
             app_hash: raw.app_hash,
+            header: raw.header,
+            anchor: raw.anchor,
         })
     }
 
@@ -284,8 +294,11 @@ impl Client {
     pub fn query_verified_raw(
         &self,
         path: &str,
+        trust: &Trust,
         timeout: Duration,
     ) -> Result<VerifiedValue<Vec<u8>>, ClientError> {
+        let key = taochain_primitives::query::state_key_for_path(path)
+            .map_err(|(_, log)| ClientError::Input(format!("{path} cannot be proved: {log}")))?;
         let q = self.rpc.abci_query(path, 0, true)?;
         if q.code != 0 {
             return Err(ClientError::Query {
@@ -294,34 +307,47 @@ impl Client {
                 log: q.log,
             });
         }
+        if q.key != key {
+            let shown = if q.key.is_empty() {
+                "(none)".to_string()
+            } else {
+                hex::encode(&q.key)
+            };
+            return Err(ClientError::Proof(format!(
+                "the node answered for state key {shown} but {path} reads {}",
+                hex::encode(&key)
+            )));
+        }
         let proof = q
             .proof
             .ok_or_else(|| ClientError::Proof("the node sent no proof".into()))?;
-        let header = self.wait_for_header(q.height + 1, timeout)?;
-        let app_hash = hex::decode(str_field(&header, &["app_hash"])?)
-            .map_err(|e| ClientError::Decode(format!("app_hash: {e}")))?;
+        let target = q
+            .height
+            .checked_add(1)
+            .ok_or_else(|| ClientError::Decode(format!("bad height {}", q.height)))?;
+        self.wait_for_commit(target, timeout)?;
+        let header = light::verify_header(&self.rpc, trust, target, tendermint::Time::now())?;
         let value = if q.value.is_empty() {
             None
         } else {
             Some(q.value.as_slice())
         };
-        proof::verify(&app_hash, &q.key, value, &proof)?;
+        proof::verify(&header.app_hash, &key, value, &proof)?;
         Ok(VerifiedValue {
             value: value.map(<[u8]>::to_vec),
             height: q.height,
-            app_hash: hex::encode_upper(&app_hash),
+            app_hash: hex::encode_upper(&header.app_hash),
+            header,
+            anchor: trust.anchor.info(),
         })
     }
 
-    fn wait_for_header(
-        &self,
-        height: u64,
-        timeout: Duration,
-    ) -> Result<serde_json::Value, ClientError> {
+    /// Waits until the node has a commit for `height` (the block after the queried state).
+    fn wait_for_commit(&self, height: u64, timeout: Duration) -> Result<(), ClientError> {
         let start = Instant::now();
         loop {
-            match self.rpc.header(height) {
-                Ok(h) => return Ok(h),
+            match self.rpc.signed_header(height) {
+                Ok(_) => return Ok(()),
                 Err(ClientError::Rpc { .. }) if start.elapsed() < timeout => {
                     std::thread::sleep(Duration::from_millis(100));
                 }

@@ -45,9 +45,13 @@ pub enum ClientError {
         /// The log.
         log: String,
     },
-    /// A proof that does not verify.
+    /// A proof that does not verify (or is for another key than the one asked for).
     #[error("proof verification failed: {0}")]
     Proof(String),
+    /// A header the light client refuses (bad signatures, not enough trusted power,
+    /// validators that do not match the header, an expired anchor).
+    #[error("light client refused the header: {0}")]
+    LightClient(String),
     /// A keystore problem.
     #[error("keystore: {0}")]
     Keystore(String),

@@ -1,5 +1,7 @@
 //! The taochain client SDK: keys, transaction building and signing, CometBFT JSON-RPC,
-//! and ICS23 proof checking against block headers.
+//! and proved queries: the state key recomputed from the path asked for, an ICS23 proof of
+//! it checked against the app hash of a header that a light client verified from a trust
+//! anchor (a local genesis file or a header hash got out of band).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), taochain_client::ClientError> {
@@ -18,10 +20,14 @@
 pub mod client;
 pub mod error;
 pub mod keys;
+pub mod light;
 pub mod proof;
 pub mod rpc;
+pub mod trust;
 
 pub use client::{Client, Committed, Gas, Simulated, Status, VerifiedValue};
 pub use error::ClientError;
 pub use keys::{KeyInfo, Keystore};
+pub use light::VerifiedHeader;
 pub use rpc::Rpc;
+pub use trust::{AnchorInfo, Trust, TrustAnchor, TrustOptions};

@@ -1,11 +1,17 @@
 //! A small blocking CometBFT v0.38 JSON-RPC client (HTTP POST, JSON-RPC 2.0).
 //! Byte parameters are base64 except `abci_query`'s `data` (hex); int64 are strings.
+//! Everything the node sends is untrusted: a malformed answer is a one-line error, and
+//! signed headers and validator sets come back as `tendermint` types for the light client
+//! ([`crate::light`]) to check.
 
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
+use tendermint::block::signed_header::SignedHeader;
+use tendermint::{account, validator};
+use tendermint_light_client_verifier::types::ValidatorSet;
 
 use crate::ClientError;
 
@@ -87,6 +93,61 @@ fn b64(v: &Value, path: &[&str]) -> Result<Vec<u8>, ClientError> {
             path.join(".")
         ))),
     }
+}
+
+/// An error's text on one line (some libraries' messages span several).
+pub(crate) fn one_line(e: &impl std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Parses a `tendermint` type from the CometBFT JSON in `v` (one-line error). Through a
+/// string: the `tendermint` deserialisers expect borrowed strings, which a `Value` cannot
+/// always lend.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
+    serde_json::from_str(&v.to_string()).map_err(|e| one_line(&e))
+}
+
+/// [`from_json`] for an RPC answer.
+pub(crate) fn parse_tm<T: serde::de::DeserializeOwned>(
+    what: &str,
+    v: &Value,
+) -> Result<T, ClientError> {
+    from_json(v).map_err(|e| ClientError::Decode(format!("{what}: {e}")))
+}
+
+/// Validators per `validators` page (CometBFT's maximum).
+const VALIDATORS_PER_PAGE: u64 = 100;
+/// The most validators this client accepts in one set.
+const MAX_VALIDATORS: u64 = 10_000;
+
+/// A validator set from untrusted validator entries: each address must be its key's,
+/// no address twice, and the total power within CometBFT's bound (what
+/// `ValidatorSet::new` would otherwise panic on).
+pub(crate) fn validator_set_from(validators: Vec<validator::Info>) -> Result<ValidatorSet, String> {
+    let mut total: u64 = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for v in &validators {
+        if account::Id::from(v.pub_key) != v.address {
+            return Err(format!(
+                "validator {} does not match its public key",
+                v.address
+            ));
+        }
+        if !seen.insert(v.address) {
+            return Err(format!("validator {} is listed twice", v.address));
+        }
+        total = total
+            .checked_add(v.power())
+            .filter(|t| *t <= ValidatorSet::MAX_TOTAL_VOTING_POWER)
+            .ok_or("total voting power out of range")?;
+    }
+    if validators.is_empty() || total == 0 {
+        return Err("empty validator set".into());
+    }
+    Ok(ValidatorSet::without_proposer(validators))
 }
 
 impl Rpc {
@@ -232,5 +293,94 @@ impl Rpc {
     pub fn peers(&self) -> Result<u64, ClientError> {
         let r = self.call("net_info", json!({}))?;
         u64_field(&r, &["n_peers"])
+    }
+
+    /// `commit` at `height`: the signed header (untrusted until [`crate::light`] checks it).
+    pub fn signed_header(&self, height: u64) -> Result<SignedHeader, ClientError> {
+        let r = self.call("commit", json!({"height": height.to_string()}))?;
+        let sh: SignedHeader = parse_tm("signed header", field(&r, &["signed_header"])?)?;
+        if sh.header.height.value() != height {
+            return Err(ClientError::Decode(format!(
+                "asked for the header at {height}, got {}",
+                sh.header.height
+            )));
+        }
+        Ok(sh)
+    }
+
+    /// `validators` at `height`, every page (untrusted until checked against a header).
+    pub fn validator_set(&self, height: u64) -> Result<ValidatorSet, ClientError> {
+        let mut all: Vec<validator::Info> = vec![];
+        let mut page: u64 = 1;
+        let mut announced = None;
+        loop {
+            let params = json!({"height": height.to_string(), "page": page.to_string(), "per_page": VALIDATORS_PER_PAGE.to_string()});
+            let r = self.call("validators", params)?;
+            let at = u64_field(&r, &["block_height"])?;
+            let total = u64_field(&r, &["total"])?;
+            if at != height {
+                return Err(ClientError::Decode(format!(
+                    "asked for the validators at {height}, got {at}"
+                )));
+            }
+            if total == 0 || total > MAX_VALIDATORS {
+                return Err(ClientError::Decode(format!(
+                    "{total} validators at {height} (1..={MAX_VALIDATORS} accepted)"
+                )));
+            }
+            if *announced.get_or_insert(total) != total {
+                return Err(ClientError::Decode(format!(
+                    "the validator count at {height} changed between pages"
+                )));
+            }
+            let vals: Vec<validator::Info> = parse_tm("validators", field(&r, &["validators"])?)?;
+            let want = (total - all.len() as u64).min(VALIDATORS_PER_PAGE);
+            if vals.len() as u64 != want {
+                return Err(ClientError::Decode(format!(
+                    "validators page {page} at {height} has {} entries, expected {want} of {total}",
+                    vals.len()
+                )));
+            }
+            all.extend(vals);
+            if all.len() as u64 == total {
+                return validator_set_from(all)
+                    .map_err(|e| ClientError::Decode(format!("validators at {height}: {e}")));
+            }
+            page += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tendermint::{PublicKey, vote};
+
+    use super::*;
+
+    fn info(seed: u8, power: u64) -> validator::Info {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let pk = PublicKey::from_raw_ed25519(key.verifying_key().as_bytes()).expect("key");
+        validator::Info::new(pk, vote::Power::try_from(power).expect("power"))
+    }
+
+    #[test]
+    fn untrusted_validator_sets_are_checked_before_use() {
+        assert!(validator_set_from(vec![info(1, 10), info(2, 10)]).is_ok());
+        assert!(validator_set_from(vec![]).is_err());
+        assert!(validator_set_from(vec![info(1, 0)]).is_err());
+        let e = validator_set_from(vec![info(1, 10), info(1, 10)]);
+        assert!(e.is_err_and(|e| e.contains("twice")));
+        let mut wrong = info(1, 10);
+        wrong.address = info(2, 10).address;
+        let e = validator_set_from(vec![wrong]);
+        assert!(e.is_err_and(|e| e.contains("does not match")));
+        let huge = ValidatorSet::MAX_TOTAL_VOTING_POWER;
+        let e = validator_set_from(vec![info(1, huge), info(2, huge)]);
+        assert!(e.is_err_and(|e| e.contains("out of range")));
+    }
+
+    #[test]
+    fn errors_fit_on_one_line() {
+        assert_eq!(one_line(&"a\n  b\tc"), "a b c");
     }
 }

@@ -1,72 +1,26 @@
-//! Economy queries. State paths (provable, raw borsh of one key): `/subnet/{netuid}`,
+//! Economy queries. State paths (provable, raw borsh of one key: `/subnet/{netuid}`,
 //! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
 //! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/proposal/{id}`,
 //! `/vote/{id}/{addr}`, `/pool/{hotkey}`, `/share/{hotkey}/{coldkey}`, `/hlock/{hotkey}`,
-//! `/clock/{coldkey}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`. Computed
-//! views at the latest height (borsh, no proof): `/subnets` (`Vec<SubnetView>`),
-//! `/metagraph/{netuid}` (`Vec<MetagraphRow>`), `/nominators/{hotkey}`
-//! (`Vec<(Address, u64)>`), `/rewards/{hotkey}/{coldkey}` (u64, unclaimed nominator
-//! rewards), `/lock_cost` (u64), `/proposals` (`Vec<Proposal>`).
+//! `/clock/{coldkey}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`) map to their
+//! keys in [`taochain_primitives::query::economy_key_for_path`]. Computed views at the latest
+//! height (borsh, no proof): `/subnets` (`Vec<SubnetView>`), `/metagraph/{netuid}`
+//! (`Vec<MetagraphRow>`), `/nominators/{hotkey}` (`Vec<(Address, u64)>`),
+//! `/rewards/{hotkey}/{coldkey}` (u64, unclaimed nominator rewards), `/lock_cost` (u64),
+//! `/proposals` (`Vec<Proposal>`).
 
 use taochain_primitives::Address;
+use taochain_primitives::query::{addr, num};
 use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView, decayed_burn};
 use taochain_storage::StateRead;
-use taochain_storage::schema::{
-    ECONOMY_PARAMS_KEY, EMISSION_CARRY_KEY, PROPOSAL_PREFIX, SUBNET_SHARES_KEY, TOTAL_STAKE_KEY,
-    cold_lock_key, cold_stake_key, hotkey_key, hotkey_lock_key, neuron_key, pool_key, pot_key,
-    proposal_key, share_key, stake_key, subnet_key, uid_key, vote_key,
-};
+use taochain_storage::schema::{PROPOSAL_PREFIX, SUBNET_SHARES_KEY};
 
 use super::store::{self, decode, nominators, scan};
 use crate::AppError;
 use crate::bank::read;
 
 /// A query argument that does not parse.
-pub type BadArg = (u32, String);
-
-fn num<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, BadArg> {
-    s.parse().map_err(|_| {
-        (
-            crate::query::codes::BAD_ARGUMENT,
-            format!("{what} `{s}` is not a number"),
-        )
-    })
-}
-
-fn addr(s: &str) -> Result<Address, BadArg> {
-    s.parse().map_err(|e| {
-        (
-            crate::query::codes::BAD_ARGUMENT,
-            format!("bad address `{s}`: {e}"),
-        )
-    })
-}
-
-/// The state key of an economy state path, `None` if `path` is not one.
-pub fn key_for_path(path: &str) -> Option<Result<Vec<u8>, BadArg>> {
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    Some((|| match parts.as_slice() {
-        ["subnet", n] => Ok(subnet_key(num("netuid", n)?)),
-        ["subnet", n, "pot"] => Ok(pot_key(num("netuid", n)?)),
-        ["neuron", n, u] => Ok(neuron_key(num("netuid", n)?, num("uid", u)?)),
-        ["uid", n, h] => Ok(uid_key(num("netuid", n)?, addr(h)?.as_bytes())),
-        ["hotkey", h] => Ok(hotkey_key(addr(h)?.as_bytes())),
-        ["stake", h, c] => Ok(stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes())),
-        ["coldstake", c] => Ok(cold_stake_key(addr(c)?.as_bytes())),
-        ["pool", h] => Ok(pool_key(addr(h)?.as_bytes())),
-        ["share", h, c] => Ok(share_key(addr(h)?.as_bytes(), addr(c)?.as_bytes())),
-        ["hlock", h] => Ok(hotkey_lock_key(addr(h)?.as_bytes())),
-        ["clock", c] => Ok(cold_lock_key(addr(c)?.as_bytes())),
-        ["proposal", id] => Ok(proposal_key(num("proposal id", id)?)),
-        ["vote", id, a] => Ok(vote_key(num("proposal id", id)?, addr(a)?.as_bytes())),
-        ["economy"] => Ok(ECONOMY_PARAMS_KEY.to_vec()),
-        ["shares"] => Ok(SUBNET_SHARES_KEY.to_vec()),
-        ["total_stake"] => Ok(TOTAL_STAKE_KEY.to_vec()),
-        ["emission_carry"] => Ok(EMISSION_CARRY_KEY.to_vec()),
-        _ => Err((0, String::new())),
-    })())
-    .filter(|r| !matches!(r, Err((0, _))))
-}
+pub type BadArg = taochain_primitives::query::PathError;
 
 /// A computed view at `height` over `state`; `None` if `path` is not one.
 pub fn view(

@@ -88,6 +88,8 @@ fn contracts_work_the_same_on_every_validator() {
         "--prove",
     ]));
     assert_eq!(state["proof"]["verified"], true);
+    // No anchor given: the localnet's own genesis in the tao home is the default.
+    assert_eq!(state["proof"]["anchor"]["kind"], "genesis");
     assert_eq!(state["value"], "0800000000000000");
 
     let (ok, out) = tao(

@@ -132,6 +132,26 @@ pub fn tao_json(home: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 #[test]
+fn prove_without_a_trust_anchor_refuses_before_asking_the_node() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_tao"))
+        .arg("--tao-home")
+        .arg(home.path())
+        .args(["--node", "http://127.0.0.1:9", "query", "account"])
+        .arg(Address([1; 20]).to_string())
+        .arg("--prove")
+        .env_remove("TAO_TRUST_GENESIS")
+        .output()
+        .expect("tao runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("needs a trust anchor") && err.contains("--trust-genesis"),
+        "{err}"
+    );
+}
+
+#[test]
 fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
     let net = start(0, &[]);
     let (home, spec) = (net.home.clone(), &net.spec);
@@ -257,17 +277,81 @@ fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
         ],
     );
     assert!(ok, "tao tx transfer failed:\n{out}");
+    // Trusting the genesis file: the light client verifies the header from the genesis
+    // validators.
+    let genesis = taochain_localnet::node_home(&net_home, 0)
+        .join("config")
+        .join("genesis.json");
+    let genesis = genesis.to_string_lossy().to_string();
     let (ok, out) = tao(
         &home,
         &[
-            "--node", &node, "query", "account", "dev1", "--prove", "--output", "json",
+            "--node",
+            &node,
+            "query",
+            "account",
+            "dev1",
+            "--prove",
+            "--trust-genesis",
+            &genesis,
+            "--output",
+            "json",
         ],
     );
     assert!(ok, "tao query --prove failed:\n{out}");
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(json["proof"]["verified"], true);
+    assert_eq!(json["proof"]["anchor"]["kind"], "genesis");
+    assert_eq!(json["proof"]["anchor"]["source"], genesis.as_str());
+    let proved_at = json["proof"]["height"].as_u64().expect("height");
+    assert_eq!(json["proof"]["header"]["height"], proved_at + 1);
     let want = expected[&addrs[1]] + 1_500_000_000;
     assert_eq!(json["balance_rao"], want.to_string());
+
+    // Trusting a header hash got from another node (out of band for node 3's answer).
+    let hash = clients[0]
+        .rpc()
+        .signed_header(2)
+        .expect("header 2")
+        .header
+        .hash()
+        .to_string();
+    let (ok, out) = tao(
+        &home,
+        &[
+            "--node",
+            &node,
+            "query",
+            "account",
+            "dev1",
+            "--prove",
+            "--trust-height",
+            "2",
+            "--trust-hash",
+            &hash,
+        ],
+    );
+    assert!(ok, "tao query --prove --trust-height failed:\n{out}");
+    assert!(
+        out.contains("VERIFIED") && out.contains(&format!("anchor:  header 2 hash {hash}")),
+        "{out}"
+    );
+    let (ok, out) = tao(
+        &home,
+        &[
+            "--node",
+            &node,
+            "query",
+            "account",
+            "dev1",
+            "--prove",
+            "--trust-height",
+            "2",
+            "--trust-hash",
+            &"00".repeat(32),
+        ],
+    );
+    assert!(!ok && out.contains("not the trusted"), "{out}");
 
     let (ok, out) = tao(&home, &["localnet", "down"]);
     assert!(ok, "{out}");
