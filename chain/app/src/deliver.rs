@@ -241,9 +241,9 @@ fn economy_message(
         } => subnets::set_hyperparam(state, s, *netuid, name, *value),
         Msg::DissolveSubnet { netuid } => subnets::dissolve_by_owner(state, s, *netuid),
         Msg::BurnedRegister { netuid, hotkey } => {
-            neurons::burned_register(state, s, *netuid, hotkey, h)
+            neurons::burned_register(state, s, *netuid, hotkey, h, gas_left)
         }
-        Msg::RootRegister { hotkey } => neurons::root_register(state, s, hotkey, h),
+        Msg::RootRegister { hotkey } => neurons::root_register(state, s, hotkey, h, gas_left),
         Msg::AddStake { hotkey, amount } => staking::add_stake(state, s, hotkey, *amount, h),
         Msg::RemoveStake { hotkey, amount } => staking::remove_stake(state, s, hotkey, *amount, h),
         Msg::MoveStake { from, to, amount } => staking::move_stake(state, s, from, to, *amount, h),

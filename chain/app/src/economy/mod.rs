@@ -54,6 +54,30 @@ impl From<Rejection> for Fail {
     }
 }
 
+/// Gas per stored entry an economy message scans (a read of one to two microseconds).
+pub const SCAN_GAS: u64 = 2_000;
+
+/// The gas for scanning `entries`, refused as `OutOfGas` (before any scan) when it is
+/// more than `gas_left`.
+pub fn scan_gas(entries: u64, gas_left: u64) -> Result<u64, Fail> {
+    let gas = entries.saturating_mul(SCAN_GAS);
+    if gas > gas_left {
+        return Err(Fail::Reject(
+            Rejection::new(
+                RejectCode::OutOfGas,
+                format!("scanning {entries} entries needs {gas} gas; {gas_left} left"),
+            ),
+            gas_left,
+        ));
+    }
+    Ok(gas)
+}
+
+/// Refuses with `code`, having used `gas`.
+pub fn reject_after<T>(code: RejectCode, log: impl Into<String>, gas: u64) -> Result<T, Fail> {
+    Err(Fail::Reject(Rejection::new(code, log), gas))
+}
+
 /// Refuses with `code`.
 pub fn reject<T>(code: RejectCode, log: impl Into<String>) -> Result<T, Fail> {
     Err(Fail::Reject(Rejection::new(code, log), 0))

@@ -15,7 +15,7 @@ use taochain_storage::{StateRead, StateWrite};
 use super::staking::ensure_hotkey;
 use super::store::{self, neuron, set_neuron, set_subnet, set_uid, uid_of};
 use super::subnets::existing;
-use super::{Fail, done, reject, rewards};
+use super::{Fail, done, reject, reject_after, rewards, scan_gas};
 use crate::bank::{account, read, set_account, write};
 use crate::contracts::Done;
 use crate::emission::recycle;
@@ -61,6 +61,7 @@ pub fn burned_register(
     netuid: u16,
     hotkey: &Address,
     height: u64,
+    gas_left: u64,
 ) -> Result<Done, Fail> {
     if netuid == 0 {
         return reject(
@@ -82,10 +83,13 @@ pub fn burned_register(
             ),
         );
     };
+    let mut scan_cost = 0;
     let uid = if (s.n as u64) < s.hyperparams.max_allowed_uids {
         s.n += 1;
         s.n - 1
     } else {
+        // The scan of every UID is paid before it runs.
+        scan_cost = scan_gas(s.n as u64, gas_left)?;
         let mut best: Option<(u64, u64, u16)> = None;
         for uid in 1..s.n {
             let Some(n) = neuron(state, netuid, uid)? else {
@@ -100,9 +104,10 @@ pub fn burned_register(
             }
         }
         let Some((_, _, uid)) = best else {
-            return reject(
+            return reject_after(
                 RejectCode::SubnetFull,
                 format!("all {} UIDs of netuid {netuid} are taken and immune", s.n),
+                scan_cost,
             );
         };
         evict(state, netuid, uid)?;
@@ -126,7 +131,7 @@ pub fn burned_register(
         },
     );
     set_uid(state, netuid, hotkey, uid);
-    done(vec![Event::new(
+    let mut d = done(vec![Event::new(
         "neuron_registered",
         &[
             ("netuid", netuid.to_string()),
@@ -134,7 +139,9 @@ pub fn burned_register(
             ("hotkey", hotkey.to_string()),
             ("burned", price.to_string()),
         ],
-    )])
+    )])?;
+    d.gas_used = scan_cost;
+    Ok(d)
 }
 
 /// The first root-epoch height after `height` (`u64::MAX` when root epochs are off).
@@ -158,15 +165,18 @@ pub fn root_register(
     sender: &Address,
     hotkey: &Address,
     height: u64,
+    gas_left: u64,
 ) -> Result<Done, Fail> {
     ensure_hotkey(state, sender, hotkey, height)?;
     not_registered_yet(state, 0, hotkey)?;
     let max = store::params(state)?.root_max_uids.min(u16::MAX as u64) as u16;
     let n = root_n(state)?;
+    let mut scan_cost = 0;
     let uid = if n < max {
         write(state, ROOT_N_KEY, &(n + 1));
         n
     } else {
+        scan_cost = scan_gas(n as u64, gas_left)?;
         let mut weakest: Option<(u64, u16)> = None;
         for uid in 0..n {
             let Some(member) = neuron(state, 0, uid)? else {
@@ -197,12 +207,13 @@ pub fn root_register(
                 uid
             }
             _ => {
-                return reject(
+                return reject_after(
                     RejectCode::SubnetFull,
                     format!(
                         "root is full and {hotkey}'s active stake ({held} rao; stake added in this block or during a tempo of its subnets is pending) is not above the lowest member's ({} rao)",
                         weakest.map_or(0, |w| w.0)
                     ),
+                    scan_cost,
                 );
             }
         }
@@ -220,8 +231,10 @@ pub fn root_register(
         },
     );
     set_uid(state, 0, hotkey, uid);
-    done(vec![Event::new(
+    let mut d = done(vec![Event::new(
         "root_registered",
         &[("uid", uid.to_string()), ("hotkey", hotkey.to_string())],
-    )])
+    )])?;
+    d.gas_used = scan_cost;
+    Ok(d)
 }

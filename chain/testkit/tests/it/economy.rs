@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use taochain_app::economy::SCAN_GAS;
 use taochain_primitives::subnet::{
     EconomyParams, HotkeyInfo, MetagraphRow, Proposal, ProposalAction, ProposalStatus,
     REWARD_SCALE, SubnetInfo, SubnetView, VoteChoice, weights_commit_hash,
 };
-use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, RejectCode, Supply};
+use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, RejectCode, Supply, TxBody};
 use taochain_testkit::fixtures::{CHAIN_ID, FEE, addr, genesis, signed};
 use taochain_testkit::{CommittedBlock, MockChain};
 use taochain_vm::testing::contract_wasm;
@@ -1205,9 +1206,46 @@ fn a_root_seat_cannot_be_taken_with_stake_added_or_removed_in_the_same_transacti
         RejectCode::StakeLocked,
     );
     assert!(log.contains("root seat"), "{log}");
-    let won = net
-        .ok(2, vec![Msg::RootRegister { hotkey: addr(9) }])
-        .height;
+    // Scanning the full root is paid before it runs: a gas limit that covers only the
+    // transaction itself is refused out of gas, and nothing changes.
+    let msgs = vec![Msg::RootRegister { hotkey: addr(9) }];
+    let nonce = net.nonces.get(&2).copied().unwrap_or(0);
+    let mut body = TxBody {
+        chain_id: CHAIN_ID.into(),
+        nonce,
+        fee: FEE,
+        gas_limit: 0,
+        msgs: msgs.clone(),
+    };
+    let len = body
+        .clone()
+        .sign(&taochain_testkit::fixtures::key(2))
+        .encode()
+        .len();
+    body.gas_limit = taochain_primitives::state::gas::required(1, len) + SCAN_GAS - 1;
+    let tx = body.sign(&taochain_testkit::fixtures::key(2)).encode();
+    let before = net.snapshot();
+    let b = net.chain.block(vec![tx]);
+    assert_eq!(
+        b.results[0].code,
+        RejectCode::OutOfGas.code(),
+        "{}",
+        b.results[0].log
+    );
+    assert!(
+        b.results[0].log.contains("scanning"),
+        "{}",
+        b.results[0].log
+    );
+    assert_eq!(before, net.snapshot());
+    *net.nonces.entry(2).or_default() += 1;
+    let b = net.ok(2, msgs);
+    assert!(
+        b.results[0].gas_used >= SCAN_GAS as i64,
+        "{}",
+        b.results[0].gas_used
+    );
+    let won = b.height;
     let lock: taochain_primitives::subnet::StakeLock =
         net.get(&format!("/hlock/{}", addr(9))).expect("lock");
     assert_eq!(lock.amount, 50 * RAO_PER_TAO + 1);
