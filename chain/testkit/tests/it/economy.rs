@@ -1007,6 +1007,25 @@ fn next_epoch_height(net: &Net, netuid: u16) -> u64 {
     h
 }
 
+/// Validator hotkey 5 puts all its weight on miner hotkey 6 (subnet 1).
+fn validator_5_weights_miner_6(net: &mut Net) {
+    let m6 = uid(net, 1, 6);
+    net.ok(
+        5,
+        vec![Msg::SetWeights {
+            netuid: 1,
+            uids: vec![m6],
+            values: vec![1],
+            version_key: 0,
+        }],
+    );
+}
+
+/// Hotkey `hot`'s nominator pool.
+fn pool(net: &Net, hot: u8) -> taochain_primitives::subnet::StakePool {
+    net.get(&format!("/pool/{}", addr(hot))).expect("pool")
+}
+
 fn unclaimed(net: &Net, hot: u8, cold: u8) -> u64 {
     net.get(&format!("/rewards/{}/{}", addr(hot), addr(cold)))
         .expect("rewards")
@@ -1044,16 +1063,7 @@ fn an_epoch_visits_no_nominator_and_each_claims_its_exact_share() {
     let b = net.chain.block(txs);
     assert!(b.results.iter().all(|r| r.code == 0), "{:?}", b.results);
     assert!(epoch_event(&b, 1).is_none());
-    let m6 = uid(&net, 1, 6);
-    net.ok(
-        5,
-        vec![Msg::SetWeights {
-            netuid: 1,
-            uids: vec![m6],
-            values: vec![1],
-            version_key: 0,
-        }],
-    );
+    validator_5_weights_miner_6(&mut net);
     // Their stake activates at this epoch (it earns nothing from it)...
     net.until_epoch(1);
     for &c in &extra {
@@ -1061,13 +1071,11 @@ fn an_epoch_visits_no_nominator_and_each_claims_its_exact_share() {
     }
     // ...and earns from the next, without the epoch touching any nominator's account.
     let before: Vec<u64> = extra.iter().map(|&c| net.balance(addr(c))).collect();
-    let pool_before: taochain_primitives::subnet::StakePool =
-        net.get(&format!("/pool/{}", addr(5))).expect("pool");
+    let pool_before = pool(&net, 5);
     net.until_epoch(1);
     let after: Vec<u64> = extra.iter().map(|&c| net.balance(addr(c))).collect();
     assert_eq!(before, after, "the epoch paid nominators directly");
-    let pool: taochain_primitives::subnet::StakePool =
-        net.get(&format!("/pool/{}", addr(5))).expect("pool");
+    let pool = pool(&net, 5);
     let d = pool.acc.wrapping_sub(pool_before.acc);
     assert!(d > 0);
     let mut owed_sum = 0;
@@ -1099,16 +1107,7 @@ fn stake_added_during_a_tempo_earns_nothing_and_counts_nothing_in_that_epoch() {
     standard(&mut net);
     // Hotkey 9 (coldkey 2) is a neuron without stake.
     register(&mut net, 2, 1, 9);
-    let m6 = uid(&net, 1, 6);
-    net.ok(
-        5,
-        vec![Msg::SetWeights {
-            netuid: 1,
-            uids: vec![m6],
-            values: vec![1],
-            version_key: 0,
-        }],
-    );
+    validator_5_weights_miner_6(&mut net);
     net.until_epoch(1);
     // Just before the epoch: coldkey 2 nominates 2,000 TAO on validator 5 and stakes
     // 2,000 TAO on its own hotkey 9.
@@ -1116,10 +1115,7 @@ fn stake_added_during_a_tempo_earns_nothing_and_counts_nothing_in_that_epoch() {
     while net.chain.height() + 2 < epoch {
         net.empty();
     }
-    let acc0 = net
-        .get::<taochain_primitives::subnet::StakePool>(&format!("/pool/{}", addr(5)))
-        .expect("pool")
-        .acc;
+    let acc0 = pool(&net, 5).acc;
     net.ok(
         2,
         vec![
@@ -1138,8 +1134,7 @@ fn stake_added_during_a_tempo_earns_nothing_and_counts_nothing_in_that_epoch() {
     let ev = epoch_event(&b, 1).expect("epoch");
     // The JIT nomination earned nothing; the 400 TAO that were there earned it all.
     assert_eq!(unclaimed(&net, 5, 2), 0);
-    let pool: taochain_primitives::subnet::StakePool =
-        net.get(&format!("/pool/{}", addr(5))).expect("pool");
+    let pool = pool(&net, 5);
     let v = num(&ev, "validators");
     let rest = v - v * 1800 / 10_000;
     let d = pool.acc.wrapping_sub(acc0);
@@ -1442,16 +1437,7 @@ fn stake_activated_by_another_subnets_epoch_still_earns_nothing_on_this_one() {
         }],
     );
     register(&mut net, 1, 2, 5);
-    let m6 = uid(&net, 1, 6);
-    net.ok(
-        5,
-        vec![Msg::SetWeights {
-            netuid: 1,
-            uids: vec![m6],
-            values: vec![1],
-            version_key: 0,
-        }],
-    );
+    validator_5_weights_miner_6(&mut net);
     net.until_epoch(1);
     // Four blocks before subnet 1's epoch, coldkey 2 nominates on 5; subnet 2's epochs
     // come and go in between.
@@ -1470,8 +1456,7 @@ fn stake_activated_by_another_subnets_epoch_still_earns_nothing_on_this_one() {
     };
     assert!(subnet2_epochs >= 1, "no epoch of subnet 2 in between");
     assert_eq!(b.height, epoch);
-    let pool: taochain_primitives::subnet::StakePool =
-        net.get(&format!("/pool/{}", addr(5))).expect("pool");
+    let pool = pool(&net, 5);
     assert_eq!(
         unclaimed(&net, 5, 2),
         0,
