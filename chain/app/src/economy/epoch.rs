@@ -119,7 +119,7 @@ fn pay(state: &mut (impl StateWrite + ?Sized), to: &Address, amount: u64) -> Res
         .map_err(|(_, log)| AppError::Invariant(format!("epoch payout: {log}")))
 }
 
-/// One subnet's epoch.
+/// One subnet's epoch: the contract's hook, Yuma over active stake, the payout.
 fn subnet_epoch(
     state: &mut (impl StateWrite + ?Sized),
     env: &contracts::Env<'_>,
@@ -128,39 +128,8 @@ fn subnet_epoch(
     hook_budget: &mut u64,
 ) -> Result<Vec<Event>, AppError> {
     let height = env.height;
-    let hp = s.hyperparams.clone();
     let mut all: Vec<Neuron> = neurons(state, netuid, s.n)?;
-    let mut events = vec![];
-    // The contract's judgement, as the owner UID's weights.
-    let call = EpochCall {
-        netuid,
-        height,
-        hotkeys: all.iter().map(|n| n.hotkey.0).collect(),
-    };
-    let gas = store::params(state)?.epoch_gas;
-    let msg = borsh::to_vec(&call).unwrap_or_default();
-    let hook = if *hook_budget < gas {
-        Err(
-            "this block's epoch gas budget (max_block_gas) is spent; the owner's weights stay"
-                .into(),
-        )
-    } else {
-        *hook_budget -= gas;
-        epoch_hook(state, env, s.contract, &msg, gas)?
-    };
-    match hook {
-        Ok(done) => {
-            events.extend(done.events);
-            if let (Some(w), Some(owner)) = (contract_weights(&done.data, s.n), all.first_mut()) {
-                owner.weights = w;
-                owner.last_update = height;
-            }
-        }
-        Err(why) => events.push(Event::new(
-            "epoch_hook_skipped",
-            &[("netuid", netuid.to_string()), ("reason", why)],
-        )),
-    }
+    let mut events = run_hook(state, env, netuid, &s, &mut all, hook_budget)?;
     let mut owners = Vec::with_capacity(all.len());
     let mut stakes = Vec::with_capacity(all.len());
     for n in &all {
@@ -168,47 +137,28 @@ fn subnet_epoch(
         stakes.push(rewards::active_stake(state, &n.hotkey)?);
         owners.push(store::hotkey(state, &n.hotkey)?);
     }
-    let input = EpochInput {
-        neurons: all
-            .iter()
-            .zip(&stakes)
-            .map(|(n, &stake)| NeuronInput {
-                stake,
-                active: n.last_update.saturating_add(hp.activity_cutoff) >= height,
-                permit: n.permit,
-                new_registration: n.registered_at > s.last_epoch,
-                last_update: n.last_update,
-                registered_at: n.registered_at,
-                weights: n.weights.clone(),
-                bonds: n.bonds.clone(),
-            })
-            .collect(),
-        kappa: hp.kappa.min(u16::MAX as u64) as u16,
-        bonds_moving_average: hp.bonds_moving_average,
-        max_allowed_validators: hp.max_allowed_validators.min(u16::MAX as u64) as u16,
-        owner_uid: Some(0),
-    };
-    let out = yuma::epoch(&input);
+    let out = yuma::epoch(&epoch_input(&s, &all, &stakes, height));
     let pot = store::pot(state, netuid)?;
     let p = yuma::payout(pot, &out, &stakes, true);
     pay(state, &s.owner, p.owner)?;
     for (i, n) in all.iter_mut().enumerate() {
         let coldkey = owners[i].as_ref().map_or(s.owner, |h| h.owner);
         pay(state, &coldkey, p.miner[i])?;
-        let v = p.validator[i];
-        if v > 0 {
-            let take_bps = owners[i].as_ref().map_or(0, |h| h.take_bps) as u64;
-            let take = v / 10_000 * take_bps + v % 10_000 * take_bps / 10_000;
-            // The nominators' part raises the hotkey's pool index; each claims it later.
-            let left = rewards::distribute(state, &n.hotkey, stakes[i], v - take)?;
-            pay(state, &coldkey, take + left)?;
-        }
+        let take_bps = owners[i].as_ref().map_or(0, |h| h.take_bps);
+        pay_validator(
+            state,
+            &n.hotkey,
+            &coldkey,
+            take_bps,
+            stakes[i],
+            p.validator[i],
+        )?;
         rewards::end_period(state, &n.hotkey, height, EpochOf::Subnet(netuid))?;
         n.consensus = out.consensus[i];
         n.incentive = out.incentive[i];
         n.dividends = out.dividends[i];
         n.trust = out.validator_trust[i];
-        n.emission = p.miner[i] + v;
+        n.emission = p.miner[i] + p.validator[i];
         n.permit = out.permits[i];
         n.bonds = out.bonds[i].clone();
         set_neuron(state, netuid, i as u16, n);
@@ -228,6 +178,90 @@ fn subnet_epoch(
         ],
     ));
     Ok(events)
+}
+
+/// The contract's judgement, as the owner UID's weights, within the block's hook budget.
+fn run_hook(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    netuid: u16,
+    s: &SubnetInfo,
+    all: &mut [Neuron],
+    hook_budget: &mut u64,
+) -> Result<Vec<Event>, AppError> {
+    let call = EpochCall {
+        netuid,
+        height: env.height,
+        hotkeys: all.iter().map(|n| n.hotkey.0).collect(),
+    };
+    let gas = store::params(state)?.epoch_gas;
+    let msg = borsh::to_vec(&call).unwrap_or_default();
+    let hook = if *hook_budget < gas {
+        Err(
+            "this block's epoch gas budget (max_block_gas) is spent; the owner's weights stay"
+                .into(),
+        )
+    } else {
+        *hook_budget -= gas;
+        epoch_hook(state, env, s.contract, &msg, gas)?
+    };
+    Ok(match hook {
+        Ok(done) => {
+            if let (Some(w), Some(owner)) = (contract_weights(&done.data, s.n), all.first_mut()) {
+                owner.weights = w;
+                owner.last_update = env.height;
+            }
+            done.events
+        }
+        Err(why) => vec![Event::new(
+            "epoch_hook_skipped",
+            &[("netuid", netuid.to_string()), ("reason", why)],
+        )],
+    })
+}
+
+/// Yuma's input: each neuron with its active stake and the subnet's hyperparameters.
+fn epoch_input(s: &SubnetInfo, all: &[Neuron], stakes: &[u64], height: u64) -> EpochInput {
+    let hp = &s.hyperparams;
+    EpochInput {
+        neurons: all
+            .iter()
+            .zip(stakes)
+            .map(|(n, &stake)| NeuronInput {
+                stake,
+                active: n.last_update.saturating_add(hp.activity_cutoff) >= height,
+                permit: n.permit,
+                new_registration: n.registered_at > s.last_epoch,
+                last_update: n.last_update,
+                registered_at: n.registered_at,
+                weights: n.weights.clone(),
+                bonds: n.bonds.clone(),
+            })
+            .collect(),
+        kappa: hp.kappa.min(u16::MAX as u64) as u16,
+        bonds_moving_average: hp.bonds_moving_average,
+        max_allowed_validators: hp.max_allowed_validators.min(u16::MAX as u64) as u16,
+        owner_uid: Some(0),
+    }
+}
+
+/// A validator's part `v`: the take to its coldkey, the rest into its nominator pool over
+/// `active` stake (rounding to the coldkey as well).
+fn pay_validator(
+    state: &mut (impl StateWrite + ?Sized),
+    hotkey: &Address,
+    coldkey: &Address,
+    take_bps: u16,
+    active: u64,
+    v: u64,
+) -> Result<(), AppError> {
+    if v == 0 {
+        return Ok(());
+    }
+    let take_bps = take_bps as u64;
+    let take = v / 10_000 * take_bps + v % 10_000 * take_bps / 10_000;
+    let left = rewards::distribute(state, hotkey, active, v - take)?;
+    pay(state, coldkey, take + left)
 }
 
 /// The root epoch: Yuma over root members' weights on subnets; the incentive becomes each
