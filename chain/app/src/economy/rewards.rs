@@ -65,24 +65,48 @@ fn earned(stake: u64, acc_now: u128, acc_then: u128) -> u64 {
     })
 }
 
+/// A pair's state and what it has earned, read once for [`unclaimed`] and [`settle`].
+struct Owed {
+    pool: StakePool,
+    share: PoolShare,
+    /// The end of the pair's pending period, if that period has ended.
+    end: Option<PeriodEnd>,
+    amount: u64,
+}
+
+fn owed(
+    state: &(impl StateRead + ?Sized),
+    hotkey: &Address,
+    coldkey: &Address,
+) -> Result<Option<Owed>, AppError> {
+    let Some(share) = share(state, hotkey, coldkey)? else {
+        return Ok(None);
+    };
+    let pool = pool(state, hotkey)?;
+    let stake = store::stake(state, hotkey, coldkey)?;
+    let mut amount = earned(stake.saturating_sub(share.pending), pool.acc, share.acc);
+    let mut end = None;
+    if share.pending > 0 && share.pending_period < pool.period {
+        let e: PeriodEnd = read(state, &period_key(hotkey.as_bytes(), share.pending_period))?
+            .ok_or_else(|| AppError::Invariant("a settled period is missing".into()))?;
+        amount = amount.saturating_add(earned(share.pending, pool.acc, e.acc));
+        end = Some(e);
+    }
+    Ok(Some(Owed {
+        pool,
+        share,
+        end,
+        amount,
+    }))
+}
+
 /// What the pair would be paid if it settled now, without changing anything.
 pub fn unclaimed(
     state: &(impl StateRead + ?Sized),
     hotkey: &Address,
     coldkey: &Address,
 ) -> Result<u64, AppError> {
-    let Some(sh) = share(state, hotkey, coldkey)? else {
-        return Ok(0);
-    };
-    let p = pool(state, hotkey)?;
-    let stake = store::stake(state, hotkey, coldkey)?;
-    let mut owed = earned(stake.saturating_sub(sh.pending), p.acc, sh.acc);
-    if sh.pending > 0 && sh.pending_period < p.period {
-        let end: PeriodEnd = read(state, &period_key(hotkey.as_bytes(), sh.pending_period))?
-            .ok_or_else(|| AppError::Invariant("a settled period is missing".into()))?;
-        owed = owed.saturating_add(earned(sh.pending, p.acc, end.acc));
-    }
-    Ok(owed)
+    Ok(owed(state, hotkey, coldkey)?.map_or(0, |o| o.amount))
 }
 
 /// Settles the pair: pays what it earned to `coldkey` and activates its pending stake if
@@ -92,15 +116,17 @@ pub fn settle(
     hotkey: &Address,
     coldkey: &Address,
 ) -> Result<u64, AppError> {
-    let owed = unclaimed(state, hotkey, coldkey)?;
-    let p = pool(state, hotkey)?;
-    let Some(mut sh) = share(state, hotkey, coldkey)? else {
+    let Some(Owed {
+        pool: p,
+        share: mut sh,
+        end,
+        amount: owed,
+    }) = owed(state, hotkey, coldkey)?
+    else {
         return Ok(0);
     };
-    if sh.pending > 0 && sh.pending_period < p.period {
+    if let Some(mut end) = end {
         let key = period_key(hotkey.as_bytes(), sh.pending_period);
-        let mut end: PeriodEnd = read(state, &key)?
-            .ok_or_else(|| AppError::Invariant("a settled period is missing".into()))?;
         end.unsettled = end
             .unsettled
             .checked_sub(sh.pending)

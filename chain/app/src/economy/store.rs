@@ -212,6 +212,18 @@ pub fn cold_lock(
     Ok(read(state, &cold_lock_key(coldkey.as_bytes()))?.unwrap_or_default())
 }
 
+/// Adds `lock` to the lock stored under `key` (a hotkey's or a coldkey's).
+fn add_lock(
+    state: &mut (impl StateWrite + ?Sized),
+    key: &[u8],
+    lock: StakeLock,
+    height: u64,
+) -> Result<(), AppError> {
+    let held: StakeLock = read(state, key)?.unwrap_or_default();
+    write(state, key, &held.merge(lock, height));
+    Ok(())
+}
+
 /// Adds `lock` to the hotkey's lock.
 pub fn lock_hotkey(
     state: &mut (impl StateWrite + ?Sized),
@@ -219,9 +231,7 @@ pub fn lock_hotkey(
     lock: StakeLock,
     height: u64,
 ) -> Result<(), AppError> {
-    let merged = hotkey_lock(state, hotkey)?.merge(lock, height);
-    write(state, &hotkey_lock_key(hotkey.as_bytes()), &merged);
-    Ok(())
+    add_lock(state, &hotkey_lock_key(hotkey.as_bytes()), lock, height)
 }
 
 /// Adds `lock` to the coldkey's lock.
@@ -231,7 +241,5 @@ pub fn lock_coldkey(
     lock: StakeLock,
     height: u64,
 ) -> Result<(), AppError> {
-    let merged = cold_lock(state, coldkey)?.merge(lock, height);
-    write(state, &cold_lock_key(coldkey.as_bytes()), &merged);
-    Ok(())
+    add_lock(state, &cold_lock_key(coldkey.as_bytes()), lock, height)
 }
