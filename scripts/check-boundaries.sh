@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The layering promises of ARCHITECTURE.md, checked: the state machine (chain/app, normal
 # dependencies) reaches neither RocksDB, wgpu, tokio nor CometBFT types, and
-# chain/primitives builds without `std` (contracts and clients use it).
+# chain/primitives builds without `std` (contracts and clients use it), and chain/app
+# touches raw state bytes only in `typed.rs` (every other read and write names a typed key).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -16,5 +17,12 @@ if [ ${#bad[@]} -gt 0 ]; then
   for b in "${bad[@]}"; do cargo tree --locked -p taochain-app -e normal -i "$b" >&2 || true; done
   exit 1
 fi
+raw=$(grep -rnE '\bstate\s*\.\s*(get|put|delete|next)\(' chain/app/src --include='*.rs' \
+  | grep -v '^chain/app/src/typed.rs:' || true)
+if [ -n "$raw" ]; then
+  echo "check-boundaries: raw state access outside chain/app/src/typed.rs (use a typed key):" >&2
+  echo "$raw" >&2
+  exit 1
+fi
 cargo check --locked --quiet -p taochain-primitives --no-default-features --target wasm32-unknown-unknown
-echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; primitives builds no_std)"
+echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; state bytes only in typed.rs; primitives builds no_std)"

@@ -13,12 +13,12 @@ use taochain_storage::{Blobs, Changes, PreparedCommit, StateDelta, StateRead, St
 use taochain_vm::Vm;
 use taochain_work::{CpuVerifier, Verifier};
 
-use crate::bank::read;
 use crate::checks::{Rejection, check_signature, decode};
 use crate::deliver::{Context, deliver};
 use crate::emission::mint_block_reward;
 use crate::mempool::MempoolState;
 use crate::query::QueryOutcome;
+use crate::typed::get_or_default;
 use crate::{AppError, Event, Genesis};
 
 /// The result of one transaction (CheckTx or FinalizeBlock).
@@ -143,12 +143,12 @@ impl App {
     }
 
     fn chain_id_and_params(state: &dyn StateRead) -> Result<(String, Params), AppError> {
-        let chain_id = state.get(CHAIN_ID_KEY)?.unwrap_or_default();
+        let chain_id = get_or_default(state, &CHAIN_ID_KEY)?.0;
         let chain_id = String::from_utf8(chain_id).map_err(|e| AppError::Corrupt {
             key: "chain_id".into(),
             detail: e.to_string(),
         })?;
-        let params = read(state, PARAMS_KEY)?.unwrap_or_default();
+        let params = get_or_default(state, &PARAMS_KEY)?;
         Ok((chain_id, params))
     }
 

@@ -6,41 +6,16 @@ use taochain_storage::schema::account_key;
 use taochain_storage::{StateRead, StateWrite};
 
 use crate::AppError;
-
-/// Reads a borsh value, treating undecodable bytes as corruption.
-pub fn read<T: borsh::BorshDeserialize>(
-    state: &(impl StateRead + ?Sized),
-    key: &[u8],
-) -> Result<Option<T>, AppError> {
-    match state.get(key)? {
-        None => Ok(None),
-        Some(bytes) => borsh::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| AppError::Corrupt {
-                key: String::from_utf8_lossy(key).into_owned(),
-                detail: e.to_string(),
-            }),
-    }
-}
-
-/// Writes a borsh value.
-pub fn write<T: borsh::BorshSerialize>(
-    state: &mut (impl StateWrite + ?Sized),
-    key: &[u8],
-    value: &T,
-) {
-    // Serialising plain structs into a Vec cannot fail.
-    state.put(key.to_vec(), borsh::to_vec(value).unwrap_or_default());
-}
+use crate::typed::{get_or_default, put};
 
 /// The account at `address` (default: empty) .
 pub fn account(state: &(impl StateRead + ?Sized), address: &Address) -> Result<Account, AppError> {
-    Ok(read(state, &account_key(address.as_bytes()))?.unwrap_or_default())
+    get_or_default(state, &account_key(address.as_bytes()))
 }
 
 /// Stores the account at `address`.
 pub fn set_account(state: &mut (impl StateWrite + ?Sized), address: &Address, account: &Account) {
-    write(state, &account_key(address.as_bytes()), account);
+    put(state, &account_key(address.as_bytes()), account);
 }
 
 /// A failed transfer: the code and a message for the log.

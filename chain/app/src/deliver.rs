@@ -130,12 +130,7 @@ impl Run<'_> {
             }
             child.into_changes()
         };
-        for (key, value) in changes {
-            match value {
-                Some(v) => state.put(key, v),
-                None => state.delete(key),
-            }
-        }
+        crate::typed::apply(state, changes);
         Ok(Ok(()))
     }
 

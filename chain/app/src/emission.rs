@@ -8,12 +8,13 @@ use taochain_primitives::{Supply, TOTAL_SUPPLY_CAP, block_reward};
 use taochain_storage::schema::SUPPLY_KEY;
 use taochain_storage::{StateRead, StateWrite};
 
-use crate::bank::{account, read, set_account, write};
+use crate::bank::{account, set_account};
+use crate::typed::{get, put};
 use crate::{AppError, Event};
 
 /// The supply record.
 pub fn supply(state: &(impl StateRead + ?Sized)) -> Result<Supply, AppError> {
-    read(state, SUPPLY_KEY)?.ok_or_else(|| AppError::Invariant("no supply record".into()))
+    get(state, &SUPPLY_KEY)?.ok_or_else(|| AppError::Invariant("no supply record".into()))
 }
 
 /// Mints this block's reward into the emission pool (the subnets' pots are claims on it).
@@ -31,7 +32,7 @@ pub fn mint_block_reward(state: &mut (impl StateWrite + ?Sized)) -> Result<(Even
     let mut pool = account(state, &pool_addr)?;
     pool.balance = pool.balance.checked_add(reward).ok_or_else(overflow)?;
     set_account(state, &pool_addr, &pool);
-    write(state, SUPPLY_KEY, &s);
+    put(state, &SUPPLY_KEY, &s);
     Ok((
         Event::new(
             "mint",
@@ -56,6 +57,6 @@ pub fn recycle(state: &mut (impl StateWrite + ?Sized), amount: u64) -> Result<()
         .total_recycled
         .checked_add(amount)
         .ok_or_else(|| AppError::Invariant("recycled overflow".into()))?;
-    write(state, SUPPLY_KEY, &s);
+    put(state, &SUPPLY_KEY, &s);
     Ok(())
 }

@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use taochain_primitives::subnet::EconomyParams;
 use taochain_primitives::{Account, Address, Params, Supply, TOTAL_SUPPLY_CAP};
-use taochain_storage::schema::{CHAIN_ID_KEY, ECONOMY_PARAMS_KEY, PARAMS_KEY, SUPPLY_KEY};
-use taochain_storage::{Changes, StateDelta, StateWrite};
+use taochain_storage::schema::{CHAIN_ID_KEY, ECONOMY_PARAMS_KEY, PARAMS_KEY, Raw, SUPPLY_KEY};
+use taochain_storage::{Changes, StateDelta};
 
 use crate::AppError;
-use crate::bank::{set_account, write};
+use crate::bank::set_account;
+use crate::typed::put;
 
 /// One funded account at genesis.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -116,8 +117,8 @@ impl Genesis {
             genesis_issuance: issuance,
             ..Supply::default()
         };
-        write(&mut state, SUPPLY_KEY, &supply);
-        write(&mut state, PARAMS_KEY, &self.params);
+        put(&mut state, &SUPPLY_KEY, &supply);
+        put(&mut state, &PARAMS_KEY, &self.params);
         if let Err(why) = self.economy.default_hyperparams.validate() {
             return Err(AppError::Genesis(format!("default hyperparameters: {why}")));
         }
@@ -126,8 +127,12 @@ impl Genesis {
                 "subnet_limit and root_tempo must be positive".into(),
             ));
         }
-        write(&mut state, ECONOMY_PARAMS_KEY, &self.economy);
-        state.put(CHAIN_ID_KEY.to_vec(), chain_id.as_bytes().to_vec());
+        put(&mut state, &ECONOMY_PARAMS_KEY, &self.economy);
+        put(
+            &mut state,
+            &CHAIN_ID_KEY,
+            &Raw(chain_id.as_bytes().to_vec()),
+        );
         Ok(state.into_changes())
     }
 }

@@ -21,6 +21,7 @@ pub mod genesis;
 pub mod mempool;
 pub mod query;
 pub mod simulate;
+pub mod typed;
 
 pub use app::{App, BlockOutcome, TxOutcome};
 pub use error::AppError;

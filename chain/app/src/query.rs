@@ -65,7 +65,7 @@ fn smart(storage: &Storage, vm: &Vm, addr: &str, data: &[u8], height: u64) -> Qu
         );
     }
     let chain_id = storage
-        .get_latest(CHAIN_ID_KEY)
+        .get_latest(CHAIN_ID_KEY.as_bytes())
         .ok()
         .flatten()
         .unwrap_or_default();

@@ -7,13 +7,13 @@
 use taochain_primitives::state::Simulation;
 use taochain_primitives::{Params, RejectCode};
 use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY};
-use taochain_storage::{Blobs, StateDelta, StateRead, Storage};
+use taochain_storage::{Blobs, StateDelta, Storage};
 use taochain_vm::Vm;
 
-use crate::bank::read;
 use crate::checks::decode;
 use crate::deliver::{Context, deliver};
 use crate::query::{QueryOutcome, codes};
+use crate::typed::{get, get_or_default};
 
 fn answer(code: u32, log: String, gas_used: u64, height: u64) -> QueryOutcome {
     let value = borsh::to_vec(&Simulation {
@@ -40,12 +40,12 @@ pub fn simulate(storage: &Storage, vm: &Vm, bytes: &[u8]) -> QueryOutcome {
         return fail(codes::HEIGHT_UNAVAILABLE, "no block committed yet".into());
     };
     let committed = storage.latest();
-    let params: Params = match read(&committed, PARAMS_KEY) {
-        Ok(p) => p.unwrap_or_default(),
+    let params: Params = match get_or_default(&committed, &PARAMS_KEY) {
+        Ok(p) => p,
         Err(e) => return fail(codes::INTERNAL, e.to_string()),
     };
-    let chain_id = match committed.get(CHAIN_ID_KEY) {
-        Ok(id) => String::from_utf8_lossy(&id.unwrap_or_default()).into_owned(),
+    let chain_id = match get(&committed, &CHAIN_ID_KEY) {
+        Ok(id) => String::from_utf8_lossy(&id.unwrap_or_default().0).into_owned(),
         Err(e) => return fail(codes::INTERNAL, e.to_string()),
     };
     let tx = match decode(bytes, &params) {

@@ -54,22 +54,22 @@ pub fn state_key_for_path(path: &str) -> Result<Vec<u8>, PathError> {
                 format!("code id `{id}` is not a number"),
             )
         })?;
-        return Ok(code_key(id));
+        return Ok(code_key(id).into_bytes());
     }
     if let Some(key) = economy_key_for_path(path) {
         return key;
     }
     if let Some(hash) = path.strip_prefix("/blob/") {
-        return Ok(blob_key(&parse_hash(hash)?));
+        return Ok(blob_key(&parse_hash(hash)?).into_bytes());
     }
     if let Some(a) = path.strip_prefix("/account/") {
-        return Ok(account_key(addr(a)?.as_bytes()));
+        return Ok(account_key(addr(a)?.as_bytes()).into_bytes());
     }
     match path {
-        "/supply" => Ok(SUPPLY_KEY.to_vec()),
-        "/params" => Ok(PARAMS_KEY.to_vec()),
-        "/chain_id" => Ok(CHAIN_ID_KEY.to_vec()),
-        "/emission" => Ok(account_key(emission_pool().as_bytes())),
+        "/supply" => Ok(SUPPLY_KEY.into_bytes()),
+        "/params" => Ok(PARAMS_KEY.into_bytes()),
+        "/chain_id" => Ok(CHAIN_ID_KEY.into_bytes()),
+        "/emission" => Ok(account_key(emission_pool().as_bytes()).into_bytes()),
         _ => Err((
             codes::UNKNOWN_PATH,
             format!(
@@ -84,7 +84,7 @@ fn contract_path(path: &str, rest: &str) -> Result<Vec<u8>, PathError> {
     let (a, sub) = rest.split_once('/').unwrap_or((rest, ""));
     let contract = addr(a)?;
     match sub.split_once('/') {
-        None if sub.is_empty() => Ok(contract_key(contract.as_bytes())),
+        None if sub.is_empty() => Ok(contract_key(contract.as_bytes()).into_bytes()),
         Some(("state", hex_key)) => {
             let key = decode_hex(hex_key).ok_or_else(|| {
                 (
@@ -92,7 +92,7 @@ fn contract_path(path: &str, rest: &str) -> Result<Vec<u8>, PathError> {
                     format!("state key `{hex_key}` is not hex"),
                 )
             })?;
-            Ok(contract_store_key(contract.as_bytes(), &key))
+            Ok(contract_store_key(contract.as_bytes(), &key).into_bytes())
         }
         _ => Err((
             codes::UNKNOWN_PATH,
@@ -109,23 +109,23 @@ pub fn economy_key_for_path(path: &str) -> Option<Result<Vec<u8>, PathError>> {
 
 fn economy_key(parts: &[&str]) -> Result<Option<Vec<u8>>, PathError> {
     Ok(Some(match parts {
-        ["subnet", n] => subnet_key(num("netuid", n)?),
-        ["subnet", n, "pot"] => pot_key(num("netuid", n)?),
-        ["neuron", n, u] => neuron_key(num("netuid", n)?, num("uid", u)?),
-        ["uid", n, h] => uid_key(num("netuid", n)?, addr(h)?.as_bytes()),
-        ["hotkey", h] => hotkey_key(addr(h)?.as_bytes()),
-        ["stake", h, c] => stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()),
-        ["coldstake", c] => cold_stake_key(addr(c)?.as_bytes()),
-        ["pool", h] => pool_key(addr(h)?.as_bytes()),
-        ["share", h, c] => share_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()),
-        ["hlock", h] => hotkey_lock_key(addr(h)?.as_bytes()),
-        ["clock", c] => cold_lock_key(addr(c)?.as_bytes()),
-        ["proposal", id] => proposal_key(num("proposal id", id)?),
-        ["vote", id, a] => vote_key(num("proposal id", id)?, addr(a)?.as_bytes()),
-        ["economy"] => ECONOMY_PARAMS_KEY.to_vec(),
-        ["shares"] => SUBNET_SHARES_KEY.to_vec(),
-        ["total_stake"] => TOTAL_STAKE_KEY.to_vec(),
-        ["emission_carry"] => EMISSION_CARRY_KEY.to_vec(),
+        ["subnet", n] => subnet_key(num("netuid", n)?).into_bytes(),
+        ["subnet", n, "pot"] => pot_key(num("netuid", n)?).into_bytes(),
+        ["neuron", n, u] => neuron_key(num("netuid", n)?, num("uid", u)?).into_bytes(),
+        ["uid", n, h] => uid_key(num("netuid", n)?, addr(h)?.as_bytes()).into_bytes(),
+        ["hotkey", h] => hotkey_key(addr(h)?.as_bytes()).into_bytes(),
+        ["stake", h, c] => stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()).into_bytes(),
+        ["coldstake", c] => cold_stake_key(addr(c)?.as_bytes()).into_bytes(),
+        ["pool", h] => pool_key(addr(h)?.as_bytes()).into_bytes(),
+        ["share", h, c] => share_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()).into_bytes(),
+        ["hlock", h] => hotkey_lock_key(addr(h)?.as_bytes()).into_bytes(),
+        ["clock", c] => cold_lock_key(addr(c)?.as_bytes()).into_bytes(),
+        ["proposal", id] => proposal_key(num("proposal id", id)?).into_bytes(),
+        ["vote", id, a] => vote_key(num("proposal id", id)?, addr(a)?.as_bytes()).into_bytes(),
+        ["economy"] => ECONOMY_PARAMS_KEY.into_bytes(),
+        ["shares"] => SUBNET_SHARES_KEY.into_bytes(),
+        ["total_stake"] => TOTAL_STAKE_KEY.into_bytes(),
+        ["emission_carry"] => EMISSION_CARRY_KEY.into_bytes(),
         _ => return Ok(None),
     }))
 }
@@ -186,45 +186,72 @@ mod tests {
     fn every_provable_path_maps_to_its_schema_key() {
         let (x, y) = (a(1), a(2));
         let cases: Vec<(String, Vec<u8>)> = vec![
-            (format!("/account/{x}"), account_key(x.as_bytes())),
-            (format!("/account/{x}/"), account_key(x.as_bytes())),
-            ("/supply".into(), SUPPLY_KEY.to_vec()),
-            ("/params".into(), PARAMS_KEY.to_vec()),
-            ("/chain_id".into(), CHAIN_ID_KEY.to_vec()),
+            (
+                format!("/account/{x}"),
+                account_key(x.as_bytes()).into_bytes(),
+            ),
+            (
+                format!("/account/{x}/"),
+                account_key(x.as_bytes()).into_bytes(),
+            ),
+            ("/supply".into(), SUPPLY_KEY.into_bytes()),
+            ("/params".into(), PARAMS_KEY.into_bytes()),
+            ("/chain_id".into(), CHAIN_ID_KEY.into_bytes()),
             (
                 "/emission".into(),
-                account_key(Address::module("emission_pool").as_bytes()),
+                account_key(Address::module("emission_pool").as_bytes()).into_bytes(),
             ),
-            ("/code/7".into(), code_key(7)),
-            (format!("/contract/{x}"), contract_key(x.as_bytes())),
+            ("/code/7".into(), code_key(7).into_bytes()),
+            (
+                format!("/contract/{x}"),
+                contract_key(x.as_bytes()).into_bytes(),
+            ),
             (
                 format!("/contract/{x}/state/636F756e74"),
-                contract_store_key(x.as_bytes(), b"count"),
+                contract_store_key(x.as_bytes(), b"count").into_bytes(),
             ),
-            (format!("/blob/{}", "ab".repeat(32)), blob_key(&[0xab; 32])),
-            ("/subnet/3".into(), subnet_key(3)),
-            ("/subnet/3/pot".into(), pot_key(3)),
-            ("/neuron/3/9".into(), neuron_key(3, 9)),
-            (format!("/uid/3/{x}"), uid_key(3, x.as_bytes())),
-            (format!("/hotkey/{x}"), hotkey_key(x.as_bytes())),
+            (
+                format!("/blob/{}", "ab".repeat(32)),
+                blob_key(&[0xab; 32]).into_bytes(),
+            ),
+            ("/subnet/3".into(), subnet_key(3).into_bytes()),
+            ("/subnet/3/pot".into(), pot_key(3).into_bytes()),
+            ("/neuron/3/9".into(), neuron_key(3, 9).into_bytes()),
+            (format!("/uid/3/{x}"), uid_key(3, x.as_bytes()).into_bytes()),
+            (
+                format!("/hotkey/{x}"),
+                hotkey_key(x.as_bytes()).into_bytes(),
+            ),
             (
                 format!("/stake/{x}/{y}"),
-                stake_key(x.as_bytes(), y.as_bytes()),
+                stake_key(x.as_bytes(), y.as_bytes()).into_bytes(),
             ),
-            (format!("/coldstake/{y}"), cold_stake_key(y.as_bytes())),
-            (format!("/pool/{x}"), pool_key(x.as_bytes())),
+            (
+                format!("/coldstake/{y}"),
+                cold_stake_key(y.as_bytes()).into_bytes(),
+            ),
+            (format!("/pool/{x}"), pool_key(x.as_bytes()).into_bytes()),
             (
                 format!("/share/{x}/{y}"),
-                share_key(x.as_bytes(), y.as_bytes()),
+                share_key(x.as_bytes(), y.as_bytes()).into_bytes(),
             ),
-            (format!("/hlock/{x}"), hotkey_lock_key(x.as_bytes())),
-            (format!("/clock/{y}"), cold_lock_key(y.as_bytes())),
-            ("/proposal/4".into(), proposal_key(4)),
-            (format!("/vote/4/{y}"), vote_key(4, y.as_bytes())),
-            ("/economy".into(), ECONOMY_PARAMS_KEY.to_vec()),
-            ("/shares".into(), SUBNET_SHARES_KEY.to_vec()),
-            ("/total_stake".into(), TOTAL_STAKE_KEY.to_vec()),
-            ("/emission_carry".into(), EMISSION_CARRY_KEY.to_vec()),
+            (
+                format!("/hlock/{x}"),
+                hotkey_lock_key(x.as_bytes()).into_bytes(),
+            ),
+            (
+                format!("/clock/{y}"),
+                cold_lock_key(y.as_bytes()).into_bytes(),
+            ),
+            ("/proposal/4".into(), proposal_key(4).into_bytes()),
+            (
+                format!("/vote/4/{y}"),
+                vote_key(4, y.as_bytes()).into_bytes(),
+            ),
+            ("/economy".into(), ECONOMY_PARAMS_KEY.into_bytes()),
+            ("/shares".into(), SUBNET_SHARES_KEY.into_bytes()),
+            ("/total_stake".into(), TOTAL_STAKE_KEY.into_bytes()),
+            ("/emission_carry".into(), EMISSION_CARRY_KEY.into_bytes()),
         ];
         for (path, key) in cases {
             assert_eq!(state_key_for_path(&path), Ok(key), "{path}");

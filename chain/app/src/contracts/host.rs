@@ -9,8 +9,9 @@ use taochain_vm::{Entry, Host, HostError, VmError};
 use taochain_vm_abi::{Call, ERR_INSUFFICIENT_FUNDS, ERR_INVALID, MessageInfo};
 
 use super::{Env, code_loader};
-use crate::bank::{read, transfer};
-use taochain_primitives::{CodeRecord, ContractRecord, RejectCode};
+use crate::bank::transfer;
+use crate::typed::{delete, get, get_or_default, get_raw, put, put_raw};
+use taochain_primitives::RejectCode;
 use taochain_storage::schema::code_key;
 
 fn host_err(e: impl std::fmt::Display) -> HostError {
@@ -24,10 +25,10 @@ fn next_in_namespace(
     start: &[u8],
     end: Option<&[u8]>,
 ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
-    let prefix = contract_store_key(contract.as_bytes(), &[]);
+    let prefix = contract_store_key(contract.as_bytes(), &[]).into_bytes();
     let from = contract_store_key(contract.as_bytes(), start);
     let to = match end {
-        Some(e) => contract_store_key(contract.as_bytes(), e),
+        Some(e) => contract_store_key(contract.as_bytes(), e).into_bytes(),
         // The namespace ends where the next address begins.
         None => {
             let mut p = prefix.clone();
@@ -40,7 +41,7 @@ fn next_in_namespace(
             p
         }
     };
-    let found = state.next(&from, Some(&to)).map_err(host_err)?;
+    let found = crate::typed::next_raw(state, &from, &to).map_err(host_err)?;
     Ok(found.map(|(k, v)| (k[prefix.len()..].to_vec(), v)))
 }
 
@@ -50,9 +51,7 @@ fn get_in_namespace(
     contract: &Address,
     key: &[u8],
 ) -> Result<Option<Vec<u8>>, HostError> {
-    state
-        .get(&contract_store_key(contract.as_bytes(), key))
-        .map_err(host_err)
+    get_raw(state, &contract_store_key(contract.as_bytes(), key)).map_err(host_err)
 }
 
 /// A query from `caller` to `contract`, with the VM error as text for the calling contract.
@@ -79,15 +78,14 @@ pub(crate) fn run_query(
     depth: u32,
     gas: u64,
 ) -> Result<(u64, Result<Vec<u8>, VmError>), HostError> {
-    let record: Option<ContractRecord> =
-        read(state, &contract_key(contract.as_bytes())).map_err(host_err)?;
+    let record = get(state, &contract_key(contract.as_bytes())).map_err(host_err)?;
     let Some(record) = record else {
         return Ok((
             0,
             Err(VmError::Contract(format!("no contract at {contract}"))),
         ));
     };
-    let code: Option<CodeRecord> = read(state, &code_key(record.code_id)).map_err(host_err)?;
+    let code = get(state, &code_key(record.code_id)).map_err(host_err)?;
     let Some(code) = code else {
         return Err(host_err(format!(
             "code {} of {contract} is missing",
@@ -136,12 +134,9 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
         get_in_namespace(&*self.state, &self.contract, key)
     }
     fn blob_pin(&mut self, hash: &[u8; 32], pin: bool) -> Result<Result<u32, i32>, HostError> {
-        use taochain_primitives::state::BlobRecord;
-        use taochain_storage::schema::{BLOB_PRUNE_PREFIX, blob_key, blob_pin_key};
+        use taochain_storage::schema::{blob_key, blob_pin_key, blob_prune_key};
         let key = blob_key(hash);
-        let Some(mut record) =
-            crate::bank::read::<BlobRecord>(&*self.state, &key).map_err(host_err)?
-        else {
+        let Some(mut record) = get(&*self.state, &key).map_err(host_err)? else {
             return Ok(Err(taochain_vm_abi::ERR_MISSING_BLOB));
         };
         // An unpinned blob belongs to its uploader: a contract may pin it first only in a
@@ -152,29 +147,27 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
         }
         // Pins are held per contract: a contract can only remove pins it added.
         let mine_key = blob_pin_key(hash, self.contract.as_bytes());
-        let mine: u32 = crate::bank::read(&*self.state, &mine_key)
-            .map_err(host_err)?
-            .unwrap_or(0);
+        let mine = get_or_default(&*self.state, &mine_key).map_err(host_err)?;
         if pin {
             record.pins = record.pins.saturating_add(1);
-            crate::bank::write(&mut *self.state, &mine_key, &mine.saturating_add(1));
+            put(&mut *self.state, &mine_key, &mine.saturating_add(1));
         } else {
             if mine == 0 {
                 return Ok(Ok(record.pins));
             }
             if mine == 1 {
-                self.state.delete(mine_key);
+                delete(&mut *self.state, mine_key);
             } else {
-                crate::bank::write(&mut *self.state, &mine_key, &(mine - 1));
+                put(&mut *self.state, &mine_key, &(mine - 1));
             }
             record.pins = record.pins.saturating_sub(1);
             if record.pins == 0 {
-                self.state.delete(key);
-                self.state.put([BLOB_PRUNE_PREFIX, hash].concat(), vec![]);
+                delete(&mut *self.state, key);
+                put(&mut *self.state, &blob_prune_key(hash), &());
                 return Ok(Ok(0));
             }
         }
-        crate::bank::write(&mut *self.state, &key, &record);
+        put(&mut *self.state, &key, &record);
         Ok(Ok(record.pins))
     }
     fn subnet_uid(&self, hotkey: &[u8; 20]) -> Result<Option<u16>, HostError> {
@@ -200,15 +193,18 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
         verify_matmul(&*self.state, self.env, [a, b, c])
     }
     fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
-        self.state.put(
+        put_raw(
+            &mut *self.state,
             contract_store_key(self.contract.as_bytes(), key),
             value.to_vec(),
         );
         Ok(())
     }
     fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError> {
-        self.state
-            .delete(contract_store_key(self.contract.as_bytes(), key));
+        delete(
+            &mut *self.state,
+            contract_store_key(self.contract.as_bytes(), key),
+        );
         Ok(())
     }
     fn storage_next(
@@ -318,8 +314,7 @@ fn usable_blob(
     env: &Env<'_>,
     hash: &[u8; 32],
 ) -> Result<Option<u64>, HostError> {
-    let record: Option<taochain_primitives::state::BlobRecord> =
-        crate::bank::read(state, &taochain_storage::schema::blob_key(hash)).map_err(host_err)?;
+    let record = get(state, &taochain_storage::schema::blob_key(hash)).map_err(host_err)?;
     Ok(record.filter(|r| r.height < env.height).map(|r| r.size))
 }
 

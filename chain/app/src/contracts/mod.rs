@@ -8,14 +8,15 @@ mod host;
 
 use sha2::{Digest, Sha256};
 use taochain_primitives::{Address, CodeRecord, ContractRecord, RejectCode};
-use taochain_storage::schema::{CODE_SEQ_KEY, CONTRACT_SEQ_KEY, code_key, contract_key};
+use taochain_storage::schema::{CODE_SEQ_KEY, CONTRACT_SEQ_KEY, Key, code_key, contract_key};
 use taochain_storage::{Blobs, StateWrite, Storage};
 use taochain_vm::limits::gas::STORE_PER_BYTE;
 use taochain_vm::{Entry, Vm, VmError};
 use taochain_vm_abi::{Call, MessageInfo};
 
-use crate::bank::{read, transfer, write};
+use crate::bank::transfer;
 use crate::checks::Rejection;
+use crate::typed::{contains, delete, get, get_or_default, put};
 use crate::{AppError, Event};
 use host::ChainHost;
 pub(crate) use host::run_query;
@@ -71,12 +72,11 @@ fn refuse(code: RejectCode, log: impl Into<String>, gas: u64) -> Outcome {
     Err((Rejection::new(code, log), gas))
 }
 
-fn next_seq(state: &mut (impl StateWrite + ?Sized), key: &[u8]) -> Result<u64, AppError> {
-    let next = read::<u64>(state, key)?
-        .unwrap_or(0)
+fn next_seq(state: &mut (impl StateWrite + ?Sized), key: &Key<u64>) -> Result<u64, AppError> {
+    let next = get_or_default(state, key)?
         .checked_add(1)
         .ok_or_else(|| AppError::Invariant("sequence overflow".into()))?;
-    write(state, key, &next);
+    put(state, key, &next);
     Ok(next)
 }
 
@@ -104,8 +104,8 @@ pub fn store_code(
         Ok(info) => info,
         Err(e) => return Ok(refuse(RejectCode::ContractInvalid, e.to_string(), gas)),
     };
-    let code_id = next_seq(state, CODE_SEQ_KEY)?;
-    write(
+    let code_id = next_seq(state, &CODE_SEQ_KEY)?;
+    put(
         state,
         &code_key(code_id),
         &CodeRecord {
@@ -117,9 +117,10 @@ pub fn store_code(
     blobs.insert(info.checksum, Some(wasm.to_vec()));
     // Code bytes share the blob column with data blobs: mark the hash so that pruning a
     // data blob with the same bytes never deletes code.
-    state.put(
-        taochain_storage::schema::code_hash_key(&info.checksum),
-        vec![],
+    put(
+        state,
+        &taochain_storage::schema::code_hash_key(&info.checksum),
+        &(),
     );
     let checksum_hex: String = info.checksum.iter().map(|b| format!("{b:02x}")).collect();
     let event = Event::new(
@@ -172,8 +173,8 @@ pub fn store_blob(
     }
     let hash: [u8; 32] = Sha256::digest(bytes).into();
     let key = taochain_storage::schema::blob_key(&hash);
-    if read::<BlobRecord>(state, &key)?.is_none() {
-        write(
+    if !contains(state, &key)? {
+        put(
             state,
             &key,
             &BlobRecord {
@@ -207,16 +208,14 @@ pub fn prune_blobs(
     state: &mut (impl StateWrite + ?Sized),
     blobs: &mut Blobs,
 ) -> Result<(), AppError> {
-    use taochain_storage::schema::{BLOB_PRUNE_PREFIX, blob_key, code_hash_key};
-    for (key, _) in crate::economy::store::scan(state, BLOB_PRUNE_PREFIX)? {
-        state.delete(key.clone());
-        let Some(hash) = key
-            .get(BLOB_PRUNE_PREFIX.len()..)
-            .and_then(|h| <[u8; 32]>::try_from(h).ok())
-        else {
+    use taochain_storage::schema::{BLOB_PRUNE, blob_key, code_hash_key};
+    for (key, ()) in crate::typed::scan(state, &BLOB_PRUNE, &[])? {
+        let hash = <[u8; 32]>::try_from(BLOB_PRUNE.suffix(&key)).ok();
+        delete(state, key);
+        let Some(hash) = hash else {
             continue;
         };
-        if state.get(&blob_key(&hash))?.is_none() && state.get(&code_hash_key(&hash))?.is_none() {
+        if !contains(state, &blob_key(&hash))? && !contains(state, &code_hash_key(&hash))? {
             blobs.insert(hash, None);
         }
     }
@@ -297,10 +296,10 @@ fn contract_of(
     state: &(impl taochain_storage::StateRead + ?Sized),
     contract: &Address,
 ) -> Result<Option<(ContractRecord, CodeRecord)>, AppError> {
-    let Some(record) = read::<ContractRecord>(state, &contract_key(contract.as_bytes()))? else {
+    let Some(record) = get(state, &contract_key(contract.as_bytes()))? else {
         return Ok(None);
     };
-    let code = read::<CodeRecord>(state, &code_key(record.code_id))?.ok_or_else(|| {
+    let code = get(state, &code_key(record.code_id))?.ok_or_else(|| {
         AppError::Invariant(format!("code {} of {contract} is missing", record.code_id))
     })?;
     Ok(Some((record, code)))
@@ -331,14 +330,14 @@ pub fn instantiate(
     label: &str,
     gas_left: u64,
 ) -> Result<Outcome, AppError> {
-    let Some(code) = read::<CodeRecord>(state, &code_key(code_id))? else {
+    let Some(code) = get(state, &code_key(code_id))? else {
         return Ok(refuse(
             RejectCode::ContractNotFound,
             format!("no code with id {code_id}"),
             0,
         ));
     };
-    let seq = next_seq(state, CONTRACT_SEQ_KEY)?;
+    let seq = next_seq(state, &CONTRACT_SEQ_KEY)?;
     let digest = Sha256::digest(
         [
             &b"taochain/contract/v1"[..],
@@ -350,7 +349,7 @@ pub fn instantiate(
     let mut addr = [0u8; 20];
     addr.copy_from_slice(&digest[..20]);
     let contract = Address(addr);
-    write(
+    put(
         state,
         &contract_key(&addr),
         &ContractRecord {
@@ -447,7 +446,7 @@ pub fn migrate(
             0,
         ));
     }
-    let Some(code) = read::<CodeRecord>(state, &code_key(new_code_id))? else {
+    let Some(code) = get(state, &code_key(new_code_id))? else {
         return Ok(refuse(
             RejectCode::ContractNotFound,
             format!("no code with id {new_code_id}"),
@@ -455,7 +454,7 @@ pub fn migrate(
         ));
     };
     record.code_id = new_code_id;
-    write(state, &contract_key(contract.as_bytes()), &record);
+    put(state, &contract_key(contract.as_bytes()), &record);
     call(
         state,
         env,
@@ -496,13 +495,7 @@ pub fn epoch_hook(
     )?;
     match outcome {
         Ok(done) => {
-            let changes = child.into_changes();
-            for (key, value) in changes {
-                match value {
-                    Some(v) => state.put(key, v),
-                    None => state.delete(key),
-                }
-            }
+            crate::typed::apply(state, child.into_changes());
             Ok(Ok(done))
         }
         Err((r, _)) => Ok(Err(r.log)),

@@ -27,10 +27,11 @@ use super::neurons::root_n;
 use super::rewards::{self, EpochOf};
 use super::store::{self, neurons, set_neuron, set_pot, set_subnet};
 use crate::AppError;
-use crate::bank::{read, transfer, write};
+use crate::bank::transfer;
 use crate::contracts::{self, epoch_hook};
 use crate::emission::emission_pool;
 use crate::events::Event;
+use crate::typed::{get_or_default, put};
 
 /// Whether `netuid`'s tempo ends at `height`.
 pub fn is_epoch(height: u64, netuid: u16, tempo: u64) -> bool {
@@ -73,11 +74,11 @@ fn distribute(
     reward: u64,
     subnets: &[(u16, SubnetInfo)],
 ) -> Result<(), AppError> {
-    let carry: u64 = read(state, EMISSION_CARRY_KEY)?.unwrap_or(0);
+    let carry = get_or_default(state, &EMISSION_CARRY_KEY)?;
     let amount = carry
         .checked_add(reward)
         .ok_or_else(|| AppError::Invariant("emission carry overflow".into()))?;
-    let stored: Vec<(u16, u64)> = read(state, SUBNET_SHARES_KEY)?.unwrap_or_default();
+    let stored = get_or_default(state, &SUBNET_SHARES_KEY)?;
     let mut shares: Vec<u64> = subnets
         .iter()
         .map(|(id, _)| stored.iter().find(|s| s.0 == *id).map_or(0, |s| s.1))
@@ -94,7 +95,7 @@ fn distribute(
             set_pot(state, *id, pot);
         }
     }
-    write(state, EMISSION_CARRY_KEY, &left);
+    put(state, &EMISSION_CARRY_KEY, &left);
     Ok(())
 }
 
@@ -304,7 +305,7 @@ fn root_epoch(state: &mut (impl StateWrite + ?Sized), height: u64) -> Result<Eve
         .map(|&id| (id, c.incentive[id as usize]))
         .filter(|s| s.1 > 0)
         .collect();
-    write(state, SUBNET_SHARES_KEY, &shares);
+    put(state, &SUBNET_SHARES_KEY, &shares);
     for (uid, m) in members.iter_mut().enumerate() {
         m.permit = permits[uid];
         m.trust = to_u16(c.trust[uid]);

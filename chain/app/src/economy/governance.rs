@@ -13,19 +13,20 @@ use taochain_primitives::subnet::{
 };
 use taochain_primitives::{Address, Params, RejectCode};
 use taochain_storage::schema::{
-    GOV_OPEN_PREFIX, PARAMS_KEY, PROPOSAL_SEQ_KEY, TOTAL_STAKE_KEY, gov_open_key, proposal_key,
+    GOV_OPEN, PARAMS_KEY, PROPOSAL_SEQ_KEY, TOTAL_STAKE_KEY, VOTES, gov_open_key, proposal_key,
     vote_key,
 };
 use taochain_storage::{StateDelta, StateWrite};
 
-use super::store::{self, cold_stake, decode, scan};
+use super::store::{self, cold_stake};
 use super::subnets::{dissolve, existing};
 use super::{Fail, deposits_account, done, reject, subnets_admin};
 use crate::AppError;
-use crate::bank::{read, transfer, write};
+use crate::bank::transfer;
 use crate::contracts::{self, Done};
 use crate::emission::recycle;
 use crate::events::Event;
+use crate::typed::{contains, delete, get, get_or_default, put, scan};
 
 fn check_action(
     state: &mut (impl StateWrite + ?Sized),
@@ -67,7 +68,7 @@ fn set_param(state: &mut (impl StateWrite + ?Sized), name: &str, value: u64) -> 
             ),
         );
     }
-    write(state, PARAMS_KEY, &chain);
+    put(state, &PARAMS_KEY, &chain);
     store::set_params(state, &p);
     Ok(())
 }
@@ -93,10 +94,8 @@ pub fn propose(
     check_action(state, action)?;
     transfer(state, sender, &deposits_account(), deposit)?
         .map_err(|r| Fail::Reject(r.into(), 0))?;
-    let id = read::<u64>(state, PROPOSAL_SEQ_KEY)?
-        .unwrap_or(0)
-        .saturating_add(1);
-    write(state, PROPOSAL_SEQ_KEY, &id);
+    let id = get_or_default(state, &PROPOSAL_SEQ_KEY)?.saturating_add(1);
+    put(state, &PROPOSAL_SEQ_KEY, &id);
     let voting_end = height.saturating_add(p.voting_period);
     let proposal = Proposal {
         id,
@@ -110,8 +109,8 @@ pub fn propose(
         abstain: 0,
         status: ProposalStatus::Open,
     };
-    write(state, &proposal_key(id), &proposal);
-    state.put(gov_open_key(voting_end, id), vec![]);
+    put(state, &proposal_key(id), &proposal);
+    put(state, &gov_open_key(voting_end, id), &());
     Ok(Done {
         gas_used: 0,
         data: id.to_be_bytes().to_vec(),
@@ -134,7 +133,7 @@ pub fn vote(
     choice: VoteChoice,
     height: u64,
 ) -> Result<Done, Fail> {
-    let voting_end = match read::<Proposal>(state, &proposal_key(id))? {
+    let voting_end = match get(state, &proposal_key(id))? {
         Some(p) if p.status == ProposalStatus::Open && height <= p.voting_end => p.voting_end,
         _ => {
             return reject(
@@ -151,14 +150,14 @@ pub fn vote(
         );
     }
     let key = vote_key(id, sender.as_bytes());
-    if state.get(&key)?.is_some() {
+    if contains(state, &key)? {
         return reject(
             RejectCode::AlreadyVoted,
             format!("{sender} already voted on {id}"),
         );
     }
     // The vote weighs the stake now, and that stake stays through the tally.
-    write(state, &key, &VoteRecord { choice, weight });
+    put(state, &key, &VoteRecord { choice, weight });
     let lock = StakeLock {
         amount: weight,
         until: voting_end,
@@ -180,8 +179,8 @@ pub fn end_block(
     env: &contracts::Env<'_>,
 ) -> Result<Vec<Event>, AppError> {
     let mut events = vec![];
-    for (key, _) in scan(state, GOV_OPEN_PREFIX)? {
-        let tail = &key[GOV_OPEN_PREFIX.len()..];
+    for (key, ()) in scan(state, &GOV_OPEN, &[])? {
+        let tail = GOV_OPEN.suffix(&key);
         let (Some(end), Some(id)) = (
             tail.get(..8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -191,14 +190,14 @@ pub fn end_block(
                 .map(u64::from_be_bytes),
         ) else {
             return Err(AppError::Corrupt {
-                key: String::from_utf8_lossy(&key).into_owned(),
+                key: String::from_utf8_lossy(key.as_bytes()).into_owned(),
                 detail: "bad open-proposal key".into(),
             });
         };
         if end > env.height {
             break;
         }
-        state.delete(key);
+        delete(state, key);
         events.push(tally(state, env, id)?);
     }
     Ok(events)
@@ -210,11 +209,9 @@ fn tally(
     id: u64,
 ) -> Result<Event, AppError> {
     let pkey = proposal_key(id);
-    let mut p: Proposal = read(state, &pkey)?
+    let mut p = get(state, &pkey)?
         .ok_or_else(|| AppError::Invariant(format!("open proposal {id} is missing")))?;
-    let prefix = [taochain_storage::schema::VOTE_PREFIX, &id.to_be_bytes()[..]].concat();
-    for (k, v) in scan(state, &prefix)? {
-        let VoteRecord { choice, weight } = decode(&k, &v)?;
+    for (_, VoteRecord { choice, weight }) in scan(state, &VOTES, &[&id.to_be_bytes()])? {
         match choice {
             VoteChoice::Yes => p.yes = p.yes.saturating_add(weight),
             VoteChoice::No => p.no = p.no.saturating_add(weight),
@@ -222,7 +219,7 @@ fn tally(
         }
     }
     let params = store::params(state)?;
-    let total: u64 = read(state, TOTAL_STAKE_KEY)?.unwrap_or(0);
+    let total = get_or_default(state, &TOTAL_STAKE_KEY)?;
     let voted = p.yes as u128 + p.no as u128 + p.abstain as u128;
     let quorum = voted > 0 && voted * 10_000 >= total as u128 * params.quorum_bps as u128;
     let refund = |state: &mut _, to: &Address, amount: u64| -> Result<(), AppError> {
@@ -250,7 +247,7 @@ fn tally(
             p.status = ProposalStatus::Rejected;
         }
     }
-    write(state, &pkey, &p);
+    put(state, &pkey, &p);
     Ok(Event::new(
         "proposal_tallied",
         &[
@@ -296,12 +293,7 @@ fn execute(
     })();
     match result {
         Ok(()) => {
-            for (key, value) in child.into_changes() {
-                match value {
-                    Some(v) => state.put(key, v),
-                    None => state.delete(key),
-                }
-            }
+            crate::typed::apply(state, child.into_changes());
             Ok(Ok(()))
         }
         Err(Fail::Reject(r, _)) => Ok(Err(r.log)),

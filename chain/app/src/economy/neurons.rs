@@ -9,17 +9,18 @@
 
 use taochain_primitives::subnet::{Neuron, StakeLock, bumped_burn, decayed_burn};
 use taochain_primitives::{Address, RejectCode};
-use taochain_storage::schema::{COMMIT_PREFIX, ROOT_N_KEY, uid_key};
+use taochain_storage::schema::{ROOT_N_KEY, commit_key, uid_key};
 use taochain_storage::{StateRead, StateWrite};
 
 use super::staking::ensure_hotkey;
 use super::store::{self, neuron, set_neuron, set_subnet, set_uid, uid_of};
 use super::subnets::existing;
 use super::{Fail, done, reject, reject_after, rewards, scan_gas};
-use crate::bank::{account, read, set_account, write};
+use crate::bank::{account, set_account};
 use crate::contracts::Done;
 use crate::emission::recycle;
 use crate::events::Event;
+use crate::typed::{delete, get_or_default, put};
 
 /// The burn price of `netuid` at `height`.
 pub fn burn_price(
@@ -48,8 +49,8 @@ fn not_registered_yet(
 /// Frees a UID held by another hotkey (its index entry and weight commits).
 fn evict(state: &mut (impl StateWrite + ?Sized), netuid: u16, uid: u16) -> Result<(), Fail> {
     if let Some(old) = neuron(state, netuid, uid)? {
-        state.delete(uid_key(netuid, old.hotkey.as_bytes()));
-        state.delete([COMMIT_PREFIX, &netuid.to_be_bytes(), old.hotkey.as_bytes()].concat());
+        delete(state, uid_key(netuid, old.hotkey.as_bytes()));
+        delete(state, commit_key(netuid, old.hotkey.as_bytes()));
     }
     Ok(())
 }
@@ -156,7 +157,7 @@ fn next_root_epoch(height: u64, root_tempo: u64) -> u64 {
 
 /// Number of root UIDs in use.
 pub fn root_n(state: &(impl StateRead + ?Sized)) -> Result<u16, crate::AppError> {
-    Ok(read(state, ROOT_N_KEY)?.unwrap_or(0))
+    get_or_default(state, &ROOT_N_KEY)
 }
 
 /// `RootRegister`.
@@ -173,7 +174,7 @@ pub fn root_register(
     let n = root_n(state)?;
     let mut scan_cost = 0;
     let uid = if n < max {
-        write(state, ROOT_N_KEY, &(n + 1));
+        put(state, &ROOT_N_KEY, &(n + 1));
         n
     } else {
         scan_cost = scan_gas(n as u64, gas_left)?;

@@ -13,11 +13,11 @@ use taochain_primitives::Address;
 use taochain_primitives::query::{addr, num};
 use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView, decayed_burn};
 use taochain_storage::StateRead;
-use taochain_storage::schema::{PROPOSAL_PREFIX, SUBNET_SHARES_KEY};
+use taochain_storage::schema::{PROPOSALS, SUBNET_SHARES_KEY};
 
-use super::store::{self, decode, nominators, scan};
+use super::store::{self, nominators};
 use crate::AppError;
-use crate::bank::read;
+use crate::typed::{get_or_default, scan};
 
 /// A query argument that does not parse.
 pub type BadArg = taochain_primitives::query::PathError;
@@ -64,7 +64,7 @@ pub fn subnet_views(
     state: &(impl StateRead + ?Sized),
     height: u64,
 ) -> Result<Vec<SubnetView>, AppError> {
-    let shares: Vec<(u16, u64)> = read(state, SUBNET_SHARES_KEY)?.unwrap_or_default();
+    let shares = get_or_default(state, &SUBNET_SHARES_KEY)?;
     store::subnets(state)?
         .into_iter()
         .map(|(netuid, info)| {
@@ -120,8 +120,8 @@ pub fn metagraph(
 
 /// Every proposal, by id.
 pub fn proposals(state: &(impl StateRead + ?Sized)) -> Result<Vec<Proposal>, AppError> {
-    scan(state, PROPOSAL_PREFIX)?
+    Ok(scan(state, &PROPOSALS, &[])?
         .into_iter()
-        .map(|(k, v)| decode(&k, &v))
-        .collect()
+        .map(|(_, p)| p)
+        .collect())
 }

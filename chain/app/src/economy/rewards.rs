@@ -25,8 +25,9 @@ use taochain_storage::{StateRead, StateWrite};
 
 use super::store;
 use crate::AppError;
-use crate::bank::{read, transfer, write};
+use crate::bank::transfer;
 use crate::emission::emission_pool;
+use crate::typed::{get, get_or_default, put, put_or_delete};
 
 /// Module account holding nominator rewards not yet settled.
 pub fn rewards_account() -> Address {
@@ -35,11 +36,11 @@ pub fn rewards_account() -> Address {
 
 /// A hotkey's pool (empty if it never had stake).
 pub fn pool(state: &(impl StateRead + ?Sized), hotkey: &Address) -> Result<StakePool, AppError> {
-    Ok(read(state, &pool_key(hotkey.as_bytes()))?.unwrap_or_default())
+    get_or_default(state, &pool_key(hotkey.as_bytes()))
 }
 
 fn set_pool(state: &mut (impl StateWrite + ?Sized), hotkey: &Address, p: &StakePool) {
-    write(state, &pool_key(hotkey.as_bytes()), p);
+    put(state, &pool_key(hotkey.as_bytes()), p);
 }
 
 fn share(
@@ -47,7 +48,7 @@ fn share(
     hotkey: &Address,
     coldkey: &Address,
 ) -> Result<Option<PoolShare>, AppError> {
-    read(state, &share_key(hotkey.as_bytes(), coldkey.as_bytes()))
+    get(state, &share_key(hotkey.as_bytes(), coldkey.as_bytes()))
 }
 
 /// A hotkey's stake that earns and that Yuma counts: its total minus pending stake.
@@ -87,7 +88,7 @@ fn owed(
     let mut amount = earned(stake.saturating_sub(share.pending), pool.acc, share.acc);
     let mut end = None;
     if share.pending > 0 && share.pending_period < pool.period {
-        let e: PeriodEnd = read(state, &period_key(hotkey.as_bytes(), share.pending_period))?
+        let e = get(state, &period_key(hotkey.as_bytes(), share.pending_period))?
             .ok_or_else(|| AppError::Invariant("a settled period is missing".into()))?;
         amount = amount.saturating_add(earned(share.pending, pool.acc, e.acc));
         end = Some(e);
@@ -131,15 +132,11 @@ pub fn settle(
             .unsettled
             .checked_sub(sh.pending)
             .ok_or_else(|| AppError::Invariant("period settled twice".into()))?;
-        if end.unsettled == 0 {
-            state.delete(key);
-        } else {
-            write(state, &key, &end);
-        }
+        put_or_delete(state, key, Some(&end).filter(|e| e.unsettled > 0));
         sh.pending = 0;
     }
     sh.acc = p.acc;
-    write(
+    put(
         state,
         &share_key(hotkey.as_bytes(), coldkey.as_bytes()),
         &sh,
@@ -173,7 +170,7 @@ pub fn added(
     }
     p.pending = p.pending.checked_add(amount).ok_or_else(overflow)?;
     p.last_added = height;
-    write(
+    put(
         state,
         &share_key(hotkey.as_bytes(), coldkey.as_bytes()),
         &sh,
@@ -205,11 +202,7 @@ pub fn removed(
         set_pool(state, hotkey, &p);
         sh.pending -= from_pending;
     }
-    if left == 0 {
-        state.delete(key);
-    } else {
-        write(state, &key, &sh);
-    }
+    put_or_delete(state, key, Some(&sh).filter(|_| left > 0));
     Ok(())
 }
 
@@ -303,7 +296,7 @@ pub fn end_period(
         acc: p.acc,
         unsettled: p.pending,
     };
-    write(state, &period_key(hotkey.as_bytes(), p.period), &end);
+    put(state, &period_key(hotkey.as_bytes(), p.period), &end);
     p.period = p
         .period
         .checked_add(1)

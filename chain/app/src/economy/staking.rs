@@ -12,9 +12,10 @@ use taochain_storage::schema::{TOTAL_STAKE_KEY, cold_stake_key, stake_key};
 
 use super::store::{self, cold_stake, hotkey, set_hotkey};
 use super::{Fail, done, reject, rewards, staking_account};
-use crate::bank::{read, transfer, write};
+use crate::bank::transfer;
 use crate::contracts::Done;
 use crate::events::Event;
+use crate::typed::{get_or_default, put, put_or_delete};
 
 /// Default validator take of a new hotkey (the maximum, 18%).
 pub const DEFAULT_TAKE_BPS: u16 = MAX_TAKE_BPS;
@@ -89,12 +90,8 @@ fn adjust(
         })
     };
     let pair = stake_key(key.as_bytes(), coldkey.as_bytes());
-    let now = apply(read::<u64>(state, &pair)?.unwrap_or(0))?;
-    if now == 0 {
-        state.delete(pair);
-    } else {
-        write(state, &pair, &now);
-    }
+    let now = apply(get_or_default(state, &pair)?)?;
+    put_or_delete(state, pair, Some(&now).filter(|&&v| v > 0));
     let mut h = hotkey(state, key)?.ok_or_else(|| {
         Fail::Host(crate::AppError::Invariant(format!(
             "stake on unknown hotkey {key}"
@@ -103,9 +100,9 @@ fn adjust(
     h.total_stake = apply(h.total_stake)?;
     set_hotkey(state, key, &h);
     let cold = apply(cold_stake(state, coldkey)?)?;
-    write(state, &cold_stake_key(coldkey.as_bytes()), &cold);
-    let total = apply(read::<u64>(state, TOTAL_STAKE_KEY)?.unwrap_or(0))?;
-    write(state, TOTAL_STAKE_KEY, &total);
+    put(state, &cold_stake_key(coldkey.as_bytes()), &cold);
+    let total = apply(get_or_default(state, &TOTAL_STAKE_KEY)?)?;
+    put(state, &TOTAL_STAKE_KEY, &total);
     Ok(())
 }
 

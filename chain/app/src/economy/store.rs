@@ -1,66 +1,37 @@
-//! Typed reads and writes of the economy's state keys (layouts in
-//! `taochain_storage::schema`), and prefix scans.
+//! The economy's records by what they are (a subnet, a neuron, a stake), over the typed
+//! keys of `taochain_storage::schema` (each key's value type is fixed there).
 
 use taochain_primitives::subnet::{EconomyParams, HotkeyInfo, Neuron, StakeLock, SubnetInfo};
 use taochain_primitives::{Address, Params};
 use taochain_storage::schema::{
-    ECONOMY_PARAMS_KEY, PARAMS_KEY, STAKE_PREFIX, SUBNET_PREFIX, cold_lock_key, cold_stake_key,
+    ECONOMY_PARAMS_KEY, Key, PARAMS_KEY, STAKES, SUBNETS, cold_lock_key, cold_stake_key,
     hotkey_key, hotkey_lock_key, neuron_key, pot_key, stake_key, subnet_key, uid_key,
 };
 use taochain_storage::{StateRead, StateWrite};
 
 use crate::AppError;
-use crate::bank::{read, write};
+use crate::typed::{get, get_or_default, put, scan};
 
-/// Every `(key, value)` under `prefix`, in key order.
-pub fn scan(
-    state: &(impl StateRead + ?Sized),
-    prefix: &[u8],
-) -> Result<Vec<taochain_storage::Entry>, AppError> {
-    let end = prefix_end(prefix);
-    let mut out = vec![];
-    let mut start = prefix.to_vec();
-    while let Some((k, v)) = state.next(&start, end.as_deref())? {
-        start = k.clone();
-        start.push(0);
-        out.push((k, v));
-    }
-    Ok(out)
-}
-
-/// The first key after every key that starts with `prefix` (`None`: unbounded).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
-/// Decodes a borsh value read by a scan.
-pub fn decode<T: borsh::BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, AppError> {
-    borsh::from_slice(bytes).map_err(|e| AppError::Corrupt {
+fn bad_key(key: &[u8], what: &str) -> AppError {
+    AppError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
-        detail: e.to_string(),
-    })
+        detail: format!("bad {what} key"),
+    }
 }
 
 /// Economy parameters (defaults if genesis had none).
 pub fn params(state: &(impl StateRead + ?Sized)) -> Result<EconomyParams, AppError> {
-    Ok(read(state, ECONOMY_PARAMS_KEY)?.unwrap_or_default())
+    get_or_default(state, &ECONOMY_PARAMS_KEY)
 }
 
 /// Stores economy parameters.
 pub fn set_params(state: &mut (impl StateWrite + ?Sized), p: &EconomyParams) {
-    write(state, ECONOMY_PARAMS_KEY, p);
+    put(state, &ECONOMY_PARAMS_KEY, p);
 }
 
 /// Chain parameters.
 pub fn chain_params(state: &(impl StateRead + ?Sized)) -> Result<Params, AppError> {
-    Ok(read(state, PARAMS_KEY)?.unwrap_or_default())
+    get_or_default(state, &PARAMS_KEY)
 }
 
 /// A subnet.
@@ -68,40 +39,35 @@ pub fn subnet(
     state: &(impl StateRead + ?Sized),
     netuid: u16,
 ) -> Result<Option<SubnetInfo>, AppError> {
-    read(state, &subnet_key(netuid))
+    get(state, &subnet_key(netuid))
 }
 
 /// Stores a subnet.
 pub fn set_subnet(state: &mut (impl StateWrite + ?Sized), netuid: u16, s: &SubnetInfo) {
-    write(state, &subnet_key(netuid), s);
+    put(state, &subnet_key(netuid), s);
 }
 
 /// Every subnet, by netuid.
 pub fn subnets(state: &(impl StateRead + ?Sized)) -> Result<Vec<(u16, SubnetInfo)>, AppError> {
-    scan(state, SUBNET_PREFIX)?
+    scan(state, &SUBNETS, &[])?
         .into_iter()
         .map(|(k, v)| {
-            let id = k
-                .get(SUBNET_PREFIX.len()..)
-                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            let id = <[u8; 2]>::try_from(SUBNETS.suffix(&k))
                 .map(u16::from_be_bytes)
-                .ok_or_else(|| AppError::Corrupt {
-                    key: String::from_utf8_lossy(&k).into_owned(),
-                    detail: "bad subnet key".into(),
-                })?;
-            Ok((id, decode(&k, &v)?))
+                .map_err(|_| bad_key(k.as_bytes(), "subnet"))?;
+            Ok((id, v))
         })
         .collect()
 }
 
 /// A subnet's pending emission.
 pub fn pot(state: &(impl StateRead + ?Sized), netuid: u16) -> Result<u64, AppError> {
-    Ok(read(state, &pot_key(netuid))?.unwrap_or(0))
+    get_or_default(state, &pot_key(netuid))
 }
 
 /// Stores a subnet's pending emission.
 pub fn set_pot(state: &mut (impl StateWrite + ?Sized), netuid: u16, amount: u64) {
-    write(state, &pot_key(netuid), &amount);
+    put(state, &pot_key(netuid), &amount);
 }
 
 /// A neuron.
@@ -110,12 +76,12 @@ pub fn neuron(
     netuid: u16,
     uid: u16,
 ) -> Result<Option<Neuron>, AppError> {
-    read(state, &neuron_key(netuid, uid))
+    get(state, &neuron_key(netuid, uid))
 }
 
 /// Stores a neuron.
 pub fn set_neuron(state: &mut (impl StateWrite + ?Sized), netuid: u16, uid: u16, n: &Neuron) {
-    write(state, &neuron_key(netuid, uid), n);
+    put(state, &neuron_key(netuid, uid), n);
 }
 
 /// UIDs `0..n` of a subnet.
@@ -139,12 +105,12 @@ pub fn uid_of(
     netuid: u16,
     hotkey: &Address,
 ) -> Result<Option<u16>, AppError> {
-    read(state, &uid_key(netuid, hotkey.as_bytes()))
+    get(state, &uid_key(netuid, hotkey.as_bytes()))
 }
 
 /// Records `hotkey -> uid`.
 pub fn set_uid(state: &mut (impl StateWrite + ?Sized), netuid: u16, hotkey: &Address, uid: u16) {
-    write(state, &uid_key(netuid, hotkey.as_bytes()), &uid);
+    put(state, &uid_key(netuid, hotkey.as_bytes()), &uid);
 }
 
 /// A hotkey's record.
@@ -152,12 +118,12 @@ pub fn hotkey(
     state: &(impl StateRead + ?Sized),
     hotkey: &Address,
 ) -> Result<Option<HotkeyInfo>, AppError> {
-    read(state, &hotkey_key(hotkey.as_bytes()))
+    get(state, &hotkey_key(hotkey.as_bytes()))
 }
 
 /// Stores a hotkey's record.
 pub fn set_hotkey(state: &mut (impl StateWrite + ?Sized), hotkey: &Address, h: &HotkeyInfo) {
-    write(state, &hotkey_key(hotkey.as_bytes()), h);
+    put(state, &hotkey_key(hotkey.as_bytes()), h);
 }
 
 /// Stake of `coldkey` on `hotkey`.
@@ -166,12 +132,12 @@ pub fn stake(
     hotkey: &Address,
     coldkey: &Address,
 ) -> Result<u64, AppError> {
-    Ok(read(state, &stake_key(hotkey.as_bytes(), coldkey.as_bytes()))?.unwrap_or(0))
+    get_or_default(state, &stake_key(hotkey.as_bytes(), coldkey.as_bytes()))
 }
 
 /// Stake of `coldkey` over every hotkey (its voting power).
 pub fn cold_stake(state: &(impl StateRead + ?Sized), coldkey: &Address) -> Result<u64, AppError> {
-    Ok(read(state, &cold_stake_key(coldkey.as_bytes()))?.unwrap_or(0))
+    get_or_default(state, &cold_stake_key(coldkey.as_bytes()))
 }
 
 /// Every `(coldkey, stake)` on `hotkey`, by coldkey.
@@ -179,19 +145,16 @@ pub fn nominators(
     state: &(impl StateRead + ?Sized),
     hotkey: &Address,
 ) -> Result<Vec<(Address, u64)>, AppError> {
-    let prefix = [STAKE_PREFIX, hotkey.as_bytes()].concat();
-    scan(state, &prefix)?
+    scan(state, &STAKES, &[hotkey.as_bytes()])?
         .into_iter()
         .map(|(k, v)| {
-            let cold = k
-                .get(prefix.len()..)
+            let cold = STAKES
+                .suffix(&k)
+                .get(20..)
                 .and_then(|b| <[u8; 20]>::try_from(b).ok())
                 .map(Address)
-                .ok_or_else(|| AppError::Corrupt {
-                    key: String::from_utf8_lossy(&k).into_owned(),
-                    detail: "bad stake key".into(),
-                })?;
-            Ok((cold, decode(&k, &v)?))
+                .ok_or_else(|| bad_key(k.as_bytes(), "stake"))?;
+            Ok((cold, v))
         })
         .collect()
 }
@@ -201,7 +164,7 @@ pub fn hotkey_lock(
     state: &(impl StateRead + ?Sized),
     hotkey: &Address,
 ) -> Result<StakeLock, AppError> {
-    Ok(read(state, &hotkey_lock_key(hotkey.as_bytes()))?.unwrap_or_default())
+    get_or_default(state, &hotkey_lock_key(hotkey.as_bytes()))
 }
 
 /// The stake lock on a coldkey (its stake behind open governance votes).
@@ -209,18 +172,18 @@ pub fn cold_lock(
     state: &(impl StateRead + ?Sized),
     coldkey: &Address,
 ) -> Result<StakeLock, AppError> {
-    Ok(read(state, &cold_lock_key(coldkey.as_bytes()))?.unwrap_or_default())
+    get_or_default(state, &cold_lock_key(coldkey.as_bytes()))
 }
 
 /// Adds `lock` to the lock stored under `key` (a hotkey's or a coldkey's).
 fn add_lock(
     state: &mut (impl StateWrite + ?Sized),
-    key: &[u8],
+    key: &Key<StakeLock>,
     lock: StakeLock,
     height: u64,
 ) -> Result<(), AppError> {
-    let held: StakeLock = read(state, key)?.unwrap_or_default();
-    write(state, key, &held.merge(lock, height));
+    let held = get_or_default(state, key)?;
+    put(state, key, &held.merge(lock, height));
     Ok(())
 }
 

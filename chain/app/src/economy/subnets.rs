@@ -7,16 +7,17 @@ use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo, lock_cost};
 use taochain_primitives::{Address, RAO_PER_TAO, RejectCode};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{
-    COMMIT_PREFIX, EMISSION_CARRY_KEY, LAST_LOCK_KEY, lock_prev_key, neuron_key, pot_key,
-    subnet_key, uid_key,
+    COMMITS, EMISSION_CARRY_KEY, LAST_LOCK_KEY, lock_prev_key, neuron_key, pot_key, subnet_key,
+    uid_key,
 };
 
 use super::staking::ensure_hotkey;
-use super::store::{self, scan, set_neuron, set_subnet, set_uid, subnet};
+use super::store::{self, set_neuron, set_subnet, set_uid, subnet};
 use super::{Fail, done, locks_account, reject, subnets_admin};
-use crate::bank::{read, transfer, write};
+use crate::bank::transfer;
 use crate::contracts::{self, Done};
 use crate::events::Event;
+use crate::typed::{delete, get, get_or_default, put, put_or_delete, scan};
 
 /// Burn price of a new subnet's first registration (1 TAO).
 pub const INITIAL_BURN: u64 = RAO_PER_TAO;
@@ -27,7 +28,7 @@ pub fn current_lock_cost(
     height: u64,
 ) -> Result<u64, crate::AppError> {
     let p = store::params(state)?;
-    let (last, at) = read::<(u64, u64)>(state, LAST_LOCK_KEY)?.unwrap_or((0, 0));
+    let (last, at) = get_or_default(state, &LAST_LOCK_KEY)?;
     Ok(lock_cost(&p, last, height.saturating_sub(at)))
 }
 
@@ -121,10 +122,10 @@ pub fn register(
         },
     );
     set_uid(state, netuid, hotkey, 0);
-    if let Some(prev) = read::<(u64, u64)>(state, LAST_LOCK_KEY)? {
-        write(state, &lock_prev_key(netuid), &prev);
+    if let Some(prev) = get(state, &LAST_LOCK_KEY)? {
+        put(state, &lock_prev_key(netuid), &prev);
     }
-    write(state, LAST_LOCK_KEY, &(lock, height));
+    put(state, &LAST_LOCK_KEY, &(lock, height));
     let mut events = created.events;
     events.push(Event::new(
         "subnet_registered",
@@ -217,24 +218,22 @@ pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<D
     // The registrations form a chain (each subnet keeps the record it replaced); removing
     // one splices it out, so dissolving several in any order restores the price too.
     let me = Some((s.locked, s.registered_at));
-    let prev = read::<(u64, u64)>(state, &lock_prev_key(netuid))?;
-    state.delete(lock_prev_key(netuid));
+    let prev = get(state, &lock_prev_key(netuid))?;
+    delete(state, lock_prev_key(netuid));
     let mut follower = None;
-    if read::<(u64, u64)>(state, LAST_LOCK_KEY)? == me {
-        follower = Some(LAST_LOCK_KEY.to_vec());
+    if get(state, &LAST_LOCK_KEY)? == me {
+        follower = Some(LAST_LOCK_KEY);
     } else {
         for (other, _) in store::subnets(state)? {
             let key = lock_prev_key(other);
-            if other != netuid && read::<(u64, u64)>(state, &key)? == me {
+            if other != netuid && get(state, &key)? == me {
                 follower = Some(key);
                 break;
             }
         }
     }
-    match (follower, prev) {
-        (Some(key), Some(p)) => write(state, &key, &p),
-        (Some(key), None) => state.delete(key),
-        (None, _) => {}
+    if let Some(key) = follower {
+        put_or_delete(state, key, prev.as_ref());
     }
     if s.locked > 0 {
         transfer(state, &locks_account(), &s.owner, s.locked)?.map_err(|(_, log)| {
@@ -242,20 +241,19 @@ pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<D
         })?;
     }
     let pot = store::pot(state, netuid)?;
-    let carry = read::<u64>(state, EMISSION_CARRY_KEY)?.unwrap_or(0);
-    write(state, EMISSION_CARRY_KEY, &carry.saturating_add(pot));
-    state.delete(pot_key(netuid));
+    let carry = get_or_default(state, &EMISSION_CARRY_KEY)?;
+    put(state, &EMISSION_CARRY_KEY, &carry.saturating_add(pot));
+    delete(state, pot_key(netuid));
     for uid in 0..s.n {
         if let Some(n) = store::neuron(state, netuid, uid)? {
-            state.delete(uid_key(netuid, n.hotkey.as_bytes()));
+            delete(state, uid_key(netuid, n.hotkey.as_bytes()));
         }
-        state.delete(neuron_key(netuid, uid));
+        delete(state, neuron_key(netuid, uid));
     }
-    let commits = [COMMIT_PREFIX, &netuid.to_be_bytes()].concat();
-    for (k, _) in scan(state, &commits)? {
-        state.delete(k);
+    for (k, _) in scan(state, &COMMITS, &[&netuid.to_be_bytes()])? {
+        delete(state, k);
     }
-    state.delete(subnet_key(netuid));
+    delete(state, subnet_key(netuid));
     done(vec![Event::new(
         "subnet_dissolved",
         &[

@@ -14,12 +14,9 @@ use taochain_storage::schema::commit_key;
 use super::store::{neuron, set_neuron, subnet, uid_of};
 use super::subnets::existing;
 use super::{Fail, done, reject};
-use crate::bank::{read, write};
 use crate::contracts::Done;
 use crate::events::Event;
-
-/// Stored commits of one hotkey on one subnet: `(hash, block)`.
-pub type Commits = Vec<([u8; 32], u64)>;
+use crate::typed::{get_or_default, put, put_or_delete};
 
 fn shape(uids: &[u16], values: &[u16], limit: usize) -> Result<Vec<(u16, u16)>, Fail> {
     if uids.len() != values.len() {
@@ -201,7 +198,7 @@ pub fn commit(
         );
     }
     let key = commit_key(netuid, hotkey.as_bytes());
-    let mut commits: Commits = read(state, &key)?.unwrap_or_default();
+    let mut commits = get_or_default(state, &key)?;
     // Commits whose reveal window has closed can never be revealed: drop them.
     let window = s.hyperparams.reveal_period;
     commits.retain(|c| height < c.1.saturating_add(2 * window));
@@ -212,7 +209,7 @@ pub fn commit(
         );
     }
     commits.push((hash, height));
-    write(state, &key, &commits);
+    put(state, &key, &commits);
     done(vec![Event::new(
         "weights_committed",
         &[
@@ -237,7 +234,7 @@ pub fn reveal(
 ) -> Result<Done, Fail> {
     let s = existing(state, netuid)?;
     let key = commit_key(netuid, hotkey.as_bytes());
-    let mut commits: Commits = read(state, &key)?.unwrap_or_default();
+    let mut commits = get_or_default(state, &key)?;
     let hash = weights_commit_hash(hotkey, netuid, uids, values, salt, version_key);
     let Some(i) = commits.iter().position(|c| c.0 == hash) else {
         return reject(
@@ -261,10 +258,6 @@ pub fn reveal(
         );
     }
     commits.remove(i);
-    if commits.is_empty() {
-        state.delete(key);
-    } else {
-        write(state, &key, &commits);
-    }
+    put_or_delete(state, key, Some(&commits).filter(|c| !c.is_empty()));
     apply_subnet(state, netuid, &s, hotkey, uids, values, height)
 }

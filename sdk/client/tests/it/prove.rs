@@ -29,8 +29,8 @@ fn account(balance: u64) -> Vec<u8> {
 /// Alice holds 5, Bob 7.
 fn honest_state() -> State {
     State::new(&[
-        (account_key(alice().as_bytes()), account(5)),
-        (account_key(bob().as_bytes()), account(7)),
+        (account_key(alice().as_bytes()).into_bytes(), account(5)),
+        (account_key(bob().as_bytes()).into_bytes(), account(7)),
     ])
 }
 
@@ -53,7 +53,7 @@ fn genesis_trust(chain: &Chain) -> Trust {
 
 /// The honest answer for `addr` at height N - 1 (proved by header N).
 fn answer(state: &State, addr: &Address) -> Value {
-    let key = account_key(addr.as_bytes());
+    let key = account_key(addr.as_bytes()).into_bytes();
     let (value, proof) = state.prove(&key);
     query_json(&key, &value.unwrap_or_default(), N - 1, &proof)
 }
@@ -122,7 +122,10 @@ fn an_altered_app_hash_is_refused() {
     let (chain, trust) = honest(&state);
     // The node proves Alice rich in its own state and puts that root in header N,
     // keeping the validators' commit of the real header.
-    let forged = State::new(&[(account_key(alice().as_bytes()), account(1_000_000))]);
+    let forged = State::new(&[(
+        account_key(alice().as_bytes()).into_bytes(),
+        account(1_000_000),
+    )]);
     let mut chain = Arc::try_unwrap(chain).ok().expect("one owner");
     let mut sh = chain.headers[&N].clone();
     sh.header.app_hash = forged.root.clone().try_into().expect("app hash");
@@ -141,7 +144,10 @@ fn a_commit_by_validators_outside_the_trusted_set_is_refused() {
     let state = honest_state();
     let (_, trust) = honest(&state);
     // Mallory's own validators sign a chain with the same id over her state.
-    let forged = State::new(&[(account_key(alice().as_bytes()), account(1_000_000))]);
+    let forged = State::new(&[(
+        account_key(alice().as_bytes()).into_bytes(),
+        account(1_000_000),
+    )]);
     let mallory = Chain::build(N, &|_| vals(&[101, 102, 103, 104]), &forged.root);
     let node = serve(Arc::new(mallory), answer(&forged, &alice()));
     refused(
@@ -180,9 +186,9 @@ fn a_proof_for_another_key_is_refused() {
     let state = honest_state();
     let (chain, trust) = honest(&state);
     // Alice's key, a value of the node's choosing, and the proof of Bob's entry.
-    let (_, bob_proof) = state.prove(&account_key(bob().as_bytes()));
+    let (_, bob_proof) = state.prove(&account_key(bob().as_bytes()).into_bytes());
     let reply = query_json(
-        &account_key(alice().as_bytes()),
+        &account_key(alice().as_bytes()).into_bytes(),
         &account(7),
         N - 1,
         &bob_proof,
