@@ -50,7 +50,7 @@ pub fn next_raw(
     state: &(impl StateRead + ?Sized),
     from: &Key<Raw>,
     to: &[u8],
-) -> Result<Option<(Vec<u8>, Vec<u8>)>, AppError> {
+) -> Result<Option<taochain_storage::Entry>, AppError> {
     Ok(state.next(from.as_bytes(), Some(to))?)
 }
 
@@ -150,7 +150,7 @@ mod tests {
         state.put(b"pou".to_vec(), vec![1]);
         state.put(b"pot".to_vec(), vec![1]);
         let got: Vec<(Vec<u8>, u64)> = scan(&state, &POTS, &[])
-            .unwrap()
+            .expect("scan")
             .into_iter()
             .map(|(k, v)| (POTS.suffix(&k).to_vec(), v))
             .collect();

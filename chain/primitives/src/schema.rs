@@ -384,15 +384,15 @@ mod tests {
     #[test]
     fn raw_and_markers_store_their_bytes_as_they_are() {
         assert_eq!(
-            borsh::to_vec(&Raw(b"taochain".to_vec())).unwrap(),
+            borsh::to_vec(&Raw(b"taochain".to_vec())).expect("borsh"),
             b"taochain"
         );
-        assert_eq!(borsh::from_slice::<Raw>(b"").unwrap(), Raw(vec![]));
+        assert_eq!(borsh::from_slice::<Raw>(b"").expect("borsh"), Raw(vec![]));
         assert_eq!(
-            borsh::from_slice::<Raw>(b"\0\x01").unwrap(),
+            borsh::from_slice::<Raw>(b"\0\x01").expect("borsh"),
             Raw(vec![0, 1])
         );
-        assert!(borsh::to_vec(&()).unwrap().is_empty());
+        assert!(borsh::to_vec(&()).expect("borsh").is_empty());
         assert!(borsh::from_slice::<()>(b"x").is_err());
     }
 }
