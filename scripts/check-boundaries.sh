@@ -2,7 +2,9 @@
 # The layering promises of ARCHITECTURE.md, checked: the state machine (chain/app, normal
 # dependencies) reaches neither RocksDB, wgpu, tokio nor CometBFT types, and
 # chain/primitives builds without `std` (contracts and clients use it), and chain/app
-# touches raw state bytes only in `typed.rs` (every other read and write names a typed key).
+# touches raw state bytes only in `typed.rs` (every other read and write names a typed key),
+# and neither chain/app nor taod builds the VM's test support (feature `testing`), and
+# chain/economics builds without `std` too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -17,6 +19,13 @@ if [ ${#bad[@]} -gt 0 ]; then
   for b in "${bad[@]}"; do cargo tree --locked -p taochain-app -e normal -i "$b" >&2 || true; done
   exit 1
 fi
+for pkg in taochain-app taochain-node; do
+  if cargo tree --locked -p "$pkg" -e normal,features --prefix none -f '{p} {f}' \
+    | grep -qE '^taochain-vm v[^ ]+ \([^)]*\) .*\btesting\b'; then
+    echo "check-boundaries: $pkg builds taochain-vm with its \`testing\` feature (test support in the chain)" >&2
+    exit 1
+  fi
+done
 raw=$(grep -rnE '\bstate\s*\.\s*(get|put|delete|next)\(' chain/app/src --include='*.rs' \
   | grep -v '^chain/app/src/typed.rs:' || true)
 if [ -n "$raw" ]; then
@@ -24,5 +33,5 @@ if [ -n "$raw" ]; then
   echo "$raw" >&2
   exit 1
 fi
-cargo check --locked --quiet -p taochain-primitives --no-default-features --target wasm32-unknown-unknown
-echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; state bytes only in typed.rs; primitives builds no_std)"
+cargo check --locked --quiet -p taochain-primitives -p taochain-economics --no-default-features --target wasm32-unknown-unknown
+echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; no VM test support in chain/app or taod; state bytes only in typed.rs; primitives and economics build no_std)"

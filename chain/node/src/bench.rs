@@ -36,6 +36,7 @@ fn key(i: usize) -> SigningKey {
     SigningKey::from_bytes(&seed)
 }
 
+/// Runs `taod bench` (or, with `--weights`, the SetWeights benchmark) and prints the figures.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.weights {
         return crate::bench_weights::run();
@@ -48,6 +49,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .iter()
         .map(|k| Address::from_public_key(&k.verifying_key().to_bytes()))
         .collect();
+    init_funded(&app, &args, &addrs)?;
+    let total = args.txs_per_block * args.blocks;
+    let bar = progress_bar(total);
+    let blocks = sign_blocks(&args, &keys, &addrs, &bar);
+    let timings = execute_blocks(&app, &blocks, &bar)?;
+    bar.finish_and_clear();
+    print_report(&args, total, &timings);
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// Time spent in each phase over all measured blocks.
+struct Timings {
+    sig: Duration,
+    finalize: Duration,
+    commit: Duration,
+}
+
+/// Initialises the chain with every address funded, then finalizes and commits block 1.
+fn init_funded(app: &App, args: &BenchArgs, addrs: &[Address]) -> anyhow::Result<()> {
     // Half the cap spread over the accounts: plenty for 1-rao transfers and fees.
     let balance = (taochain_primitives::TOTAL_SUPPLY_CAP / 2 / args.accounts.max(1) as u64)
         .min(1_000_000_000_000);
@@ -62,12 +83,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     app.init_chain("bench", &serde_json::to_vec(&genesis)?)?;
     app.finalize_block::<Vec<u8>>(1, 0, [0; 32], &[])?;
     app.commit()?;
+    Ok(())
+}
 
-    let total = args.txs_per_block * args.blocks;
-    let bar = ProgressBar::new(total as u64).with_style(
+/// A progress bar over `total` transactions.
+fn progress_bar(total: usize) -> ProgressBar {
+    ProgressBar::new(total as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} txs")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    )
+}
+
+/// Signs every block's transfers up front (senders rotate; each pays the next account).
+fn sign_blocks(
+    args: &BenchArgs,
+    keys: &[SigningKey],
+    addrs: &[Address],
+    bar: &ProgressBar,
+) -> Vec<Vec<Vec<u8>>> {
     bar.set_message("signing");
     let mut nonces = vec![0u64; args.accounts];
     let mut blocks = Vec::with_capacity(args.blocks);
@@ -89,6 +122,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         blocks.push(txs);
     }
+    blocks
+}
+
+/// Finalizes and commits each block from height 2, timing each phase; every tx must pass.
+fn execute_blocks(
+    app: &App,
+    blocks: &[Vec<Vec<u8>>],
+    bar: &ProgressBar,
+) -> anyhow::Result<Timings> {
     bar.set_position(0);
     bar.set_message("executing");
     let (mut sig, mut finalize, mut commit) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
@@ -107,7 +149,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         commit += t.elapsed();
         bar.inc(txs.len() as u64);
     }
-    bar.finish_and_clear();
+    Ok(Timings {
+        sig,
+        finalize,
+        commit,
+    })
+}
+
+/// Prints the per-transaction split and the throughput summary.
+fn print_report(args: &BenchArgs, total: usize, timings: &Timings) {
+    let &Timings {
+        sig,
+        finalize,
+        commit,
+    } = timings;
     // Integer arithmetic in ns (the bench prints; nothing here feeds consensus).
     let per_tx = |d: Duration| {
         let ns = d.as_nanos() / total as u128;
@@ -129,8 +184,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "summary: {tps} tx/s FinalizeBlock+Commit on one core ({total} txs in {} ms)",
         block_time.as_millis()
     );
-    std::fs::remove_dir_all(&dir).ok();
-    Ok(())
 }
 
 /// Times decoding plus one batch verification of the block's signatures (the same work

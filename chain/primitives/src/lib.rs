@@ -3,9 +3,11 @@
 //! This crate owns amounts (rao), addresses (bech32 `tao1...`), the transaction envelope
 //! and its borsh wire format, the signing bytes, the state value encodings that clients
 //! decode, the rejection codes, the state keys and the query path -> state key mapping
-//! (so a light client recomputes the key it asked for), and the pure TAO block-reward
-//! schedule. It is `no_std` + `alloc` so contracts and light clients can use it; it does
-//! no I/O and knows nothing of RocksDB, CometBFT or the CLI.
+//! (so a light client recomputes the key it asked for), the economy's records and their
+//! bounds, and the pure TAO block-reward schedule. The economy's rules (Yuma, the payout,
+//! pricing) live in `taochain-economics`, which builds on these types. It is `no_std` +
+//! `alloc` so contracts and light clients can use it; it does no I/O and knows nothing of
+//! RocksDB, CometBFT or the CLI.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -19,7 +21,6 @@ pub mod schema;
 pub mod state;
 pub mod subnet;
 pub mod tx;
-pub mod yuma;
 
 pub use address::{Address, AddressError};
 pub use amount::{AmountError, RAO_PER_TAO, format_tao, parse_amount};

@@ -1,6 +1,8 @@
-//! The economy's state values and their rules that clients need too: subnet
-//! hyperparameters (with bounds), subnet, neuron, hotkey and proposal records, economy
-//! parameters, the burn-price decay and the lock cost. All borsh; amounts in rao.
+//! The economy's state values and the bounds on them that clients need too: subnet
+//! hyperparameters (with bounds), subnet, neuron, hotkey, stake-pool and proposal records,
+//! economy parameters, and the views the economy's queries return. All borsh; amounts in
+//! rao. The rules that compute with them (Yuma, the payout, pricing) are in
+//! `taochain-economics`.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -289,46 +291,8 @@ impl EconomyParams {
 
 /// Most take a hotkey may charge, basis points (18%).
 pub const MAX_TAKE_BPS: u16 = 1800;
-/// Lowest burn price, rao (0.0005 TAO).
-pub const MIN_BURN: u64 = RAO_PER_TAO / 2000;
-/// Highest burn price, rao (100 TAO).
-pub const MAX_BURN: u64 = 100 * RAO_PER_TAO;
-/// `2^(-1/360)` in Q32: the burn price's per-block decay (a 360-block half-life).
-pub const BURN_DECAY_Q32: u64 = 4_286_705_684;
 /// Most unrevealed weight commits per hotkey and subnet.
 pub const MAX_COMMITS: usize = 10;
-
-/// The burn price `blocks` after it was last set to `price`: decayed by
-/// `2^(-blocks/360)` (square-and-multiply in Q32, rounding down), clamped.
-pub fn decayed_burn(price: u64, blocks: u64) -> u64 {
-    let mut factor: u128 = 1 << 32;
-    let mut base: u128 = BURN_DECAY_Q32 as u128;
-    let mut e = blocks.min(360 * 64);
-    while e > 0 {
-        if e & 1 == 1 {
-            factor = (factor * base) >> 32;
-        }
-        base = (base * base) >> 32;
-        e >>= 1;
-    }
-    (((price as u128 * factor) >> 32) as u64).clamp(MIN_BURN, MAX_BURN)
-}
-
-/// The burn price after one more registration: x1.26, clamped.
-pub fn bumped_burn(price: u64) -> u64 {
-    ((price as u128 * 126 / 100).min(MAX_BURN as u128) as u64).clamp(MIN_BURN, MAX_BURN)
-}
-
-/// The lock cost of a new subnet: `max(min_lock, 2 * last - last * blocks_since /
-/// interval)` (subtensor's linear decay of the doubled last lock).
-pub fn lock_cost(p: &EconomyParams, last_lock: u64, blocks_since: u64) -> u64 {
-    if p.lock_reduction_interval == 0 {
-        return p.min_lock;
-    }
-    let doubled = last_lock as u128 * 2;
-    let decay = last_lock as u128 * blocks_since as u128 / p.lock_reduction_interval as u128;
-    (doubled.saturating_sub(decay).min(u64::MAX as u128) as u64).max(p.min_lock)
-}
 
 /// A subnet.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -395,9 +359,6 @@ pub struct HotkeyInfo {
     pub total_stake: u64,
 }
 
-/// Scale of [`StakePool::acc`]: nominator reward per staked rao, in units of 1e-18 rao.
-pub const REWARD_SCALE: u128 = 1_000_000_000_000_000_000;
-
 /// A hotkey's nominator pool, F1-style (as Cosmos' distribution module): an epoch adds
 /// the nominators' part of the hotkey's dividends to one cumulative index instead of
 /// paying every nominator, and each `(hotkey, coldkey)` pair settles what it earned when
@@ -408,7 +369,8 @@ pub const REWARD_SCALE: u128 = 1_000_000_000_000_000_000;
 /// it before it was there for a whole tempo.
 #[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
 pub struct StakePool {
-    /// Cumulative nominator reward per active staked rao, scaled by [`REWARD_SCALE`];
+    /// Cumulative nominator reward per active staked rao, scaled by 10^18
+    /// (`taochain_economics::payout::REWARD_SCALE`);
     /// wrapping (only differences are used, and each fits).
     pub acc: u128,
     /// Epochs that activated pending stake so far (the pool's period).

@@ -146,83 +146,12 @@ impl GpuVerifier {
         Self::with_adapter(&adapter).map(Some)
     }
 
+    /// Opens the device on `adapter` with its real limits and builds the pipelines.
     fn with_adapter(adapter: &wgpu::Adapter) -> Result<Self, GpuError> {
         let limits = adapter.limits();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("taochain-verify"),
-            required_limits: limits.clone(),
-            ..Default::default()
-        }))
-        .map_err(|e| GpuError::Device(e.to_string()))?;
-        let module = device.create_shader_module(wgpu::include_wgsl!("shaders/project.wgsl"));
-        let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("project"),
-            entries: &[
-                storage(0, true),
-                storage(1, true),
-                storage(2, false),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 3,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                },
-            ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("project"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let project_i8 = pipeline("project_i8");
-        let project_i32 = pipeline("project_i32");
-        let gemm_module = device.create_shader_module(wgpu::include_wgsl!("shaders/gemm.wgsl"));
-        let gemm = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("gemm"),
-            layout: Some(&pipeline_layout),
-            module: &gemm_module,
-            entry_point: Some("gemm"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let copy_module = device.create_shader_module(wgpu::include_wgsl!("shaders/copy.wgsl"));
-        let copy = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("copy"),
-            layout: None,
-            module: &copy_module,
-            entry_point: Some("copy"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let chunk_bytes = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size)
-            .min(256 << 20)
-            & !3;
+        let (device, queue) = open_device(adapter, &limits)?;
+        let layout = bind_group_layout(&device);
+        let [project_i8, project_i32, gemm, copy] = pipelines(&device, &layout);
         Ok(GpuVerifier {
             device,
             queue,
@@ -232,7 +161,7 @@ impl GpuVerifier {
             project_i32,
             gemm,
             copy,
-            chunk_bytes,
+            chunk_bytes: chunk_bytes(&limits),
             buffers: Mutex::new(Buffers::default()),
         })
     }
@@ -279,21 +208,53 @@ impl GpuVerifier {
             return Err(GpuError::RowTooLarge(row_bytes));
         }
         let chunk_rows = (self.chunk_bytes / row_bytes).clamp(1, rows as u64) as usize;
+        // The reused buffers stay locked until the result is read back: two calls never
+        // share them.
         let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
-        let bufs = &mut *guard;
+        let bufs = self.project_buffers(&mut guard, chunk_rows as u64 * row_bytes, rows, x);
+        let pipeline = match kind {
+            Kind::I8 => &self.project_i8,
+            Kind::I32 => &self.project_i32,
+        };
+        let mut row0 = 0usize;
+        while row0 < rows {
+            let n = chunk_rows.min(rows - row0);
+            let start = row0 * row_bytes as usize;
+            let mut chunk = bytes[start..start + n * row_bytes as usize].to_vec();
+            chunk.resize(chunk.len().next_multiple_of(4), 0);
+            let last = row0 + n >= rows;
+            self.project_chunk(pipeline, &bufs, &chunk, [cols, row0, n, rows], last);
+            row0 += n;
+        }
+        let out = self.read(&bufs.staging, bufs.y_size)?;
+        drop(guard);
+        let (first, second) = out.split_at(rows);
+        Ok([first.to_vec(), second.to_vec()])
+    }
+
+    /// The projection's buffers, reused across calls (grown when too small), with the
+    /// two vectors `x` written.
+    fn project_buffers(
+        &self,
+        bufs: &mut Buffers,
+        matrix_bytes: u64,
+        rows: usize,
+        x: [&[u32]; 2],
+    ) -> ProjectBuffers {
         let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let matrix = ensure(
             &self.device,
             &mut bufs.matrix,
-            chunk_rows as u64 * row_bytes,
+            matrix_bytes,
             storage,
             "matrix",
         )
         .clone();
-        let mut xs: Vec<u32> = Vec::with_capacity(2 * cols);
+        let mut xs: Vec<u32> = Vec::with_capacity(x[0].len() + x[1].len());
         xs.extend_from_slice(x[0]);
         xs.extend_from_slice(x[1]);
-        let x_buf = ensure(&self.device, &mut bufs.x, xs.len() as u64 * 4, storage, "x").clone();
+        let x_bytes = xs.len() as u64 * 4;
+        let x_buf = ensure(&self.device, &mut bufs.x, x_bytes, storage, "x").clone();
         self.queue.write_buffer(&x_buf, 0, &words_to_bytes(&xs));
         let y_size = 2 * rows as u64 * 4;
         let y = ensure(
@@ -312,75 +273,80 @@ impl GpuVerifier {
             "staging",
         )
         .clone();
-        let pipeline = match kind {
-            Kind::I8 => &self.project_i8,
-            Kind::I32 => &self.project_i32,
-        };
-        let mut row0 = 0usize;
-        while row0 < rows {
-            let n = chunk_rows.min(rows - row0);
-            let start = row0 * row_bytes as usize;
-            let end = start + n * row_bytes as usize;
-            let mut chunk = bytes[start..end].to_vec();
-            chunk.resize(chunk.len().next_multiple_of(4), 0);
-            self.queue.write_buffer(&matrix, 0, &chunk);
-            let groups_x = (n as u32).min(MAX_GROUPS_X);
-            let groups_y = (n as u32).div_ceil(groups_x);
-            let params: [u32; 8] = [
-                cols as u32,
-                row0 as u32,
-                n as u32,
-                groups_x,
-                rows as u32,
-                0,
-                0,
-                0,
-            ];
-            let uniform = self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("params"),
-                    contents: &words_to_bytes(&params),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
-            let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("project"),
-                layout: &self.layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: bind(&matrix, chunk.len() as u64),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: bind(&x_buf, xs.len() as u64 * 4),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: bind(&y, y_size),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: uniform.as_entire_binding(),
-                    },
-                ],
-            });
-            let mut encoder = self.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, &group, &[]);
-                pass.dispatch_workgroups(groups_x, groups_y, 1);
-            }
-            if row0 + n >= rows {
-                encoder.copy_buffer_to_buffer(&y, 0, &staging, 0, y_size);
-            }
-            self.queue.submit([encoder.finish()]);
-            row0 += n;
+        ProjectBuffers {
+            matrix,
+            x: x_buf,
+            x_bytes,
+            y,
+            y_size,
+            staging,
         }
-        let out = self.read(&staging, y_size)?;
-        let (first, second) = out.split_at(rows);
-        Ok([first.to_vec(), second.to_vec()])
+    }
+
+    /// Projects one chunk of `n` rows starting at `row0` (`dims` = `[cols, row0, n,
+    /// rows]`); after the `last` chunk, copies the result to the staging buffer.
+    fn project_chunk(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        bufs: &ProjectBuffers,
+        chunk: &[u8],
+        dims: [usize; 4],
+        last: bool,
+    ) {
+        let [cols, row0, n, rows] = dims;
+        self.queue.write_buffer(&bufs.matrix, 0, chunk);
+        let groups_x = (n as u32).min(MAX_GROUPS_X);
+        let groups_y = (n as u32).div_ceil(groups_x);
+        let params: [u32; 8] = [
+            cols as u32,
+            row0 as u32,
+            n as u32,
+            groups_x,
+            rows as u32,
+            0,
+            0,
+            0,
+        ];
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: &words_to_bytes(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("project"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: bind(&bufs.matrix, chunk.len() as u64),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: bind(&bufs.x, bufs.x_bytes),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: bind(&bufs.y, bufs.y_size),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: uniform.as_entire_binding(),
+                },
+            ],
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            pass.dispatch_workgroups(groups_x, groups_y, 1);
+        }
+        if last {
+            encoder.copy_buffer_to_buffer(&bufs.y, 0, &bufs.staging, 0, bufs.y_size);
+        }
+        self.queue.submit([encoder.finish()]);
     }
 
     pub(crate) fn read(&self, staging: &wgpu::Buffer, size: u64) -> Result<Vec<u32>, GpuError> {
@@ -406,6 +372,110 @@ impl GpuVerifier {
         staging.unmap();
         Ok(words)
     }
+}
+
+/// The buffers of one projection call.
+struct ProjectBuffers {
+    /// A chunk of the matrix's rows.
+    matrix: wgpu::Buffer,
+    /// The two random vectors, one after the other.
+    x: wgpu::Buffer,
+    /// Bytes of `x` in use.
+    x_bytes: u64,
+    /// The two projections (`2 * rows` words).
+    y: wgpu::Buffer,
+    /// Bytes of `y` in use.
+    y_size: u64,
+    /// Where `y` is read back from.
+    staging: wgpu::Buffer,
+}
+
+/// Requests the device and its queue with the adapter's `limits`.
+fn open_device(
+    adapter: &wgpu::Adapter,
+    limits: &wgpu::Limits,
+) -> Result<(wgpu::Device, wgpu::Queue), GpuError> {
+    pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("taochain-verify"),
+        required_limits: limits.clone(),
+        ..Default::default()
+    }))
+    .map_err(|e| GpuError::Device(e.to_string()))
+}
+
+/// The shared layout: two read-only inputs, one read-write output, one uniform.
+fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("project"),
+        entries: &[
+            storage(0, true),
+            storage(1, true),
+            storage(2, false),
+            wgpu::BindGroupLayoutEntry {
+                binding: 3,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
+        ],
+    })
+}
+
+/// The `project_i8`, `project_i32`, `gemm` (all on `layout`) and `copy` pipelines.
+fn pipelines(device: &wgpu::Device, layout: &wgpu::BindGroupLayout) -> [wgpu::ComputePipeline; 4] {
+    let module = device.create_shader_module(wgpu::include_wgsl!("shaders/project.wgsl"));
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("project"),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    let project_i8 = compute_pipeline(device, Some(&pipeline_layout), &module, "project_i8");
+    let project_i32 = compute_pipeline(device, Some(&pipeline_layout), &module, "project_i32");
+    let gemm_module = device.create_shader_module(wgpu::include_wgsl!("shaders/gemm.wgsl"));
+    let gemm = compute_pipeline(device, Some(&pipeline_layout), &gemm_module, "gemm");
+    let copy_module = device.create_shader_module(wgpu::include_wgsl!("shaders/copy.wgsl"));
+    let copy = compute_pipeline(device, None, &copy_module, "copy");
+    [project_i8, project_i32, gemm, copy]
+}
+
+/// One compute pipeline, labelled by its `entry` point.
+fn compute_pipeline(
+    device: &wgpu::Device,
+    layout: Option<&wgpu::PipelineLayout>,
+    module: &wgpu::ShaderModule,
+    entry: &str,
+) -> wgpu::ComputePipeline {
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry),
+        layout,
+        module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
+/// Bytes of one streamed chunk: the binding and buffer limits, at most 256 MiB, a multiple of 4.
+fn chunk_bytes(limits: &wgpu::Limits) -> u64 {
+    limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size)
+        .min(256 << 20)
+        & !3
 }
 
 /// Binds the first `size` bytes (rounded up to 4) of a buffer.

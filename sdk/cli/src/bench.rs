@@ -77,35 +77,35 @@ struct Ledger {
 
 /// Runs a bench subcommand.
 pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
-    let (rate, duration, accounts, sync, home) = match cmd {
+    match cmd {
         BenchCmd::Load {
             rate,
             duration,
             accounts,
             sync,
             home,
-        } => (rate, duration, accounts, sync, home),
-        BenchCmd::Vm { iterations } => return vm(ctx, iterations),
-        BenchCmd::Epoch { runs } => return crate::yuma::bench(ctx, runs),
-        BenchCmd::Verify { n } => return crate::work::bench_verify(ctx, n),
-    };
+        } => load(ctx, rate, duration, accounts, sync, home),
+        BenchCmd::Vm { iterations } => vm(ctx, iterations),
+        BenchCmd::Epoch { runs } => crate::yuma::bench(ctx, runs),
+        BenchCmd::Verify { n } => crate::work::bench_verify(ctx, n),
+    }
+}
+
+/// `tao bench load`: offers transfers at `rate` for `duration` seconds, then reports.
+fn load(
+    ctx: &Ctx,
+    rate: u64,
+    duration: u64,
+    accounts: usize,
+    sync: bool,
+    home: Option<PathBuf>,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         rate > 0 && accounts > 0,
         "--rate and --accounts must be positive"
     );
-    let home = home.unwrap_or_else(|| ctx.home.join("localnet"));
-    let nodes: Vec<String> = match LocalnetSpec::load(&home) {
-        Ok(spec) => spec.all_ports().iter().map(|p| p.rpc_url()).collect(),
-        Err(_) => vec![ctx.node.clone()],
-    };
-    let keystore = ctx.keystore()?;
-    let keys = (0..accounts)
-        .map(|i| {
-            keystore
-                .signing_key(&format!("dev{i}"), None)
-                .with_context(|| format!("dev key dev{i}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let nodes = target_nodes(ctx, home);
+    let keys = dev_keys(ctx, accounts)?;
     let client = Client::new(&nodes[0]);
     let chain_id = client.status()?.chain_id;
     let fee = client
@@ -119,81 +119,160 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         let (ledger, stop, rpc) = (ledger.clone(), stop_collector.clone(), Rpc::new(&nodes[0]));
         std::thread::spawn(move || collect(&rpc, start_height, &ledger, &stop))
     };
-    let bar = if ctx.output == Output::Json {
+    let bar = progress_bar(ctx, rate * duration);
+    let offer = Offer {
+        chain_id,
+        fee,
+        sync,
+        interval: Duration::from_secs_f64(accounts as f64 / rate as f64),
+        begin: Instant::now(),
+        accounts,
+        per_worker: rate * duration / accounts as u64,
+        ledger: ledger.clone(),
+        bar: bar.clone(),
+    };
+    offer.run_workers(keys, &nodes);
+    let offered_for = offer.begin.elapsed();
+    bar.set_message("waiting for the last blocks");
+    wait_for_commits(&ledger);
+    *lock(&stop_collector) = true;
+    let _ = collector.join();
+    bar.finish_and_clear();
+    report(
+        ctx,
+        &lock(&ledger),
+        offer.begin,
+        offered_for,
+        rate,
+        duration,
+    )
+}
+
+/// RPC addresses to send to: every node of the localnet at `home`, else `--node`.
+fn target_nodes(ctx: &Ctx, home: Option<PathBuf>) -> Vec<String> {
+    let home = home.unwrap_or_else(|| ctx.home.join("localnet"));
+    match LocalnetSpec::load(&home) {
+        Ok(spec) => spec.all_ports().iter().map(|p| p.rpc_url()).collect(),
+        Err(_) => vec![ctx.node.clone()],
+    }
+}
+
+/// The keys dev0..dev{accounts-1} from the keystore.
+fn dev_keys(ctx: &Ctx, accounts: usize) -> anyhow::Result<Vec<ed25519_dalek::SigningKey>> {
+    let keystore = ctx.keystore()?;
+    (0..accounts)
+        .map(|i| {
+            keystore
+                .signing_key(&format!("dev{i}"), None)
+                .with_context(|| format!("dev key dev{i}"))
+        })
+        .collect()
+}
+
+/// The progress bar of `len` transactions sent (hidden for JSON output).
+fn progress_bar(ctx: &Ctx, len: u64) -> ProgressBar {
+    if ctx.output == Output::Json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(rate * duration).with_style(
+        ProgressBar::new(len).with_style(
             ProgressStyle::with_template("offering load [{bar:30}] {pos}/{len} txs sent {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
-    };
-    let interval = Duration::from_secs_f64(accounts as f64 / rate as f64);
-    let begin = Instant::now();
-    let (done_tx, done_rx) = mpsc::channel();
-    for (i, key) in keys.into_iter().enumerate() {
-        let client = Client::new(&nodes[i % nodes.len()]);
-        let (ledger, bar, chain_id, done) = (
-            ledger.clone(),
-            bar.clone(),
-            chain_id.clone(),
-            done_tx.clone(),
-        );
-        let to = address_of(&key);
-        std::thread::spawn(move || {
-            let mut nonce = client
-                .account(&address_of(&key))
-                .map(|a| a.nonce)
-                .unwrap_or(0);
-            let per_worker = rate * duration / accounts as u64;
-            for k in 0..per_worker {
-                let due =
-                    begin + interval * k as u32 + interval.mul_f64(i as f64 / accounts as f64);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-                let tx = Client::sign_transfer(&key, &chain_id, nonce, fee, to, 1);
-                let sent_at = Instant::now();
-                let accepted = if sync {
-                    client.rpc().broadcast_tx_sync(&tx).map(|b| b.code == 0)
-                } else {
-                    client.rpc().broadcast_tx_async(&tx).map(|()| true)
-                };
-                match accepted {
-                    Ok(true) => {
-                        nonce += 1;
-                        lock(&ledger)
-                            .sent
-                            .insert(SignedTx::hash_bytes(&tx), sent_at);
-                    }
-                    Ok(false) => lock(&ledger).rejected += 1,
-                    Err(e) => {
-                        let mut l = lock(&ledger);
-                        l.rejected += 1;
-                        l.first_error.get_or_insert_with(|| e.to_string());
-                    }
-                }
-                bar.inc(1);
-            }
-            let _ = done.send(());
-        });
     }
-    drop(done_tx);
-    for _ in done_rx.iter() {}
-    let offered_for = begin.elapsed();
-    bar.set_message("waiting for the last blocks");
+}
+
+/// Waits (at most 60 s) until every sent transaction has been seen in a block.
+fn wait_for_commits(ledger: &Mutex<Ledger>) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        let l = lock(&ledger);
+        let l = lock(ledger);
         if l.sent.keys().all(|h| l.committed.contains_key(h)) {
             break;
         }
         drop(l);
         std::thread::sleep(Duration::from_millis(100));
     }
-    *lock(&stop_collector) = true;
-    let _ = collector.join();
-    bar.finish_and_clear();
-    report(ctx, &lock(&ledger), begin, offered_for, rate, duration)
+}
+
+/// What every load worker shares: the chain, the timetable, the ledger and the bar.
+#[derive(Clone)]
+struct Offer {
+    chain_id: String,
+    fee: u64,
+    sync: bool,
+    interval: Duration,
+    begin: Instant,
+    accounts: usize,
+    per_worker: u64,
+    ledger: Arc<Mutex<Ledger>>,
+    bar: ProgressBar,
+}
+
+impl Offer {
+    /// Runs one worker thread per key (spread over `nodes`) and waits for them all.
+    fn run_workers(&self, keys: Vec<ed25519_dalek::SigningKey>, nodes: &[String]) {
+        let (done_tx, done_rx) = mpsc::channel();
+        for (i, key) in keys.into_iter().enumerate() {
+            let client = Client::new(&nodes[i % nodes.len()]);
+            let (offer, done) = (self.clone(), done_tx.clone());
+            std::thread::spawn(move || {
+                offer.work(i, &client, &key);
+                let _ = done.send(());
+            });
+        }
+        drop(done_tx);
+        for _ in done_rx.iter() {}
+    }
+
+    /// Worker `i`: sends its share of self-transfers from `key`, each at its due time.
+    fn work(&self, i: usize, client: &Client, key: &ed25519_dalek::SigningKey) {
+        let to = address_of(key);
+        let mut nonce = client
+            .account(&address_of(key))
+            .map(|a| a.nonce)
+            .unwrap_or(0);
+        for k in 0..self.per_worker {
+            let due = self.begin
+                + self.interval * k as u32
+                + self.interval.mul_f64(i as f64 / self.accounts as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let tx = Client::sign_transfer(key, &self.chain_id, nonce, self.fee, to, 1);
+            if self.broadcast(client, &tx) {
+                nonce += 1;
+            }
+            self.bar.inc(1);
+        }
+    }
+
+    /// Broadcasts `tx` and records it in the ledger; true when the node took it.
+    fn broadcast(&self, client: &Client, tx: &[u8]) -> bool {
+        let sent_at = Instant::now();
+        let accepted = if self.sync {
+            client.rpc().broadcast_tx_sync(tx).map(|b| b.code == 0)
+        } else {
+            client.rpc().broadcast_tx_async(tx).map(|()| true)
+        };
+        match accepted {
+            Ok(true) => {
+                lock(&self.ledger)
+                    .sent
+                    .insert(SignedTx::hash_bytes(tx), sent_at);
+                true
+            }
+            Ok(false) => {
+                lock(&self.ledger).rejected += 1;
+                false
+            }
+            Err(e) => {
+                let mut l = lock(&self.ledger);
+                l.rejected += 1;
+                l.first_error.get_or_insert_with(|| e.to_string());
+                false
+            }
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -124,105 +124,117 @@ fn account_json(address: &Address, a: &Account) -> serde_json::Value {
 
 /// Runs a query subcommand.
 pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
-    let client = ctx.client();
     match cmd {
         QueryCmd::Account {
             address,
             prove: false,
             ..
-        } => {
-            let address = resolve_address(ctx, &address)?;
-            let a = client.account(&address)?;
-            emit(ctx.output, &account_json(&address, &a), || {
-                format!(
-                    "address: {address}\nbalance: {} ({} rao)\nnonce:   {}",
-                    format_tao(a.balance),
-                    a.balance,
-                    a.nonce
-                )
-            })
-        }
+        } => query_account(ctx, &address),
         QueryCmd::Account {
             address,
             prove: true,
             trust,
-        } => {
-            let trust = trust.resolve(ctx)?;
-            let address = resolve_address(ctx, &address)?;
-            let spinner = spinner(ctx.output, "waiting for the next header to check the proof");
-            let v = client.query_verified::<Account>(
-                &format!("/account/{address}"),
-                &trust,
-                Duration::from_secs(30),
-            );
-            spinner.finish_and_clear();
-            let v = v?;
-            let a = v.value.unwrap_or_default();
-            let mut json = account_json(&address, &a);
-            json["proof"] = proof_json(&v);
-            emit(ctx.output, &json, || {
-                format!(
-                    "address: {address}\nbalance: {} ({} rao)\nnonce:   {}\n{}",
-                    format_tao(a.balance),
-                    a.balance,
-                    a.nonce,
-                    proof_text(&v)
-                )
-            })
-        }
-        QueryCmd::Supply => {
-            let s = client.supply()?;
-            let json = serde_json::json!({
-                "total_issuance_rao": s.total_issuance.to_string(),
-                "genesis_issuance_rao": s.genesis_issuance.to_string(),
-                "total_minted_rao": s.total_minted.to_string(),
-                "total_recycled_rao": s.total_recycled.to_string(),
-                "cap_rao": taochain_primitives::TOTAL_SUPPLY_CAP.to_string(),
-            });
-            emit(ctx.output, &json, || {
-                format!(
-                    "total issuance: {}\ngenesis:        {}\nminted:         {}\nrecycled:       {}\ncap:            {}",
-                    format_tao(s.total_issuance),
-                    format_tao(s.genesis_issuance),
-                    format_tao(s.total_minted),
-                    format_tao(s.total_recycled),
-                    format_tao(taochain_primitives::TOTAL_SUPPLY_CAP)
-                )
-            })
-        }
-        QueryCmd::Params => {
-            let p = client.params()?;
-            emit(ctx.output, &p, || {
-                format!(
-                    "max_tx_bytes:  {}\nmax_msgs:      {}\nmin_fee:       {} rao\nmin_gas_price: {} milli-rao per gas\nmax_tx_gas:    {}\nmax_block_gas: {}",
-                    p.max_tx_bytes,
-                    p.max_msgs,
-                    p.min_fee,
-                    p.min_gas_price,
-                    p.max_tx_gas,
-                    p.max_block_gas
-                )
-            })
-        }
-        QueryCmd::Emission => {
-            let pool = client.emission_pool()?;
-            let supply = client.supply()?;
-            let reward = taochain_primitives::block_reward(supply.total_issuance);
-            let json = serde_json::json!({
-                "pool_balance_rao": pool.balance.to_string(),
-                "block_reward_rao": reward.to_string(),
-                "total_issuance_rao": supply.total_issuance.to_string(),
-            });
-            emit(ctx.output, &json, || {
-                format!(
-                    "emission pool: {}\nblock reward:  {} ({reward} rao)\nissuance:      {}",
-                    format_tao(pool.balance),
-                    format_tao(reward),
-                    format_tao(supply.total_issuance)
-                )
-            })
-        }
+        } => query_account_proved(ctx, &address, &trust),
+        QueryCmd::Supply => query_supply(ctx),
+        QueryCmd::Params => query_params(ctx),
+        QueryCmd::Emission => query_emission(ctx),
     }
+}
+
+/// `tao query account`: balance and nonce as the node reports them.
+fn query_account(ctx: &Ctx, address: &str) -> anyhow::Result<()> {
+    let client = ctx.client();
+    let address = resolve_address(ctx, address)?;
+    let a = client.account(&address)?;
+    emit(ctx.output, &account_json(&address, &a), || {
+        format!(
+            "address: {address}\nbalance: {} ({} rao)\nnonce:   {}",
+            format_tao(a.balance),
+            a.balance,
+            a.nonce
+        )
+    })
+}
+
+/// `tao query account --prove`: the account, verified against a light-client header.
+fn query_account_proved(ctx: &Ctx, address: &str, trust: &TrustArgs) -> anyhow::Result<()> {
+    let client = ctx.client();
+    let trust = trust.resolve(ctx)?;
+    let address = resolve_address(ctx, address)?;
+    let spinner = spinner(ctx.output, "waiting for the next header to check the proof");
+    let v = client.query_verified::<Account>(
+        &format!("/account/{address}"),
+        &trust,
+        Duration::from_secs(30),
+    );
+    spinner.finish_and_clear();
+    let v = v?;
+    let a = v.value.unwrap_or_default();
+    let mut json = account_json(&address, &a);
+    json["proof"] = proof_json(&v);
+    emit(ctx.output, &json, || {
+        format!(
+            "address: {address}\nbalance: {} ({} rao)\nnonce:   {}\n{}",
+            format_tao(a.balance),
+            a.balance,
+            a.nonce,
+            proof_text(&v)
+        )
+    })
+}
+
+/// `tao query supply`.
+fn query_supply(ctx: &Ctx) -> anyhow::Result<()> {
+    let s = ctx.client().supply()?;
+    let json = serde_json::json!({
+        "total_issuance_rao": s.total_issuance.to_string(),
+        "genesis_issuance_rao": s.genesis_issuance.to_string(),
+        "total_minted_rao": s.total_minted.to_string(),
+        "total_recycled_rao": s.total_recycled.to_string(),
+        "cap_rao": taochain_primitives::TOTAL_SUPPLY_CAP.to_string(),
+    });
+    emit(ctx.output, &json, || {
+        format!(
+            "total issuance: {}\ngenesis:        {}\nminted:         {}\nrecycled:       {}\ncap:            {}",
+            format_tao(s.total_issuance),
+            format_tao(s.genesis_issuance),
+            format_tao(s.total_minted),
+            format_tao(s.total_recycled),
+            format_tao(taochain_primitives::TOTAL_SUPPLY_CAP)
+        )
+    })
+}
+
+/// `tao query params`.
+fn query_params(ctx: &Ctx) -> anyhow::Result<()> {
+    let p = ctx.client().params()?;
+    emit(ctx.output, &p, || {
+        format!(
+            "max_tx_bytes:  {}\nmax_msgs:      {}\nmin_fee:       {} rao\nmin_gas_price: {} milli-rao per gas\nmax_tx_gas:    {}\nmax_block_gas: {}",
+            p.max_tx_bytes, p.max_msgs, p.min_fee, p.min_gas_price, p.max_tx_gas, p.max_block_gas
+        )
+    })
+}
+
+/// `tao query emission`: the emission pool and the current block reward.
+fn query_emission(ctx: &Ctx) -> anyhow::Result<()> {
+    let client = ctx.client();
+    let pool = client.emission_pool()?;
+    let supply = client.supply()?;
+    let reward = taochain_primitives::block_reward(supply.total_issuance);
+    let json = serde_json::json!({
+        "pool_balance_rao": pool.balance.to_string(),
+        "block_reward_rao": reward.to_string(),
+        "total_issuance_rao": supply.total_issuance.to_string(),
+    });
+    emit(ctx.output, &json, || {
+        format!(
+            "emission pool: {}\nblock reward:  {} ({reward} rao)\nissuance:      {}",
+            format_tao(pool.balance),
+            format_tao(reward),
+            format_tao(supply.total_issuance)
+        )
+    })
 }
 
 /// `tao status`.

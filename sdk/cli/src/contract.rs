@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use taochain_client::Client;
 use taochain_primitives::{Address, Msg, parse_amount};
-use taochain_vm::testing::MockChain;
+use taochain_vm::testing::Sandbox;
 use taochain_vm::{Entry, VmError, validate};
 
 use crate::Ctx;
@@ -168,52 +168,8 @@ fn committed(ctx: &Ctx, c: &taochain_client::Committed, what: String) -> anyhow:
 pub fn run(ctx: &Ctx, cmd: ContractCmd) -> anyhow::Result<()> {
     match cmd {
         ContractCmd::Build { dir } => build(ctx, &dir),
-        ContractCmd::Check { file } => {
-            let wasm = read_wasm(&file)?;
-            match validate(&wasm) {
-                Ok(info) => emit(
-                    ctx.output,
-                    &serde_json::json!({"accepted": true, "checksum": hex::encode(info.checksum), "size": info.size, "entries": info.entries}),
-                    || {
-                        format!(
-                            "ACCEPTED {} ({} bytes, checksum {}, entries {})",
-                            file.display(),
-                            info.size,
-                            hex::encode(info.checksum),
-                            info.entries.join(",")
-                        )
-                    },
-                ),
-                Err(e) => {
-                    emit(
-                        ctx.output,
-                        &serde_json::json!({"accepted": false, "reason": e.to_string()}),
-                        || format!("REJECTED {}: {e}", file.display()),
-                    )?;
-                    std::process::exit(1);
-                }
-            }
-        }
-        ContractCmd::Store { file, from } => {
-            let c = send(
-                ctx,
-                &from,
-                Msg::StoreCode {
-                    wasm: read_wasm(&file)?,
-                },
-            )?;
-            let data = hex::decode(&c.data)?;
-            let code_id = u64::from_le_bytes(
-                data.get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .context("no code id in the result")?,
-            );
-            committed(
-                ctx,
-                &c,
-                format!("stored {} as code id {code_id}", file.display()),
-            )
-        }
+        ContractCmd::Check { file } => check(ctx, &file),
+        ContractCmd::Store { file, from } => store(ctx, &file, &from),
         ContractCmd::Instantiate {
             code_id,
             msg,
@@ -221,72 +177,20 @@ pub fn run(ctx: &Ctx, cmd: ContractCmd) -> anyhow::Result<()> {
             admin,
             label,
             from,
-        } => {
-            let admin = admin.map(|a| resolve_address(ctx, &a)).transpose()?;
-            let m = Msg::Instantiate {
-                code_id,
-                msg: message(&msg)?,
-                funds: funds(&f)?,
-                admin,
-                label,
-            };
-            let c = send(ctx, &from, m)?;
-            let addr = Address(
-                hex::decode(&c.data)?
-                    .try_into()
-                    .map_err(|_| anyhow::anyhow!("no address in the result"))?,
-            );
-            committed(ctx, &c, format!("instantiated code {code_id} at {addr}"))
-        }
+        } => instantiate(ctx, code_id, &msg, &f, admin, label, &from),
         ContractCmd::Execute {
             contract,
             msg,
             funds: f,
             from,
-        } => {
-            let contract = resolve_address(ctx, &contract)?;
-            let c = send(
-                ctx,
-                &from,
-                Msg::Execute {
-                    contract,
-                    msg: message(&msg)?,
-                    funds: funds(&f)?,
-                },
-            )?;
-            committed(ctx, &c, format!("executed {contract}: output {}", c.data))
-        }
+        } => execute(ctx, &contract, &msg, &f, &from),
         ContractCmd::Migrate {
             contract,
             code_id,
             msg,
             from,
-        } => {
-            let contract = resolve_address(ctx, &contract)?;
-            let c = send(
-                ctx,
-                &from,
-                Msg::Migrate {
-                    contract,
-                    new_code_id: code_id,
-                    msg: message(&msg)?,
-                },
-            )?;
-            committed(
-                ctx,
-                &c,
-                format!("migrated {contract} to code {code_id}: output {}", c.data),
-            )
-        }
-        ContractCmd::Query { contract, msg } => {
-            let contract = resolve_address(ctx, &contract)?;
-            let out = ctx.client().smart_query(&contract, &message(&msg)?)?;
-            emit(
-                ctx.output,
-                &serde_json::json!({"output": hex::encode(&out)}),
-                || hex::encode(&out),
-            )
-        }
+        } => migrate(ctx, &contract, code_id, &msg, &from),
+        ContractCmd::Query { contract, msg } => query(ctx, &contract, &msg),
         ContractCmd::State {
             contract,
             key,
@@ -294,6 +198,134 @@ pub fn run(ctx: &Ctx, cmd: ContractCmd) -> anyhow::Result<()> {
             trust,
         } => state(ctx, &ctx.client(), &contract, &key, prove.then_some(&trust)),
     }
+}
+
+/// `tao contract check`: validates a .wasm file offline; exits 1 when it is rejected.
+fn check(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
+    let wasm = read_wasm(file)?;
+    match validate(&wasm) {
+        Ok(info) => emit(
+            ctx.output,
+            &serde_json::json!({"accepted": true, "checksum": hex::encode(info.checksum), "size": info.size, "entries": info.entries}),
+            || {
+                format!(
+                    "ACCEPTED {} ({} bytes, checksum {}, entries {})",
+                    file.display(),
+                    info.size,
+                    hex::encode(info.checksum),
+                    info.entries.join(",")
+                )
+            },
+        ),
+        Err(e) => {
+            emit(
+                ctx.output,
+                &serde_json::json!({"accepted": false, "reason": e.to_string()}),
+                || format!("REJECTED {}: {e}", file.display()),
+            )?;
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `tao contract store`: uploads code and reports its code id.
+fn store(ctx: &Ctx, file: &Path, from: &str) -> anyhow::Result<()> {
+    let c = send(
+        ctx,
+        from,
+        Msg::StoreCode {
+            wasm: read_wasm(file)?,
+        },
+    )?;
+    let data = hex::decode(&c.data)?;
+    let code_id = u64::from_le_bytes(
+        data.get(..8)
+            .and_then(|b| b.try_into().ok())
+            .context("no code id in the result")?,
+    );
+    committed(
+        ctx,
+        &c,
+        format!("stored {} as code id {code_id}", file.display()),
+    )
+}
+
+/// `tao contract instantiate`: creates a contract and reports its address.
+fn instantiate(
+    ctx: &Ctx,
+    code_id: u64,
+    msg: &str,
+    f: &Option<String>,
+    admin: Option<String>,
+    label: String,
+    from: &str,
+) -> anyhow::Result<()> {
+    let admin = admin.map(|a| resolve_address(ctx, &a)).transpose()?;
+    let m = Msg::Instantiate {
+        code_id,
+        msg: message(msg)?,
+        funds: funds(f)?,
+        admin,
+        label,
+    };
+    let c = send(ctx, from, m)?;
+    let addr = Address(
+        hex::decode(&c.data)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("no address in the result"))?,
+    );
+    committed(ctx, &c, format!("instantiated code {code_id} at {addr}"))
+}
+
+/// `tao contract execute`: calls `execute` and reports its output.
+fn execute(
+    ctx: &Ctx,
+    contract: &str,
+    msg: &str,
+    f: &Option<String>,
+    from: &str,
+) -> anyhow::Result<()> {
+    let contract = resolve_address(ctx, contract)?;
+    let c = send(
+        ctx,
+        from,
+        Msg::Execute {
+            contract,
+            msg: message(msg)?,
+            funds: funds(f)?,
+        },
+    )?;
+    committed(ctx, &c, format!("executed {contract}: output {}", c.data))
+}
+
+/// `tao contract migrate`: moves a contract to new code and reports `migrate`'s output.
+fn migrate(ctx: &Ctx, contract: &str, code_id: u64, msg: &str, from: &str) -> anyhow::Result<()> {
+    let contract = resolve_address(ctx, contract)?;
+    let c = send(
+        ctx,
+        from,
+        Msg::Migrate {
+            contract,
+            new_code_id: code_id,
+            msg: message(msg)?,
+        },
+    )?;
+    committed(
+        ctx,
+        &c,
+        format!("migrated {contract} to code {code_id}: output {}", c.data),
+    )
+}
+
+/// `tao contract query`: runs `query` on the chain and prints its output (hex).
+fn query(ctx: &Ctx, contract: &str, msg: &str) -> anyhow::Result<()> {
+    let contract = resolve_address(ctx, contract)?;
+    let out = ctx.client().smart_query(&contract, &message(msg)?)?;
+    emit(
+        ctx.output,
+        &serde_json::json!({"output": hex::encode(&out)}),
+        || hex::encode(&out),
+    )
 }
 
 fn state(
@@ -385,7 +417,7 @@ pub fn run_vm(ctx: &Ctx, cmd: VmCmd) -> anyhow::Result<()> {
     let msg = message(&msg).unwrap_or_else(|e| usage(e));
     let entry = Entry::from_name(&entry)
         .unwrap_or_else(|| usage(anyhow::anyhow!("unknown entry `{entry}`")));
-    let mut chain = MockChain::new();
+    let mut chain = Sandbox::new();
     chain.gas_limit = gas;
     let checksum = match chain.store_code(&wasm) {
         Ok(c) => c,

@@ -1,9 +1,9 @@
-//! `tao job post|show|list` and `tao miner run`: paying TAO for matrix products on a
+//! `tao job post|collect|show|list` and `tao miner run`: paying TAO for matrix products on a
 //! subnet run by the `matmul-market` contract, and mining them. Matrices travel as `.npy`
 //! blobs stored on chain; the contract checks results with the chain's `verify_matmul`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -216,7 +216,6 @@ fn job_json(id: u64, j: &Job) -> serde_json::Value {
 
 /// Runs `tao job`.
 pub fn run_job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
-    let c = ctx.client();
     match cmd {
         JobCmd::Post {
             from,
@@ -225,132 +224,166 @@ pub fn run_job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
             b,
             bounty,
             blocks,
-        } => {
-            let key = signing_key(ctx, &from)?;
-            let market = contract(&c, netuid)?;
-            let (am, bm): (Matrix<i8>, Matrix<i8>) = (npy::read(&a)?, npy::read(&b)?);
-            anyhow::ensure!(
-                am.cols == bm.rows,
-                "A is {}x{}, B is {}x{}: they do not chain",
-                am.rows,
-                am.cols,
-                bm.rows,
-                bm.cols
-            );
-            let bar = spinner(ctx.output, "storing A and B, posting the job");
-            let ah = store_blob(&c, &key, npy::encode(&am))?;
-            let bh = store_blob(&c, &key, npy::encode(&bm))?;
-            let deadline = c.status()?.height + blocks;
-            let msg = borsh::to_vec(&ExecuteMsg::PostJob {
-                a: ah,
-                b: bh,
-                deadline,
-            })?;
-            let funds = parse_amount(&bounty)?;
-            let done = c.send(
-                &key,
-                vec![Msg::Execute {
-                    contract: market,
-                    msg,
-                    funds,
-                }],
-                None,
-            );
-            bar.finish_and_clear();
-            let done = done?;
-            let id = u64::try_from_slice(&hex::decode(&done.data)?)?;
-            emit(
-                ctx.output,
-                &serde_json::json!({"id": id, "height": done.height, "deadline": deadline}),
-                || {
-                    format!(
-                        "posted job {id}: {}x{} * {}x{} for {} (deadline block {deadline})",
-                        am.rows,
-                        am.cols,
-                        bm.rows,
-                        bm.cols,
-                        format_tao(funds)
-                    )
-                },
-            )
-        }
+        } => post_job(ctx, &from, netuid, &a, &b, &bounty, blocks),
         JobCmd::Collect {
             from,
             netuid,
             id,
             out,
-        } => {
-            let key = signing_key(ctx, &from)?;
-            let market = contract(&c, netuid)?;
-            let j: Job = borsh::from_slice(
-                &c.smart_query(&market, &borsh::to_vec(&QueryMsg::Job { id })?)?,
-            )?;
-            let Status::Done { c: hash, .. } = j.status else {
-                bail!(
-                    "job {id} has no result to collect ({})",
-                    status_text(&j.status)
-                );
-            };
-            let bytes = c.query_raw(&format!("/blob/{}/bytes", hex::encode(hash)), 0)?;
-            anyhow::ensure!(
-                <[u8; 32]>::from(Sha256::digest(&bytes)) == hash,
-                "the node returned bytes that do not hash to the result"
-            );
-            let product: Matrix<i32> = npy::parse(&bytes)?;
-            npy::write(&out, &product)?;
-            let msg = borsh::to_vec(&ExecuteMsg::Collect { job: id })?;
-            let done = c.send(
-                &key,
-                vec![Msg::Execute {
-                    contract: market,
-                    msg,
-                    funds: 0,
-                }],
-                None,
-            )?;
-            emit(
-                ctx.output,
-                &serde_json::json!({"id": id, "out": out, "rows": product.rows, "cols": product.cols, "height": done.height}),
-                || {
-                    format!(
-                        "wrote C of job {id} ({}x{} int32) to {}; its blob is released",
-                        product.rows,
-                        product.cols,
-                        out.display()
-                    )
-                },
-            )
-        }
-        JobCmd::Show { netuid, id } => {
-            let market = contract(&c, netuid)?;
-            let j: Job = borsh::from_slice(
-                &c.smart_query(&market, &borsh::to_vec(&QueryMsg::Job { id })?)?,
-            )?;
-            let js = job_json(id, &j);
-            emit(ctx.output, &js, || {
-                serde_json::to_string_pretty(&js).unwrap_or_default()
-            })
-        }
-        JobCmd::List { netuid } => {
-            let market = contract(&c, netuid)?;
-            let all = jobs(&c, &market)?;
-            let js: Vec<serde_json::Value> = all.iter().map(|(id, j)| job_json(*id, j)).collect();
-            emit(ctx.output, &js, || {
-                let rows: Vec<Vec<String>> = all
-                    .iter()
-                    .map(|(id, j)| {
-                        vec![
-                            id.to_string(),
-                            format_tao(j.bounty),
-                            j.deadline.to_string(),
-                            status_text(&j.status),
-                        ]
-                    })
-                    .collect();
-                table(&["JOB", "BOUNTY", "DEADLINE", "STATUS"], &rows)
-            })
-        }
+        } => collect_job(ctx, &from, netuid, id, &out),
+        JobCmd::Show { netuid, id } => show_job(ctx, netuid, id),
+        JobCmd::List { netuid } => list_jobs(ctx, netuid),
     }
+}
+
+/// Reads A and B from `.npy` files and checks that A * B is defined.
+fn read_operands(a: &Path, b: &Path) -> anyhow::Result<(Matrix<i8>, Matrix<i8>)> {
+    let (am, bm): (Matrix<i8>, Matrix<i8>) = (npy::read(a)?, npy::read(b)?);
+    anyhow::ensure!(
+        am.cols == bm.rows,
+        "A is {}x{}, B is {}x{}: they do not chain",
+        am.rows,
+        am.cols,
+        bm.rows,
+        bm.cols
+    );
+    Ok((am, bm))
+}
+
+/// `tao job post`: stores A and B as blobs and posts the job with its bounty.
+fn post_job(
+    ctx: &Ctx,
+    from: &str,
+    netuid: u16,
+    a: &Path,
+    b: &Path,
+    bounty: &str,
+    blocks: u64,
+) -> anyhow::Result<()> {
+    let c = ctx.client();
+    let key = signing_key(ctx, from)?;
+    let market = contract(&c, netuid)?;
+    let (am, bm) = read_operands(a, b)?;
+    let bar = spinner(ctx.output, "storing A and B, posting the job");
+    let ah = store_blob(&c, &key, npy::encode(&am))?;
+    let bh = store_blob(&c, &key, npy::encode(&bm))?;
+    let deadline = c.status()?.height + blocks;
+    let msg = borsh::to_vec(&ExecuteMsg::PostJob {
+        a: ah,
+        b: bh,
+        deadline,
+    })?;
+    let funds = parse_amount(bounty)?;
+    let done = c.send(
+        &key,
+        vec![Msg::Execute {
+            contract: market,
+            msg,
+            funds,
+        }],
+        None,
+    );
+    bar.finish_and_clear();
+    let done = done?;
+    let id = u64::try_from_slice(&hex::decode(&done.data)?)?;
+    emit(
+        ctx.output,
+        &serde_json::json!({"id": id, "height": done.height, "deadline": deadline}),
+        || {
+            format!(
+                "posted job {id}: {}x{} * {}x{} for {} (deadline block {deadline})",
+                am.rows,
+                am.cols,
+                bm.rows,
+                bm.cols,
+                format_tao(funds)
+            )
+        },
+    )
+}
+
+/// One job, as the market contract reports it.
+fn fetch_job(c: &Client, market: &Address, id: u64) -> anyhow::Result<Job> {
+    Ok(borsh::from_slice(&c.smart_query(
+        market,
+        &borsh::to_vec(&QueryMsg::Job { id })?,
+    )?)?)
+}
+
+/// `tao job collect`: writes a paid job's C to `out` and releases its blob.
+fn collect_job(ctx: &Ctx, from: &str, netuid: u16, id: u64, out: &Path) -> anyhow::Result<()> {
+    let c = ctx.client();
+    let key = signing_key(ctx, from)?;
+    let market = contract(&c, netuid)?;
+    let j = fetch_job(&c, &market, id)?;
+    let Status::Done { c: hash, .. } = j.status else {
+        bail!(
+            "job {id} has no result to collect ({})",
+            status_text(&j.status)
+        );
+    };
+    let bytes = c.query_raw(&format!("/blob/{}/bytes", hex::encode(hash)), 0)?;
+    anyhow::ensure!(
+        <[u8; 32]>::from(Sha256::digest(&bytes)) == hash,
+        "the node returned bytes that do not hash to the result"
+    );
+    let product: Matrix<i32> = npy::parse(&bytes)?;
+    npy::write(out, &product)?;
+    let msg = borsh::to_vec(&ExecuteMsg::Collect { job: id })?;
+    let done = c.send(
+        &key,
+        vec![Msg::Execute {
+            contract: market,
+            msg,
+            funds: 0,
+        }],
+        None,
+    )?;
+    emit(
+        ctx.output,
+        &serde_json::json!({"id": id, "out": out, "rows": product.rows, "cols": product.cols, "height": done.height}),
+        || {
+            format!(
+                "wrote C of job {id} ({}x{} int32) to {}; its blob is released",
+                product.rows,
+                product.cols,
+                out.display()
+            )
+        },
+    )
+}
+
+/// `tao job show`: one job as JSON.
+fn show_job(ctx: &Ctx, netuid: u16, id: u64) -> anyhow::Result<()> {
+    let c = ctx.client();
+    let market = contract(&c, netuid)?;
+    let j = fetch_job(&c, &market, id)?;
+    let js = job_json(id, &j);
+    emit(ctx.output, &js, || {
+        serde_json::to_string_pretty(&js).unwrap_or_default()
+    })
+}
+
+/// `tao job list`: every job of a subnet, as a table.
+fn list_jobs(ctx: &Ctx, netuid: u16) -> anyhow::Result<()> {
+    let c = ctx.client();
+    let market = contract(&c, netuid)?;
+    let all = jobs(&c, &market)?;
+    let js: Vec<serde_json::Value> = all.iter().map(|(id, j)| job_json(*id, j)).collect();
+    emit(ctx.output, &js, || {
+        let rows: Vec<Vec<String>> = all
+            .iter()
+            .map(|(id, j)| {
+                vec![
+                    id.to_string(),
+                    format_tao(j.bounty),
+                    j.deadline.to_string(),
+                    status_text(&j.status),
+                ]
+            })
+            .collect();
+        table(&["JOB", "BOUNTY", "DEADLINE", "STATUS"], &rows)
+    })
 }
 
 /// Runs `tao miner run`.
@@ -361,92 +394,16 @@ pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
         backend,
         once,
     } = cmd;
-    let c = ctx.client();
-    let key = signing_key(ctx, &from)?;
-    let market = contract(&c, netuid)?;
-    let chosen = choose(backend);
-    let device = match &chosen {
-        Chosen::Cpu(_) => "cpu".to_string(),
-        Chosen::Gpu(g) => g.adapter(),
-    };
+    let miner = Miner::new(ctx, &from, netuid, backend)?;
     let mut tried = BTreeSet::new();
     let (mut paid, mut failed) = (0u64, 0u64);
     loop {
-        let height = c.status()?.height;
-        let open: Vec<(u64, Job)> = jobs(&c, &market)?
-            .into_iter()
-            .filter(|(id, j)| {
-                matches!(j.status, Status::Open) && j.deadline > height && !tried.contains(id)
-            })
-            .collect();
-        for (id, j) in open {
+        for (id, j) in miner.open_jobs(&tried)? {
             tried.insert(id);
-            let fetch = |h: &[u8; 32]| -> anyhow::Result<Matrix<i8>> {
-                let bytes = c.query_raw(&format!("/blob/{}/bytes", hex::encode(h)), 0)?;
-                Ok(npy::parse(&bytes)?)
-            };
-            let (a, b) = (fetch(&j.a)?, fetch(&j.b)?);
-            // C must fit in a blob to be submitted: refuse before computing it.
-            let limit = taochain_primitives::state::MAX_BLOB_BYTES as u64 - 128;
-            if let Err(e) =
-                taochain_work::check_shape((a.rows, a.cols), (b.rows, b.cols), None, limit)
-            {
+            if miner.work(id, &j)? {
+                paid += j.bounty;
+            } else {
                 failed += 1;
-                eprintln!("job {id}: skipped: {e}");
-                continue;
-            }
-            let t = Instant::now();
-            let product = match &chosen {
-                Chosen::Cpu(_) => gemm(&a, &b)?,
-                Chosen::Gpu(g) => g.gemm(&a, &b)?,
-            };
-            let compute_ms = t.elapsed().as_millis();
-            let bar = spinner(ctx.output, "storing C and submitting");
-            let result = store_blob(&c, &key, npy::encode(&product)).and_then(|ch| {
-                let msg = borsh::to_vec(&ExecuteMsg::SubmitResult { job: id, c: ch })?;
-                Ok(c.send(
-                    &key,
-                    vec![Msg::Execute {
-                        contract: market,
-                        msg,
-                        funds: 0,
-                    }],
-                    None,
-                )?)
-            });
-            bar.finish_and_clear();
-            match result {
-                Ok(done) => {
-                    let valid = hex::decode(&done.data)
-                        .ok()
-                        .and_then(|d| bool::try_from_slice(&d).ok())
-                        .unwrap_or(false);
-                    if valid {
-                        paid += j.bounty;
-                    } else {
-                        failed += 1;
-                    }
-                    let line = serde_json::json!({
-                        "job": id, "m": a.rows, "k": a.cols, "n": b.cols, "device": device,
-                        "compute_ms": compute_ms, "height": done.height, "bounty_rao": j.bounty.to_string(),
-                        "valid": valid,
-                    });
-                    emit(ctx.output, &line, || {
-                        format!(
-                            "job {id}: {}x{}x{} on {device} in {compute_ms} ms, submitted in block {}, {} {}",
-                            a.rows,
-                            a.cols,
-                            b.cols,
-                            done.height,
-                            if valid { "paid" } else { "REJECTED, bounty" },
-                            format_tao(j.bounty)
-                        )
-                    })?;
-                }
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("job {id}: not paid: {e:#}");
-                }
             }
         }
         if once {
@@ -463,4 +420,133 @@ pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
         format_tao(paid)
     );
     Ok(())
+}
+
+/// A miner's fixed state: the node, its hotkey, the market and the GEMM backend.
+struct Miner<'a> {
+    ctx: &'a Ctx,
+    c: Client,
+    key: ed25519_dalek::SigningKey,
+    market: Address,
+    chosen: Chosen,
+    device: String,
+}
+
+impl<'a> Miner<'a> {
+    /// Loads the key, finds the subnet's market and picks the backend.
+    fn new(ctx: &'a Ctx, from: &str, netuid: u16, backend: Backend) -> anyhow::Result<Self> {
+        let c = ctx.client();
+        let key = signing_key(ctx, from)?;
+        let market = contract(&c, netuid)?;
+        let chosen = choose(backend);
+        let device = match &chosen {
+            Chosen::Cpu(_) => "cpu".to_string(),
+            Chosen::Gpu(g) => g.adapter(),
+        };
+        Ok(Miner {
+            ctx,
+            c,
+            key,
+            market,
+            chosen,
+            device,
+        })
+    }
+
+    /// Jobs still open at the current height and not tried yet.
+    fn open_jobs(&self, tried: &BTreeSet<u64>) -> anyhow::Result<Vec<(u64, Job)>> {
+        let height = self.c.status()?.height;
+        Ok(jobs(&self.c, &self.market)?
+            .into_iter()
+            .filter(|(id, j)| {
+                matches!(j.status, Status::Open) && j.deadline > height && !tried.contains(id)
+            })
+            .collect())
+    }
+
+    /// An int8 matrix stored as a blob.
+    fn fetch(&self, h: &[u8; 32]) -> anyhow::Result<Matrix<i8>> {
+        let bytes = self
+            .c
+            .query_raw(&format!("/blob/{}/bytes", hex::encode(h)), 0)?;
+        Ok(npy::parse(&bytes)?)
+    }
+
+    /// Computes and submits one job's C; `Ok(true)` when it was paid, `Ok(false)` when
+    /// it was skipped, refused or rejected.
+    fn work(&self, id: u64, j: &Job) -> anyhow::Result<bool> {
+        let (a, b) = (self.fetch(&j.a)?, self.fetch(&j.b)?);
+        // C must fit in a blob to be submitted: refuse before computing it.
+        let limit = taochain_primitives::state::MAX_BLOB_BYTES as u64 - 128;
+        if let Err(e) = taochain_work::check_shape((a.rows, a.cols), (b.rows, b.cols), None, limit)
+        {
+            eprintln!("job {id}: skipped: {e}");
+            return Ok(false);
+        }
+        let t = Instant::now();
+        let product = match &self.chosen {
+            Chosen::Cpu(_) => gemm(&a, &b)?,
+            Chosen::Gpu(g) => g.gemm(&a, &b)?,
+        };
+        let compute_ms = t.elapsed().as_millis();
+        match self.submit(id, &product) {
+            Ok(done) => self.report(id, j, (&a, &b), compute_ms, &done),
+            Err(e) => {
+                eprintln!("job {id}: not paid: {e:#}");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Stores C as a blob and submits it for job `id`.
+    fn submit(&self, id: u64, product: &Matrix<i32>) -> anyhow::Result<taochain_client::Committed> {
+        let bar = spinner(self.ctx.output, "storing C and submitting");
+        let result = store_blob(&self.c, &self.key, npy::encode(product)).and_then(|ch| {
+            let msg = borsh::to_vec(&ExecuteMsg::SubmitResult { job: id, c: ch })?;
+            Ok(self.c.send(
+                &self.key,
+                vec![Msg::Execute {
+                    contract: self.market,
+                    msg,
+                    funds: 0,
+                }],
+                None,
+            )?)
+        });
+        bar.finish_and_clear();
+        result
+    }
+
+    /// Prints one submission's line; returns whether the contract accepted C.
+    fn report(
+        &self,
+        id: u64,
+        j: &Job,
+        (a, b): (&Matrix<i8>, &Matrix<i8>),
+        compute_ms: u128,
+        done: &taochain_client::Committed,
+    ) -> anyhow::Result<bool> {
+        let device = &self.device;
+        let valid = hex::decode(&done.data)
+            .ok()
+            .and_then(|d| bool::try_from_slice(&d).ok())
+            .unwrap_or(false);
+        let line = serde_json::json!({
+            "job": id, "m": a.rows, "k": a.cols, "n": b.cols, "device": device,
+            "compute_ms": compute_ms, "height": done.height, "bounty_rao": j.bounty.to_string(),
+            "valid": valid,
+        });
+        emit(self.ctx.output, &line, || {
+            format!(
+                "job {id}: {}x{}x{} on {device} in {compute_ms} ms, submitted in block {}, {} {}",
+                a.rows,
+                a.cols,
+                b.cols,
+                done.height,
+                if valid { "paid" } else { "REJECTED, bounty" },
+                format_tao(j.bounty)
+            )
+        })?;
+        Ok(valid)
+    }
 }

@@ -116,14 +116,92 @@ fn forever(import: &str, memory_pages: u32, body: &str) -> String {
     )
 }
 
+/// The gas-schedule hot paths: (row name, import, memory pages, loop body).
+const GAS_SCHEDULE: [(&str, &str, u32, &str); 8] = [
+    ("gas schedule: tight loop (br)", "", 1, ""),
+    (
+        "gas schedule: memory.fill of 4 MiB",
+        "",
+        64,
+        "(memory.fill (i32.const 0) (i32.const 1) (i32.const 4194304))",
+    ),
+    (
+        "gas schedule: memory.copy of 2 MiB",
+        "",
+        64,
+        "(memory.copy (i32.const 0) (i32.const 2097152) (i32.const 2097152))",
+    ),
+    (
+        "gas schedule: storage_set (8-byte key, 64 KiB value)",
+        r#"(import "tao" "storage_set" (func $f (param i32 i32 i32 i32)))"#,
+        2,
+        "(call $f (i32.const 0) (i32.const 8) (i32.const 0) (i32.const 65536))",
+    ),
+    (
+        "gas schedule: storage_get (miss)",
+        r#"(import "tao" "storage_get" (func $f (param i32 i32 i32 i32) (result i64)))"#,
+        1,
+        "(drop (call $f (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 32)))",
+    ),
+    (
+        "gas schedule: sha256 of 64 KiB",
+        r#"(import "tao" "sha256" (func $f (param i32 i32 i32)))"#,
+        2,
+        "(call $f (i32.const 0) (i32.const 65536) (i32.const 0))",
+    ),
+    (
+        "gas schedule: ed25519_verify (a full check)",
+        concat!(
+            r#"(import "tao" "ed25519_verify" (func $f (param i32 i32 i32 i32) (result i32)))"#,
+            // A real verification: R = B, s = 1 under the key B (valid points, wrong sum).
+            r#"(data (i32.const 64) "\58\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\01\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00") (data (i32.const 128) "\58\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66")"#
+        ),
+        1,
+        "(drop (call $f (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 128)))",
+    ),
+    (
+        "gas schedule: input_len",
+        r#"(import "tao" "input_len" (func $f (result i32)))"#,
+        1,
+        "(drop (call $f))",
+    ),
+];
+
+/// The timed host calls: (row name, import, call in the loop body).
+const HOST_CALLS: [(&str, &str, &str); 3] = [
+    (
+        "host call: storage_get (hit, 8-byte key)",
+        r#"(import "tao" "storage_get" (func $f (param i32 i32 i32 i32) (result i64)))"#,
+        "(drop (call $f (i32.const 0) (i32.const 8) (i32.const 64) (i32.const 32)))",
+    ),
+    (
+        "host call: storage_set (8-byte key, 8-byte value)",
+        r#"(import "tao" "storage_set" (func $f (param i32 i32 i32 i32)))"#,
+        "(call $f (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 8))",
+    ),
+    (
+        "host call: sha256 (32 bytes)",
+        r#"(import "tao" "sha256" (func $f (param i32 i32 i32)))"#,
+        "(call $f (i32.const 0) (i32.const 32) (i32.const 64))",
+    ),
+];
+
 /// Runs every benchmark; `iterations` scales the repeated ones.
 pub fn run(iterations: u32) -> Result<Vec<Row>, VmError> {
     let vm = Vm::new(None)?;
-    let mut rows = vec![];
     let mut host = MapHost::default();
+    let mut rows = vec![cached_call(&vm, &mut host, iterations)?];
+    rows.extend(metering(&vm, &mut host)?);
+    rows.extend(gas_schedule(&vm)?);
+    rows.extend(host_calls(&vm, &mut host)?);
+    rows.push(compile_speed()?);
+    Ok(rows)
+}
 
+/// Mean time of a cached instantiate + trivial execute over `iterations` calls.
+fn cached_call(vm: &Vm, host: &mut MapHost, iterations: u32) -> Result<Row, VmError> {
     let trivial = wasm(TRIVIAL)?;
-    call(&vm, &trivial, &mut host, 1_000_000)?;
+    call(vm, &trivial, host, 1_000_000)?;
     let checksum = vm.store_code(&trivial)?.checksum;
     let t = Instant::now();
     for _ in 0..iterations {
@@ -132,145 +210,99 @@ pub fn run(iterations: u32) -> Result<Vec<Row>, VmError> {
             &|| None,
             Entry::Execute,
             &Call::default(),
-            &mut host,
+            host,
             1_000_000,
             0,
         )
         .result?;
     }
-    rows.push(Row {
+    Ok(Row {
         name: "cached instantiate + trivial execute (Vm::call)",
         value: t.elapsed().as_secs_f64() * 1e6 / f64::from(iterations),
         unit: "us",
-    });
+    })
+}
 
+/// The compute loop with fuel on and off: times, overhead, and its gas rate.
+fn metering(vm: &Vm, host: &mut MapHost) -> Result<Vec<Row>, VmError> {
     let looping = wasm(LOOP)?;
     let t = Instant::now();
-    let gas = call(&vm, &looping, &mut host, u64::MAX / 2)?;
+    let gas = call(vm, &looping, host, u64::MAX / 2)?;
     let metered = t.elapsed().as_secs_f64();
     let unmetered = unmetered_loop(&looping)?;
-    rows.push(Row {
-        name: "compute loop, fuel on",
-        value: metered * 1e3,
-        unit: "ms",
-    });
-    rows.push(Row {
-        name: "compute loop, fuel off (same engine settings)",
-        value: unmetered * 1e3,
-        unit: "ms",
-    });
-    rows.push(Row {
-        name: "metering overhead (on / off)",
-        value: metered / unmetered,
-        unit: "x",
-    });
-    rows.push(Row {
-        name: "gas per ns of the metered loop",
-        value: gas as f64 / (metered * 1e9),
-        unit: "gas/ns",
-    });
-    rows.push(Row {
-        name: "gas schedule: compute loop",
-        value: metered * 1e9 / gas.max(1) as f64,
-        unit: "ns/gas",
-    });
-    for (name, import, pages, body) in [
-        ("gas schedule: tight loop (br)", "", 1, ""),
-        (
-            "gas schedule: memory.fill of 4 MiB",
-            "",
-            64,
-            "(memory.fill (i32.const 0) (i32.const 1) (i32.const 4194304))",
-        ),
-        (
-            "gas schedule: memory.copy of 2 MiB",
-            "",
-            64,
-            "(memory.copy (i32.const 0) (i32.const 2097152) (i32.const 2097152))",
-        ),
-        (
-            "gas schedule: storage_set (8-byte key, 64 KiB value)",
-            r#"(import "tao" "storage_set" (func $f (param i32 i32 i32 i32)))"#,
-            2,
-            "(call $f (i32.const 0) (i32.const 8) (i32.const 0) (i32.const 65536))",
-        ),
-        (
-            "gas schedule: storage_get (miss)",
-            r#"(import "tao" "storage_get" (func $f (param i32 i32 i32 i32) (result i64)))"#,
-            1,
-            "(drop (call $f (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 32)))",
-        ),
-        (
-            "gas schedule: sha256 of 64 KiB",
-            r#"(import "tao" "sha256" (func $f (param i32 i32 i32)))"#,
-            2,
-            "(call $f (i32.const 0) (i32.const 65536) (i32.const 0))",
-        ),
-        (
-            "gas schedule: ed25519_verify (a full check)",
-            concat!(
-                r#"(import "tao" "ed25519_verify" (func $f (param i32 i32 i32 i32) (result i32)))"#,
-                // A real verification: R = B, s = 1 under the key B (valid points, wrong sum).
-                r#"(data (i32.const 64) "\58\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\01\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00") (data (i32.const 128) "\58\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66\66")"#
-            ),
-            1,
-            "(drop (call $f (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 128)))",
-        ),
-        (
-            "gas schedule: input_len",
-            r#"(import "tao" "input_len" (func $f (result i32)))"#,
-            1,
-            "(drop (call $f))",
-        ),
-    ] {
+    Ok(vec![
+        Row {
+            name: "compute loop, fuel on",
+            value: metered * 1e3,
+            unit: "ms",
+        },
+        Row {
+            name: "compute loop, fuel off (same engine settings)",
+            value: unmetered * 1e3,
+            unit: "ms",
+        },
+        Row {
+            name: "metering overhead (on / off)",
+            value: metered / unmetered,
+            unit: "x",
+        },
+        Row {
+            name: "gas per ns of the metered loop",
+            value: gas as f64 / (metered * 1e9),
+            unit: "gas/ns",
+        },
+        Row {
+            name: "gas schedule: compute loop",
+            value: metered * 1e9 / gas.max(1) as f64,
+            unit: "ns/gas",
+        },
+    ])
+}
+
+/// ns per gas on each hot path of [`GAS_SCHEDULE`], run until out of gas.
+fn gas_schedule(vm: &Vm) -> Result<Vec<Row>, VmError> {
+    let mut rows = vec![];
+    for (name, import, pages, body) in GAS_SCHEDULE {
         let code = wasm(&forever(import, pages, body))?;
         rows.push(Row {
             name,
-            value: ns_per_gas_until_out(&vm, &code, 200_000_000)?,
+            value: ns_per_gas_until_out(vm, &code, 200_000_000)?,
             unit: "ns/gas",
         });
     }
+    Ok(rows)
+}
 
-    for (name, import, body) in [
-        (
-            "host call: storage_get (hit, 8-byte key)",
-            r#"(import "tao" "storage_get" (func $f (param i32 i32 i32 i32) (result i64)))"#,
-            "(drop (call $f (i32.const 0) (i32.const 8) (i32.const 64) (i32.const 32)))",
-        ),
-        (
-            "host call: storage_set (8-byte key, 8-byte value)",
-            r#"(import "tao" "storage_set" (func $f (param i32 i32 i32 i32)))"#,
-            "(call $f (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 8))",
-        ),
-        (
-            "host call: sha256 (32 bytes)",
-            r#"(import "tao" "sha256" (func $f (param i32 i32 i32)))"#,
-            "(call $f (i32.const 0) (i32.const 32) (i32.const 64))",
-        ),
-    ] {
+/// ns per call of each [`HOST_CALLS`] entry, timed on a warm second run.
+fn host_calls(vm: &Vm, host: &mut MapHost) -> Result<Vec<Row>, VmError> {
+    let mut rows = vec![];
+    for (name, import, body) in HOST_CALLS {
         host.storage.insert(vec![0u8; 8], vec![1u8; 8]);
         let code = wasm(&host_loop(import, body))?;
-        call(&vm, &code, &mut host, u64::MAX / 2)?;
+        call(vm, &code, host, u64::MAX / 2)?;
         let t = Instant::now();
-        call(&vm, &code, &mut host, u64::MAX / 2)?;
+        call(vm, &code, host, u64::MAX / 2)?;
         rows.push(Row {
             name,
             value: t.elapsed().as_secs_f64() * 1e9 / 10_000.0,
             unit: "ns/call",
         });
     }
+    Ok(rows)
+}
 
+/// Validate + compile time of a large module on a fresh VM, per 100 KB of wasm.
+fn compile_speed() -> Result<Row, VmError> {
     let big = wasm(&big_module(4_000))?;
     let t = Instant::now();
     let fresh = Vm::new(None)?;
     fresh.store_code(&big)?;
     let secs = t.elapsed().as_secs_f64();
-    rows.push(Row {
+    Ok(Row {
         name: "validate + compile, per 100 KB of wasm",
         value: secs * 1e3 * 100_000.0 / big.len() as f64,
         unit: "ms",
-    });
-    Ok(rows)
+    })
 }
 
 /// The loop on an engine identical but for fuel: the metering baseline.

@@ -1,6 +1,10 @@
-//! A mock chain for running contracts in-process in the real VM (like cw-multi-test):
-//! code, contracts, namespaced storage and balances in memory, nested queries resolved
-//! through the same VM. Used by SDK users' tests and by this crate's own tests.
+//! Test and offline support, behind the `testing` feature (the chain never enables it):
+//! [`Sandbox`], an in-memory stand-in for the chain that runs contracts in the real VM
+//! (like cw-multi-test: code, contracts, namespaced storage and balances in memory, nested
+//! queries resolved through the same VM), used by this crate's tests, SDK users' tests and
+//! `tao vm run`; [`MapHost`], a one-contract host for benchmarks; and [`contract_wasm`],
+//! which finds (or builds, with `cargo`) the example contracts for tests. Not to be
+//! confused with `chain/testkit`'s `MockChain`, which drives the whole ABCI app.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +15,7 @@ use crate::{CallOutcome, Entry, Host, HostError, ValidationError, Vm};
 
 /// Chain state the mock keeps.
 #[derive(Default)]
-pub struct MockState {
+pub struct SandboxState {
     /// Code by checksum.
     pub codes: BTreeMap<[u8; 32], Vec<u8>>,
     /// Contract address -> code checksum.
@@ -23,11 +27,11 @@ pub struct MockState {
 }
 
 /// The mock chain.
-pub struct MockChain {
+pub struct Sandbox {
     /// The real VM.
     pub vm: Vm,
     /// State.
-    pub state: MockState,
+    pub state: SandboxState,
     /// Block environment (the contract address is filled per call).
     pub env: Env,
     /// Gas limit per call.
@@ -35,27 +39,27 @@ pub struct MockChain {
     next_id: u64,
 }
 
-struct MockHost<'a> {
+struct SandboxHost<'a> {
     vm: &'a Vm,
-    state: &'a mut MockState,
+    state: &'a mut SandboxState,
     contract: [u8; 20],
     env: &'a Env,
 }
 
-impl Default for MockChain {
+impl Default for Sandbox {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl MockChain {
+impl Sandbox {
     /// A fresh mock chain with an in-memory module cache.
     pub fn new() -> Self {
         #[allow(clippy::expect_used)]
         let vm = Vm::new(None).expect("engine builds");
-        MockChain {
+        Sandbox {
             vm,
-            state: MockState::default(),
+            state: SandboxState::default(),
             env: Env {
                 height: 1,
                 chain_id: "mock".into(),
@@ -122,7 +126,7 @@ impl MockChain {
             msg: msg.to_vec(),
         };
         let code = self.state.codes.get(&checksum).cloned();
-        let mut host = MockHost {
+        let mut host = SandboxHost {
             vm: &self.vm,
             state: &mut self.state,
             contract,
@@ -181,7 +185,7 @@ impl MockChain {
     }
 }
 
-impl Host for MockHost<'_> {
+impl Host for SandboxHost<'_> {
     fn keeps_debug(&self) -> bool {
         true
     }
@@ -250,13 +254,13 @@ impl Host for MockHost<'_> {
             msg: msg.to_vec(),
         };
         let code = self.state.codes.get(&checksum).cloned();
-        let mut state = MockState {
+        let mut state = SandboxState {
             codes: self.state.codes.clone(),
             contracts: self.state.contracts.clone(),
             storage: self.state.storage.clone(),
             balances: BTreeMap::new(),
         };
-        let mut host = MockHost {
+        let mut host = SandboxHost {
             vm: self.vm,
             state: &mut state,
             contract,

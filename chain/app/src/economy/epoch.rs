@@ -14,11 +14,11 @@
 //! hotkey's coldkey). Yuma sees each hotkey's active stake: stake added during the tempo
 //! is pending until this epoch ends, so it earns nothing from it.
 
+use taochain_economics::fixed::{max_upscale, to_u16};
+use taochain_economics::payout::{ValidatorSplit, epoch_payout, split};
+use taochain_economics::yuma::{self, EpochInput, NeuronInput, core, dense_row, top_k_permits};
 use taochain_primitives::Address;
 use taochain_primitives::subnet::{Neuron, SubnetInfo};
-use taochain_primitives::yuma::{
-    self, EpochInput, NeuronInput, core, dense_row, max_upscale, split, to_u16, top_k_permits,
-};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{EMISSION_CARRY_KEY, SUBNET_SHARES_KEY};
 use taochain_vm_abi::EpochCall;
@@ -140,20 +140,17 @@ fn subnet_epoch(
     }
     let out = yuma::epoch(&epoch_input(&s, &all, &stakes, height));
     let pot = store::pot(state, netuid)?;
-    let p = yuma::payout(pot, &out, &stakes, true);
+    let takes: Vec<u16> = owners
+        .iter()
+        .map(|h| h.as_ref().map_or(0, |h| h.take_bps))
+        .collect();
+    let paid = epoch_payout(pot, &out, &stakes, &takes, true);
+    let p = &paid.pot;
     pay(state, &s.owner, p.owner)?;
     for (i, n) in all.iter_mut().enumerate() {
         let coldkey = owners[i].as_ref().map_or(s.owner, |h| h.owner);
         pay(state, &coldkey, p.miner[i])?;
-        let take_bps = owners[i].as_ref().map_or(0, |h| h.take_bps);
-        pay_validator(
-            state,
-            &n.hotkey,
-            &coldkey,
-            take_bps,
-            stakes[i],
-            p.validator[i],
-        )?;
+        pay_validator(state, &n.hotkey, &coldkey, &paid.validators[i])?;
         rewards::end_period(state, &n.hotkey, height, EpochOf::Subnet(netuid))?;
         n.consensus = out.consensus[i];
         n.incentive = out.incentive[i];
@@ -246,23 +243,18 @@ fn epoch_input(s: &SubnetInfo, all: &[Neuron], stakes: &[u64], height: u64) -> E
     }
 }
 
-/// A validator's part `v`: the take to its coldkey, the rest into its nominator pool over
-/// `active` stake (rounding to the coldkey as well).
+/// A validator's part, split by the economics: the stakers' step into the hotkey's
+/// reward pool, the take and rounding to its coldkey.
 fn pay_validator(
     state: &mut (impl StateWrite + ?Sized),
     hotkey: &Address,
     coldkey: &Address,
-    take_bps: u16,
-    active: u64,
-    v: u64,
+    split: &ValidatorSplit,
 ) -> Result<(), AppError> {
-    if v == 0 {
-        return Ok(());
+    if let Some(step) = &split.stakers {
+        rewards::distribute(state, hotkey, step)?;
     }
-    let take_bps = take_bps as u64;
-    let take = v / 10_000 * take_bps + v % 10_000 * take_bps / 10_000;
-    let left = rewards::distribute(state, hotkey, active, v - take)?;
-    pay(state, coldkey, take + left)
+    pay(state, coldkey, split.to_coldkey)
 }
 
 /// The root epoch: Yuma over root members' weights on subnets; the incentive becomes each

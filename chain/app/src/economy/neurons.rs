@@ -7,7 +7,8 @@
 //! `rewards`: stake of this block is pending), and that much of its stake stays locked
 //! through the next root epoch.
 
-use taochain_primitives::subnet::{Neuron, StakeLock, bumped_burn, decayed_burn};
+use taochain_economics::pricing::{bumped_burn, decayed_burn};
+use taochain_primitives::subnet::{Neuron, StakeLock, SubnetInfo};
 use taochain_primitives::{Address, RejectCode};
 use taochain_storage::schema::{ROOT_N_KEY, commit_key, uid_key};
 use taochain_storage::{StateRead, StateWrite};
@@ -84,35 +85,11 @@ pub fn burned_register(
             ),
         );
     };
-    let mut scan_cost = 0;
-    let uid = if (s.n as u64) < s.hyperparams.max_allowed_uids {
+    let (uid, scan_cost) = if (s.n as u64) < s.hyperparams.max_allowed_uids {
         s.n += 1;
-        s.n - 1
+        (s.n - 1, 0)
     } else {
-        // The scan of every UID is paid before it runs.
-        scan_cost = scan_gas(s.n as u64, gas_left)?;
-        let mut best: Option<(u64, u64, u16)> = None;
-        for uid in 1..s.n {
-            let Some(n) = neuron(state, netuid, uid)? else {
-                continue;
-            };
-            let immune = height
-                < n.registered_at
-                    .saturating_add(s.hyperparams.immunity_period);
-            let key = (n.emission, n.registered_at, uid);
-            if !immune && best.is_none_or(|b| key < b) {
-                best = Some(key);
-            }
-        }
-        let Some((_, _, uid)) = best else {
-            return reject_after(
-                RejectCode::SubnetFull,
-                format!("all {} UIDs of netuid {netuid} are taken and immune", s.n),
-                scan_cost,
-            );
-        };
-        evict(state, netuid, uid)?;
-        uid
+        replace_uid(state, netuid, &s, height, gas_left)?
     };
     payer.balance = left;
     set_account(state, sender, &payer);
@@ -143,6 +120,41 @@ pub fn burned_register(
     )])?;
     d.gas_used = scan_cost;
     Ok(d)
+}
+
+/// A full subnet's UID to replace: the non-immune one with the lowest emission (then the
+/// oldest registration, then the lowest UID), evicted. The scan of every UID is paid
+/// before it runs; returns the UID and the scan's gas.
+fn replace_uid(
+    state: &mut (impl StateWrite + ?Sized),
+    netuid: u16,
+    s: &SubnetInfo,
+    height: u64,
+    gas_left: u64,
+) -> Result<(u16, u64), Fail> {
+    let scan_cost = scan_gas(s.n as u64, gas_left)?;
+    let mut best: Option<(u64, u64, u16)> = None;
+    for uid in 1..s.n {
+        let Some(n) = neuron(state, netuid, uid)? else {
+            continue;
+        };
+        let immune = height
+            < n.registered_at
+                .saturating_add(s.hyperparams.immunity_period);
+        let key = (n.emission, n.registered_at, uid);
+        if !immune && best.is_none_or(|b| key < b) {
+            best = Some(key);
+        }
+    }
+    let Some((_, _, uid)) = best else {
+        return reject_after(
+            RejectCode::SubnetFull,
+            format!("all {} UIDs of netuid {netuid} are taken and immune", s.n),
+            scan_cost,
+        );
+    };
+    evict(state, netuid, uid)?;
+    Ok((uid, scan_cost))
 }
 
 /// The first root-epoch height after `height` (`u64::MAX` when root epochs are off).

@@ -9,9 +9,10 @@
 //! `/rewards/{hotkey}/{coldkey}` (u64, unclaimed nominator rewards), `/lock_cost` (u64),
 //! `/proposals` (`Vec<Proposal>`).
 
+use taochain_economics::pricing::decayed_burn;
 use taochain_primitives::Address;
 use taochain_primitives::query::{addr, num};
-use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView, decayed_burn};
+use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView};
 use taochain_storage::StateRead;
 use taochain_storage::schema::{PROPOSALS, SUBNET_SHARES_KEY};
 

@@ -18,7 +18,8 @@
 //! index step `d = floor(reward * SCALE / A)` over active stake `A` (at most `reward`;
 //! the rest goes to the hotkey's owner), and a pair is paid the floor of its share.
 
-use taochain_primitives::subnet::{PeriodEnd, PoolShare, REWARD_SCALE, StakeLock, StakePool};
+use taochain_economics::payout::{NominatorStep, earned};
+use taochain_primitives::subnet::{PeriodEnd, PoolShare, StakeLock, StakePool};
 use taochain_primitives::{Address, RejectCode};
 use taochain_storage::schema::{period_key, pool_key, share_key};
 use taochain_storage::{StateRead, StateWrite};
@@ -57,15 +58,6 @@ pub fn active_stake(state: &(impl StateRead + ?Sized), hotkey: &Address) -> Resu
     Ok(pool(state, hotkey)?.active(total))
 }
 
-/// `stake * (acc_now - acc_then) / SCALE`, saturating at u64::MAX (never reached: a
-/// pair's stake is part of the active stake of every epoch in its window).
-fn earned(stake: u64, acc_now: u128, acc_then: u128) -> u64 {
-    let diff = acc_now.wrapping_sub(acc_then);
-    (stake as u128).checked_mul(diff).map_or(u64::MAX, |v| {
-        u64::try_from(v / REWARD_SCALE).unwrap_or(u64::MAX)
-    })
-}
-
 /// A pair's state and what it has earned, read once for [`unclaimed`] and [`settle`].
 struct Owed {
     pool: StakePool,
@@ -85,12 +77,15 @@ fn owed(
     };
     let pool = pool(state, hotkey)?;
     let stake = store::stake(state, hotkey, coldkey)?;
-    let mut amount = earned(stake.saturating_sub(share.pending), pool.acc, share.acc);
+    let mut amount = earned(
+        stake.saturating_sub(share.pending),
+        pool.acc.wrapping_sub(share.acc),
+    );
     let mut end = None;
     if share.pending > 0 && share.pending_period < pool.period {
         let e = get(state, &period_key(hotkey.as_bytes(), share.pending_period))?
             .ok_or_else(|| AppError::Invariant("a settled period is missing".into()))?;
-        amount = amount.saturating_add(earned(share.pending, pool.acc, e.acc));
+        amount = amount.saturating_add(earned(share.pending, pool.acc.wrapping_sub(e.acc)));
         end = Some(e);
     }
     Ok(Some(Owed {
@@ -206,29 +201,19 @@ pub fn removed(
     Ok(())
 }
 
-/// An epoch pays `reward` to the hotkey's nominators: raises the index over its active
-/// stake `active` and moves the rao into the rewards account. Returns what was not
-/// distributed (rounding, or everything when no stake is active), for the owner.
+/// An epoch applies one reward-per-share step to the hotkey's stakers (computed by
+/// `taochain_economics::payout`): raises the pool's index and moves the rao into the
+/// rewards account.
 pub fn distribute(
     state: &mut (impl StateWrite + ?Sized),
     hotkey: &Address,
-    active: u64,
-    reward: u64,
-) -> Result<u64, AppError> {
-    if reward == 0 || active == 0 {
-        return Ok(reward);
-    }
-    let a = active as u128;
-    let d = reward as u128 * REWARD_SCALE / a;
-    // ceil(a * d / SCALE) <= reward, since a * d <= reward * SCALE.
-    let into_pool = u64::try_from((a * d).div_ceil(REWARD_SCALE))
-        .map_err(|_| AppError::Invariant("pool reward out of range".into()))?;
+    step: &NominatorStep,
+) -> Result<(), AppError> {
     let mut p = pool(state, hotkey)?;
-    p.acc = p.acc.wrapping_add(d);
+    p.acc = p.acc.wrapping_add(step.index_step);
     set_pool(state, hotkey, &p);
-    transfer(state, &emission_pool(), &rewards_account(), into_pool)?
-        .map_err(|(_, log)| AppError::Invariant(format!("epoch payout: {log}")))?;
-    Ok(reward - into_pool)
+    transfer(state, &emission_pool(), &rewards_account(), step.into_pool)?
+        .map_err(|(_, log)| AppError::Invariant(format!("epoch payout: {log}")))
 }
 
 /// Whose epoch is running when [`end_period`] is called.
@@ -410,9 +395,12 @@ mod tests {
                         let a = active_stake(&st, &hot).expect("active");
                         prop_assert_eq!(a, active.iter().sum::<u64>());
                         let pool_before = balance(&st, &rewards_account());
-                        let left = distribute(&mut st, &hot, a, reward).expect("distribute");
+                        let step = taochain_economics::payout::nominator_step(reward, a);
+                        if let Some(step) = &step {
+                            distribute(&mut st, &hot, step).expect("distribute");
+                        }
                         into_pool += balance(&st, &rewards_account()) - pool_before;
-                        prop_assert!(left <= reward);
+                        prop_assert!(step.map_or(0, |s| s.into_pool) <= reward);
                         if a > 0 {
                             for i in 0..4 {
                                 exact[i] += reward as f64 * active[i] as f64 / a as f64;

@@ -3,7 +3,8 @@
 //! `SetHyperparam` (owner, within bounds) and dissolving (owner or governance: the lock goes
 //! back, the pot returns to the block-reward carry, neurons and commits are removed).
 
-use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo, lock_cost};
+use taochain_economics::pricing::lock_cost;
+use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo};
 use taochain_primitives::{Address, RAO_PER_TAO, RejectCode};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{
@@ -52,20 +53,7 @@ pub fn register(
     if let Err(why) = hyperparams.validate() {
         return reject(RejectCode::InvalidParam, why);
     }
-    let limit = p.subnet_limit.min(u16::MAX as u64) as u16;
-    let mut netuid = None;
-    for id in 1..=limit {
-        if subnet(state, id)?.is_none() {
-            netuid = Some(id);
-            break;
-        }
-    }
-    let Some(netuid) = netuid else {
-        return reject(
-            RejectCode::SubnetLimitReached,
-            format!("all {limit} subnets exist; governance can raise subnet_limit"),
-        );
-    };
+    let netuid = free_netuid(state, p.subnet_limit)?;
     let lock = current_lock_cost(state, height)?;
     transfer(state, sender, &locks_account(), lock)?.map_err(|(code, log)| {
         Fail::Reject(
@@ -74,6 +62,64 @@ pub fn register(
         )
     })?;
     ensure_hotkey(state, sender, hotkey, height)?;
+    let (created, contract) =
+        instantiate_contract(state, env, sender, netuid, code_id, init_msg, gas_left)?;
+    let info = SubnetInfo {
+        owner: *sender,
+        owner_hotkey: *hotkey,
+        contract,
+        locked: lock,
+        registered_at: height,
+        hyperparams,
+        burn: INITIAL_BURN,
+        burn_block: height,
+        last_epoch: height,
+        n: 1,
+    };
+    record_subnet(state, netuid, &info)?;
+    let mut events = created.events;
+    events.push(Event::new(
+        "subnet_registered",
+        &[
+            ("netuid", netuid.to_string()),
+            ("owner", sender.to_string()),
+            ("hotkey", hotkey.to_string()),
+            ("contract", contract.to_string()),
+            ("lock", lock.to_string()),
+        ],
+    ));
+    Ok(Done {
+        gas_used: created.gas_used,
+        data: netuid.to_be_bytes().to_vec(),
+        events,
+    })
+}
+
+/// The lowest free netuid up to `subnet_limit`, or `SubnetLimitReached`.
+fn free_netuid(state: &(impl StateWrite + ?Sized), subnet_limit: u64) -> Result<u16, Fail> {
+    let limit = subnet_limit.min(u16::MAX as u64) as u16;
+    for id in 1..=limit {
+        if subnet(state, id)?.is_none() {
+            return Ok(id);
+        }
+    }
+    reject(
+        RejectCode::SubnetLimitReached,
+        format!("all {limit} subnets exist; governance can raise subnet_limit"),
+    )
+}
+
+/// Instantiates the subnet's contract (admin: the subnets module) and returns what it
+/// did with its address.
+fn instantiate_contract(
+    state: &mut (impl StateWrite + ?Sized),
+    env: &contracts::Env<'_>,
+    sender: &Address,
+    netuid: u16,
+    code_id: u64,
+    init_msg: &[u8],
+    gas_left: u64,
+) -> Result<(Done, Address), Fail> {
     let outcome = contracts::instantiate(
         state,
         env,
@@ -96,52 +142,36 @@ pub fn register(
                 "instantiate returned no address".into(),
             ))
         })?;
-    let info = SubnetInfo {
-        owner: *sender,
-        owner_hotkey: *hotkey,
-        contract,
-        locked: lock,
-        registered_at: height,
-        hyperparams,
-        burn: INITIAL_BURN,
-        burn_block: height,
-        last_epoch: height,
-        n: 1,
-    };
-    set_subnet(state, netuid, &info);
+    Ok((created, contract))
+}
+
+/// Writes the new subnet, its owner's UID 0, and the lock it paid (keeping the previous
+/// last lock so a dissolve can splice it back).
+fn record_subnet(
+    state: &mut (impl StateWrite + ?Sized),
+    netuid: u16,
+    info: &SubnetInfo,
+) -> Result<(), Fail> {
+    let height = info.registered_at;
+    set_subnet(state, netuid, info);
     set_neuron(
         state,
         netuid,
         0,
         &Neuron {
-            hotkey: *hotkey,
+            hotkey: info.owner_hotkey,
             registered_at: height,
             last_update: height,
             permit: true,
             ..Neuron::default()
         },
     );
-    set_uid(state, netuid, hotkey, 0);
+    set_uid(state, netuid, &info.owner_hotkey, 0);
     if let Some(prev) = get(state, &LAST_LOCK_KEY)? {
         put(state, &lock_prev_key(netuid), &prev);
     }
-    put(state, &LAST_LOCK_KEY, &(lock, height));
-    let mut events = created.events;
-    events.push(Event::new(
-        "subnet_registered",
-        &[
-            ("netuid", netuid.to_string()),
-            ("owner", sender.to_string()),
-            ("hotkey", hotkey.to_string()),
-            ("contract", contract.to_string()),
-            ("lock", lock.to_string()),
-        ],
-    ));
-    Ok(Done {
-        gas_used: created.gas_used,
-        data: netuid.to_be_bytes().to_vec(),
-        events,
-    })
+    put(state, &LAST_LOCK_KEY, &(info.locked, height));
+    Ok(())
 }
 
 /// The subnet, or `SubnetNotFound`; root (0) is not a subnet.

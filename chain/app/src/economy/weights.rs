@@ -5,8 +5,8 @@
 //! values are max-upscaled to u16 and stored sorted by UID. On root (netuid 0) the UIDs are
 //! netuids of existing subnets and every root member may vote.
 
+use taochain_economics::fixed::max_upscale;
 use taochain_primitives::subnet::{MAX_COMMITS, SubnetInfo, weights_commit_hash};
-use taochain_primitives::yuma::max_upscale;
 use taochain_primitives::{Address, RejectCode};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::commit_key;

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use taochain_app::economy::SCAN_GAS;
+use taochain_economics::payout::REWARD_SCALE;
 use taochain_primitives::subnet::{
-    EconomyParams, HotkeyInfo, MetagraphRow, Proposal, ProposalAction, ProposalStatus,
-    REWARD_SCALE, SubnetInfo, SubnetView, VoteChoice, weights_commit_hash,
+    EconomyParams, HotkeyInfo, MetagraphRow, Proposal, ProposalAction, ProposalStatus, SubnetInfo,
+    SubnetView, VoteChoice, weights_commit_hash,
 };
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, RejectCode, Supply, TxBody};
 use taochain_testkit::fixtures::{CHAIN_ID, FEE, addr, genesis, signed};

@@ -106,19 +106,8 @@ pub fn run_gov(ctx: &Ctx, cmd: GovCmd) -> anyhow::Result<()> {
             msg,
             dissolve_subnet,
         } => {
-            let action = match (set_param, migrate_subnet, dissolve_subnet) {
-                (Some(s), None, None) => {
-                    let (name, value) = name_value(&s)?;
-                    ProposalAction::SetParam { name, value }
-                }
-                (None, Some(netuid), None) => ProposalAction::MigrateSubnet {
-                    netuid,
-                    code_id: code_id.context("--migrate-subnet needs --code-id")?,
-                    msg: bytes_arg(&msg)?,
-                },
-                (None, None, Some(netuid)) => ProposalAction::DissolveSubnet { netuid },
-                _ => bail!("give exactly one of --set-param, --migrate-subnet, --dissolve-subnet"),
-            };
+            let action =
+                proposal_action(set_param, migrate_subnet, code_id, &msg, dissolve_subnet)?;
             let what = format!("proposed: {}", action_text(&action));
             send(
                 ctx,
@@ -144,24 +133,7 @@ pub fn run_gov(ctx: &Ctx, cmd: GovCmd) -> anyhow::Result<()> {
                 format!("voted {choice} on proposal {id}"),
             )
         }
-        GovCmd::List => {
-            let ps: Vec<Proposal> = get(ctx, "/proposals")?.unwrap_or_default();
-            let js: Vec<Value> = ps.iter().map(proposal_json).collect();
-            emit(ctx.output, &js, || {
-                let rows: Vec<Vec<String>> = ps
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            p.id.to_string(),
-                            status_text(&p.status),
-                            p.voting_end.to_string(),
-                            action_text(&p.action),
-                        ]
-                    })
-                    .collect();
-                table(&["ID", "STATUS", "VOTING ENDS", "ACTION"], &rows)
-            })
-        }
+        GovCmd::List => list(ctx),
         GovCmd::Show { id } => {
             let p: Proposal = get(ctx, &format!("/proposal/{id}"))?
                 .with_context(|| format!("no proposal {id}"))?;
@@ -171,4 +143,47 @@ pub fn run_gov(ctx: &Ctx, cmd: GovCmd) -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// The one action `tao gov propose` was given.
+fn proposal_action(
+    set_param: Option<String>,
+    migrate_subnet: Option<u16>,
+    code_id: Option<u64>,
+    msg: &str,
+    dissolve_subnet: Option<u16>,
+) -> anyhow::Result<ProposalAction> {
+    Ok(match (set_param, migrate_subnet, dissolve_subnet) {
+        (Some(s), None, None) => {
+            let (name, value) = name_value(&s)?;
+            ProposalAction::SetParam { name, value }
+        }
+        (None, Some(netuid), None) => ProposalAction::MigrateSubnet {
+            netuid,
+            code_id: code_id.context("--migrate-subnet needs --code-id")?,
+            msg: bytes_arg(msg)?,
+        },
+        (None, None, Some(netuid)) => ProposalAction::DissolveSubnet { netuid },
+        _ => bail!("give exactly one of --set-param, --migrate-subnet, --dissolve-subnet"),
+    })
+}
+
+/// `tao gov list`: every proposal, as a table.
+fn list(ctx: &Ctx) -> anyhow::Result<()> {
+    let ps: Vec<Proposal> = get(ctx, "/proposals")?.unwrap_or_default();
+    let js: Vec<Value> = ps.iter().map(proposal_json).collect();
+    emit(ctx.output, &js, || {
+        let rows: Vec<Vec<String>> = ps
+            .iter()
+            .map(|p| {
+                vec![
+                    p.id.to_string(),
+                    status_text(&p.status),
+                    p.voting_end.to_string(),
+                    action_text(&p.action),
+                ]
+            })
+            .collect();
+        table(&["ID", "STATUS", "VOTING ENDS", "ACTION"], &rows)
+    })
 }

@@ -98,82 +98,10 @@ pub fn run_subnet(ctx: &Ctx, cmd: SubnetCmd) -> anyhow::Result<()> {
             code_id,
             init_msg,
             set,
-        } => {
-            let hotkey = resolve_address(ctx, &hotkey)?;
-            let mut hp = get::<EconomyParams>(ctx, "/economy")?
-                .unwrap_or_default()
-                .default_hyperparams;
-            for s in &set {
-                let (n, v) = name_value(s)?;
-                hp.set(&n, v).map_err(anyhow::Error::msg)?;
-            }
-            let msg = Msg::RegisterSubnet {
-                hotkey,
-                code_id,
-                init_msg: bytes_arg(&init_msg)?,
-                hyperparams: (!set.is_empty()).then_some(hp),
-            };
-            send(
-                ctx,
-                &from,
-                msg,
-                format!("created a subnet owned by hotkey {hotkey}"),
-            )
-        }
-        SubnetCmd::List => {
-            let views: Vec<SubnetView> = get(ctx, "/subnets")?.unwrap_or_default();
-            let rows: Vec<Vec<String>> = views
-                .iter()
-                .map(|v| {
-                    vec![
-                        v.netuid.to_string(),
-                        v.info.n.to_string(),
-                        v.info.hyperparams.tempo.to_string(),
-                        tao(v.pot),
-                        tao(v.burn),
-                        format!("{:.4}", v.share_q32 as f64 / (1u64 << 32) as f64),
-                        v.info.owner.to_string(),
-                    ]
-                })
-                .collect();
-            let js: Vec<Value> = views.iter().map(subnet_json).collect();
-            emit(ctx.output, &js, || {
-                table(
-                    &["NETUID", "UIDS", "TEMPO", "POT", "BURN", "SHARE", "OWNER"],
-                    &rows,
-                )
-            })
-        }
-        SubnetCmd::Show { netuid } => {
-            let views: Vec<SubnetView> = get(ctx, "/subnets")?.unwrap_or_default();
-            let v = views
-                .iter()
-                .find(|v| v.netuid == netuid)
-                .with_context(|| format!("no subnet {netuid}"))?;
-            let js = subnet_json(v);
-            emit(ctx.output, &js, || {
-                serde_json::to_string_pretty(&js).unwrap_or_default()
-            })
-        }
-        SubnetCmd::Hyperparams { netuid } => {
-            let s: taochain_primitives::subnet::SubnetInfo =
-                get(ctx, &format!("/subnet/{netuid}"))?
-                    .with_context(|| format!("no subnet {netuid}"))?;
-            let js = hyperparams_json(&s.hyperparams);
-            emit(ctx.output, &js, || {
-                let rows: Vec<Vec<String>> = taochain_primitives::subnet::HYPERPARAMS
-                    .iter()
-                    .map(|(n, lo, hi)| {
-                        vec![
-                            n.to_string(),
-                            s.hyperparams.get(n).unwrap_or(0).to_string(),
-                            format!("[{lo}, {hi}]"),
-                        ]
-                    })
-                    .collect();
-                table(&["NAME", "VALUE", "BOUNDS"], &rows)
-            })
-        }
+        } => create(ctx, &from, &hotkey, code_id, &init_msg, &set),
+        SubnetCmd::List => list(ctx),
+        SubnetCmd::Show { netuid } => show(ctx, netuid),
+        SubnetCmd::Hyperparams { netuid } => hyperparams(ctx, netuid),
         SubnetCmd::SetHyperparam {
             from,
             netuid,
@@ -195,13 +123,106 @@ pub fn run_subnet(ctx: &Ctx, cmd: SubnetCmd) -> anyhow::Result<()> {
             Msg::DissolveSubnet { netuid },
             format!("dissolved subnet {netuid}"),
         ),
-        SubnetCmd::LockCost => {
-            let c: u64 = get(ctx, "/lock_cost")?.unwrap_or(0);
-            emit(
-                ctx.output,
-                &json!({"lock_cost_rao": c.to_string(), "lock_cost": tao(c)}),
-                || format!("lock cost of the next subnet: {}", tao(c)),
-            )
-        }
+        SubnetCmd::LockCost => lock_cost(ctx),
     }
+}
+
+/// `tao subnet create`: registers a subnet, with hyperparameter overrides if any.
+fn create(
+    ctx: &Ctx,
+    from: &str,
+    hotkey: &str,
+    code_id: u64,
+    init_msg: &str,
+    set: &[String],
+) -> anyhow::Result<()> {
+    let hotkey = resolve_address(ctx, hotkey)?;
+    let mut hp = get::<EconomyParams>(ctx, "/economy")?
+        .unwrap_or_default()
+        .default_hyperparams;
+    for s in set {
+        let (n, v) = name_value(s)?;
+        hp.set(&n, v).map_err(anyhow::Error::msg)?;
+    }
+    let msg = Msg::RegisterSubnet {
+        hotkey,
+        code_id,
+        init_msg: bytes_arg(init_msg)?,
+        hyperparams: (!set.is_empty()).then_some(hp),
+    };
+    send(
+        ctx,
+        from,
+        msg,
+        format!("created a subnet owned by hotkey {hotkey}"),
+    )
+}
+
+/// `tao subnet list`: every subnet, as a table.
+fn list(ctx: &Ctx) -> anyhow::Result<()> {
+    let views: Vec<SubnetView> = get(ctx, "/subnets")?.unwrap_or_default();
+    let rows: Vec<Vec<String>> = views
+        .iter()
+        .map(|v| {
+            vec![
+                v.netuid.to_string(),
+                v.info.n.to_string(),
+                v.info.hyperparams.tempo.to_string(),
+                tao(v.pot),
+                tao(v.burn),
+                format!("{:.4}", v.share_q32 as f64 / (1u64 << 32) as f64),
+                v.info.owner.to_string(),
+            ]
+        })
+        .collect();
+    let js: Vec<Value> = views.iter().map(subnet_json).collect();
+    emit(ctx.output, &js, || {
+        table(
+            &["NETUID", "UIDS", "TEMPO", "POT", "BURN", "SHARE", "OWNER"],
+            &rows,
+        )
+    })
+}
+
+/// `tao subnet show`: one subnet as JSON.
+fn show(ctx: &Ctx, netuid: u16) -> anyhow::Result<()> {
+    let views: Vec<SubnetView> = get(ctx, "/subnets")?.unwrap_or_default();
+    let v = views
+        .iter()
+        .find(|v| v.netuid == netuid)
+        .with_context(|| format!("no subnet {netuid}"))?;
+    let js = subnet_json(v);
+    emit(ctx.output, &js, || {
+        serde_json::to_string_pretty(&js).unwrap_or_default()
+    })
+}
+
+/// `tao subnet hyperparams`: a subnet's hyperparameters with their bounds.
+fn hyperparams(ctx: &Ctx, netuid: u16) -> anyhow::Result<()> {
+    let s: taochain_primitives::subnet::SubnetInfo =
+        get(ctx, &format!("/subnet/{netuid}"))?.with_context(|| format!("no subnet {netuid}"))?;
+    let js = hyperparams_json(&s.hyperparams);
+    emit(ctx.output, &js, || {
+        let rows: Vec<Vec<String>> = taochain_primitives::subnet::HYPERPARAMS
+            .iter()
+            .map(|(n, lo, hi)| {
+                vec![
+                    n.to_string(),
+                    s.hyperparams.get(n).unwrap_or(0).to_string(),
+                    format!("[{lo}, {hi}]"),
+                ]
+            })
+            .collect();
+        table(&["NAME", "VALUE", "BOUNDS"], &rows)
+    })
+}
+
+/// `tao subnet lock-cost`: the lock cost of the next subnet.
+fn lock_cost(ctx: &Ctx) -> anyhow::Result<()> {
+    let c: u64 = get(ctx, "/lock_cost")?.unwrap_or(0);
+    emit(
+        ctx.output,
+        &json!({"lock_cost_rao": c.to_string(), "lock_cost": tao(c)}),
+        || format!("lock cost of the next subnet: {}", tao(c)),
+    )
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use taochain_client::{Client, Keystore};
-use taochain_primitives::subnet::{HotkeyInfo, Neuron, REWARD_SCALE, StakePool, SubnetInfo};
+use taochain_economics::payout::REWARD_SCALE;
+use taochain_primitives::subnet::{HotkeyInfo, Neuron, StakePool, SubnetInfo};
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, Supply, block_reward};
 use taochain_vm::testing::contract_wasm;
 

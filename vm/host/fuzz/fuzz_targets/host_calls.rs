@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use taochain_vm::testing::MockChain;
+use taochain_vm::testing::Sandbox;
 
 const MODULE: &str = r#"(module
   (import "tao" "input_len" (func $len (result i32)))
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     msg.resize(msg.len().max(24), 0);
     let mut outcomes = vec![];
     for _ in 0..2 {
-        let mut chain = MockChain::new();
+        let mut chain = Sandbox::new();
         chain.gas_limit = 10_000_000;
         let code = chain.store_code(wasm()).expect("validates");
         let addr = chain.register(code);

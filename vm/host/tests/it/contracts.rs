@@ -2,7 +2,7 @@
 
 use borsh::BorshDeserialize;
 use taochain_vm::VmError;
-use taochain_vm::testing::MockChain;
+use taochain_vm::testing::Sandbox;
 
 use crate::contract_wasm;
 
@@ -23,7 +23,7 @@ fn tagged(tag: u8, v: u64) -> Vec<u8> {
 
 #[test]
 fn counter_lifecycle_in_the_real_vm() {
-    let mut chain = MockChain::new();
+    let mut chain = Sandbox::new();
     let code = chain
         .store_code(&contract_wasm("counter"))
         .expect("counter validates");
@@ -53,7 +53,7 @@ fn counter_lifecycle_in_the_real_vm() {
 fn same_call_uses_the_same_gas_every_time() {
     let gas: Vec<u64> = (0..3)
         .map(|_| {
-            let mut chain = MockChain::new();
+            let mut chain = Sandbox::new();
             let code = chain
                 .store_code(&contract_wasm("counter"))
                 .expect("validates");
@@ -66,7 +66,7 @@ fn same_call_uses_the_same_gas_every_time() {
 
 #[test]
 fn escrow_composes_with_counter_through_a_query() {
-    let mut chain = MockChain::new();
+    let mut chain = Sandbox::new();
     let counter = chain
         .store_code(&contract_wasm("counter"))
         .expect("validates");

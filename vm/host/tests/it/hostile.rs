@@ -1,7 +1,7 @@
 //! The hostile-contract corpus: each module must end in a clear, deterministic error (at
 //! store time or as a failed call that reports its gas) and never take the process down.
 
-use taochain_vm::testing::MockChain;
+use taochain_vm::testing::Sandbox;
 use taochain_vm::{ValidationError, VmError, validate};
 
 use crate::wat;
@@ -28,7 +28,7 @@ fn module(extra: &str, body: &str) -> String {
 
 /// Stores, instantiates and executes `wat_text`; returns the execute outcome.
 fn run(wat_text: &str) -> taochain_vm::CallOutcome {
-    let mut chain = MockChain::new();
+    let mut chain = Sandbox::new();
     chain.gas_limit = 50_000_000;
     let code = chain.store_code(&wat(wat_text)).expect("validates");
     let (addr, out) = chain.instantiate(code, [1; 20], &[], 0);
@@ -168,7 +168,7 @@ fn debug_lines_are_bounded_per_call() {
             i32.const 0)
           (func (export "query") (result i32) (call $debug (i32.const 0) (i32.const 2000)) i32.const 0))"#
     );
-    let mut chain = MockChain::new();
+    let mut chain = Sandbox::new();
     let code = chain.store_code(&wat(&text)).expect("validates");
     let (addr, _) = chain.instantiate(code, [1; 20], &[], 0);
     let out = chain.execute(addr, [1; 20], &[], 0);
@@ -232,7 +232,7 @@ fn writes_in_a_query_trap() {
           (func (export "execute") (result i32) i32.const 0)
           (func (export "query") (result i32) (call $storage_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)) i32.const 0))"#
     );
-    let mut chain = MockChain::new();
+    let mut chain = Sandbox::new();
     let code = chain.store_code(&wat(&text)).expect("validates");
     let (addr, _) = chain.instantiate(code, [1; 20], &[], 0);
     let out = chain.query(addr, &[]);
@@ -257,7 +257,7 @@ fn reentrant_queries_stop_at_the_depth_limit() {
               (then (call $set_result (i32.const 1000) (i32.const 100)) (i32.const 1))
               (else (i32.const 0)))))"#
     );
-    let mut chain = MockChain::new();
+    let mut chain = Sandbox::new();
     let code = chain.store_code(&wat(&text)).expect("validates");
     let (addr, _) = chain.instantiate(code, [1; 20], &[], 0);
     let out = chain.query(addr, &[]);

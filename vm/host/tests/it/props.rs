@@ -2,7 +2,7 @@
 //! guest either work or trap, never crash the VM.
 
 use proptest::prelude::*;
-use taochain_vm::testing::MockChain;
+use taochain_vm::testing::Sandbox;
 use taochain_vm::validate;
 
 use crate::wat;
@@ -43,7 +43,7 @@ proptest! {
 
     #[test]
     fn host_functions_survive_random_arguments(args in proptest::array::uniform4(any::<i32>())) {
-        let mut chain = MockChain::new();
+        let mut chain = Sandbox::new();
         chain.env.chain_id = String::new();
         let code = chain.store_code(&fuzz_module()).expect("validates");
         let (addr, _) = chain.instantiate(code, [1; 20], &[], 0);

@@ -2,6 +2,8 @@
 //! epoch code, and properties over random subnets.
 
 use super::*;
+use crate::fixed::ONE;
+use crate::payout::{Payout, payout};
 use proptest::prelude::*;
 
 fn neuron(stake: u64, weights: &[(u16, u16)]) -> NeuronInput {
