@@ -3,7 +3,7 @@
 # dependencies) reaches neither RocksDB, wgpu, tokio nor CometBFT types, and
 # chain/primitives builds without `std` (contracts and clients use it), and chain/app
 # touches raw state bytes only in `typed.rs` (every other read and write names a typed key),
-# and neither chain/app nor taod builds the VM's test support (feature `testing`), and
+# and neither chain/app nor taod links the VM's test support (taochain-vm-sandbox), and
 # chain/economics builds without `std` too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +20,10 @@ if [ ${#bad[@]} -gt 0 ]; then
   exit 1
 fi
 for pkg in taochain-app taochain-node; do
-  if cargo tree --locked -p "$pkg" -e normal,features --prefix none -f '{p} {f}' \
-    | grep -qE '^taochain-vm v[^ ]+ \([^)]*\) .*\btesting\b'; then
-    echo "check-boundaries: $pkg builds taochain-vm with its \`testing\` feature (test support in the chain)" >&2
+  # A failing `cargo tree` stops the script (set -e), never reads as "not found".
+  tree=$(cargo tree --locked -p "$pkg" -e normal --prefix none --format '{p}')
+  if grep -q '^taochain-vm-sandbox ' <<<"$tree"; then
+    echo "check-boundaries: $pkg links taochain-vm-sandbox (test support in the chain)" >&2
     exit 1
   fi
 done
@@ -34,4 +35,4 @@ if [ -n "$raw" ]; then
   exit 1
 fi
 cargo check --locked --quiet -p taochain-primitives -p taochain-economics --no-default-features --target wasm32-unknown-unknown
-echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; no VM test support in chain/app or taod; state bytes only in typed.rs; primitives and economics build no_std)"
+echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; no VM sandbox in chain/app or taod; state bytes only in typed.rs; primitives and economics build no_std)"

@@ -430,7 +430,7 @@ fn vm(ctx: &Ctx, iterations: u32) -> anyhow::Result<()> {
     // calls run on it as they do in the node rather than on a fresh stack segment.
     let measured = std::thread::Builder::new()
         .stack_size(16 * 1024 * 1024)
-        .spawn(move || taochain_vm::bench::run(iterations))?
+        .spawn(move || taochain_vm_sandbox::bench::run(iterations))?
         .join()
         .map_err(|_| anyhow::anyhow!("the VM benchmark thread panicked"))??;
     let mut rows: Vec<(String, f64, &'static str)> = measured

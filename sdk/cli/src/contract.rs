@@ -10,8 +10,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use taochain_client::Client;
 use taochain_primitives::{Address, Msg, parse_amount};
-use taochain_vm::testing::Sandbox;
 use taochain_vm::{Entry, VmError, validate};
+use taochain_vm_sandbox::Sandbox;
 
 use crate::Ctx;
 use crate::chain::{resolve_address, signing_key};

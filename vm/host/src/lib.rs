@@ -11,19 +11,16 @@
 //!   limit; returns the gas used even when the call fails.
 //! - [`imports`]: the host functions of the ABI (`taochain-vm-abi`), each priced by the
 //!   gas table in [`limits`].
-//! - `testing` and `bench` (feature `testing`, off for the chain): an in-memory sandbox
-//!   chain for tests and offline runs, and the VM benchmarks that run in it.
+//!
+//! Test support (an in-memory sandbox chain, the VM benchmarks) is a separate crate,
+//! `taochain-vm-sandbox` (`vm/sandbox`), which the chain never links.
 
-#[cfg(feature = "testing")]
-pub mod bench;
 pub mod engine;
 pub mod error;
 pub mod host;
 pub mod imports;
 pub mod instrument;
 pub mod limits;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod validate;
 mod vm;
 

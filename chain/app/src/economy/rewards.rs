@@ -212,6 +212,10 @@ pub fn distribute(
     let mut p = pool(state, hotkey)?;
     p.acc = p.acc.wrapping_add(step.index_step);
     set_pool(state, hotkey, &p);
+    if step.into_pool == 0 {
+        // A step too small to raise the index moves nothing (a zero transfer is refused).
+        return Ok(());
+    }
     transfer(state, &emission_pool(), &rewards_account(), step.into_pool)?
         .map_err(|(_, log)| AppError::Invariant(format!("epoch payout: {log}")))
 }
@@ -346,6 +350,22 @@ mod tests {
 
     fn balance(s: &impl StateRead, a: &Address) -> u64 {
         account(s, a).expect("account").balance
+    }
+
+    /// A step too small to raise the index (reward * scale below the active stake) moves
+    /// nothing and must not halt the node with a refused zero transfer.
+    #[test]
+    fn a_zero_step_distributes_nothing_without_failing() {
+        let base = Changes::new();
+        let mut st = StateDelta::new(&base);
+        let hot = Address::module("hot");
+        let step = NominatorStep {
+            index_step: 0,
+            into_pool: 0,
+            rest: 5,
+        };
+        distribute(&mut st, &hot, &step).expect("a zero step is a no-op");
+        assert_eq!(balance(&st, &rewards_account()), 0);
     }
 
     proptest! {

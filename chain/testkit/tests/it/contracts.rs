@@ -5,7 +5,7 @@ use borsh::BorshDeserialize;
 use taochain_primitives::{Account, Address, Msg, RejectCode};
 use taochain_testkit::MockChain;
 use taochain_testkit::fixtures::{FEE, addr, signed};
-use taochain_vm::testing::contract_wasm;
+use taochain_vm_sandbox::contract_wasm;
 use tendermint_abci::Application;
 use tendermint_proto::v0_38::abci as pb;
 

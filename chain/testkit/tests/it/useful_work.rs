@@ -9,7 +9,7 @@ use taochain_primitives::subnet::Neuron;
 use taochain_primitives::{Account, Address, Msg, RejectCode};
 use taochain_testkit::MockChain;
 use taochain_testkit::fixtures::{FEE, addr, signed};
-use taochain_vm::testing::contract_wasm;
+use taochain_vm_sandbox::contract_wasm;
 use taochain_work::{Matrix, gemm, npy};
 
 use crate::started_chain_in_memory;

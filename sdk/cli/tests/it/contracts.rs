@@ -2,7 +2,7 @@
 //! instantiate, execute, query, proved state, migration by the admin (and refused for
 //! anyone else), a hostile contract that only burns its gas, and equal app hashes.
 
-use taochain_vm::testing::contract_wasm;
+use taochain_vm_sandbox::contract_wasm;
 
 use crate::localnet::{assert_validators_agree, start, tao, tao_json as json};
 

@@ -12,7 +12,7 @@ use taochain_client::{Client, Keystore};
 use taochain_economics::payout::REWARD_SCALE;
 use taochain_primitives::subnet::{HotkeyInfo, Neuron, StakePool, SubnetInfo};
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, Supply, block_reward};
-use taochain_vm::testing::contract_wasm;
+use taochain_vm_sandbox::contract_wasm;
 
 use crate::localnet::{assert_validators_agree, start, tao, tao_json};
 

@@ -6,7 +6,7 @@ use borsh::BorshSerialize;
 use sha2::{Digest, Sha256};
 use taochain_client::{Client, Keystore};
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO};
-use taochain_vm::testing::contract_wasm;
+use taochain_vm_sandbox::contract_wasm;
 use taochain_work::{Matrix, gemm, npy};
 
 use crate::localnet::{assert_validators_agree, start, tao, tao_json};

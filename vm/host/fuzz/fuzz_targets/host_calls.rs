@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use taochain_vm::testing::Sandbox;
+use taochain_vm_sandbox::Sandbox;
 
 const MODULE: &str = r#"(module
   (import "tao" "input_len" (func $len (result i32)))

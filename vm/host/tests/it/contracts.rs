@@ -2,7 +2,7 @@
 
 use borsh::BorshDeserialize;
 use taochain_vm::VmError;
-use taochain_vm::testing::Sandbox;
+use taochain_vm_sandbox::Sandbox;
 
 use crate::contract_wasm;
 
@@ -120,7 +120,7 @@ fn precompiled_artifacts_survive_a_restart_of_the_vm() {
         msg: vec![0],
         ..Call::default()
     };
-    let mut host = taochain_vm::testing::MapHost::default();
+    let mut host = taochain_vm_sandbox::MapHost::default();
     let out = vm.call(
         &checksum,
         &|| None,

@@ -1,8 +1,8 @@
 //! The hostile-contract corpus: each module must end in a clear, deterministic error (at
 //! store time or as a failed call that reports its gas) and never take the process down.
 
-use taochain_vm::testing::Sandbox;
 use taochain_vm::{ValidationError, VmError, validate};
+use taochain_vm_sandbox::Sandbox;
 
 use crate::wat;
 

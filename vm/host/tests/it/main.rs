@@ -5,7 +5,7 @@ mod contracts;
 mod hostile;
 mod props;
 
-pub use taochain_vm::testing::contract_wasm;
+pub use taochain_vm_sandbox::contract_wasm;
 
 /// WAT text to wasm bytes.
 pub fn wat(text: &str) -> Vec<u8> {

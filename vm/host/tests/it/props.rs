@@ -2,8 +2,8 @@
 //! guest either work or trap, never crash the VM.
 
 use proptest::prelude::*;
-use taochain_vm::testing::Sandbox;
 use taochain_vm::validate;
+use taochain_vm_sandbox::Sandbox;
 
 use crate::wat;
 

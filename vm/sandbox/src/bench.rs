@@ -9,8 +9,8 @@ use std::time::Instant;
 use taochain_vm_abi::Call;
 use wasmtime::{Config, Engine, Instance, Module, Store};
 
-use crate::testing::MapHost;
-use crate::{Entry, Vm, VmError};
+use crate::MapHost;
+use taochain_vm::{Entry, Vm, VmError};
 
 /// One measured figure.
 #[derive(Debug, Clone)]

@@ -1,17 +1,15 @@
-//! Test and offline support, behind the `testing` feature (the chain never enables it):
 //! [`Sandbox`], an in-memory stand-in for the chain that runs contracts in the real VM
 //! (like cw-multi-test: code, contracts, namespaced storage and balances in memory, nested
-//! queries resolved through the same VM), used by this crate's tests, SDK users' tests and
+//! queries resolved through the same VM), used by the VM's tests, SDK users' tests and
 //! `tao vm run`; [`MapHost`], a one-contract host for benchmarks; and [`contract_wasm`],
-//! which finds (or builds, with `cargo`) the example contracts for tests. Not to be
-//! confused with `chain/testkit`'s `MockChain`, which drives the whole ABCI app.
+//! which finds (or builds, with `cargo`) the example contracts for tests.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 use taochain_vm_abi::{Call, Env, MessageInfo};
 
-use crate::{CallOutcome, Entry, Host, HostError, ValidationError, Vm};
+use taochain_vm::{CallOutcome, Entry, Host, HostError, ValidationError, Vm};
 
 /// Chain state the mock keeps.
 #[derive(Default)]
@@ -107,7 +105,9 @@ impl Sandbox {
             let from = self.state.balances.entry(sender).or_default();
             if *from < funds {
                 return CallOutcome {
-                    result: Err(crate::VmError::Contract("sender cannot pay funds".into())),
+                    result: Err(taochain_vm::VmError::Contract(
+                        "sender cannot pay funds".into(),
+                    )),
                     gas_used: 0,
                     events: vec![],
                     debug: vec![],
@@ -210,7 +210,7 @@ impl Host for SandboxHost<'_> {
         &self,
         start: &[u8],
         end: Option<&[u8]>,
-    ) -> Result<Option<crate::host::Entry>, HostError> {
+    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
         Ok(self
             .state
             .storage
@@ -277,7 +277,7 @@ impl Host for SandboxHost<'_> {
         );
         match out.result {
             Ok(data) => Ok((out.gas_used, Ok(data))),
-            Err(crate::VmError::Host(e)) => Err(HostError(e)),
+            Err(taochain_vm::VmError::Host(e)) => Err(HostError(e)),
             Err(e) => Ok((out.gas_used, Err(e.to_string()))),
         }
     }
@@ -340,7 +340,7 @@ impl Host for MapHost {
         &self,
         start: &[u8],
         end: Option<&[u8]>,
-    ) -> Result<Option<crate::host::Entry>, HostError> {
+    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
         Ok(self
             .storage
             .range(start.to_vec()..)
