@@ -8,7 +8,7 @@ use taochain_storage::{Blobs, StateDelta, StateWrite};
 use crate::bank::{account, set_account, transfer};
 use crate::checks::{Rejection, check_nonce_and_fee, check_stateless};
 use crate::contracts::{self, Outcome};
-use crate::economy::{self, finish, governance, neurons, staking, subnets, weights};
+use crate::economy::{self, axons, finish, governance, neurons, staking, subnets, weights};
 use crate::emission::recycle;
 use crate::{AppError, Event};
 
@@ -260,6 +260,11 @@ fn economy_message(
         } => weights::reveal(state, s, *netuid, uids, values, salt, *version_key, h),
         Msg::Propose { action, deposit } => governance::propose(state, s, action, *deposit, h),
         Msg::Vote { id, choice } => governance::vote(state, s, *id, *choice, h),
+        Msg::ServeAxon {
+            netuid,
+            endpoint,
+            protocol,
+        } => axons::serve_axon(state, s, *netuid, endpoint, *protocol, h),
         Msg::Transfer { .. }
         | Msg::StoreBlob { .. }
         | Msg::StoreCode { .. }

@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod address;
 pub mod amount;
+pub mod axon;
 pub mod codes;
 pub mod emission;
 pub mod query;

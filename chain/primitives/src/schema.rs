@@ -16,6 +16,7 @@ use core::marker::PhantomData;
 use borsh::io::{Read, Result as IoResult, Write};
 use borsh::{BorshDeserialize, BorshSerialize};
 
+use crate::axon::AxonInfo;
 use crate::state::{Account, BlobRecord, CodeRecord, ContractRecord, Params, Supply};
 use crate::subnet::{
     EconomyParams, HotkeyInfo, Neuron, PeriodEnd, PoolShare, Proposal, StakeLock, StakePool,
@@ -252,6 +253,8 @@ pub const POTS: Table<u64> = Table::new(b"pot/");
 pub const NEURONS: Table<Neuron> = Table::new(b"neuron/");
 /// `uid/` ++ netuid ++ hotkey -> u16.
 pub const UIDS: Table<u16> = Table::new(b"uid/");
+/// `axon/{netuid u16 BE}{uid u16 BE}` -> the UID's served axon.
+pub const AXONS: Table<AxonInfo> = Table::new(b"axon/");
 /// `hotkey/` ++ hotkey -> `HotkeyInfo`.
 pub const HOTKEYS: Table<HotkeyInfo> = Table::new(b"hotkey/");
 /// `stake/` ++ hotkey ++ coldkey -> u64.
@@ -282,6 +285,10 @@ pub fn pot_key(netuid: u16) -> Key<u64> {
 /// `neuron/` key.
 pub fn neuron_key(netuid: u16, uid: u16) -> Key<Neuron> {
     NEURONS.at(&[&netuid.to_be_bytes(), &uid.to_be_bytes()])
+}
+/// `axon/` key.
+pub fn axon_key(netuid: u16, uid: u16) -> Key<AxonInfo> {
+    AXONS.at(&[&netuid.to_be_bytes(), &uid.to_be_bytes()])
 }
 /// `uid/` key.
 pub fn uid_key(netuid: u16, hotkey: &[u8; 20]) -> Key<u16> {

@@ -572,6 +572,8 @@ pub struct MetagraphRow {
     pub last_update: u64,
     /// Registration block.
     pub registered_at: u64,
+    /// Where its miner listens, if it served an axon.
+    pub axon: Option<crate::axon::AxonInfo>,
 }
 
 /// `/subnets` entries and `/subnet/{netuid}/view` (a computed view, borsh).

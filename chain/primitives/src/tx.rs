@@ -199,6 +199,17 @@ pub enum Msg {
         /// Hotkey.
         hotkey: Address,
     } = 21,
+    /// Sent by a hotkey registered on `netuid`: its miner listens at `endpoint`
+    /// (`axon::parse_endpoint`), speaking `protocol` (`axon::AXON_PROTOCOLS`); at most once
+    /// per `axon::SERVING_RATE_LIMIT` blocks per subnet.
+    ServeAxon {
+        /// Subnet.
+        netuid: u16,
+        /// `http://IP:PORT`, canonical.
+        endpoint: String,
+        /// Axon protocol version.
+        protocol: u16,
+    } = 22,
 }
 
 impl Msg {
@@ -319,6 +330,11 @@ impl BorshDeserialize for Msg {
             }),
             21 => Ok(Msg::ClaimRewards {
                 hotkey: Address::deserialize_reader(reader)?,
+            }),
+            22 => Ok(Msg::ServeAxon {
+                netuid: u16::deserialize_reader(reader)?,
+                endpoint: String::deserialize_reader(reader)?,
+                protocol: u16::deserialize_reader(reader)?,
             }),
             _ => Err(IoError::new(ErrorKind::InvalidInput, UNKNOWN_VARIANT)),
         }

@@ -1,5 +1,5 @@
 //! The Bittensor economy in native code: subnets and their hyperparameters, neurons
-//! (burned and root registration), staking and takes, weights (plain and commit-reveal),
+//! (burned and root registration) and their axons, staking and takes, weights (plain and commit-reveal),
 //! the per-block routing of the block reward into subnet pots, each subnet's epoch (its
 //! contract's `epoch` hook, Yuma consensus, the 18/41/41 payout), the root epoch that sets
 //! each subnet's share, and governance.
@@ -9,6 +9,7 @@
 //! are claims on the `emission_pool` account that the block reward is minted into, so
 //! `total_issuance == sum of all balances` holds after every block.
 
+pub mod axons;
 pub mod epoch;
 pub mod governance;
 pub mod neurons;

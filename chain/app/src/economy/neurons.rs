@@ -10,7 +10,7 @@
 use taochain_economics::pricing::{bumped_burn, decayed_burn};
 use taochain_primitives::subnet::{Neuron, StakeLock, SubnetInfo};
 use taochain_primitives::{Address, RejectCode};
-use taochain_storage::schema::{ROOT_N_KEY, commit_key, uid_key};
+use taochain_storage::schema::{ROOT_N_KEY, axon_key, commit_key, uid_key};
 use taochain_storage::{StateRead, StateWrite};
 
 use super::staking::ensure_hotkey;
@@ -47,12 +47,13 @@ fn not_registered_yet(
     Ok(())
 }
 
-/// Frees a UID held by another hotkey (its index entry and weight commits).
+/// Frees a UID held by another hotkey (its index entry, weight commits and axon).
 fn evict(state: &mut (impl StateWrite + ?Sized), netuid: u16, uid: u16) -> Result<(), Fail> {
     if let Some(old) = neuron(state, netuid, uid)? {
         delete(state, uid_key(netuid, old.hotkey.as_bytes()));
         delete(state, commit_key(netuid, old.hotkey.as_bytes()));
     }
+    delete(state, axon_key(netuid, uid));
     Ok(())
 }
 

@@ -114,6 +114,7 @@ pub fn metagraph(
             emission: x.emission,
             last_update: x.last_update,
             registered_at: x.registered_at,
+            axon: super::axons::axon(state, netuid, uid as u16)?,
         });
     }
     Ok(Some(rows))

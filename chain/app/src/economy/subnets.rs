@@ -8,8 +8,8 @@ use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo};
 use taochain_primitives::{Address, RAO_PER_TAO, RejectCode};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{
-    COMMITS, EMISSION_CARRY_KEY, LAST_LOCK_KEY, lock_prev_key, neuron_key, pot_key, subnet_key,
-    uid_key,
+    COMMITS, EMISSION_CARRY_KEY, LAST_LOCK_KEY, axon_key, lock_prev_key, neuron_key, pot_key,
+    subnet_key, uid_key,
 };
 
 use super::staking::ensure_hotkey;
@@ -279,6 +279,7 @@ pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<D
             delete(state, uid_key(netuid, n.hotkey.as_bytes()));
         }
         delete(state, neuron_key(netuid, uid));
+        delete(state, axon_key(netuid, uid));
     }
     for (k, _) in scan(state, &COMMITS, &[&netuid.to_be_bytes()])? {
         delete(state, k);

@@ -13,7 +13,7 @@ use taochain_primitives::subnet::{
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO, RejectCode, Supply, TxBody};
 use taochain_testkit::fixtures::{CHAIN_ID, FEE, addr, genesis, signed};
 use taochain_testkit::{CommittedBlock, MockChain};
-use taochain_vm::testing::contract_wasm;
+use taochain_vm_sandbox::contract_wasm;
 use tendermint_abci::Application;
 
 /// Coldkeys are fixture keys 0..4, hotkeys 4..12; all funded (hotkeys pay their fees).
@@ -21,8 +21,8 @@ const KEYS: u8 = 12;
 const BALANCE: u64 = 10_000 * RAO_PER_TAO;
 const TEMPO: u64 = 4;
 
-struct Net {
-    chain: MockChain,
+pub(crate) struct Net {
+    pub(crate) chain: MockChain,
     nonces: BTreeMap<u8, u64>,
 }
 
@@ -43,7 +43,7 @@ fn economy() -> EconomyParams {
 }
 
 impl Net {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Net::with_economy(economy())
     }
 
@@ -66,18 +66,18 @@ impl Net {
     }
 
     /// One block with one transaction that must succeed.
-    fn ok(&mut self, from: u8, msgs: Vec<Msg>) -> CommittedBlock {
+    pub(crate) fn ok(&mut self, from: u8, msgs: Vec<Msg>) -> CommittedBlock {
         let tx = self.tx(from, msgs);
         let b = self.chain.block(vec![tx]);
         assert_eq!(b.results[0].code, 0, "{}", b.results[0].log);
         b
     }
 
-    fn empty(&mut self) -> CommittedBlock {
+    pub(crate) fn empty(&mut self) -> CommittedBlock {
         self.chain.block(vec![])
     }
 
-    fn get<T: borsh::BorshDeserialize>(&self, path: &str) -> Option<T> {
+    pub(crate) fn get<T: borsh::BorshDeserialize>(&self, path: &str) -> Option<T> {
         let r = self.chain.query(path, false);
         assert_eq!(r.code, 0, "{path}: {}", r.log);
         (!r.value.is_empty()).then(|| borsh::from_slice(&r.value).expect("decodes"))
@@ -88,7 +88,7 @@ impl Net {
             .map_or(0, |a| a.balance)
     }
 
-    fn metagraph(&self, netuid: u16) -> Vec<MetagraphRow> {
+    pub(crate) fn metagraph(&self, netuid: u16) -> Vec<MetagraphRow> {
         self.get(&format!("/metagraph/{netuid}"))
             .unwrap_or_default()
     }
@@ -112,7 +112,7 @@ impl Net {
     }
 
     /// A transaction refused with `code` that changes nothing but fee and nonce.
-    fn refused(&mut self, from: u8, msg: Msg, code: RejectCode) {
+    pub(crate) fn refused(&mut self, from: u8, msg: Msg, code: RejectCode) {
         let before = self.snapshot();
         let tx = self.tx(from, vec![msg.clone()]);
         let b = self.chain.block(vec![tx]);
@@ -137,7 +137,7 @@ impl Net {
     }
 
     /// Blocks until `netuid`'s next epoch has run; returns that block.
-    fn until_epoch(&mut self, netuid: u16) -> CommittedBlock {
+    pub(crate) fn until_epoch(&mut self, netuid: u16) -> CommittedBlock {
         loop {
             let b = self.empty();
             if epoch_event(&b, netuid).is_some() {
@@ -183,7 +183,7 @@ fn num(attrs: &BTreeMap<String, String>, k: &str) -> u64 {
 
 /// Stores the counter contract (code 1) and creates subnet 1 owned by coldkey 0 with
 /// owner hotkey 4.
-fn subnet_one(net: &mut Net) {
+pub(crate) fn subnet_one(net: &mut Net) {
     net.ok(
         0,
         vec![Msg::StoreCode {
@@ -193,7 +193,7 @@ fn subnet_one(net: &mut Net) {
     register_subnet(net, 0, 4);
 }
 
-fn register_subnet(net: &mut Net, cold: u8, hot: u8) -> CommittedBlock {
+pub(crate) fn register_subnet(net: &mut Net, cold: u8, hot: u8) -> CommittedBlock {
     net.ok(
         cold,
         vec![Msg::RegisterSubnet {
@@ -205,7 +205,7 @@ fn register_subnet(net: &mut Net, cold: u8, hot: u8) -> CommittedBlock {
     )
 }
 
-fn register(net: &mut Net, cold: u8, netuid: u16, hot: u8) {
+pub(crate) fn register(net: &mut Net, cold: u8, netuid: u16, hot: u8) {
     net.ok(
         cold,
         vec![Msg::BurnedRegister {
@@ -225,14 +225,14 @@ fn stake(net: &mut Net, cold: u8, hot: u8, tao: u64) {
     );
 }
 
-fn uid(net: &Net, netuid: u16, hot: u8) -> u16 {
+pub(crate) fn uid(net: &Net, netuid: u16, hot: u8) -> u16 {
     net.get(&format!("/uid/{netuid}/{}", addr(hot)))
         .expect("registered")
 }
 
 /// Subnet 1: owner hotkey 4 (UID 0, no stake), validator hotkey 5 (coldkey 1, 100 TAO,
 /// nominated by coldkey 3 with 300 TAO), miners 6 and 7 (coldkey 2).
-fn standard(net: &mut Net) {
+pub(crate) fn standard(net: &mut Net) {
     subnet_one(net);
     register(net, 1, 1, 5);
     register(net, 2, 1, 6);

@@ -2,6 +2,7 @@
 //! the backend comparison) or the in-memory store.
 
 mod attacks;
+mod axons;
 mod bad_input;
 mod blocks;
 mod contracts;

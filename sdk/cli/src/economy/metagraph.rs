@@ -22,6 +22,11 @@ fn metagraph_json(r: &MetagraphRow) -> Value {
         "emission_rao": r.emission.to_string(),
         "last_update": r.last_update,
         "registered_at": r.registered_at,
+        "axon": r.axon.as_ref().map(|a| json!({
+            "endpoint": a.endpoint,
+            "protocol": a.protocol,
+            "block": a.block,
+        })),
     })
 }
 
@@ -44,6 +49,9 @@ pub fn run_metagraph(ctx: &Ctx, netuid: u16) -> anyhow::Result<()> {
                     if r.permit { "*" } else { "" }.into(),
                     if r.active { "*" } else { "" }.into(),
                     r.hotkey.to_string(),
+                    r.axon
+                        .as_ref()
+                        .map_or(String::new(), |a| a.endpoint.clone()),
                 ]
             })
             .collect();
@@ -61,7 +69,8 @@ pub fn run_metagraph(ctx: &Ctx, netuid: u16) -> anyhow::Result<()> {
                     "EMISSION",
                     "VPERMIT",
                     "ACTIVE",
-                    "HOTKEY"
+                    "HOTKEY",
+                    "AXON"
                 ],
                 &cells
             )
