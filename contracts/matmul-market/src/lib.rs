@@ -15,89 +15,11 @@
 //! submitting hotkey uploaded (the chain lets a call pin an unpinned blob only for its
 //! uploader), so a watcher cannot submit an honest miner's public C first.
 
-use borsh::{BorshDeserialize, BorshSerialize};
 use taochain_contract::abi::EpochCall;
 use taochain_contract::{ContractError, Ctx, Item, Map, entry_points, respond};
-
-/// Instantiate message (nothing to configure).
-#[derive(BorshSerialize, BorshDeserialize)]
-pub struct InstantiateMsg {}
-
-/// Execute messages.
-#[derive(BorshSerialize, BorshDeserialize)]
-pub enum ExecuteMsg {
-    /// Post a job; the funds sent are the bounty. Blob hashes of A (m x k) and B (k x n).
-    PostJob {
-        a: [u8; 32],
-        b: [u8; 32],
-        deadline: u64,
-    },
-    /// Submit the blob hash of C for an open job.
-    SubmitResult { job: u64, c: [u8; 32] },
-    /// The requester takes back the bounty of a job still open after its deadline.
-    Reclaim { job: u64 },
-    /// The requester has fetched C: the job ends and its result blob is released.
-    Collect { job: u64 },
-}
-
-/// Query messages.
-#[derive(BorshSerialize, BorshDeserialize)]
-pub enum QueryMsg {
-    /// One job, borsh `Job`.
-    Job { id: u64 },
-    /// Up to 100 jobs from `start`, borsh `Vec<(u64, Job)>`.
-    Jobs { start: u64 },
-    /// A miner's record, borsh `MinerStats`.
-    Miner { hotkey: [u8; 20] },
-}
-
-/// Where a job stands.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub enum Status {
-    /// Waiting for a valid result.
-    Open,
-    /// Paid to `miner` for result `c` at `height`.
-    Done {
-        miner: [u8; 20],
-        c: [u8; 32],
-        height: u64,
-    },
-    /// The bounty went back to the requester.
-    Reclaimed,
-    /// The requester collected the result; every blob of the job was released.
-    Collected,
-}
-
-/// A job.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Job {
-    /// Who pays.
-    pub requester: [u8; 20],
-    /// Blob hash of A.
-    pub a: [u8; 32],
-    /// Blob hash of B.
-    pub b: [u8; 32],
-    /// rao escrowed.
-    pub bounty: u64,
-    /// Last block a result is accepted.
-    pub deadline: u64,
-    /// Status.
-    pub status: Status,
-}
-
-/// A miner's record.
-#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct MinerStats {
-    /// Valid results.
-    pub valid: u64,
-    /// Invalid results.
-    pub invalid: u64,
-    /// Epoch score: one per valid result (at most [`MAX_SCORE`]), halved every epoch.
-    pub score: u64,
-}
-
-/// The highest score a miner can hold.
-pub const MAX_SCORE: u64 = 1_000;
+pub use taochain_matmul_market_msg::{
+    ExecuteMsg, InstantiateMsg, Job, MAX_SCORE, MinerStats, QueryMsg, Status,
+};
 
 static NEXT_JOB: Item<u64> = Item::new(b"next_job");
 static JOBS: Map<Job> = Map::new(b"jobs");
@@ -310,9 +232,10 @@ entry_points!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use borsh::BorshDeserialize;
     use taochain_contract::testing::MockApi;
 
-    fn msg<T: BorshSerialize>(m: &T) -> Vec<u8> {
+    fn msg<T: borsh::BorshSerialize>(m: &T) -> Vec<u8> {
         borsh::to_vec(m).expect("encodes")
     }
 

@@ -59,7 +59,7 @@ impl Net {
         }
     }
 
-    fn tx(&mut self, from: u8, msgs: Vec<Msg>) -> Vec<u8> {
+    pub(crate) fn tx(&mut self, from: u8, msgs: Vec<Msg>) -> Vec<u8> {
         let nonce = self.nonces.entry(from).or_default();
         *nonce += 1;
         signed(from, *nonce - 1, msgs)

@@ -1,6 +1,7 @@
 //! In-process ABCI tests: the app driven by a mock consensus over RocksDB on disk (restarts,
 //! the backend comparison) or the in-memory store.
 
+mod arena;
 mod attacks;
 mod axons;
 mod bad_input;

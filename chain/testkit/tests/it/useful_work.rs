@@ -3,8 +3,9 @@
 //! an honest miner's C is verified (Freivalds seeded by the block hash) and paid; a cheating
 //! miner's C is rejected and recorded; the contract's epoch weights favour the honest miner.
 
-use borsh::{BorshDeserialize, BorshSerialize};
+use borsh::BorshDeserialize;
 use sha2::{Digest, Sha256};
+use taochain_matmul_market_msg::{ExecuteMsg, MinerStats, QueryMsg};
 use taochain_primitives::subnet::Neuron;
 use taochain_primitives::{Account, Address, Msg, RejectCode};
 use taochain_testkit::MockChain;
@@ -13,55 +14,6 @@ use taochain_vm_sandbox::contract_wasm;
 use taochain_work::{Matrix, gemm, npy};
 
 use crate::started_chain_in_memory;
-
-#[derive(BorshSerialize)]
-enum ExecuteMsg {
-    PostJob {
-        a: [u8; 32],
-        b: [u8; 32],
-        deadline: u64,
-    },
-    SubmitResult {
-        job: u64,
-        c: [u8; 32],
-    },
-}
-
-/// `ExecuteMsg::Collect` (variant 3 of the contract's enum).
-#[derive(BorshSerialize)]
-enum CollectMsg {
-    #[allow(dead_code)]
-    V0,
-    #[allow(dead_code)]
-    V1,
-    #[allow(dead_code)]
-    V2,
-    Collect {
-        job: u64,
-    },
-}
-
-#[derive(BorshSerialize)]
-enum QueryMsg {
-    #[allow(dead_code)]
-    Job {
-        id: u64,
-    },
-    #[allow(dead_code)]
-    Jobs {
-        start: u64,
-    },
-    Miner {
-        hotkey: [u8; 20],
-    },
-}
-
-#[derive(BorshDeserialize, Debug, PartialEq, Eq)]
-struct MinerStats {
-    valid: u64,
-    invalid: u64,
-    score: u64,
-}
 
 struct Net {
     chain: MockChain,
@@ -235,7 +187,7 @@ fn matmul_jobs_pay_honest_miners_and_record_cheats() {
         (pins(&net, &a), pins(&net, &b), pins(&net, &c)),
         (Some(1), Some(1), Some(1))
     );
-    let collect = borsh::to_vec(&CollectMsg::Collect { job: job1 }).expect("msg");
+    let collect = borsh::to_vec(&ExecuteMsg::Collect { job: job1 }).expect("msg");
     net.ok(
         0,
         vec![Msg::Execute {
