@@ -9,7 +9,11 @@ source scripts/env.sh
 need_apt=()
 # mesa-vulkan-drivers + libvulkan1: lavapipe, the software Vulkan adapter the wgpu tests
 # run on when a machine has no GPU.
-for pkg in clang libclang-dev build-essential pkg-config mesa-vulkan-drivers libvulkan1; do
+# The arena's tasks (sdk/tasks): espeak-ng makes speech challenges, DejaVu fonts image
+# challenges; PocketSphinx, Tesseract and Hunspell are the reference models.
+for pkg in clang libclang-dev build-essential pkg-config mesa-vulkan-drivers libvulkan1 \
+  espeak-ng pocketsphinx pocketsphinx-en-us tesseract-ocr tesseract-ocr-eng \
+  hunspell hunspell-en-us fonts-dejavu-core fonts-dejavu-extra; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -44,6 +44,19 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 20_000)]
         iterations: u32,
     },
+    /// The arena (offline): a validator round over N instant axons, one axon's requests/s
+    /// on one core, and each task's challenge generation and reference-model latency.
+    Arena {
+        /// Axons in the round benchmark.
+        #[arg(long, default_value_t = 64)]
+        axons: usize,
+        /// Rounds (the median is printed).
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Challenges per task for the model latencies (0: skip them).
+        #[arg(long, default_value_t = 5)]
+        challenges: usize,
+    },
     /// Offered transfer load against the localnet (or --node).
     Load {
         /// Transactions per second offered, in total.
@@ -86,6 +99,11 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             home,
         } => load(ctx, rate, duration, accounts, sync, home),
         BenchCmd::Vm { iterations } => vm(ctx, iterations),
+        BenchCmd::Arena {
+            axons,
+            rounds,
+            challenges,
+        } => crate::arena::bench(ctx, axons, rounds, challenges),
         BenchCmd::Epoch { runs } => crate::yuma::bench(ctx, runs),
         BenchCmd::Verify { n } => crate::work::bench_verify(ctx, n),
     }

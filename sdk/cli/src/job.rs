@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use borsh::{BorshDeserialize, BorshSerialize};
+use borsh::BorshDeserialize;
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 use taochain_client::Client;
+use taochain_matmul_market_msg::{ExecuteMsg, Job, QueryMsg, Status};
 use taochain_primitives::subnet::SubnetInfo;
 use taochain_primitives::{Address, Msg, format_tao, parse_amount};
 use taochain_work::{Matrix, gemm, npy};
@@ -19,65 +20,6 @@ use crate::Ctx;
 use crate::chain::signing_key;
 use crate::output::{emit, spinner, table};
 use crate::work::{Backend, Chosen, choose};
-
-/// The contract's execute messages (same borsh layout as `contracts/matmul-market`).
-#[derive(BorshSerialize)]
-enum ExecuteMsg {
-    PostJob {
-        a: [u8; 32],
-        b: [u8; 32],
-        deadline: u64,
-    },
-    SubmitResult {
-        job: u64,
-        c: [u8; 32],
-    },
-    #[allow(dead_code)]
-    Reclaim {
-        job: u64,
-    },
-    Collect {
-        job: u64,
-    },
-}
-
-/// The contract's queries.
-#[derive(BorshSerialize)]
-enum QueryMsg {
-    Job { id: u64 },
-    Jobs { start: u64 },
-}
-
-/// A job as the contract stores it.
-#[derive(Debug, Clone, BorshDeserialize)]
-pub struct Job {
-    requester: [u8; 20],
-    a: [u8; 32],
-    b: [u8; 32],
-    bounty: u64,
-    deadline: u64,
-    status: Status,
-}
-
-/// Where a job stands.
-#[derive(Debug, Clone, BorshDeserialize)]
-pub enum Status {
-    /// Waiting for a valid result.
-    Open,
-    /// Paid.
-    Done {
-        /// Paid miner.
-        miner: [u8; 20],
-        /// Result blob.
-        c: [u8; 32],
-        /// Block.
-        height: u64,
-    },
-    /// Bounty returned.
-    Reclaimed,
-    /// Result collected; the job's blobs were released.
-    Collected,
-}
 
 /// `tao job ...`
 #[derive(Subcommand)]
@@ -136,6 +78,25 @@ pub enum JobCmd {
 /// `tao miner ...`
 #[derive(Subcommand)]
 pub enum MinerCmd {
+    /// Serve a model on an AI subnet: announce the axon on chain, then answer validators.
+    Serve {
+        /// Subnet (an arena).
+        #[arg(long)]
+        netuid: u16,
+        /// Miner hotkey (key name; registered on the subnet).
+        #[arg(long)]
+        hotkey: String,
+        /// Address to listen on (announced as http://IP:PORT).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// The model: a command run with the input file's path appended, printing the
+        /// answer (e.g. `tao model run --task speech-to-text`).
+        #[arg(long)]
+        model: String,
+        /// How long the model may take per request, milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        model_timeout_ms: u64,
+    },
     /// Poll open jobs, compute C on the GPU or CPU, store it, submit it.
     Run {
         /// Miner hotkey key name (registered on the subnet; signs and is paid).
@@ -388,12 +349,30 @@ fn list_jobs(ctx: &Ctx, netuid: u16) -> anyhow::Result<()> {
 
 /// Runs `tao miner run`.
 pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
-    let MinerCmd::Run {
-        from,
-        netuid,
-        backend,
-        once,
-    } = cmd;
+    let (from, netuid, backend, once) = match cmd {
+        MinerCmd::Serve {
+            netuid,
+            hotkey,
+            listen,
+            model,
+            model_timeout_ms,
+        } => {
+            return crate::arena::miner_serve(
+                ctx,
+                netuid,
+                &hotkey,
+                listen,
+                &model,
+                model_timeout_ms,
+            );
+        }
+        MinerCmd::Run {
+            from,
+            netuid,
+            backend,
+            once,
+        } => (from, netuid, backend, once),
+    };
     let miner = Miner::new(ctx, &from, netuid, backend)?;
     let mut tried = BTreeSet::new();
     let (mut paid, mut failed) = (0u64, 0u64);

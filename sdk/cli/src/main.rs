@@ -1,9 +1,11 @@
 //! `tao`: the taochain command-line interface. Keys, transfers, queries (with proof
 //! checking), the emission schedule, contracts, the economy (subnets, neurons, stake,
-//! weights, metagraph, root, governance, the offline Yuma calculator), useful work, a local
+//! weights, metagraph, root, governance, the offline Yuma calculator), the AI arena (miners
+//! serving models, validators scoring them, reference models), useful work, a local
 //! multi-validator network, and benchmarks.
 //! Every command takes `--output json` for scripts.
 
+mod arena;
 mod bench;
 mod chain;
 mod contract;
@@ -127,9 +129,15 @@ enum Command {
     /// Matrix-multiplication jobs paid in TAO: post, show, list.
     #[command(subcommand)]
     Job(job::JobCmd),
-    /// Mine jobs: compute C on the GPU or CPU and submit it.
+    /// Mine: serve a model on an AI subnet's axon, or compute matmul jobs and submit them.
     #[command(subcommand)]
     Miner(job::MinerCmd),
+    /// Validate an AI subnet: challenge miners, score them, set weights.
+    #[command(subcommand)]
+    Validator(arena::ValidatorCmd),
+    /// Run a task's reference model offline.
+    #[command(subcommand)]
+    Model(arena::ModelCmd),
     /// Run the chain's epoch code (Yuma + payout) on a JSON case, offline.
     Yuma {
         /// The case file.
@@ -193,6 +201,8 @@ fn main() {
         Command::Yuma { input } => yuma::run(&input),
         Command::Job(cmd) => job::run_job(&ctx, cmd),
         Command::Miner(cmd) => job::run_miner(&ctx, cmd),
+        Command::Validator(cmd) => arena::run_validator(&ctx, cmd),
+        Command::Model(cmd) => arena::run_model(&ctx, cmd),
     };
     if let Err(e) = result {
         match ctx.output {

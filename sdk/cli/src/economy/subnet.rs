@@ -3,13 +3,14 @@
 use anyhow::Context;
 use clap::Subcommand;
 use serde_json::{Value, json};
+use taochain_arena_msg::TaskSpec;
 use taochain_primitives::Msg;
 use taochain_primitives::subnet::{EconomyParams, Hyperparams, SubnetView};
 
 use super::{bytes_arg, get, name_value, send, tao};
 use crate::Ctx;
-use crate::chain::resolve_address;
-use crate::output::{emit, table};
+use crate::chain::{resolve_address, signing_key};
+use crate::output::{emit, spinner, table};
 
 /// `tao subnet ...`
 #[derive(Subcommand)]
@@ -22,12 +23,27 @@ pub enum SubnetCmd {
         /// Owner hotkey (address or key name); gets UID 0.
         #[arg(long)]
         hotkey: String,
-        /// Contract code id.
-        #[arg(long)]
-        code_id: u64,
+        /// Contract code id (with `--task`: an arena code already stored; default: store
+        /// the arena contract first).
+        #[arg(long, required_unless_present = "task")]
+        code_id: Option<u64>,
         /// Instantiate message: hex, or @file.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", conflicts_with = "task")]
         init_msg: String,
+        /// An AI subnet: speech-to-text, image-to-text or text-correction. Stores the
+        /// arena contract (unless `--code-id`) and instantiates it with the task.
+        #[arg(long)]
+        task: Option<String>,
+        /// With `--task`: how long validators wait for an answer, milliseconds.
+        #[arg(long, default_value_t = 10_000, requires = "task")]
+        challenge_timeout_ms: u32,
+        /// With `--task`: weight of a round's score in a miner's moving average, ppm.
+        #[arg(long, default_value_t = 300_000, requires = "task")]
+        score_smoothing_ppm: u32,
+        /// With `--task`: the arena contract's wasm (default:
+        /// $TAOCHAIN_CONTRACTS_DIR/arena.wasm, built by scripts/build-contracts.sh).
+        #[arg(long, requires = "task")]
+        arena_wasm: Option<std::path::PathBuf>,
         /// Hyperparameter overrides on the chain's defaults: `name=value` (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
@@ -98,7 +114,24 @@ pub fn run_subnet(ctx: &Ctx, cmd: SubnetCmd) -> anyhow::Result<()> {
             code_id,
             init_msg,
             set,
-        } => create(ctx, &from, &hotkey, code_id, &init_msg, &set),
+            task,
+            challenge_timeout_ms,
+            score_smoothing_ppm,
+            arena_wasm,
+        } => match task {
+            Some(task) => {
+                let spec = TaskSpec::new(
+                    crate::arena::task_kind(&task)?,
+                    challenge_timeout_ms,
+                    score_smoothing_ppm,
+                );
+                create_arena(ctx, &from, &hotkey, code_id, arena_wasm, &spec, &set)
+            }
+            None => {
+                let code_id = code_id.context("--code-id is required without --task")?;
+                create(ctx, &from, &hotkey, code_id, &bytes_arg(&init_msg)?, &set)
+            }
+        },
         SubnetCmd::List => list(ctx),
         SubnetCmd::Show { netuid } => show(ctx, netuid),
         SubnetCmd::Hyperparams { netuid } => hyperparams(ctx, netuid),
@@ -127,13 +160,62 @@ pub fn run_subnet(ctx: &Ctx, cmd: SubnetCmd) -> anyhow::Result<()> {
     }
 }
 
+/// `tao subnet create --task`: checks the task, stores the arena contract unless a code id
+/// is given, and registers the subnet instantiating it with the task.
+fn create_arena(
+    ctx: &Ctx,
+    from: &str,
+    hotkey: &str,
+    code_id: Option<u64>,
+    wasm: Option<std::path::PathBuf>,
+    spec: &TaskSpec,
+    set: &[String],
+) -> anyhow::Result<()> {
+    spec.validate().map_err(anyhow::Error::msg)?;
+    let code_id = match code_id {
+        Some(id) => id,
+        None => {
+            let path = wasm.unwrap_or_else(default_arena_wasm);
+            let bytes = std::fs::read(&path).with_context(|| {
+                format!(
+                    "reading the arena contract {} (build it: scripts/build-contracts.sh, or pass --arena-wasm / --code-id)",
+                    path.display()
+                )
+            })?;
+            let key = signing_key(ctx, from)?;
+            let bar = spinner(ctx.output, "storing the arena contract");
+            let c = ctx
+                .client()
+                .send(&key, vec![Msg::StoreCode { wasm: bytes }], None);
+            bar.finish_and_clear();
+            let data = hex::decode(&c?.data)?;
+            u64::from_le_bytes(
+                data.get(..8)
+                    .and_then(|d| d.try_into().ok())
+                    .context("StoreCode returned no code id")?,
+            )
+        }
+    };
+    create(ctx, from, hotkey, code_id, &borsh::to_vec(spec)?, set)
+}
+
+fn default_arena_wasm() -> std::path::PathBuf {
+    let dir = std::env::var_os("TAOCHAIN_CONTRACTS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/taochain-contracts-target/wasm32-unknown-unknown/release")
+        });
+    dir.join("arena.wasm")
+}
+
 /// `tao subnet create`: registers a subnet, with hyperparameter overrides if any.
 fn create(
     ctx: &Ctx,
     from: &str,
     hotkey: &str,
     code_id: u64,
-    init_msg: &str,
+    init_msg: &[u8],
     set: &[String],
 ) -> anyhow::Result<()> {
     let hotkey = resolve_address(ctx, hotkey)?;
@@ -147,7 +229,7 @@ fn create(
     let msg = Msg::RegisterSubnet {
         hotkey,
         code_id,
-        init_msg: bytes_arg(init_msg)?,
+        init_msg: init_msg.to_vec(),
         hyperparams: (!set.is_empty()).then_some(hp),
     };
     send(

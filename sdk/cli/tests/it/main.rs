@@ -2,6 +2,7 @@
 //! `taod` processes on loopback with RocksDB on disk; the tests drive them through the CLI
 //! binary and the client SDK. Slow (tens of seconds); part of the README's test command.
 
+mod arena;
 mod contracts;
 mod economy;
 mod localnet;

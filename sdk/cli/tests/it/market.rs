@@ -2,28 +2,14 @@
 //! int8 job through `tao job post`, a cheating miner's C is rejected and recorded, `tao
 //! miner run` computes C and is paid the bounty, and all validators agree.
 
-use borsh::BorshSerialize;
 use sha2::{Digest, Sha256};
 use taochain_client::{Client, Keystore};
+use taochain_matmul_market_msg::ExecuteMsg;
 use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO};
 use taochain_vm_sandbox::contract_wasm;
 use taochain_work::{Matrix, gemm, npy};
 
 use crate::localnet::{assert_validators_agree, start, tao, tao_json};
-
-#[derive(BorshSerialize)]
-enum ExecuteMsg {
-    #[allow(dead_code)]
-    PostJob {
-        a: [u8; 32],
-        b: [u8; 32],
-        deadline: u64,
-    },
-    SubmitResult {
-        job: u64,
-        c: [u8; 32],
-    },
-}
 
 #[test]
 fn a_512_cubed_job_is_mined_paid_and_a_cheat_rejected_on_the_localnet() {

@@ -7,7 +7,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-/// The AI tasks an arena can run (each implemented once in `taochain-neuron`'s `tasks`).
+/// The AI tasks an arena can run (each implemented once in `taochain-tasks`).
 #[derive(
     Debug,
     Clone,
