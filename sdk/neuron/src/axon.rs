@@ -349,7 +349,7 @@ impl Axon {
     }
 
     /// Runs the model and signs its answer.
-    async fn answer(&self, auth: &RequestAuth, input: &[u8]) -> Response {
+    async fn answer(&self, auth: &RequestAuth, input: &[u8]) -> (Response, Option<String>) {
         self.stats.model_calls.fetch_add(1, Ordering::Relaxed);
         let c = &self.config;
         let answer = match self
@@ -365,7 +365,8 @@ impl Axon {
                 } else {
                     StatusCode::BAD_GATEWAY
                 };
-                return (status, e).into_response();
+                let line = format!("model failed: {e}");
+                return ((status, format!("{line}\n")).into_response(), Some(line));
             }
         };
         let body = serde_json::to_vec(&ChallengeResponse { answer }).unwrap_or_default();
@@ -382,7 +383,7 @@ impl Axon {
             }
         }
         self.stats.answered.fetch_add(1, Ordering::Relaxed);
-        (StatusCode::OK, headers, body).into_response()
+        ((StatusCode::OK, headers, body).into_response(), None)
     }
 }
 
@@ -410,8 +411,11 @@ async fn challenge(
             )
         }
         Ok((auth, _req, input, _slot)) => {
-            let r = axon.answer(&auth, &input).await;
-            let who = format!("from {}", auth.hotkey());
+            let (r, failed) = axon.answer(&auth, &input).await;
+            let who = match failed {
+                Some(why) => format!("from {}: {why}", auth.hotkey()),
+                None => format!("from {}", auth.hotkey()),
+            };
             (r, who)
         }
     };
