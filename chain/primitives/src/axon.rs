@@ -3,18 +3,18 @@
 //! UID is replaced, so validators find miners from the chain alone.
 //!
 //! The endpoint rule is strict so that a stored endpoint has exactly one spelling:
-//! `http://IP:PORT` with an IPv4 address in dotted-quad form or an IPv6 address in brackets,
-//! written as Rust prints it (no leading zeros, lower-case hex, compressed), a port in
-//! 1..=65535 without leading zeros, and nothing after the port. Unspecified, multicast and
-//! broadcast addresses are refused; host names are refused (a name would make every
-//! validator depend on DNS).
+//! `http://A.B.C.D:PORT`, an IPv4 address in dotted-quad form without leading zeros (written
+//! by this module's own formatter, so no toolchain's address printing decides consensus),
+//! a port in 1..=65535 without leading zeros, and nothing after the port. Unspecified,
+//! multicast and broadcast addresses are refused; host names are refused (a name would
+//! make every validator depend on DNS); IPv6 is not accepted yet.
 
 use alloc::format;
 use alloc::string::{String, ToString};
 use borsh::{BorshDeserialize, BorshSerialize};
 use core::net::{IpAddr, Ipv4Addr};
 
-/// Longest accepted endpoint in bytes (`http://[` + the longest IPv6 + `]:65535` fits).
+/// Longest accepted endpoint in bytes (`http://255.255.255.255:65535` is 28).
 pub const MAX_ENDPOINT_LEN: usize = 64;
 
 /// Blocks a hotkey must wait between two `ServeAxon` on one subnet (subtensor's default
@@ -53,17 +53,10 @@ pub fn parse_endpoint(endpoint: &str) -> Result<(IpAddr, u16), String> {
     let (host, port) = rest
         .rsplit_once(':')
         .ok_or_else(|| format!("endpoint `{endpoint}` has no :PORT"))?;
-    let ip: IpAddr = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => IpAddr::V6(
-            v6.parse()
-                .map_err(|_| format!("`{v6}` in endpoint `{endpoint}` is not an IPv6 address"))?,
-        ),
-        None => IpAddr::V4(host.parse().map_err(|_| {
-            format!(
-                "host `{host}` in endpoint `{endpoint}` is not an IPv4 address (names are refused)"
-            )
-        })?),
-    };
+    let v4 = parse_ipv4(host).ok_or_else(|| {
+        format!("host `{host}` in endpoint `{endpoint}` is not an IPv4 address (names and IPv6 are refused)")
+    })?;
+    let ip = IpAddr::V4(v4);
     let port: u16 = port
         .parse()
         .map_err(|_| format!("port `{port}` in endpoint `{endpoint}` is not in 1..=65535"))?;
@@ -84,12 +77,33 @@ pub fn parse_endpoint(endpoint: &str) -> Result<(IpAddr, u16), String> {
     Ok((ip, port))
 }
 
-/// The canonical endpoint of an address and port.
+/// The canonical endpoint of an address and port (IPv6 is written in brackets, but the
+/// chain refuses it).
 pub fn endpoint_of(ip: IpAddr, port: u16) -> String {
     match ip {
-        IpAddr::V4(v4) => format!("http://{v4}:{port}"),
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            format!("http://{a}.{b}.{c}.{d}:{port}")
+        }
         IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
     }
+}
+
+/// Dotted-quad IPv4, four decimal octets without leading zeros or signs.
+fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if p.len() > 1 && p.starts_with('0') {
+            return None;
+        }
+        *o = p.parse().ok()?;
+    }
+    parts.next().is_none().then(|| Ipv4Addr::from(octets))
 }
 
 /// Checks a protocol number.
@@ -117,8 +131,7 @@ mod tests {
         for ok in [
             "http://127.0.0.1:8091",
             "http://10.0.0.7:1",
-            "http://[::1]:65535",
-            "http://[2001:db8::1]:443",
+            "http://255.255.255.254:65535",
         ] {
             assert!(parse_endpoint(ok).is_ok(), "{ok}");
         }
@@ -148,6 +161,12 @@ mod tests {
             "http://255.255.255.255:80",
             "http://224.0.0.1:80",
             "http://[::]:80",
+            "http://[::1]:80",
+            "http://[2001:db8::1]:443",
+            "http://1.2.3:80",
+            "http://1.2.3.4.5:80",
+            "http://256.1.1.1:80",
+            "http://1..2.3:80",
             "http://[ff02::1]:80",
             "http://[2001:DB8::1]:80",
             "http://[2001:db8:0::1]:80",

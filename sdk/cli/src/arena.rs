@@ -81,13 +81,12 @@ pub fn run_model(ctx: &Ctx, cmd: ModelCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `tao miner serve`.
-#[allow(clippy::too_many_arguments)]
+/// Runs `tao miner serve` (`at`: the listen address and the one to announce, if another).
 pub fn miner_serve(
     ctx: &Ctx,
     netuid: u16,
     hotkey: &str,
-    listen: SocketAddr,
+    at: (SocketAddr, Option<SocketAddr>),
     model: &str,
     model_timeout_ms: u64,
 ) -> anyhow::Result<()> {
@@ -104,7 +103,8 @@ pub fn miner_serve(
         chain: Chain::new(&ctx.node),
         key,
         netuid,
-        listen,
+        listen: at.0,
+        announce: at.1,
         model,
         model_timeout: Duration::from_millis(model_timeout_ms),
         log: true,

@@ -86,9 +86,13 @@ pub enum MinerCmd {
         /// Miner hotkey (key name; registered on the subnet).
         #[arg(long)]
         hotkey: String,
-        /// Address to listen on (announced as http://IP:PORT).
+        /// Address to listen on (announced as http://IP:PORT unless --announce).
         #[arg(long)]
         listen: std::net::SocketAddr,
+        /// The address validators dial, when it is not the listen address (listening on
+        /// 0.0.0.0, or behind NAT).
+        #[arg(long)]
+        announce: Option<std::net::SocketAddr>,
         /// The model: a command run with the input file's path appended, printing the
         /// answer (e.g. `tao model run --task speech-to-text`).
         #[arg(long)]
@@ -354,6 +358,7 @@ pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
             netuid,
             hotkey,
             listen,
+            announce,
             model,
             model_timeout_ms,
         } => {
@@ -361,7 +366,7 @@ pub fn run_miner(ctx: &Ctx, cmd: MinerCmd) -> anyhow::Result<()> {
                 ctx,
                 netuid,
                 &hotkey,
-                listen,
+                (listen, announce),
                 &model,
                 model_timeout_ms,
             );

@@ -1,9 +1,10 @@
 //! The axon: a miner's HTTP server around its model. A request is admitted only when, in
 //! this order: it names this axon's netuid; it carries every signing header; its timestamp
-//! is within [`TIME_WINDOW_MS`]; its body is within the size limit; the signature over
-//! [`request_digest`] (addressed to this miner) verifies; the signer's hotkey holds a
-//! validator permit on the netuid in the current metagraph ([`Permits`]); its nonce is
-//! fresh; the validator has fewer than its concurrency limit in flight; and the body is a
+//! is within [`TIME_WINDOW_MS`]; the claimed hotkey holds a validator permit (with at
+//! least the minimum stake) on the netuid in the current metagraph ([`Permits`]), checked
+//! before any body byte is read; the body arrives within [`BODY_TIMEOUT`] and the size
+//! limit; the signature over [`request_digest`] (addressed to this miner) verifies; the
+//! validator has fewer than its concurrency limit in flight; its nonce is fresh; and the body is a
 //! well-formed challenge for this subnet's task. Each refusal is a 4xx with a one-line
 //! reason and the model is never called for it. An answer is signed by the miner's hotkey.
 
@@ -30,6 +31,13 @@ use crate::wire::{
     request_digest, response_digest, verify,
 };
 
+/// How long a request's body may take to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests an axon handles at once, from everyone (more wait for a slot at the TCP level
+/// of the HTTP server, never for a model).
+pub const MAX_IN_FLIGHT: usize = 256;
+
 /// How an axon is run.
 #[derive(Clone)]
 pub struct AxonConfig {
@@ -50,13 +58,14 @@ pub struct AxonConfig {
 }
 
 impl AxonConfig {
-    /// Defaults for `task` on `netuid`: 8 MiB bodies, 4 requests per validator, 10 s model.
+    /// Defaults for `task` on `netuid`: 1 MiB bodies (a challenge WAV is ~0.3 MiB in
+    /// base64), 4 requests per validator, 10 s model.
     pub fn new(netuid: u16, chain_id: &str, task: TaskKind) -> Self {
         AxonConfig {
             netuid,
             chain_id: chain_id.into(),
             task,
-            max_body: 8 << 20,
+            max_body: 1 << 20,
             per_validator: 4,
             model_timeout: Duration::from_secs(10),
             log: false,
@@ -164,6 +173,7 @@ pub struct Axon {
     permits: Arc<Permits>,
     nonces: Mutex<Nonces>,
     in_flight: Mutex<BTreeMap<Address, Arc<Semaphore>>>,
+    everyone: Arc<Semaphore>,
     /// Its counters.
     pub stats: AxonStats,
 }
@@ -192,6 +202,7 @@ impl Axon {
             permits,
             nonces: Mutex::new(Nonces::default()),
             in_flight: Mutex::new(BTreeMap::new()),
+            everyone: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             stats: AxonStats::default(),
         })
     }
@@ -259,6 +270,19 @@ impl Axon {
                 ),
             ));
         }
+        // The claimed key must be a validator before any body is read; the signature
+        // over the body then proves the claim.
+        let hotkey = auth.hotkey();
+        if !self.permits.allows(&hotkey) {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "hotkey {hotkey} holds no validator permit on netuid {} (metagraph at block {})",
+                    c.netuid,
+                    self.permits.height()
+                ),
+            ));
+        }
         let declared = headers
             .get(axum::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -266,10 +290,15 @@ impl Axon {
         if declared.is_some_and(|n| n > c.max_body as u64) {
             return Err(too_large(c.max_body));
         }
-        let bytes = to_bytes(body, c.max_body)
-            .await
-            .map_err(|_| too_large(c.max_body))?
-            .to_vec();
+        let bytes = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, c.max_body)).await {
+            Err(_) => {
+                return Err(refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("body not received within {} s", BODY_TIMEOUT.as_secs()),
+                ));
+            }
+            Ok(r) => r.map_err(|_| too_large(c.max_body))?.to_vec(),
+        };
         let digest = request_digest(
             &c.chain_id,
             c.netuid,
@@ -284,17 +313,7 @@ impl Axon {
                 "bad signature (not by that key, not for this miner, chain or netuid, or the body changed)",
             ));
         }
-        let hotkey = auth.hotkey();
-        if !self.permits.allows(&hotkey) {
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "hotkey {hotkey} holds no validator permit on netuid {} (metagraph at block {})",
-                    c.netuid,
-                    self.permits.height()
-                ),
-            ));
-        }
+        let slot = self.slot(hotkey)?;
         let fresh = self
             .nonces
             .lock()
@@ -306,7 +325,6 @@ impl Axon {
                 format!("nonce {} of {hotkey} was already used", auth.nonce),
             ));
         }
-        let slot = self.slot(hotkey)?;
         let req: ChallengeRequest = serde_json::from_slice(&bytes)
             .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("malformed challenge: {e}")))?;
         if req.task != c.task {
@@ -402,6 +420,14 @@ async fn challenge(
 ) -> Response {
     let started = Instant::now();
     axon.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let Ok(_busy) = Arc::clone(&axon.everyone).try_acquire_owned() else {
+        axon.stats.refused.fetch_add(1, Ordering::Relaxed);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("axon busy: {MAX_IN_FLIGHT} requests in flight\n"),
+        )
+            .into_response();
+    };
     let (response, who) = match axon.admit(&netuid, &headers, body).await {
         Err((status, why)) => {
             axon.stats.refused.fetch_add(1, Ordering::Relaxed);

@@ -82,9 +82,18 @@ impl Chain {
     }
 }
 
-/// The validators (permit holders) of a metagraph.
+/// Least stake an axon requires of a validator, rao (1 TAO): a permit alone can be had
+/// for one rao on a subnet with fewer staked hotkeys than permits, and a miner holding one
+/// could relay challenges to rival miners and copy their answers.
+pub const MIN_VALIDATOR_STAKE: u64 = taochain_primitives::RAO_PER_TAO;
+
+/// The validators of a metagraph an axon answers: permit holders with at least
+/// [`MIN_VALIDATOR_STAKE`].
 pub fn permit_holders(rows: &[MetagraphRow]) -> BTreeSet<Address> {
-    rows.iter().filter(|r| r.permit).map(|r| r.hotkey).collect()
+    rows.iter()
+        .filter(|r| r.permit && r.stake >= MIN_VALIDATOR_STAKE)
+        .map(|r| r.hotkey)
+        .collect()
 }
 
 /// The miners of a metagraph serving an axon, except `me`.
@@ -124,5 +133,43 @@ pub async fn follow_permits(chain: Chain, netuid: u16, permits: Arc<Permits>, ev
             last = h;
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(uid: u16, permit: bool, stake: u64) -> MetagraphRow {
+        MetagraphRow {
+            uid,
+            hotkey: Address([uid as u8; 20]),
+            coldkey: Address::default(),
+            stake,
+            permit,
+            active: true,
+            consensus: 0,
+            incentive: 0,
+            dividends: 0,
+            trust: 0,
+            emission: 0,
+            last_update: 0,
+            registered_at: 0,
+            axon: None,
+        }
+    }
+
+    #[test]
+    fn axons_answer_only_permit_holders_with_the_minimum_stake() {
+        let rows = [
+            row(1, true, MIN_VALIDATOR_STAKE),
+            row(2, true, MIN_VALIDATOR_STAKE - 1),
+            row(3, false, 100 * MIN_VALIDATOR_STAKE),
+        ];
+        assert_eq!(
+            permit_holders(&rows),
+            BTreeSet::from([Address([1; 20])]),
+            "a one-rao permit (a miner's) is not enough"
+        );
     }
 }

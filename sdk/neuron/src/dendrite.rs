@@ -55,6 +55,8 @@ impl Dendrite {
     pub fn new(key: SigningKey, chain_id: &str, netuid: u16) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(4)
+            // An axon answers at its endpoint; a redirect could point the validator anywhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("http client: {e}"))?;
         Ok(Dendrite {

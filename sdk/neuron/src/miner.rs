@@ -26,6 +26,8 @@ pub struct MinerSetup {
     pub netuid: u16,
     /// Where to listen.
     pub listen: SocketAddr,
+    /// The endpoint to announce, when it is not the bound address (0.0.0.0, NAT).
+    pub announce: Option<SocketAddr>,
     /// The model.
     pub model: Model,
     /// How long the model may take.
@@ -52,7 +54,13 @@ impl MinerSetup {
     pub async fn start(self) -> Result<Miner, NeuronError> {
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         let bound = listener.local_addr()?;
-        let endpoint = endpoint_of(bound.ip(), bound.port());
+        let public = self.announce.unwrap_or(bound);
+        if public.ip().is_unspecified() {
+            return Err(NeuronError::Chain(format!(
+                "listening on {bound}: pass --announce IP:PORT, the address validators dial"
+            )));
+        }
+        let endpoint = endpoint_of(public.ip(), public.port());
         let me = Address::from_public_key(&self.key.verifying_key().to_bytes());
         let (c, netuid) = (self.chain.clone(), self.netuid);
         let (spec, chain_id, rows) =
@@ -89,7 +97,10 @@ impl MinerSetup {
             Duration::from_secs(1),
         ));
         let mut config = AxonConfig::new(netuid, &chain_id, spec.kind);
-        config.model_timeout = self.model_timeout;
+        // The model never runs longer than validators wait.
+        config.model_timeout = self
+            .model_timeout
+            .min(Duration::from_millis(u64::from(spec.challenge_timeout_ms)));
         config.log = self.log;
         let axon = Axon::new(config, self.key, self.model, permits);
         Ok(Miner {

@@ -82,25 +82,36 @@ async fn run_program(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
+        // Its own process group, so a timeout kills what it started too.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run model {}: {e}", program.display()))?;
-    let mut out = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
-        stdout
-            .take(MAX_ANSWER as u64)
-            .read_to_end(&mut out)
-            .await
-            .map_err(|e| format!("reading the model's output: {e}"))?;
-    }
-    let mut err = Vec::new();
-    if let Some(stderr) = child.stderr.take() {
-        let _ = stderr.take(4096).read_to_end(&mut err).await;
-    }
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| format!("waiting for the model: {e}"))?;
+    let group = GroupKill(child.id());
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    // Both pipes are drained at once (a chatty stderr must not block the answer); what is
+    // past the bounds is read and dropped.
+    let out = async {
+        let mut out = Vec::new();
+        if let Some(s) = stdout {
+            let mut s = s.take(MAX_ANSWER as u64);
+            let _ = s.read_to_end(&mut out).await;
+            let _ = tokio::io::copy(&mut s.into_inner(), &mut tokio::io::sink()).await;
+        }
+        out
+    };
+    let err = async {
+        let mut err = Vec::new();
+        if let Some(s) = stderr {
+            let mut s = s.take(4096);
+            let _ = s.read_to_end(&mut err).await;
+            let _ = tokio::io::copy(&mut s.into_inner(), &mut tokio::io::sink()).await;
+        }
+        err
+    };
+    let (out, err, status) = tokio::join!(out, err, child.wait());
+    let status = status.map_err(|e| format!("waiting for the model: {e}"))?;
+    drop(group);
     if !status.success() {
         let last = String::from_utf8_lossy(&err);
         let last = last
@@ -111,4 +122,18 @@ async fn run_program(
         return Err(format!("model exited with {status}: {last}"));
     }
     Ok(String::from_utf8_lossy(&out).trim().to_string())
+}
+
+/// Kills a model's whole process group when dropped (a timeout drops the future).
+struct GroupKill(Option<u32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
 }

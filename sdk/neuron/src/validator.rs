@@ -52,6 +52,12 @@ impl Scoreboard {
         self.avg.get(&uid).map(|e| e.1)
     }
 
+    /// Forgets every UID not held by the same hotkey in `current` (replaced or gone), so a
+    /// new hotkey never inherits the old one's average.
+    pub fn retain_current(&mut self, current: &BTreeMap<u16, Address>) {
+        self.avg.retain(|uid, e| current.get(uid) == Some(&e.0));
+    }
+
     /// Weights from the averages: UIDs with a positive average, values scaled so the
     /// best is `u16::MAX`. Empty when nobody scored.
     pub fn weights(&self) -> (Vec<u16>, Vec<u16>) {
@@ -242,6 +248,7 @@ impl Validator {
         let rows = blocking(move || c.metagraph(netuid)).await?;
         let targets = serving(&rows, &me);
         let hotkeys: BTreeMap<u16, Address> = rows.iter().map(|r| (r.uid, r.hotkey)).collect();
+        self.board.retain_current(&hotkeys);
         let kind = self.spec.kind;
         let started = std::time::Instant::now();
         let challenge = blocking(move || {
@@ -272,7 +279,9 @@ impl Validator {
         })
         .await?;
         self.weights = setter;
-        let weights = weights?;
+        // A refused weights transaction (rate limit, a node hiccup) is reported, not fatal:
+        // the next tempo tries again.
+        let weights = weights.unwrap_or_else(|e| Some(format!("weights not set: {e}")));
         Ok(Round {
             rows,
             challenge_time,
@@ -313,5 +322,9 @@ mod tests {
         assert_eq!(board.average(2), Some(0), "a new hotkey starts over");
         assert_eq!(board.weights().0, vec![1]);
         assert_eq!(Scoreboard::new(1).weights(), (vec![], vec![]));
+        // UID 1 changed hands: its average goes with it.
+        board.retain_current(&BTreeMap::from([(1, b), (2, a)]));
+        assert_eq!(board.average(1), None);
+        assert_eq!(board.average(2), Some(0));
     }
 }

@@ -102,9 +102,9 @@ fn a_hotkey_serves_at_most_once_per_rate_limit_window() {
         net.empty();
     }
     net.refused(6, serve("http://127.0.0.1:8092"), RejectCode::RateLimited);
-    net.ok(6, vec![serve("http://[::1]:8092")]);
+    net.ok(6, vec![serve("http://127.0.0.2:8092")]);
     let info = axon(&net, 1, m6).expect("served");
-    assert_eq!(info.endpoint, "http://[::1]:8092");
+    assert_eq!(info.endpoint, "http://127.0.0.2:8092");
     assert_eq!(info.block, first + SERVING_RATE_LIMIT);
 }
 
