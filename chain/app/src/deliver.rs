@@ -8,7 +8,9 @@ use taochain_storage::{Blobs, StateDelta, StateWrite};
 use crate::bank::{account, set_account, transfer};
 use crate::checks::{Rejection, check_nonce_and_fee, check_stateless};
 use crate::contracts::{self, Outcome};
-use crate::economy::{self, axons, finish, governance, neurons, staking, subnets, weights};
+use crate::economy::{
+    self, axons, channels, finish, governance, neurons, staking, subnets, weights,
+};
 use crate::emission::recycle;
 use crate::{AppError, Event};
 
@@ -265,6 +267,27 @@ fn economy_message(
             endpoint,
             protocol,
         } => axons::serve_axon(state, s, *netuid, endpoint, *protocol, h),
+        Msg::OpenChannel {
+            gateway,
+            netuid,
+            deposit,
+            blocks,
+            user_key,
+        } => channels::open(state, s, user_key, gateway, *netuid, *deposit, *blocks, h),
+        Msg::RedeemVoucher {
+            channel,
+            cumulative,
+            signature,
+        } => channels::redeem(
+            state,
+            s,
+            env.chain_id,
+            *channel,
+            *cumulative,
+            signature,
+            gas_left,
+        ),
+        Msg::CloseChannel { channel } => channels::close(state, s, *channel, h),
         Msg::Transfer { .. }
         | Msg::StoreBlob { .. }
         | Msg::StoreCode { .. }

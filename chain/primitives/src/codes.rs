@@ -103,11 +103,23 @@ pub enum RejectCode {
     /// Stake held by a lock: behind an open governance vote, or the stake that won a
     /// root seat, until its block.
     StakeLocked = 48,
+    /// No payment channel with this id.
+    ChannelNotFound = 49,
+    /// A voucher whose signature is not the channel user's for this chain, subnet, channel and amount.
+    VoucherBadSignature = 50,
+    /// A voucher for more than the channel's deposit.
+    VoucherAboveDeposit = 51,
+    /// A voucher at or below the amount already redeemed (replayed or lower).
+    VoucherNotIncreasing = 52,
+    /// The channel is closed.
+    ChannelClosed = 53,
+    /// The channel cannot be closed before its expiry.
+    ChannelNotExpired = 54,
 }
 
 impl RejectCode {
     /// Every code, in order.
-    pub const ALL: [RejectCode; 48] = [
+    pub const ALL: [RejectCode; 54] = [
         RejectCode::TxTooLarge,
         RejectCode::Truncated,
         RejectCode::TrailingBytes,
@@ -156,6 +168,12 @@ impl RejectCode {
         RejectCode::DepositTooLow,
         RejectCode::GasLimitTooHigh,
         RejectCode::StakeLocked,
+        RejectCode::ChannelNotFound,
+        RejectCode::VoucherBadSignature,
+        RejectCode::VoucherAboveDeposit,
+        RejectCode::VoucherNotIncreasing,
+        RejectCode::ChannelClosed,
+        RejectCode::ChannelNotExpired,
     ];
 
     /// The numeric code returned over ABCI.
@@ -219,6 +237,12 @@ impl RejectCode {
             RejectCode::DepositTooLow => "deposit_too_low",
             RejectCode::GasLimitTooHigh => "gas_limit_too_high",
             RejectCode::StakeLocked => "stake_locked",
+            RejectCode::ChannelNotFound => "channel_not_found",
+            RejectCode::VoucherBadSignature => "voucher_bad_signature",
+            RejectCode::VoucherAboveDeposit => "voucher_above_deposit",
+            RejectCode::VoucherNotIncreasing => "voucher_not_increasing",
+            RejectCode::ChannelClosed => "channel_closed",
+            RejectCode::ChannelNotExpired => "channel_not_expired",
         }
     }
 }

@@ -15,6 +15,7 @@ extern crate alloc;
 pub mod address;
 pub mod amount;
 pub mod axon;
+pub mod channel;
 pub mod codes;
 pub mod emission;
 pub mod query;

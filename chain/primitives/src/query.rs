@@ -6,7 +6,7 @@
 //! Provable paths (the raw borsh of one key): `/account/{addr}`, `/supply`, `/params`,
 //! `/emission` (the emission pool account), `/chain_id`, `/code/{id}`, `/contract/{addr}`,
 //! `/contract/{addr}/state/{hex key}`, `/blob/{hash}`, and the economy's `/subnet/{netuid}`,
-//! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/axon/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
+//! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/axon/{netuid}/{uid}`, `/channel/{id}`, `/uid/{netuid}/{hotkey}`,
 //! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/pool/{hotkey}`,
 //! `/share/{hotkey}/{coldkey}`, `/hlock/{hotkey}`, `/clock/{coldkey}`, `/proposal/{id}`,
 //! `/vote/{id}/{addr}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`.
@@ -19,9 +19,10 @@ use crate::Address;
 use crate::emission::emission_pool;
 use crate::schema::{
     CHAIN_ID_KEY, ECONOMY_PARAMS_KEY, EMISSION_CARRY_KEY, PARAMS_KEY, SUBNET_SHARES_KEY,
-    SUPPLY_KEY, TOTAL_STAKE_KEY, account_key, axon_key, blob_key, code_key, cold_lock_key,
-    cold_stake_key, contract_key, contract_store_key, hotkey_key, hotkey_lock_key, neuron_key,
-    pool_key, pot_key, proposal_key, share_key, stake_key, subnet_key, uid_key, vote_key,
+    SUPPLY_KEY, TOTAL_STAKE_KEY, account_key, axon_key, blob_key, channel_key, code_key,
+    cold_lock_key, cold_stake_key, contract_key, contract_store_key, hotkey_key, hotkey_lock_key,
+    neuron_key, pool_key, pot_key, proposal_key, share_key, stake_key, subnet_key, uid_key,
+    vote_key,
 };
 
 /// Query error codes (distinct from transaction codes).
@@ -73,7 +74,7 @@ pub fn state_key_for_path(path: &str) -> Result<Vec<u8>, PathError> {
         _ => Err((
             codes::UNKNOWN_PATH,
             format!(
-                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /axon/{{netuid}}/{{uid}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /rewards/{{hotkey}}/{{coldkey}}, /pool/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
+                "unknown query path `{path}`; known: /account/{{addr}}, /supply, /params, /emission, /chain_id, /code/{{id}}, /contract/{{addr}}, /subnets, /subnet/{{netuid}}, /metagraph/{{netuid}}, /neuron/{{netuid}}/{{uid}}, /axon/{{netuid}}/{{uid}}, /channel/{{id}}, /hotkey/{{addr}}, /stake/{{hotkey}}/{{coldkey}}, /nominators/{{hotkey}}, /rewards/{{hotkey}}/{{coldkey}}, /pool/{{hotkey}}, /lock_cost, /proposals, /proposal/{{id}}, /economy"
             ),
         )),
     }
@@ -113,6 +114,7 @@ fn economy_key(parts: &[&str]) -> Result<Option<Vec<u8>>, PathError> {
         ["subnet", n, "pot"] => pot_key(num("netuid", n)?).into_bytes(),
         ["neuron", n, u] => neuron_key(num("netuid", n)?, num("uid", u)?).into_bytes(),
         ["axon", n, u] => axon_key(num("netuid", n)?, num("uid", u)?).into_bytes(),
+        ["channel", id] => channel_key(num("channel id", id)?).into_bytes(),
         ["uid", n, h] => uid_key(num("netuid", n)?, addr(h)?.as_bytes()).into_bytes(),
         ["hotkey", h] => hotkey_key(addr(h)?.as_bytes()).into_bytes(),
         ["stake", h, c] => stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()).into_bytes(),
@@ -219,6 +221,7 @@ mod tests {
             ("/subnet/3/pot".into(), pot_key(3).into_bytes()),
             ("/neuron/3/9".into(), neuron_key(3, 9).into_bytes()),
             ("/axon/3/9".into(), axon_key(3, 9).into_bytes()),
+            ("/channel/5".into(), channel_key(5).into_bytes()),
             (format!("/uid/3/{x}"), uid_key(3, x.as_bytes()).into_bytes()),
             (
                 format!("/hotkey/{x}"),

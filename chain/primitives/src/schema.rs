@@ -17,6 +17,7 @@ use borsh::io::{Read, Result as IoResult, Write};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::axon::AxonInfo;
+use crate::channel::Channel;
 use crate::state::{Account, BlobRecord, CodeRecord, ContractRecord, Params, Supply};
 use crate::subnet::{
     EconomyParams, HotkeyInfo, Neuron, PeriodEnd, PoolShare, Proposal, StakeLock, StakePool,
@@ -253,6 +254,13 @@ pub const POTS: Table<u64> = Table::new(b"pot/");
 pub const NEURONS: Table<Neuron> = Table::new(b"neuron/");
 /// `uid/` ++ netuid ++ hotkey -> u16.
 pub const UIDS: Table<u16> = Table::new(b"uid/");
+/// `channel/{id u64 BE}` -> a payment channel.
+pub const CHANNELS: Table<Channel> = Table::new(b"channel/");
+/// The last channel id.
+pub const CHANNEL_SEQ_KEY: Key<u64> = Key::fixed(b"channel_seq");
+/// `gwshare/{netuid u16 BE}` -> the subnet's gateway share, basis points (absent: the
+/// default).
+pub const GATEWAY_SHARES: Table<u64> = Table::new(b"gwshare/");
 /// `axon/{netuid u16 BE}{uid u16 BE}` -> the UID's served axon.
 pub const AXONS: Table<AxonInfo> = Table::new(b"axon/");
 /// `hotkey/` ++ hotkey -> `HotkeyInfo`.
@@ -285,6 +293,14 @@ pub fn pot_key(netuid: u16) -> Key<u64> {
 /// `neuron/` key.
 pub fn neuron_key(netuid: u16, uid: u16) -> Key<Neuron> {
     NEURONS.at(&[&netuid.to_be_bytes(), &uid.to_be_bytes()])
+}
+/// `channel/` key.
+pub fn channel_key(id: u64) -> Key<Channel> {
+    CHANNELS.at(&[&id.to_be_bytes()])
+}
+/// `gwshare/` key.
+pub fn gateway_share_key(netuid: u16) -> Key<u64> {
+    GATEWAY_SHARES.at(&[&netuid.to_be_bytes()])
 }
 /// `axon/` key.
 pub fn axon_key(netuid: u16, uid: u16) -> Key<AxonInfo> {

@@ -210,6 +210,34 @@ pub enum Msg {
         /// Axon protocol version.
         protocol: u16,
     } = 22,
+    /// Escrow `deposit` in a payment channel to `gateway` (a hotkey registered on
+    /// `netuid`) for `blocks` blocks; the result data is the channel id (borsh u64).
+    OpenChannel {
+        /// The gateway hotkey.
+        gateway: Address,
+        /// The subnet paid.
+        netuid: u16,
+        /// rao escrowed (non-zero).
+        deposit: u64,
+        /// Blocks until the user may close (`channel::CHANNEL_BLOCKS`).
+        blocks: u64,
+        /// The sender's ed25519 public key (its address must be the sender's).
+        user_key: [u8; 32],
+    } = 23,
+    /// Sent by the channel's gateway: redeem the user's voucher for `cumulative` rao.
+    RedeemVoucher {
+        /// Channel id.
+        channel: u64,
+        /// The voucher's cumulative amount.
+        cumulative: u64,
+        /// The user's signature over `channel::Voucher::digest`.
+        signature: [u8; 64],
+    } = 24,
+    /// Sent by the channel's user after its expiry: the unredeemed deposit comes back.
+    CloseChannel {
+        /// Channel id.
+        channel: u64,
+    } = 25,
 }
 
 impl Msg {
@@ -220,6 +248,7 @@ impl Msg {
             Msg::Instantiate { funds, .. } | Msg::Execute { funds, .. } => *funds,
             Msg::AddStake { amount, .. } => *amount,
             Msg::Propose { deposit, .. } => *deposit,
+            Msg::OpenChannel { deposit, .. } => *deposit,
             _ => 0,
         }
     }
@@ -335,6 +364,21 @@ impl BorshDeserialize for Msg {
                 netuid: u16::deserialize_reader(reader)?,
                 endpoint: String::deserialize_reader(reader)?,
                 protocol: u16::deserialize_reader(reader)?,
+            }),
+            23 => Ok(Msg::OpenChannel {
+                gateway: Address::deserialize_reader(reader)?,
+                netuid: u16::deserialize_reader(reader)?,
+                deposit: u64::deserialize_reader(reader)?,
+                blocks: u64::deserialize_reader(reader)?,
+                user_key: <[u8; 32]>::deserialize_reader(reader)?,
+            }),
+            24 => Ok(Msg::RedeemVoucher {
+                channel: u64::deserialize_reader(reader)?,
+                cumulative: u64::deserialize_reader(reader)?,
+                signature: <[u8; 64]>::deserialize_reader(reader)?,
+            }),
+            25 => Ok(Msg::CloseChannel {
+                channel: u64::deserialize_reader(reader)?,
             }),
             _ => Err(IoError::new(ErrorKind::InvalidInput, UNKNOWN_VARIANT)),
         }

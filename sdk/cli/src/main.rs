@@ -5,6 +5,7 @@
 //! multi-validator network, and benchmarks.
 //! Every command takes `--output json` for scripts.
 
+mod ai;
 mod arena;
 mod bench;
 mod chain;
@@ -135,6 +136,9 @@ enum Command {
     /// Validate an AI subnet: challenge miners, score them, set weights.
     #[command(subcommand)]
     Validator(arena::ValidatorCmd),
+    /// Pay for AI: payment channels to a subnet's gateway, vouchers, redemption.
+    #[command(subcommand)]
+    Ai(ai::AiCmd),
     /// Run a task's reference model offline.
     #[command(subcommand)]
     Model(arena::ModelCmd),
@@ -203,6 +207,7 @@ fn main() {
         Command::Miner(cmd) => job::run_miner(&ctx, cmd),
         Command::Validator(cmd) => arena::run_validator(&ctx, cmd),
         Command::Model(cmd) => arena::run_model(&ctx, cmd),
+        Command::Ai(cmd) => ai::run(&ctx, cmd),
     };
     if let Err(e) = result {
         match ctx.output {

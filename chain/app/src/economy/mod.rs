@@ -2,7 +2,8 @@
 //! (burned and root registration) and their axons, staking and takes, weights (plain and commit-reveal),
 //! the per-block routing of the block reward into subnet pots, each subnet's epoch (its
 //! contract's `epoch` hook, Yuma consensus, the 18/41/41 payout), the root epoch that sets
-//! each subnet's share, and governance.
+//! each subnet's share, governance, and payment channels whose redemptions reach a
+//! subnet's pot.
 //!
 //! Money never appears or disappears here: stake sits in the `staking` module account,
 //! subnet locks in `subnet_locks`, proposal deposits in `gov_deposits`, and pending pots
@@ -10,6 +11,7 @@
 //! `total_issuance == sum of all balances` holds after every block.
 
 pub mod axons;
+pub mod channels;
 pub mod epoch;
 pub mod governance;
 pub mod neurons;

@@ -209,7 +209,9 @@ pub fn set_hyperparam(
     value: u64,
 ) -> Result<Done, Fail> {
     let mut s = owned(state, sender, netuid)?;
-    if let Err(why) = s.hyperparams.set(name, value) {
+    if name == "gateway_share_bps" {
+        super::channels::set_gateway_share(state, netuid, value)?;
+    } else if let Err(why) = s.hyperparams.set(name, value) {
         return reject(RejectCode::InvalidParam, why);
     }
     if s.hyperparams.max_allowed_uids < s.n as u64 {

@@ -83,7 +83,7 @@ impl Net {
         (!r.value.is_empty()).then(|| borsh::from_slice(&r.value).expect("decodes"))
     }
 
-    fn balance(&self, a: Address) -> u64 {
+    pub(crate) fn balance(&self, a: Address) -> u64 {
         self.get::<Account>(&format!("/account/{a}"))
             .map_or(0, |a| a.balance)
     }
@@ -147,13 +147,14 @@ impl Net {
     }
 
     /// Module and fixture balances: every rao in existence.
-    fn sum_of_balances(&self, contracts: &[Address]) -> u64 {
+    pub(crate) fn sum_of_balances(&self, contracts: &[Address]) -> u64 {
         let modules = [
             "emission_pool",
             "staking",
             "subnet_locks",
             "gov_deposits",
             "nominator_rewards",
+            "channels",
         ];
         (0..KEYS)
             .map(addr)

@@ -6,6 +6,7 @@ mod attacks;
 mod axons;
 mod bad_input;
 mod blocks;
+mod channels;
 mod contracts;
 mod economy;
 mod useful_work;

@@ -463,6 +463,93 @@ fn miners_serve_real_models_validators_score_them_and_yuma_pays_the_best() {
         );
     }
 
+    // Paying for the subnet's AI: dev7 opens a channel to validator dev3 (the gateway),
+    // signs a cumulative voucher, the gateway redeems it; the pot gets the rest.
+    let open = a.tao(&[
+        "ai",
+        "channel",
+        "open",
+        "--from",
+        "dev7",
+        "--gateway",
+        "dev3",
+        "--netuid",
+        "1",
+        "--deposit",
+        "10TAO",
+        "--blocks",
+        "500",
+    ]);
+    let id = open["channel"].as_u64().expect("channel id").to_string();
+    let v = a.tao(&[
+        "ai",
+        "voucher",
+        "--from",
+        "dev7",
+        "--channel",
+        &id,
+        "--amount",
+        "2TAO",
+    ]);
+    let sig = v["signature"].as_str().expect("signature").to_string();
+    let r = a.tao(&[
+        "ai",
+        "redeem",
+        "--from",
+        "dev3",
+        "--channel",
+        &id,
+        "--amount",
+        "2TAO",
+        "--signature",
+        &sig,
+    ]);
+    let h = r["height"].as_u64().expect("height");
+    let events =
+        a.c.rpc()
+            .call(
+                "tx",
+                serde_json::json!({"hash": format!("0x{}", r["hash"].as_str().expect("hash"))}),
+            )
+            .expect("tx");
+    let text = events.to_string();
+    assert!(text.contains("voucher_redeemed"), "{text}");
+    let shown = a.tao(&["ai", "channel", "show", &id]);
+    assert_eq!(
+        shown["redeemed_rao"],
+        (2 * RAO_PER_TAO).to_string(),
+        "{shown}"
+    );
+    assert!(h > 0);
+    let (ok, out) = crate::localnet::tao(
+        &a.home,
+        &[
+            "--node",
+            &a.node,
+            "ai",
+            "redeem",
+            "--from",
+            "dev3",
+            "--channel",
+            &id,
+            "--amount",
+            "2TAO",
+            "--signature",
+            &sig,
+        ],
+    );
+    assert!(
+        !ok && out.contains("voucher_not_increasing"),
+        "a replayed voucher: {out}"
+    );
+    let (ok, out) = crate::localnet::tao(
+        &a.home,
+        &[
+            "--node", &a.node, "ai", "channel", "close", "--from", "dev7", &id,
+        ],
+    );
+    assert!(!ok && out.contains("channel_not_expired"), "{out}");
+
     // Image-to-text and text correction, shorter: one validator, the reference against a
     // fixed answer.
     let image = Subnet {

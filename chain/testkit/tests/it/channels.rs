@@ -1,0 +1,293 @@
+//! Payment channels through the ABCI app: a user escrows a deposit for a gateway on a
+//! subnet; the gateway redeems the user's cumulative vouchers, each paying its increment
+//! (the gateway share to the gateway, the rest into the subnet's pot); every bad voucher
+//! and bad close is refused with its own code and no money moved; after the expiry the
+//! user gets the rest back; no rao appears or disappears.
+
+use ed25519_dalek::Signer;
+use taochain_primitives::channel::{Channel, Voucher, gateway_part};
+use taochain_primitives::{Msg, RAO_PER_TAO, RejectCode, Supply};
+use taochain_testkit::fixtures::{CHAIN_ID, FEE, addr, key};
+
+use crate::economy::{Net, standard};
+
+/// The user: coldkey 2; the gateway: validator hotkey 5 on subnet 1.
+const USER: u8 = 2;
+const GATEWAY: u8 = 5;
+
+fn voucher(signer: u8, chain: &str, netuid: u16, channel: u64, cumulative: u64) -> [u8; 64] {
+    let d = Voucher {
+        channel,
+        cumulative,
+    }
+    .digest(chain, netuid);
+    key(signer).sign(&d).to_bytes()
+}
+
+fn redeem(channel: u64, cumulative: u64, signature: [u8; 64]) -> Msg {
+    Msg::RedeemVoucher {
+        channel,
+        cumulative,
+        signature,
+    }
+}
+
+fn open(net: &mut Net, deposit: u64, blocks: u64) -> u64 {
+    let b = net.ok(
+        USER,
+        vec![Msg::OpenChannel {
+            gateway: addr(GATEWAY),
+            netuid: 1,
+            deposit,
+            blocks,
+            user_key: key(USER).verifying_key().to_bytes(),
+        }],
+    );
+    borsh::from_slice(&b.results[0].data).expect("channel id")
+}
+
+fn supply_matches(net: &Net) {
+    let supply: Supply = net.get("/supply").expect("supply");
+    assert_eq!(
+        net.sum_of_balances(&[]),
+        supply.total_issuance,
+        "rao conserved"
+    );
+}
+
+#[test]
+fn vouchers_pay_the_gateway_share_and_the_pot_and_the_rest_comes_back() {
+    let mut net = Net::new();
+    standard(&mut net);
+    let deposit = 10 * RAO_PER_TAO;
+    let id = open(&mut net, deposit, 20);
+    let c: Channel = net.get(&format!("/channel/{id}")).expect("channel");
+    assert_eq!((c.deposit, c.redeemed, c.closed), (deposit, 0, false));
+    assert_eq!(
+        net.balance(taochain_primitives::Address::module("channels")),
+        deposit
+    );
+    supply_matches(&net);
+
+    let mut redeemed = 0;
+    for cumulative in [RAO_PER_TAO / 3, 2 * RAO_PER_TAO + 7] {
+        let gw = net.balance(addr(GATEWAY));
+        let b = net.ok(
+            GATEWAY,
+            vec![redeem(
+                id,
+                cumulative,
+                voucher(USER, CHAIN_ID, 1, id, cumulative),
+            )],
+        );
+        let increment = cumulative - redeemed;
+        let share = gateway_part(increment, 1_000);
+        assert_eq!(
+            net.balance(addr(GATEWAY)),
+            gw + share - FEE,
+            "gateway share"
+        );
+        let ev = b.results[0]
+            .events
+            .iter()
+            .find(|e| e.r#type == "voucher_redeemed")
+            .expect("event");
+        let to_pot: u64 = ev
+            .attributes
+            .iter()
+            .find(|a| a.key == "to_pot")
+            .and_then(|a| a.value.parse().ok())
+            .expect("to_pot");
+        assert_eq!(to_pot, increment - share, "the pot gets the rest");
+        redeemed = cumulative;
+        supply_matches(&net);
+    }
+    let c: Channel = net.get(&format!("/channel/{id}")).expect("channel");
+    assert_eq!(c.redeemed, redeemed);
+
+    // Closing: not before the expiry, not by anyone else; then the rest comes back.
+    net.refused(
+        USER,
+        Msg::CloseChannel { channel: id },
+        RejectCode::ChannelNotExpired,
+    );
+    while net.chain.height() + 1 < c.expires_at {
+        net.empty();
+    }
+    net.refused(
+        3,
+        Msg::CloseChannel { channel: id },
+        RejectCode::Unauthorized,
+    );
+    let before = net.balance(addr(USER));
+    net.ok(USER, vec![Msg::CloseChannel { channel: id }]);
+    assert_eq!(net.balance(addr(USER)), before + deposit - redeemed - FEE);
+    assert_eq!(
+        net.balance(taochain_primitives::Address::module("channels")),
+        0
+    );
+    let later = 3 * RAO_PER_TAO;
+    net.refused(
+        GATEWAY,
+        redeem(id, later, voucher(USER, CHAIN_ID, 1, id, later)),
+        RejectCode::ChannelClosed,
+    );
+    net.refused(
+        USER,
+        Msg::CloseChannel { channel: id },
+        RejectCode::ChannelClosed,
+    );
+    supply_matches(&net);
+}
+
+#[test]
+fn the_owner_sets_the_gateway_share_within_its_cap() {
+    let mut net = Net::new();
+    standard(&mut net);
+    let set = |v| Msg::SetHyperparam {
+        netuid: 1,
+        name: "gateway_share_bps".into(),
+        value: v,
+    };
+    net.refused(0, set(5_001), RejectCode::InvalidParam);
+    net.refused(1, set(2_500), RejectCode::Unauthorized);
+    net.ok(0, vec![set(2_500)]);
+    let id = open(&mut net, RAO_PER_TAO, 20);
+    let gw = net.balance(addr(GATEWAY));
+    net.ok(
+        GATEWAY,
+        vec![redeem(
+            id,
+            1_000_000,
+            voucher(USER, CHAIN_ID, 1, id, 1_000_000),
+        )],
+    );
+    assert_eq!(net.balance(addr(GATEWAY)), gw + 250_000 - FEE);
+    supply_matches(&net);
+}
+
+#[test]
+fn every_bad_voucher_and_open_is_refused_with_no_money_moved() {
+    let mut net = Net::new();
+    standard(&mut net);
+    let id = open(&mut net, 5 * RAO_PER_TAO, 100);
+    let other = open(&mut net, RAO_PER_TAO, 100);
+    let ok = RAO_PER_TAO;
+    net.ok(
+        GATEWAY,
+        vec![redeem(id, ok, voucher(USER, CHAIN_ID, 1, id, ok))],
+    );
+    let channels = taochain_primitives::Address::module("channels");
+    let held = net.balance(channels);
+    let cases = [
+        (
+            "forged (signed by another key)",
+            GATEWAY,
+            redeem(id, 2 * ok, voucher(3, CHAIN_ID, 1, id, 2 * ok)),
+            RejectCode::VoucherBadSignature,
+        ),
+        (
+            "for another channel",
+            GATEWAY,
+            redeem(id, 2 * ok, voucher(USER, CHAIN_ID, 1, other, 2 * ok)),
+            RejectCode::VoucherBadSignature,
+        ),
+        (
+            "for another chain",
+            GATEWAY,
+            redeem(id, 2 * ok, voucher(USER, "other-chain", 1, id, 2 * ok)),
+            RejectCode::VoucherBadSignature,
+        ),
+        (
+            "for another subnet",
+            GATEWAY,
+            redeem(id, 2 * ok, voucher(USER, CHAIN_ID, 2, id, 2 * ok)),
+            RejectCode::VoucherBadSignature,
+        ),
+        (
+            "above the deposit",
+            GATEWAY,
+            redeem(id, 6 * ok, voucher(USER, CHAIN_ID, 1, id, 6 * ok)),
+            RejectCode::VoucherAboveDeposit,
+        ),
+        (
+            "replayed",
+            GATEWAY,
+            redeem(id, ok, voucher(USER, CHAIN_ID, 1, id, ok)),
+            RejectCode::VoucherNotIncreasing,
+        ),
+        (
+            "lower",
+            GATEWAY,
+            redeem(id, ok / 2, voucher(USER, CHAIN_ID, 1, id, ok / 2)),
+            RejectCode::VoucherNotIncreasing,
+        ),
+        (
+            "redeemed by a non-gateway",
+            6,
+            redeem(id, 2 * ok, voucher(USER, CHAIN_ID, 1, id, 2 * ok)),
+            RejectCode::Unauthorized,
+        ),
+        (
+            "no such channel",
+            GATEWAY,
+            redeem(99, ok, voucher(USER, CHAIN_ID, 1, 99, ok)),
+            RejectCode::ChannelNotFound,
+        ),
+    ];
+    for (name, from, msg, code) in cases {
+        net.refused(from, msg, code);
+        assert_eq!(net.balance(channels), held, "{name} moved money");
+    }
+    let bad_open = |gateway, netuid, deposit, blocks, user_key| Msg::OpenChannel {
+        gateway: addr(gateway),
+        netuid,
+        deposit,
+        blocks,
+        user_key,
+    };
+    let mine = key(USER).verifying_key().to_bytes();
+    let theirs = key(3).verifying_key().to_bytes();
+    net.refused(
+        USER,
+        bad_open(GATEWAY, 1, ok, 100, theirs),
+        RejectCode::InvalidParam,
+    );
+    net.refused(
+        USER,
+        bad_open(GATEWAY, 1, 0, 100, mine),
+        RejectCode::ZeroAmount,
+    );
+    net.refused(
+        USER,
+        bad_open(GATEWAY, 1, ok, 5, mine),
+        RejectCode::InvalidParam,
+    );
+    net.refused(
+        USER,
+        bad_open(GATEWAY, 1, ok, 2_000_000, mine),
+        RejectCode::InvalidParam,
+    );
+    net.refused(
+        USER,
+        bad_open(GATEWAY, 9, ok, 100, mine),
+        RejectCode::SubnetNotFound,
+    );
+    net.refused(
+        USER,
+        bad_open(11, 1, ok, 100, mine),
+        RejectCode::NotRegistered,
+    );
+    net.refused(
+        USER,
+        bad_open(GATEWAY, 1, 20_000 * RAO_PER_TAO, 100, mine),
+        RejectCode::InsufficientFunds,
+    );
+    net.refused(
+        USER,
+        bad_open(GATEWAY, 1, u64::MAX, 100, mine),
+        RejectCode::AmountOverflow,
+    );
+    assert_eq!(net.balance(channels), held);
+    supply_matches(&net);
+}
