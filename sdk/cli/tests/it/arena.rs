@@ -505,13 +505,11 @@ fn miners_serve_real_models_validators_score_them_and_yuma_pays_the_best() {
         &sig,
     ]);
     let h = r["height"].as_u64().expect("height");
-    let events =
-        a.c.rpc()
-            .call(
-                "tx",
-                serde_json::json!({"hash": format!("0x{}", r["hash"].as_str().expect("hash"))}),
-            )
-            .expect("tx");
+    let hash: [u8; 32] = hex::decode(r["hash"].as_str().expect("hash"))
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .expect("32-byte hash");
+    let events = a.c.rpc().tx(&hash).expect("tx").expect("found");
     let text = events.to_string();
     assert!(text.contains("voucher_redeemed"), "{text}");
     let shown = a.tao(&["ai", "channel", "show", &id]);
