@@ -34,7 +34,10 @@ struct Procs(Vec<Child>);
 impl Drop for Procs {
     fn drop(&mut self) {
         for c in &mut self.0 {
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg(c.id().to_string())
+                .stderr(Stdio::null())
+                .status();
         }
         for c in &mut self.0 {
             let _ = c.wait();
