@@ -291,3 +291,37 @@ fn every_bad_voucher_and_open_is_refused_with_no_money_moved() {
     assert_eq!(net.balance(channels), held);
     supply_matches(&net);
 }
+
+/// The voucher's signature check is paid before it runs: a gas limit that covers the
+/// transaction but not the check is refused as out of gas, and nothing is redeemed.
+#[test]
+fn a_redemption_without_gas_for_the_signature_check_is_refused() {
+    use taochain_primitives::TxBody;
+    use taochain_primitives::state::gas;
+    let mut net = Net::new();
+    standard(&mut net);
+    let id = open(&mut net, RAO_PER_TAO, 100);
+    let msg = redeem(id, 1_000, voucher(USER, CHAIN_ID, 1, id, 1_000));
+    let nonce: u64 = net
+        .get::<taochain_primitives::Account>(&format!("/account/{}", addr(GATEWAY)))
+        .map_or(0, |a| a.nonce);
+    let body = |gas_limit| TxBody {
+        chain_id: CHAIN_ID.into(),
+        nonce,
+        fee: FEE,
+        gas_limit,
+        msgs: vec![msg.clone()],
+    };
+    let len = body(0).sign(&key(GATEWAY)).encode().len();
+    let tight = gas::required(1, len) + 1_000;
+    let tx = body(tight).sign(&key(GATEWAY)).encode();
+    let b = net.chain.block(vec![tx]);
+    assert_eq!(
+        b.results[0].code,
+        RejectCode::OutOfGas.code(),
+        "{}",
+        b.results[0].log
+    );
+    let c: Channel = net.get(&format!("/channel/{id}")).expect("channel");
+    assert_eq!(c.redeemed, 0);
+}
