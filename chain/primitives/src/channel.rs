@@ -4,7 +4,9 @@
 //! gateway redeems the latest with `RedeemVoucher`, which pays the increment since the last
 //! redemption: the subnet's gateway share to the gateway, the rest into the subnet's pot
 //! (paid out by the next epoch's 18/41/41). After the expiry the user's `CloseChannel`
-//! returns what was not redeemed.
+//! returns what was not redeemed: a gateway redeems before the expiry. The gateway share is
+//! fixed at open; if the subnet was dissolved (or its netuid reused) since, a redemption
+//! still pays the gateway for its work and the rest joins the emission carry.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
@@ -35,6 +37,11 @@ pub struct Channel {
     pub gateway: Address,
     /// The subnet whose pot is paid.
     pub netuid: u16,
+    /// That subnet's registration block when the channel opened: a later subnet on the
+    /// same netuid is another subnet, and its pot is not paid.
+    pub subnet_registered_at: u64,
+    /// The gateway's share of each redemption, basis points, fixed when the channel opened.
+    pub gateway_share_bps: u64,
     /// rao escrowed.
     pub deposit: u64,
     /// rao redeemed so far (the highest cumulative voucher amount redeemed).

@@ -33,6 +33,7 @@ pub enum AiCmd {
         amount: String,
     },
     /// The gateway redeems a voucher: the increment goes to it (its share) and the pot.
+    /// Redeem before the channel expires: from then on the user may close it.
     Redeem {
         /// The gateway hotkey (key name).
         #[arg(long)]
@@ -190,6 +191,18 @@ pub fn run(ctx: &Ctx, cmd: AiCmd) -> anyhow::Result<()> {
             let key = signing_key(ctx, &from)?;
             let c = channel(ctx, id)?;
             let cumulative = amount(&a)?;
+            anyhow::ensure!(
+                taochain_client::keys::address_of(&key) == c.user,
+                "`{from}` is not channel {id}'s user {}",
+                c.user
+            );
+            anyhow::ensure!(!c.closed, "channel {id} is closed");
+            anyhow::ensure!(
+                cumulative > c.redeemed,
+                "{} is not above the {} already redeemed (a voucher is cumulative)",
+                format_tao(cumulative),
+                format_tao(c.redeemed)
+            );
             anyhow::ensure!(
                 cumulative <= c.deposit,
                 "{} is more than the deposit {}",

@@ -2,8 +2,9 @@
 //! money can reach a subnet's pot: `OpenChannel` moves the deposit into the `channels`
 //! module account; `RedeemVoucher` (by the gateway, signature checked against the user's
 //! key, paid as gas before it runs) pays the increment over the last redemption: the
-//! subnet's gateway share to the gateway hotkey's account, the rest to the emission pool
-//! account as a claim of the subnet's pot; `CloseChannel` (by the user, from the expiry)
+//! gateway share fixed at open to the gateway hotkey's account, the rest to the emission
+//! pool account as a claim of the subnet's pot (or of the emission carry, when that subnet
+//! is gone); `CloseChannel` (by the user, from the expiry)
 //! returns the rest. Every refusal leaves all balances as they were.
 
 use taochain_primitives::channel::{
@@ -12,7 +13,9 @@ use taochain_primitives::channel::{
 };
 use taochain_primitives::emission::emission_pool;
 use taochain_primitives::{Address, RejectCode};
-use taochain_storage::schema::{CHANNEL_SEQ_KEY, channel_key, gateway_share_key};
+use taochain_storage::schema::{
+    CHANNEL_SEQ_KEY, EMISSION_CARRY_KEY, channel_key, gateway_share_key,
+};
 use taochain_storage::{StateRead, StateWrite};
 
 use super::store::{self, uid_of};
@@ -91,7 +94,7 @@ pub fn open(
     if deposit == 0 {
         return reject(RejectCode::ZeroAmount, "a channel needs a deposit");
     }
-    existing(state, netuid)?;
+    let subnet = existing(state, netuid)?;
     if uid_of(state, netuid, gateway)?.is_none() {
         return reject(
             RejectCode::NotRegistered,
@@ -112,6 +115,8 @@ pub fn open(
             user_key: *user_key,
             gateway: *gateway,
             netuid,
+            subnet_registered_at: subnet.registered_at,
+            gateway_share_bps: gateway_share(state, netuid)?,
             deposit,
             redeemed: 0,
             expires_at,
@@ -194,31 +199,33 @@ pub fn redeem(
             VOUCHER_VERIFY_GAS,
         );
     }
-    if store::subnet(state, c.netuid)?.is_none() {
-        return reject_after(
-            RejectCode::SubnetNotFound,
-            format!(
-                "netuid {} was dissolved; the user may close after the expiry",
-                c.netuid
-            ),
-            VOUCHER_VERIFY_GAS,
-        );
-    }
     let increment = cumulative - c.redeemed;
-    let to_gateway = gateway_part(increment, gateway_share(state, c.netuid)?);
-    let to_pot = increment - to_gateway;
+    let to_gateway = gateway_part(increment, c.gateway_share_bps);
+    let rest = increment - to_gateway;
+    // The channel's subnet, unless it was dissolved (or its netuid reused) since the open:
+    // then the gateway is still paid for its work and the rest joins the emission carry.
+    let same_subnet =
+        store::subnet(state, c.netuid)?.is_some_and(|s| s.registered_at == c.subnet_registered_at);
     let invariant =
         |(_, log): (RejectCode, String)| AppError::Invariant(format!("channel {id}: {log}"));
     if to_gateway > 0 {
         transfer(state, &channels_account(), sender, to_gateway)?.map_err(invariant)?;
     }
-    if to_pot > 0 {
-        transfer(state, &channels_account(), &emission_pool(), to_pot)?.map_err(invariant)?;
-        let pot = store::pot(state, c.netuid)?
-            .checked_add(to_pot)
-            .ok_or_else(|| AppError::Invariant("pot overflow".into()))?;
-        store::set_pot(state, c.netuid, pot);
+    if rest > 0 {
+        transfer(state, &channels_account(), &emission_pool(), rest)?.map_err(invariant)?;
+        if same_subnet {
+            let pot = store::pot(state, c.netuid)?
+                .checked_add(rest)
+                .ok_or_else(|| AppError::Invariant("pot overflow".into()))?;
+            store::set_pot(state, c.netuid, pot);
+        } else {
+            let carry = get_or_default(state, &EMISSION_CARRY_KEY)?
+                .checked_add(rest)
+                .ok_or_else(|| AppError::Invariant("carry overflow".into()))?;
+            put(state, &EMISSION_CARRY_KEY, &carry);
+        }
     }
+    let to_pot = if same_subnet { rest } else { 0 };
     c.redeemed = cumulative;
     put(state, &channel_key(id), &c);
     let mut d = done(vec![Event::new(
@@ -229,6 +236,7 @@ pub fn redeem(
             ("cumulative", cumulative.to_string()),
             ("to_gateway", to_gateway.to_string()),
             ("to_pot", to_pot.to_string()),
+            ("to_carry", (rest - to_pot).to_string()),
         ],
     )])?;
     d.gas_used = VOUCHER_VERIFY_GAS;

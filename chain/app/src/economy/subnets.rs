@@ -8,8 +8,8 @@ use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo};
 use taochain_primitives::{Address, RAO_PER_TAO, RejectCode};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{
-    COMMITS, EMISSION_CARRY_KEY, LAST_LOCK_KEY, axon_key, lock_prev_key, neuron_key, pot_key,
-    subnet_key, uid_key,
+    COMMITS, EMISSION_CARRY_KEY, LAST_LOCK_KEY, axon_key, gateway_share_key, lock_prev_key,
+    neuron_key, pot_key, subnet_key, uid_key,
 };
 
 use super::staking::ensure_hotkey;
@@ -276,6 +276,7 @@ pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<D
     let carry = get_or_default(state, &EMISSION_CARRY_KEY)?;
     put(state, &EMISSION_CARRY_KEY, &carry.saturating_add(pot));
     delete(state, pot_key(netuid));
+    delete(state, gateway_share_key(netuid));
     for uid in 0..s.n {
         if let Some(n) = store::neuron(state, netuid, uid)? {
             delete(state, uid_key(netuid, n.hotkey.as_bytes()));

@@ -325,3 +325,54 @@ fn a_redemption_without_gas_for_the_signature_check_is_refused() {
     let c: Channel = net.get(&format!("/channel/{id}")).expect("channel");
     assert_eq!(c.redeemed, 0);
 }
+
+/// A dissolved subnet's channel still pays its gateway for work done; the rest joins the
+/// emission carry, not the pot of a later subnet on the same netuid, whose gateway share
+/// starts from the default again.
+#[test]
+fn a_dissolved_subnets_channel_pays_the_gateway_and_the_carry() {
+    let mut net = Net::new();
+    standard(&mut net);
+    net.ok(
+        0,
+        vec![Msg::SetHyperparam {
+            netuid: 1,
+            name: "gateway_share_bps".into(),
+            value: 5_000,
+        }],
+    );
+    let id = open(&mut net, RAO_PER_TAO, 100);
+    net.ok(0, vec![Msg::DissolveSubnet { netuid: 1 }]);
+    crate::economy::register_subnet(&mut net, 1, 8);
+    let gw = net.balance(addr(GATEWAY));
+    let b = net.ok(
+        GATEWAY,
+        vec![redeem(id, 1_000, voucher(USER, CHAIN_ID, 1, id, 1_000))],
+    );
+    assert_eq!(
+        net.balance(addr(GATEWAY)),
+        gw + 500 - FEE,
+        "the share fixed at open"
+    );
+    let attr = |k: &str| -> String {
+        b.results[0]
+            .events
+            .iter()
+            .flat_map(|e| e.attributes.iter())
+            .find(|a| a.key == k)
+            .map(|a| a.value.clone())
+            .expect("attribute")
+    };
+    assert_eq!(
+        (attr("to_pot"), attr("to_carry")),
+        ("0".into(), "500".into())
+    );
+    supply_matches(&net);
+    crate::economy::register(&mut net, 1, 1, GATEWAY);
+    let other = open(&mut net, RAO_PER_TAO, 100);
+    let c: Channel = net.get(&format!("/channel/{other}")).expect("channel");
+    assert_eq!(
+        c.gateway_share_bps, 1_000,
+        "a new subnet does not inherit the share"
+    );
+}
