@@ -552,6 +552,19 @@ impl SignedTx {
     }
 }
 
+/// The chain's strict ed25519 check of a signature over any message (a voucher, an axon
+/// request): the key must decode and not be weak, and the signature must be canonical
+/// with an `R` not of small order (`verify_strict`).
+pub fn verify_strict(public_key: &[u8; 32], msg: &[u8], signature: &[u8; 64]) -> bool {
+    let Ok(key) = VerifyingKey::from_bytes(public_key) else {
+        return false;
+    };
+    !key.is_weak()
+        && key
+            .verify_strict(msg, &Signature::from_bytes(signature))
+            .is_ok()
+}
+
 /// The `y` coordinates (little-endian) of the eight points of small order on Ed25519:
 /// 0 (order 4), 1 (the identity), p - 1 (order 2) and the pair of order-8 points.
 const SMALL_ORDER_Y: [[u8; 32]; 5] = [

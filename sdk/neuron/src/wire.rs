@@ -11,7 +11,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use taochain_arena_msg::TaskKind;
@@ -193,16 +193,10 @@ pub fn hex_array<const N: usize>(name: &str, v: &str) -> Result<[u8; N], String>
     <[u8; N]>::try_from(bytes).map_err(|_| format!("header {name} has the wrong length"))
 }
 
-/// Verifies an ed25519 signature strictly (weak keys and non-canonical signatures refused).
+/// Verifies an ed25519 signature strictly: the chain's own rule
+/// (`taochain_primitives::tx::verify_strict`).
 pub fn verify(public_key: &[u8; 32], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-    let Ok(key) = VerifyingKey::from_bytes(public_key) else {
-        return false;
-    };
-    if key.is_weak() {
-        return false;
-    }
-    key.verify_strict(digest, &Signature::from_bytes(signature))
-        .is_ok()
+    taochain_primitives::tx::verify_strict(public_key, digest, signature)
 }
 
 /// Unix milliseconds now (off chain only: axons check freshness with it).

@@ -12,6 +12,7 @@ use taochain_primitives::channel::{
     gateway_part,
 };
 use taochain_primitives::emission::emission_pool;
+use taochain_primitives::tx::verify_strict;
 use taochain_primitives::{Address, RejectCode};
 use taochain_storage::schema::{
     CHANNEL_SEQ_KEY, EMISSION_CARRY_KEY, channel_key, gateway_share_key,
@@ -190,7 +191,7 @@ pub fn redeem(
         cumulative,
     }
     .digest(chain_id, c.netuid);
-    if !verifies(&c.user_key, &digest, signature) {
+    if !verify_strict(&c.user_key, &digest, signature) {
         return reject_after(
             RejectCode::VoucherBadSignature,
             format!(
@@ -241,15 +242,6 @@ pub fn redeem(
     )])?;
     d.gas_used = VOUCHER_VERIFY_GAS;
     Ok(d)
-}
-
-fn verifies(key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
-    let Ok(k) = ed25519_dalek::VerifyingKey::from_bytes(key) else {
-        return false;
-    };
-    !k.is_weak()
-        && k.verify_strict(digest, &ed25519_dalek::Signature::from_bytes(sig))
-            .is_ok()
 }
 
 /// `CloseChannel`, sent by the user from the expiry on.

@@ -495,7 +495,7 @@ fn miners_serve_real_models_validators_score_them_and_yuma_pays_the_best() {
         "2TAO",
     ]);
     let sig = v["signature"].as_str().expect("signature").to_string();
-    let r = a.tao(&[
+    let redeem = [
         "ai",
         "redeem",
         "--from",
@@ -506,7 +506,8 @@ fn miners_serve_real_models_validators_score_them_and_yuma_pays_the_best() {
         "2TAO",
         "--signature",
         &sig,
-    ]);
+    ];
+    let r = a.tao(&redeem);
     let h = r["height"].as_u64().expect("height");
     let hash: [u8; 32] = hex::decode(r["hash"].as_str().expect("hash"))
         .ok()
@@ -522,23 +523,11 @@ fn miners_serve_real_models_validators_score_them_and_yuma_pays_the_best() {
         "{shown}"
     );
     assert!(h > 0);
-    let (ok, out) = crate::localnet::tao(
-        &a.home,
-        &[
-            "--node",
-            &a.node,
-            "ai",
-            "redeem",
-            "--from",
-            "dev3",
-            "--channel",
-            &id,
-            "--amount",
-            "2TAO",
-            "--signature",
-            &sig,
-        ],
-    );
+    let again: Vec<&str> = ["--node", a.node.as_str()]
+        .into_iter()
+        .chain(redeem)
+        .collect();
+    let (ok, out) = crate::localnet::tao(&a.home, &again);
     assert!(
         !ok && out.contains("voucher_not_increasing"),
         "a replayed voucher: {out}"
