@@ -11,6 +11,7 @@ mod bench;
 mod chain;
 mod contract;
 mod economy;
+mod gateway;
 mod job;
 mod keys;
 mod localnet;
@@ -139,6 +140,9 @@ enum Command {
     /// Pay for AI: payment channels to a subnet's gateway, vouchers, redemption.
     #[command(subcommand)]
     Ai(ai::AiCmd),
+    /// Run a gateway: paid answers from a subnet's best miners, and the experts' router.
+    #[command(subcommand)]
+    Gateway(gateway::GatewayCmd),
     /// Run a task's reference model offline.
     #[command(subcommand)]
     Model(arena::ModelCmd),
@@ -208,6 +212,7 @@ fn main() {
         Command::Validator(cmd) => arena::run_validator(&ctx, cmd),
         Command::Model(cmd) => arena::run_model(&ctx, cmd),
         Command::Ai(cmd) => ai::run(&ctx, cmd),
+        Command::Gateway(cmd) => gateway::run(&ctx, cmd),
     };
     if let Err(e) = result {
         match ctx.output {

@@ -30,6 +30,11 @@ impl Chain {
         }
     }
 
+    /// The node's client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The chain id.
     pub fn chain_id(&self) -> Result<String, NeuronError> {
         Ok(self.client.status()?.chain_id)

@@ -7,6 +7,8 @@
 //! - [`validator`]: rounds of challenge, query and score; moving averages; weights.
 //! - [`chain`]: what neurons read from and send to the chain.
 //! - [`bench`]: the runtime's benchmarks (`tao bench arena`).
+//! - [`gateway`]: `tao gateway serve`: paid answers from a subnet's best miners, and the
+//!   router of the mixture of experts.
 //! - [`miner`]: `tao miner serve`: announce the axon on chain, then serve.
 //!
 //! Tasks themselves (challenges, metrics, reference models) live in `taochain-tasks`.
@@ -15,6 +17,7 @@ pub mod axon;
 pub mod bench;
 pub mod chain;
 pub mod dendrite;
+pub mod gateway;
 pub mod miner;
 pub mod model;
 pub mod validator;

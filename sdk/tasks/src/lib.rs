@@ -33,6 +33,7 @@
 mod image;
 mod metric;
 mod process;
+pub mod route;
 mod speech;
 mod text;
 mod wav;

@@ -1,7 +1,12 @@
-//! `tao ai channel open|show|close`, `tao ai voucher`, `tao ai redeem`: paying a subnet's
-//! gateway per request through a payment channel (`taochain_primitives::channel`). The
-//! user opens a channel with a deposit, signs cumulative vouchers off chain, the gateway
-//! redeems the latest, and after the expiry the user closes it and gets the rest back.
+//! `tao ai ask`, `tao ai channel open|show|close`, `tao ai voucher`, `tao ai redeem`:
+//! paying a subnet's gateway per request through a payment channel
+//! (`taochain_primitives::channel`). The user opens a channel with a deposit, signs
+//! cumulative vouchers off chain (`tao ai ask` does both, [`ask`]), the gateway redeems the
+//! latest, and after the expiry the user closes it and gets the rest back. The user's
+//! channels and signed amounts are kept in the [`wallet`].
+
+mod ask;
+mod wallet;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -17,6 +22,9 @@ use crate::output::{emit, spinner};
 /// `tao ai ...`
 #[derive(Subcommand)]
 pub enum AiCmd {
+    /// Ask a subnet (or, with `--route auto`, the mixture of experts) through a gateway,
+    /// paying per request from a channel (opened if needed).
+    Ask(ask::AskArgs),
     /// Payment channels to a subnet's gateway.
     #[command(subcommand)]
     Channel(ChannelCmd),
@@ -124,6 +132,7 @@ fn json_only(ctx: &Ctx, c: &taochain_client::Committed) -> anyhow::Result<()> {
 /// Runs `tao ai ...`.
 pub fn run(ctx: &Ctx, cmd: AiCmd) -> anyhow::Result<()> {
     match cmd {
+        AiCmd::Ask(args) => ask::run(ctx, args),
         AiCmd::Channel(ChannelCmd::Open {
             from,
             gateway,
@@ -148,6 +157,16 @@ pub fn run(ctx: &Ctx, cmd: AiCmd) -> anyhow::Result<()> {
                 format!("opened a channel of {} to {gateway}", format_tao(deposit)),
             )?;
             let id: u64 = borsh::from_slice(&hex::decode(&c.data)?).context("channel id")?;
+            let chain_id = ctx.client().status()?.chain_id;
+            let mut w = wallet::Wallet::open(&ctx.home)?;
+            w.set_channel(
+                &chain_id,
+                &taochain_client::keys::address_of(&key),
+                &gateway,
+                netuid,
+                id,
+            );
+            w.save()?;
             emit(
                 ctx.output,
                 &json!({"channel": id, "height": c.height, "hash": c.hash}),
@@ -218,6 +237,9 @@ pub fn run(ctx: &Ctx, cmd: AiCmd) -> anyhow::Result<()> {
                 .digest(&chain_id, c.netuid),
             );
             let hex_sig = hex::encode(sig.to_bytes());
+            let mut w = wallet::Wallet::open(&ctx.home)?;
+            w.set_signed(&chain_id, id, cumulative);
+            w.save()?;
             emit(
                 ctx.output,
                 &json!({"channel": id, "cumulative_rao": cumulative.to_string(), "signature": hex_sig}),

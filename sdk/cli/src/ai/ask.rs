@@ -1,0 +1,286 @@
+//! `tao ai ask`: one paid question to a gateway. For each subnet the answer needs (the one
+//! named by `--netuid`, or the experts the gating rule picks with `--route auto`), find the
+//! user's channel to the gateway (the wallet's, or `--channel`), open one if there is none
+//! usable, sign the next voucher (what was charged + the gateway's price, refused above
+//! `--max-price`), send, and print the answer with who answered and what it cost.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::json;
+use taochain_client::keys::address_of;
+use taochain_neuron::gateway::api::{Answer, GatewayInfo, RouteVoucher, VoucherWire};
+use taochain_neuron::gateway::client::GatewayClient;
+use taochain_primitives::channel::{Channel, Voucher};
+use taochain_primitives::{Address, Msg, format_tao};
+
+use super::wallet::{Wallet, next_base};
+use super::{amount, channel};
+use crate::Ctx;
+use crate::chain::signing_key;
+use crate::output::{Output, emit, spinner};
+
+/// `tao ai ask`'s arguments.
+#[derive(clap::Args)]
+pub struct AskArgs {
+    /// The paying user (key name).
+    #[arg(long)]
+    from: String,
+    /// The input: a WAV, a PNG or a text file.
+    #[arg(long)]
+    file: PathBuf,
+    /// Ask this subnet.
+    #[arg(long, conflicts_with = "route", required_unless_present = "route")]
+    netuid: Option<u16>,
+    /// `auto`: let the gateway's router pick and chain the experts for the input.
+    #[arg(long, value_parser = ["auto"])]
+    route: Option<String>,
+    /// The gateway's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8700")]
+    gateway: String,
+    /// Pay from this channel (with --netuid); default: the wallet's, or a new one.
+    #[arg(long, requires = "netuid")]
+    channel: Option<u64>,
+    /// Deposit of a channel opened for this question.
+    #[arg(long, default_value = "1TAO")]
+    deposit: String,
+    /// Life of a channel opened for this question, blocks.
+    #[arg(long, default_value_t = 1000)]
+    blocks: u64,
+    /// Refuse a gateway asking more than this per request.
+    #[arg(long, default_value = "0.1TAO")]
+    max_price: String,
+}
+
+struct Session<'a> {
+    ctx: &'a Ctx,
+    key: SigningKey,
+    user: Address,
+    info: GatewayInfo,
+    gateway: Address,
+    price: u64,
+    wallet: Wallet,
+    books: GatewayClient,
+    rt: &'a tokio::runtime::Runtime,
+}
+
+impl Session<'_> {
+    /// A usable channel for `netuid`: the one given, the wallet's, or a new one.
+    fn channel_for(
+        &mut self,
+        netuid: u16,
+        given: Option<u64>,
+        a: &AskArgs,
+    ) -> anyhow::Result<(u64, Channel)> {
+        let chain = self.info.chain_id.clone();
+        let height = self.ctx.client().status()?.height;
+        let usable = |c: &Channel| {
+            !c.closed
+                && c.gateway == self.gateway
+                && c.netuid == netuid
+                && height + self.info.expiry_margin_blocks + 1 < c.expires_at
+        };
+        if let Some(id) = given {
+            let c = channel(self.ctx, id)?;
+            anyhow::ensure!(
+                usable(&c),
+                "channel {id} does not pay gateway {} on netuid {netuid}, is closed, or expires at block {} (now {height})",
+                self.gateway,
+                c.expires_at
+            );
+            return Ok((id, c));
+        }
+        if let Some(id) = self
+            .wallet
+            .channel(&chain, &self.user, &self.gateway, netuid)
+        {
+            let c = channel(self.ctx, id)?;
+            let spent = self.wallet.signed(&chain, id).max(c.redeemed);
+            if usable(&c) && spent.saturating_add(self.price) <= c.deposit {
+                return Ok((id, c));
+            }
+        }
+        let deposit = amount(&a.deposit)?;
+        let bar = spinner(self.ctx.output, "opening a channel to the gateway");
+        let sent = self.ctx.client().send(
+            &self.key,
+            vec![Msg::OpenChannel {
+                gateway: self.gateway,
+                netuid,
+                deposit,
+                blocks: a.blocks,
+                user_key: self.key.verifying_key().to_bytes(),
+            }],
+            None,
+        );
+        bar.finish_and_clear();
+        let c = sent?;
+        let id: u64 = borsh::from_slice(&hex::decode(&c.data)?).context("channel id")?;
+        self.wallet
+            .set_channel(&chain, &self.user, &self.gateway, netuid, id);
+        self.wallet.save()?;
+        if self.ctx.output == Output::Text {
+            eprintln!(
+                "opened channel {id} of {} to gateway {} on netuid {netuid} (block {})",
+                format_tao(deposit),
+                self.gateway,
+                c.height
+            );
+        }
+        Ok((id, channel(self.ctx, id)?))
+    }
+
+    /// The next voucher on `id` and its amount.
+    fn voucher(&mut self, id: u64, c: &Channel) -> anyhow::Result<(VoucherWire, u64)> {
+        let chain = self.info.chain_id.clone();
+        let charged: u64 = self
+            .rt
+            .block_on(self.books.books(id))?
+            .charged_rao
+            .parse()
+            .context("the gateway's charged amount")?;
+        let base = next_base(
+            self.wallet.signed(&chain, id),
+            c.redeemed,
+            charged,
+            self.price,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let cumulative = base
+            .checked_add(self.price)
+            .filter(|&v| v <= c.deposit)
+            .with_context(|| {
+                format!("channel {id}'s deposit {} is spent", format_tao(c.deposit))
+            })?;
+        let sig = self.key.sign(
+            &Voucher {
+                channel: id,
+                cumulative,
+            }
+            .digest(&chain, c.netuid),
+        );
+        Ok((
+            VoucherWire {
+                channel: id,
+                cumulative_rao: cumulative.to_string(),
+                signature: hex::encode(sig.to_bytes()),
+            },
+            cumulative,
+        ))
+    }
+}
+
+fn describe(a: &Answer) -> String {
+    format!(
+        "{} on netuid {}: UID {} ({}) in {} ms, {}/{} agreed of {} asked; paid {} (channel {}, {} in total)",
+        a.task,
+        a.netuid,
+        a.miner.uid,
+        a.miner.hotkey,
+        a.latency_ms,
+        a.agreed,
+        a.answered,
+        a.asked,
+        a.charged_rao
+            .parse()
+            .map_or(a.charged_rao.clone(), format_tao),
+        a.channel,
+        a.cumulative_rao
+            .parse()
+            .map_or(a.cumulative_rao.clone(), format_tao),
+    )
+}
+
+/// Runs `tao ai ask`.
+pub fn run(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
+    let input = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let key = signing_key(ctx, &a.from)?;
+    let rt = crate::arena::runtime()?;
+    let client = GatewayClient::new(&a.gateway, Duration::from_secs(120))?;
+    let info = rt
+        .block_on(client.info())
+        .with_context(|| format!("reaching the gateway at {}", a.gateway))?;
+    let node_chain = ctx.client().status()?.chain_id;
+    anyhow::ensure!(
+        info.chain_id == node_chain,
+        "the gateway is on chain {}, the node on {node_chain}",
+        info.chain_id
+    );
+    let price: u64 = info.price_rao.parse().context("the gateway's price")?;
+    let max = amount(&a.max_price)?;
+    anyhow::ensure!(
+        price <= max,
+        "the gateway asks {} per request, over --max-price {}",
+        format_tao(price),
+        format_tao(max)
+    );
+    let netuids: Vec<u16> = match a.netuid {
+        Some(n) => vec![n],
+        None => taochain_tasks::route::route(&input)
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .map(|k| {
+                info.subnets
+                    .iter()
+                    .find(|s| s.task == k.name())
+                    .map(|s| s.netuid)
+                    .with_context(|| format!("the gateway serves no {} subnet", k.name()))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let mut s = Session {
+        ctx,
+        user: address_of(&key),
+        key,
+        gateway: info
+            .gateway
+            .parse()
+            .map_err(|e| anyhow::anyhow!("gateway hotkey: {e}"))?,
+        price,
+        wallet: Wallet::open(&ctx.home)?,
+        info,
+        books: client.clone(),
+        rt: &rt,
+    };
+    let (mut vouchers, mut signed) = (vec![], vec![]);
+    for &netuid in &netuids {
+        let (id, c) = s.channel_for(netuid, a.channel, &a)?;
+        let (v, cumulative) = s.voucher(id, &c)?;
+        vouchers.push(RouteVoucher { netuid, voucher: v });
+        signed.push((id, cumulative));
+    }
+    let bar = spinner(ctx.output, "asking the gateway");
+    let result = if a.route.is_some() {
+        rt.block_on(client.route(&input, vouchers))
+            .map(|r| (r.answer.clone(), r.route.clone(), r.latency_ms))
+    } else {
+        let v = vouchers.remove(0);
+        rt.block_on(client.ask(v.netuid, &input, v.voucher))
+            .map(|r| (r.answer.clone(), vec![r.clone()], r.latency_ms))
+    };
+    bar.finish_and_clear();
+    let (answer, route, latency_ms) = result?;
+    // Recorded once answered: a failed request charged nothing, and its voucher is signed
+    // again for the same amount next time.
+    for (step, signed) in route.iter().zip(&signed) {
+        if step.cumulative_rao.parse::<u64>().ok() == Some(signed.1) {
+            s.wallet.set_signed(&s.info.chain_id, signed.0, signed.1);
+        }
+    }
+    s.wallet.save()?;
+    let value = json!({"answer": answer, "latency_ms": latency_ms, "route": route});
+    emit(ctx.output, &value, || {
+        let mut lines = vec![answer.clone()];
+        if route.len() > 1 {
+            let path: Vec<String> = route
+                .iter()
+                .map(|r| format!("{} (netuid {})", r.task, r.netuid))
+                .collect();
+            lines.push(format!("route: {}", path.join(" -> ")));
+        }
+        lines.extend(route.iter().map(describe));
+        lines.join("\n")
+    })
+}

@@ -1,0 +1,477 @@
+//! The gateway's books: per channel, what it has charged (the highest voucher it earned by
+//! answering), what it has redeemed on chain, and whether a request is in flight. A voucher
+//! is admitted only if its channel pays this gateway on this subnet, is open and not about
+//! to expire, and its cumulative amount is within the deposit and at least what was charged
+//! plus the price; it is charged only when an answer goes back ([`Books::settle`]), and a
+//! failed request charges nothing ([`Books::release`]). Redemption takes the last earned
+//! voucher, never more than was served. Pure bookkeeping: the caller brings the channel
+//! (from the chain) and the height.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use taochain_primitives::Address;
+use taochain_primitives::channel::{Channel, Voucher};
+
+/// Blocks before a channel's expiry from which its vouchers are refused (the gateway needs
+/// them to redeem before the user may close).
+pub const EXPIRY_MARGIN_BLOCKS: u64 = 5;
+
+/// Why a voucher does not pay for a request: an HTTP status, a stable code, a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// 402, 404 or 409.
+    pub status: StatusCode,
+    /// `voucher_too_low`, ...
+    pub code: &'static str,
+    /// One line.
+    pub message: String,
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: String) -> Refusal {
+    Refusal {
+        status,
+        code,
+        message,
+    }
+}
+
+/// What a voucher must satisfy besides its channel: this gateway, subnet, chain, price and
+/// the current height.
+#[derive(Debug, Clone)]
+pub struct Terms<'a> {
+    /// The gateway hotkey.
+    pub me: Address,
+    /// The subnet asked.
+    pub netuid: u16,
+    /// The chain id (bound into the voucher).
+    pub chain_id: &'a str,
+    /// Price of this request, rao.
+    pub price: u64,
+    /// The latest height the gateway knows.
+    pub height: u64,
+    /// [`EXPIRY_MARGIN_BLOCKS`] or another margin.
+    pub margin: u64,
+}
+
+/// One channel's books.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Entry {
+    /// Highest cumulative amount earned (answered for).
+    charged: u64,
+    /// The voucher for `charged`: its signature, hex.
+    signature: Option<String>,
+    /// Redeemed on chain.
+    redeemed: u64,
+    /// Height of the first earning not yet redeemed.
+    since: u64,
+    /// A request is in flight.
+    #[serde(skip)]
+    busy: bool,
+}
+
+/// An admitted voucher, held while its request is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// Channel id.
+    pub channel: u64,
+    /// Its cumulative amount.
+    pub cumulative: u64,
+    /// Its signature.
+    pub signature: [u8; 64],
+    /// What this request costs: the cumulative amount minus what was charged before.
+    pub charge: u64,
+}
+
+/// A voucher to redeem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redemption {
+    /// Channel id.
+    pub channel: u64,
+    /// Cumulative amount.
+    pub cumulative: u64,
+    /// Signature.
+    pub signature: [u8; 64],
+}
+
+/// Every channel's books.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Books {
+    entries: BTreeMap<u64, Entry>,
+}
+
+/// Checks `channel`'s voucher signature for `cumulative` (cheap checks first: call after
+/// [`Books::admit`]'s refusals would not apply, or before; it holds no lock).
+pub fn check_signature(
+    channel: &Channel,
+    id: u64,
+    cumulative: u64,
+    signature: &[u8; 64],
+    chain_id: &str,
+) -> Result<(), Refusal> {
+    let digest = Voucher {
+        channel: id,
+        cumulative,
+    }
+    .digest(chain_id, channel.netuid);
+    if taochain_primitives::tx::verify_strict(&channel.user_key, &digest, signature) {
+        Ok(())
+    } else {
+        Err(refuse(
+            StatusCode::PAYMENT_REQUIRED,
+            "voucher_bad_signature",
+            format!(
+                "the voucher is not signed by channel {id}'s user for this chain, subnet, channel and amount"
+            ),
+        ))
+    }
+}
+
+impl Books {
+    /// Loads books saved by [`Books::save`]; empty when the file does not exist.
+    pub fn load(path: &Path) -> Result<Books, String> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("gateway books {}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Books::default()),
+            Err(e) => Err(format!("gateway books {}: {e}", path.display())),
+        }
+    }
+
+    /// Writes the books atomically (a temporary file renamed over `path`).
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let text = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
+        std::io::Write::write_all(&mut tmp, &text).map_err(|e| e.to_string())?;
+        tmp.persist(path).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Admits a voucher for a request on `channel` (already fetched from the chain; the
+    /// signature is checked apart, by [`check_signature`]) and marks the channel busy.
+    pub fn admit(
+        &mut self,
+        id: u64,
+        channel: &Channel,
+        cumulative: u64,
+        signature: [u8; 64],
+        t: &Terms<'_>,
+    ) -> Result<Ticket, Refusal> {
+        let pay = StatusCode::PAYMENT_REQUIRED;
+        if channel.gateway != t.me {
+            return Err(refuse(
+                pay,
+                "channel_wrong_gateway",
+                format!(
+                    "channel {id} pays gateway {}, not {}",
+                    channel.gateway, t.me
+                ),
+            ));
+        }
+        if channel.netuid != t.netuid {
+            return Err(refuse(
+                pay,
+                "channel_wrong_subnet",
+                format!(
+                    "channel {id} pays netuid {}, not {}",
+                    channel.netuid, t.netuid
+                ),
+            ));
+        }
+        if channel.closed {
+            return Err(refuse(
+                pay,
+                "channel_closed",
+                format!("channel {id} is closed"),
+            ));
+        }
+        if t.height.saturating_add(t.margin) >= channel.expires_at {
+            return Err(refuse(
+                pay,
+                "channel_expiring",
+                format!(
+                    "channel {id} expires at block {} (now {}); this gateway takes vouchers until {} blocks before",
+                    channel.expires_at, t.height, t.margin
+                ),
+            ));
+        }
+        if cumulative > channel.deposit {
+            return Err(refuse(
+                pay,
+                "voucher_above_deposit",
+                format!(
+                    "voucher for {cumulative} rao; channel {id}'s deposit is {}",
+                    channel.deposit
+                ),
+            ));
+        }
+        let e = self.entries.entry(id).or_default();
+        // A restarted gateway with lost books still knows what it redeemed.
+        e.redeemed = e.redeemed.max(channel.redeemed);
+        e.charged = e.charged.max(channel.redeemed);
+        let needed = e.charged.saturating_add(t.price);
+        if cumulative < needed {
+            return Err(refuse(
+                pay,
+                "voucher_too_low",
+                format!(
+                    "voucher for {cumulative} rao; at least {needed} needed ({} charged so far + price {})",
+                    e.charged, t.price
+                ),
+            ));
+        }
+        if e.busy {
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                "channel_busy",
+                format!("channel {id} has a request in flight (one at a time per channel)"),
+            ));
+        }
+        e.busy = true;
+        Ok(Ticket {
+            channel: id,
+            cumulative,
+            signature,
+            charge: cumulative - e.charged,
+        })
+    }
+
+    /// The request was answered: the voucher is earned.
+    pub fn settle(&mut self, t: &Ticket, height: u64) {
+        let e = self.entries.entry(t.channel).or_default();
+        e.busy = false;
+        if t.cumulative > e.charged {
+            if e.charged <= e.redeemed {
+                e.since = height;
+            }
+            e.charged = t.cumulative;
+            e.signature = Some(hex::encode(t.signature));
+        }
+    }
+
+    /// The request failed: nothing is charged.
+    pub fn release(&mut self, t: &Ticket) {
+        if let Some(e) = self.entries.get_mut(&t.channel) {
+            e.busy = false;
+        }
+    }
+
+    /// The vouchers to redeem at `height`: earned and unredeemed, and either `every` blocks
+    /// old or on a channel expiring within `margin` blocks (`expiry` gives a channel's).
+    pub fn due(
+        &self,
+        height: u64,
+        every: u64,
+        margin: u64,
+        expiry: impl Fn(u64) -> Option<u64>,
+    ) -> Vec<Redemption> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.charged > e.redeemed)
+            .filter(|(id, e)| {
+                height >= e.since.saturating_add(every)
+                    || expiry(**id).is_some_and(|x| height.saturating_add(margin) >= x)
+            })
+            .filter_map(|(id, e)| {
+                let sig = e.signature.as_deref()?;
+                Some(Redemption {
+                    channel: *id,
+                    cumulative: e.charged,
+                    signature: crate::wire::hex_array::<64>("signature", sig).ok()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every earned, unredeemed voucher (at shutdown).
+    pub fn all_unredeemed(&self) -> Vec<Redemption> {
+        self.due(u64::MAX, 0, 0, |_| None)
+    }
+
+    /// `cumulative` was redeemed on `id`.
+    pub fn redeemed(&mut self, id: u64, cumulative: u64) {
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.redeemed = e.redeemed.max(cumulative);
+        }
+    }
+
+    /// `(charged, redeemed)` of a channel.
+    pub fn get(&self, id: u64) -> Option<(u64, u64)> {
+        self.entries.get(&id).map(|e| (e.charged, e.redeemed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::{Signer, SigningKey};
+
+    use super::*;
+
+    const GW: Address = Address([7; 20]);
+
+    fn user() -> SigningKey {
+        SigningKey::from_bytes(&[3; 32])
+    }
+
+    fn channel() -> Channel {
+        Channel {
+            user: Address([1; 20]),
+            user_key: user().verifying_key().to_bytes(),
+            gateway: GW,
+            netuid: 2,
+            subnet_registered_at: 1,
+            gateway_share_bps: 1000,
+            deposit: 1_000,
+            redeemed: 0,
+            expires_at: 100,
+            closed: false,
+        }
+    }
+
+    fn terms(price: u64, height: u64) -> Terms<'static> {
+        Terms {
+            me: GW,
+            netuid: 2,
+            chain_id: "tao-test",
+            price,
+            height,
+            margin: EXPIRY_MARGIN_BLOCKS,
+        }
+    }
+
+    fn sign(id: u64, amount: u64, chain: &str, netuid: u16) -> [u8; 64] {
+        user()
+            .sign(
+                &Voucher {
+                    channel: id,
+                    cumulative: amount,
+                }
+                .digest(chain, netuid),
+            )
+            .to_bytes()
+    }
+
+    #[test]
+    fn a_voucher_is_charged_only_when_answered_and_must_cover_the_price() {
+        let (mut b, c) = (Books::default(), channel());
+        let t = b
+            .admit(9, &c, 10, sign(9, 10, "tao-test", 2), &terms(10, 1))
+            .expect("ok");
+        assert_eq!(t.charge, 10);
+        // One request at a time per channel.
+        let busy = b
+            .admit(9, &c, 20, [0; 64], &terms(10, 1))
+            .expect_err("busy");
+        assert_eq!(busy.code, "channel_busy");
+        b.release(&t);
+        assert_eq!(b.get(9), Some((0, 0)), "a failed request charges nothing");
+        let t = b
+            .admit(9, &c, 10, t.signature, &terms(10, 1))
+            .expect("retry");
+        b.settle(&t, 1);
+        assert_eq!(b.get(9), Some((10, 0)));
+        // Replayed, lower, or not covering the price.
+        for amount in [10, 5, 19] {
+            let e = b
+                .admit(9, &c, amount, [0; 64], &terms(10, 2))
+                .expect_err("low");
+            assert_eq!(e.code, "voucher_too_low", "{amount}");
+        }
+        let t = b
+            .admit(9, &c, 25, [0; 64], &terms(10, 2))
+            .expect("more is fine");
+        assert_eq!(t.charge, 15);
+    }
+
+    #[test]
+    fn vouchers_for_another_gateway_subnet_or_a_spent_closed_or_expiring_channel_are_refused() {
+        let b = &mut Books::default();
+        let mut other = channel();
+        other.gateway = Address([8; 20]);
+        let code = |b: &mut Books, c: &Channel, amount, height| {
+            b.admit(9, c, amount, [0; 64], &terms(10, height))
+                .expect_err("refused")
+                .code
+        };
+        assert_eq!(code(b, &other, 10, 1), "channel_wrong_gateway");
+        let mut other = channel();
+        other.netuid = 3;
+        assert_eq!(code(b, &other, 10, 1), "channel_wrong_subnet");
+        let mut other = channel();
+        other.closed = true;
+        assert_eq!(code(b, &other, 10, 1), "channel_closed");
+        assert_eq!(code(b, &channel(), 1_001, 1), "voucher_above_deposit");
+        assert_eq!(code(b, &channel(), 10, 95), "channel_expiring");
+        assert!(b.admit(9, &channel(), 10, [0; 64], &terms(10, 94)).is_ok());
+    }
+
+    #[test]
+    fn a_signature_binds_channel_amount_chain_and_subnet() {
+        let c = channel();
+        let ok = sign(9, 10, "tao-test", 2);
+        assert!(check_signature(&c, 9, 10, &ok, "tao-test").is_ok());
+        for (sig, id, amount, chain) in [
+            (ok, 8, 10, "tao-test"),
+            (ok, 9, 11, "tao-test"),
+            (ok, 9, 10, "tao-other"),
+            (sign(9, 10, "tao-test", 3), 9, 10, "tao-test"),
+            (
+                SigningKey::from_bytes(&[4; 32]).sign(b"x").to_bytes(),
+                9,
+                10,
+                "tao-test",
+            ),
+        ] {
+            let e = check_signature(&c, id, amount, &sig, chain).expect_err("forged");
+            assert_eq!(e.code, "voucher_bad_signature");
+        }
+    }
+
+    #[test]
+    fn redemption_takes_the_last_earned_voucher_when_old_enough_or_near_expiry() {
+        let (mut b, c) = (Books::default(), channel());
+        let t = b
+            .admit(9, &c, 10, sign(9, 10, "t", 2), &terms(10, 10))
+            .expect("ok");
+        b.settle(&t, 10);
+        let t = b
+            .admit(9, &c, 20, sign(9, 20, "t", 2), &terms(10, 11))
+            .expect("ok");
+        b.settle(&t, 11);
+        // Admitted but not answered: not redeemable.
+        let pending = b.admit(9, &c, 30, [0; 64], &terms(10, 12)).expect("ok");
+        assert!(b.due(12, 5, 5, |_| Some(100)).is_empty(), "too recent");
+        let due = b.due(15, 5, 5, |_| Some(100));
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].channel, due[0].cumulative), (9, 20));
+        assert_eq!(b.due(12, 50, 5, |_| Some(17)).len(), 1, "near expiry");
+        b.redeemed(9, 20);
+        assert!(b.due(1_000, 5, 5, |_| None).is_empty());
+        b.release(&pending);
+        assert!(b.all_unredeemed().is_empty());
+    }
+
+    #[test]
+    fn books_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("books.json");
+        let (mut b, c) = (Books::default(), channel());
+        let t = b
+            .admit(9, &c, 10, sign(9, 10, "t", 2), &terms(10, 1))
+            .expect("ok");
+        b.settle(&t, 1);
+        b.save(&path).expect("save");
+        let back = Books::load(&path).expect("load");
+        assert_eq!(back.get(9), Some((10, 0)));
+        assert_eq!(back.all_unredeemed(), b.all_unredeemed());
+        assert!(
+            Books::load(&dir.path().join("none"))
+                .expect("empty")
+                .get(9)
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,935 @@
+//! The gateway: a validator's paid HTTP front to its subnets' miners (`tao gateway serve`).
+//!
+//! `POST /v1/subnets/{netuid}/ask` takes an input and a voucher ([`api`]); the gateway
+//! checks the voucher off chain against the channel ([`ledger`]), asks the top-k miners
+//! by its own validator's scores ([`rank`]) through the same signed dendrite validators
+//! use, returns the answer they agree on with who answered and how long it took, and
+//! charges the voucher only when an answer goes back. `POST /v1/ask` is the mixture of
+//! experts: the gating rule (`taochain_tasks::route`) picks the experts and chains them,
+//! each paid by its own voucher. In the background the gateway follows the chain (height,
+//! metagraphs, its weights) and redeems earned vouchers every `redeem_every_blocks` and
+//! before a channel expires, and once more when it stops.
+
+pub mod api;
+pub mod client;
+pub mod ledger;
+pub mod rank;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::SigningKey;
+use taochain_arena_msg::{TaskKind, TaskSpec};
+use taochain_primitives::Address;
+use taochain_primitives::channel::Channel;
+use tokio::sync::Semaphore;
+
+use self::api::{
+    Answer, ApiError, AskRequest, ChannelBooks, ErrorBody, GatewayInfo, MinerRef, RouteAnswer,
+    RouteRequest, RouteVoucher, SubnetEntry, VoucherWire,
+};
+use self::ledger::{Books, Refusal, Terms, Ticket};
+use self::source::GatewayChain;
+use crate::NeuronError;
+use crate::dendrite::{Dendrite, Target};
+
+/// The largest input a request may carry (raw bytes): its challenge to a miner, in base64,
+/// must fit the axon's 1 MiB body limit.
+pub const MAX_INPUT: usize = 512 * 1024;
+
+/// The largest request body (base64 of [`MAX_INPUT`] and the vouchers).
+pub const MAX_BODY: usize = 768 * 1024;
+
+/// Requests the gateway handles at once.
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// How long a request's body may take to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most vouchers in a routed request.
+pub const MAX_ROUTE_VOUCHERS: usize = 4;
+
+/// How a gateway runs.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The subnets served (the gateway hotkey must hold a validator permit on each, or
+    /// miners refuse it).
+    pub netuids: Vec<u16>,
+    /// Price of one request on one subnet, rao.
+    pub price: u64,
+    /// Miners asked per request.
+    pub top_k: usize,
+    /// Redeem an earned voucher once it is this many blocks old.
+    pub redeem_every_blocks: u64,
+    /// Refuse vouchers of channels expiring within this many blocks, and redeem theirs.
+    pub expiry_margin: u64,
+    /// How often to poll the chain.
+    pub poll: Duration,
+    /// Where the books are kept across restarts.
+    pub books: Option<PathBuf>,
+    /// Print a line per request and redemption.
+    pub log: bool,
+}
+
+impl GatewayConfig {
+    /// Defaults: top 3, redeem every 100 blocks, the ledger's margin, poll every 500 ms.
+    pub fn new(netuids: Vec<u16>, price: u64) -> Self {
+        GatewayConfig {
+            netuids,
+            price,
+            top_k: 3,
+            redeem_every_blocks: 100,
+            expiry_margin: ledger::EXPIRY_MARGIN_BLOCKS,
+            poll: Duration::from_millis(500),
+            books: None,
+            log: false,
+        }
+    }
+}
+
+/// A served subnet.
+struct Served {
+    task: TaskSpec,
+    dendrite: Dendrite,
+    ranked: RwLock<Vec<Target>>,
+}
+
+/// Counters.
+#[derive(Debug, Default)]
+pub struct GatewayStats {
+    /// Requests received.
+    pub requests: AtomicU64,
+    /// Requests answered (and charged).
+    pub answered: AtomicU64,
+    /// Requests refused or failed.
+    pub refused: AtomicU64,
+    /// rao charged.
+    pub charged: AtomicU64,
+    /// rao redeemed on chain.
+    pub redeemed: AtomicU64,
+    /// Redemption transactions that failed.
+    pub redeem_failures: AtomicU64,
+}
+
+impl GatewayStats {
+    /// One line.
+    pub fn summary(&self) -> String {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "{} requests: {} answered, {} refused or failed; {} rao charged, {} rao redeemed ({} redemptions failed)",
+            g(&self.requests),
+            g(&self.answered),
+            g(&self.refused),
+            g(&self.charged),
+            g(&self.redeemed),
+            g(&self.redeem_failures)
+        )
+    }
+}
+
+/// A gateway's shared state.
+pub struct Gateway {
+    config: GatewayConfig,
+    key: SigningKey,
+    hotkey: Address,
+    chain_id: String,
+    chain: Arc<dyn GatewayChain>,
+    subnets: BTreeMap<u16, Served>,
+    books: Mutex<Books>,
+    channels: Mutex<BTreeMap<u64, Channel>>,
+    height: AtomicU64,
+    everyone: Arc<Semaphore>,
+    /// Its counters.
+    pub stats: GatewayStats,
+}
+
+/// An HTTP error: status, code, message.
+#[derive(Debug)]
+pub struct ApiErr(StatusCode, &'static str, String);
+
+impl ApiErr {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiErr(status, code, message.into())
+    }
+
+    fn bad(message: impl Into<String>) -> Self {
+        ApiErr::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
+
+impl From<Refusal> for ApiErr {
+    fn from(r: Refusal) -> Self {
+        ApiErr(r.status, r.code, r.message)
+    }
+}
+
+impl IntoResponse for ApiErr {
+    fn into_response(self) -> Response {
+        let body = ApiError {
+            error: ErrorBody {
+                code: self.1.into(),
+                message: self.2,
+            },
+        };
+        (self.0, axum::Json(body)).into_response()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, NeuronError> + Send + 'static,
+) -> Result<T, NeuronError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| NeuronError::Chain(format!("blocking task: {e}")))?
+}
+
+impl Gateway {
+    /// Reads the chain id, each subnet's task and the first rankings, and builds the
+    /// gateway for `key`.
+    pub async fn connect(
+        chain: Arc<dyn GatewayChain>,
+        key: SigningKey,
+        config: GatewayConfig,
+    ) -> Result<Arc<Self>, NeuronError> {
+        if config.netuids.is_empty() {
+            return Err(NeuronError::Chain("serve at least one netuid".into()));
+        }
+        if config.top_k == 0 {
+            return Err(NeuronError::Chain("--top-k must be at least 1".into()));
+        }
+        let c = Arc::clone(&chain);
+        let netuids = config.netuids.clone();
+        let (chain_id, height, tasks) = blocking(move || {
+            let tasks = netuids
+                .iter()
+                .map(|&n| Ok((n, c.task(n)?)))
+                .collect::<Result<Vec<_>, NeuronError>>()?;
+            Ok((c.chain_id()?, c.height()?, tasks))
+        })
+        .await?;
+        let mut subnets = BTreeMap::new();
+        for (netuid, task) in tasks {
+            let dendrite =
+                Dendrite::new(key.clone(), &chain_id, netuid).map_err(NeuronError::Http)?;
+            let served = Served {
+                task,
+                dendrite,
+                ranked: RwLock::new(vec![]),
+            };
+            subnets.insert(netuid, served);
+        }
+        let books = match &config.books {
+            Some(p) => Books::load(p).map_err(NeuronError::Chain)?,
+            None => Books::default(),
+        };
+        let gw = Arc::new(Gateway {
+            hotkey: Address::from_public_key(&key.verifying_key().to_bytes()),
+            config,
+            key,
+            chain_id,
+            chain,
+            subnets,
+            books: Mutex::new(books),
+            channels: Mutex::new(BTreeMap::new()),
+            height: AtomicU64::new(height),
+            everyone: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            stats: GatewayStats::default(),
+        });
+        gw.refresh_rankings().await;
+        Ok(gw)
+    }
+
+    /// The gateway hotkey.
+    pub fn hotkey(&self) -> Address {
+        self.hotkey
+    }
+
+    /// What `GET /v1/subnets` returns.
+    pub fn info(&self) -> GatewayInfo {
+        GatewayInfo {
+            chain_id: self.chain_id.clone(),
+            gateway: self.hotkey.to_string(),
+            price_rao: self.config.price.to_string(),
+            top_k: self.config.top_k as u32,
+            expiry_margin_blocks: self.config.expiry_margin,
+            subnets: self
+                .subnets
+                .iter()
+                .map(|(n, s)| SubnetEntry {
+                    netuid: *n,
+                    task: s.task.kind.name().into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The HTTP routes (`api::ROUTES`).
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/subnets/{netuid}/ask", post(ask_subnet))
+            .route("/v1/ask", post(ask_route))
+            .route("/v1/subnets", get(info))
+            .route("/v1/channels/{id}", get(channel_books))
+            .route("/openapi.json", get(openapi))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(Arc::clone(self))
+    }
+
+    /// Serves on `listener` until `shutdown`, following the chain and redeeming in the
+    /// background; then redeems every earned voucher once more.
+    pub async fn serve(
+        self: &Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let follower = tokio::spawn(Arc::clone(self).follow());
+        let served = axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        follower.abort();
+        self.redeem(true).await;
+        served
+    }
+
+    /// Binds `addr` and serves in the background until the runtime stops; the bound
+    /// address.
+    pub async fn spawn(
+        self: &Arc<Self>,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<std::net::SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let _ = me.serve(listener, std::future::pending()).await;
+        });
+        Ok(bound)
+    }
+
+    fn log(&self, line: impl FnOnce() -> String) {
+        if self.config.log {
+            println!("gateway: {}", line());
+        }
+    }
+
+    /// Polls the height; on a new block, refreshes the rankings and redeems what is due.
+    async fn follow(self: Arc<Self>) {
+        let mut last = self.height.load(Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(self.config.poll).await;
+            let c = Arc::clone(&self.chain);
+            let Ok(Ok(h)) = tokio::task::spawn_blocking(move || c.height()).await else {
+                continue;
+            };
+            self.height.store(h, Ordering::Relaxed);
+            if h != last {
+                last = h;
+                self.refresh_rankings().await;
+                self.redeem(false).await;
+            }
+        }
+    }
+
+    /// Re-ranks each subnet's miners from the metagraph and this hotkey's weights; keeps
+    /// the old ranking when the chain cannot be read.
+    async fn refresh_rankings(&self) {
+        for (&netuid, served) in &self.subnets {
+            let (c, me) = (Arc::clone(&self.chain), self.hotkey);
+            let fetched = blocking(move || Ok((c.metagraph(netuid)?, c.weights(netuid, &me)?)));
+            if let Ok((rows, weights)) = fetched.await
+                && let Ok(mut r) = served.ranked.write()
+            {
+                *r = rank::rank(&rows, &weights, &me);
+            }
+        }
+    }
+
+    /// Redeems the due vouchers (every unredeemed one when `all`).
+    async fn redeem(&self, all: bool) {
+        let height = self.height.load(Ordering::Relaxed);
+        let expiries: BTreeMap<u64, u64> = self
+            .channels
+            .lock()
+            .map(|m| m.iter().map(|(id, c)| (*id, c.expires_at)).collect())
+            .unwrap_or_default();
+        let due = match self.books.lock() {
+            Ok(b) if all => b.all_unredeemed(),
+            Ok(b) => b.due(
+                height,
+                self.config.redeem_every_blocks,
+                self.config.expiry_margin,
+                |id| expiries.get(&id).copied(),
+            ),
+            Err(_) => return,
+        };
+        for r in due {
+            let (c, key) = (Arc::clone(&self.chain), self.key.clone());
+            let (id, cumulative) = (r.channel, r.cumulative);
+            let sent = blocking(move || c.redeem(&key, id, cumulative, r.signature)).await;
+            match sent {
+                Ok(h) => {
+                    let before = self
+                        .books
+                        .lock()
+                        .ok()
+                        .and_then(|b| b.get(id))
+                        .map_or(0, |e| e.1);
+                    self.stats
+                        .redeemed
+                        .fetch_add(cumulative.saturating_sub(before), Ordering::Relaxed);
+                    if let Ok(mut b) = self.books.lock() {
+                        b.redeemed(id, cumulative);
+                    }
+                    self.log(|| {
+                        format!("redeemed channel {id} up to {cumulative} rao (block {h})")
+                    });
+                }
+                Err(e) => {
+                    self.stats.redeem_failures.fetch_add(1, Ordering::Relaxed);
+                    self.log(|| {
+                        format!("redeeming channel {id} up to {cumulative} rao failed: {e}")
+                    });
+                    // What the chain says settles it: redeemed already, or closed for good.
+                    let c = Arc::clone(&self.chain);
+                    if let Ok(Some(ch)) = blocking(move || c.channel(id)).await
+                        && let Ok(mut b) = self.books.lock()
+                    {
+                        b.redeemed(id, if ch.closed { u64::MAX } else { ch.redeemed });
+                    }
+                }
+            }
+        }
+        self.save();
+    }
+
+    fn save(&self) {
+        let Some(path) = &self.config.books else {
+            return;
+        };
+        if let Ok(b) = self.books.lock()
+            && let Err(e) = b.save(path)
+        {
+            eprintln!("gateway: saving the books: {e}");
+        }
+    }
+
+    /// The channel `id`, from the cache or the chain (cached only when it pays this
+    /// gateway: its deposit, key and expiry never change, and it can close only after the
+    /// expiry, from which its vouchers are refused anyway).
+    async fn channel(&self, id: u64) -> Result<Channel, ApiErr> {
+        if let Some(c) = self.channels.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(c);
+        }
+        let c = Arc::clone(&self.chain);
+        let fetched = blocking(move || c.channel(id)).await.map_err(|e| {
+            ApiErr::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chain_unavailable",
+                e.to_string(),
+            )
+        })?;
+        let Some(ch) = fetched else {
+            return Err(ApiErr::new(
+                StatusCode::NOT_FOUND,
+                "unknown_channel",
+                format!("no channel {id} on chain {}", self.chain_id),
+            ));
+        };
+        if ch.gateway == self.hotkey
+            && let Ok(mut m) = self.channels.lock()
+        {
+            m.insert(id, ch.clone());
+        }
+        Ok(ch)
+    }
+
+    /// Admits `voucher` for a request on `netuid`: the channel's terms, then the signature.
+    async fn admit(&self, netuid: u16, voucher: &VoucherWire) -> Result<Ticket, ApiErr> {
+        let (cumulative, signature) = voucher.parse().map_err(ApiErr::bad)?;
+        let ch = self.channel(voucher.channel).await?;
+        let terms = Terms {
+            me: self.hotkey,
+            netuid,
+            chain_id: &self.chain_id,
+            price: self.config.price,
+            height: self.height.load(Ordering::Relaxed),
+            margin: self.config.expiry_margin,
+        };
+        ledger::check_signature(&ch, voucher.channel, cumulative, &signature, &self.chain_id)?;
+        let mut books = self
+            .books
+            .lock()
+            .map_err(|_| ApiErr::new(StatusCode::SERVICE_UNAVAILABLE, "poisoned", "books"))?;
+        Ok(books.admit(voucher.channel, &ch, cumulative, signature, &terms)?)
+    }
+
+    fn settle(&self, t: &Ticket) {
+        let h = self.height.load(Ordering::Relaxed);
+        if let Ok(mut b) = self.books.lock() {
+            b.settle(t, h);
+        }
+        self.stats.charged.fetch_add(t.charge, Ordering::Relaxed);
+        self.save();
+    }
+
+    fn release(&self, t: &Ticket) {
+        if let Ok(mut b) = self.books.lock() {
+            b.release(t);
+        }
+    }
+
+    /// Asks the top-k miners of `netuid`; the chosen answer (not yet charged).
+    async fn query(&self, netuid: u16, served: &Served, input: &[u8]) -> Result<Answer, ApiErr> {
+        let targets: Vec<Target> = served
+            .ranked
+            .read()
+            .map(|r| r.iter().take(self.config.top_k).cloned().collect())
+            .unwrap_or_default();
+        if targets.is_empty() {
+            return Err(ApiErr::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_miners",
+                format!("no miner of netuid {netuid} serves an axon"),
+            ));
+        }
+        let timeout = Duration::from_millis(u64::from(served.task.challenge_timeout_ms));
+        let started = Instant::now();
+        let replies = served
+            .dendrite
+            .query_all(served.task.kind, input, &targets, timeout)
+            .await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let texts: Vec<Option<&str>> = replies.iter().map(|r| r.answer.as_deref().ok()).collect();
+        let Some(choice) = rank::choose(&texts) else {
+            let why: Vec<String> = replies
+                .iter()
+                .map(|r| {
+                    format!(
+                        "UID {}: {}",
+                        r.uid,
+                        r.answer.as_ref().err().map_or("", |e| e)
+                    )
+                })
+                .collect();
+            return Err(ApiErr::new(
+                StatusCode::BAD_GATEWAY,
+                "no_answer",
+                format!("no miner of netuid {netuid} answered ({})", why.join("; ")),
+            ));
+        };
+        let t = &targets[choice.index];
+        Ok(Answer {
+            netuid,
+            task: served.task.kind.name().into(),
+            answer: texts[choice.index].unwrap_or_default().to_string(),
+            miner: MinerRef {
+                uid: t.uid,
+                hotkey: t.hotkey.to_string(),
+            },
+            asked: targets.len() as u32,
+            answered: choice.answered,
+            agreed: choice.agreed,
+            latency_ms,
+            charged_rao: String::new(),
+            cumulative_rao: String::new(),
+            channel: 0,
+        })
+    }
+
+    fn served(&self, netuid: u16) -> Result<&Served, ApiErr> {
+        self.subnets.get(&netuid).ok_or_else(|| {
+            ApiErr::new(
+                StatusCode::NOT_FOUND,
+                "unknown_subnet",
+                format!(
+                    "this gateway serves netuids {:?}, not {netuid}",
+                    self.config.netuids
+                ),
+            )
+        })
+    }
+
+    /// One paid request to one subnet.
+    pub async fn ask(
+        &self,
+        netuid: u16,
+        input: &[u8],
+        voucher: &VoucherWire,
+    ) -> Result<Answer, ApiErr> {
+        let served = self.served(netuid)?;
+        check_input(served.task.kind, input)?;
+        let ticket = self.admit(netuid, voucher).await?;
+        self.answer_with(netuid, served, input, &ticket).await
+    }
+
+    /// Serves an admitted request: charged on an answer, released on a failure.
+    async fn answer_with(
+        &self,
+        netuid: u16,
+        served: &Served,
+        input: &[u8],
+        t: &Ticket,
+    ) -> Result<Answer, ApiErr> {
+        match self.query(netuid, served, input).await {
+            Ok(mut a) => {
+                self.settle(t);
+                a.charged_rao = t.charge.to_string();
+                a.cumulative_rao = t.cumulative.to_string();
+                a.channel = t.channel;
+                Ok(a)
+            }
+            Err(e) => {
+                self.release(t);
+                Err(e)
+            }
+        }
+    }
+
+    /// The subnet this gateway serves for `kind` (the lowest netuid).
+    fn expert(&self, kind: TaskKind) -> Result<u16, ApiErr> {
+        self.subnets
+            .iter()
+            .find(|(_, s)| s.task.kind == kind)
+            .map(|(n, _)| *n)
+            .ok_or_else(|| {
+                ApiErr::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_input",
+                    format!("this gateway serves no {} subnet", kind.name()),
+                )
+            })
+    }
+
+    /// A routed request: gate, admit every step's voucher, run the experts in order.
+    pub async fn ask_route(
+        &self,
+        input: &[u8],
+        vouchers: &[RouteVoucher],
+    ) -> Result<RouteAnswer, ApiErr> {
+        let kinds = taochain_tasks::route::route(input)
+            .map_err(|e| ApiErr::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_input", e))?;
+        let steps = kinds
+            .iter()
+            .map(|k| self.expert(*k))
+            .collect::<Result<Vec<u16>, _>>()?;
+        if vouchers.len() > MAX_ROUTE_VOUCHERS {
+            return Err(ApiErr::bad(format!(
+                "at most {MAX_ROUTE_VOUCHERS} vouchers"
+            )));
+        }
+        for v in vouchers {
+            if !steps.contains(&v.netuid) {
+                return Err(ApiErr::bad(format!(
+                    "a voucher for netuid {}, which is not on the route {steps:?}",
+                    v.netuid
+                )));
+            }
+        }
+        let mut tickets: Vec<Ticket> = vec![];
+        for &netuid in &steps {
+            let admitted = match vouchers.iter().find(|v| v.netuid == netuid) {
+                None => Err(ApiErr::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "voucher_missing",
+                    format!("the route {steps:?} needs a voucher for netuid {netuid}"),
+                )),
+                Some(v) => self.admit(netuid, &v.voucher).await,
+            };
+            match admitted {
+                Ok(t) => tickets.push(t),
+                Err(e) => {
+                    tickets.iter().for_each(|t| self.release(t));
+                    return Err(e);
+                }
+            }
+        }
+        self.run_route(input, &steps, &tickets).await
+    }
+
+    async fn run_route(
+        &self,
+        input: &[u8],
+        steps: &[u16],
+        tickets: &[Ticket],
+    ) -> Result<RouteAnswer, ApiErr> {
+        let started = Instant::now();
+        let mut route: Vec<Answer> = vec![];
+        let mut next = input.to_vec();
+        for (i, (&netuid, t)) in steps.iter().zip(tickets).enumerate() {
+            let served = self.served(netuid)?;
+            // An expert's answer with no words (an empty transcript) ends the route; the
+            // rest is not charged.
+            if i > 0 && check_input(served.task.kind, &next).is_err() {
+                tickets[i..].iter().for_each(|t| self.release(t));
+                break;
+            }
+            match self.answer_with(netuid, served, &next, t).await {
+                Ok(a) => {
+                    next = a.answer.clone().into_bytes();
+                    route.push(a);
+                }
+                Err(ApiErr(status, code, message)) => {
+                    tickets[i + 1..].iter().for_each(|t| self.release(t));
+                    let done: Vec<String> = route
+                        .iter()
+                        .map(|a| format!("{} answered `{}` (charged)", a.task, a.answer))
+                        .collect();
+                    return Err(ApiErr(
+                        status,
+                        code,
+                        format!(
+                            "step {} of the route: {message}; before it: {done:?}",
+                            i + 1
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(RouteAnswer {
+            answer: route.last().map(|a| a.answer.clone()).unwrap_or_default(),
+            route,
+            latency_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// `GET /v1/channels/{id}`.
+    async fn books_of(&self, id: u64) -> Result<ChannelBooks, ApiErr> {
+        let ch = self.channel(id).await?;
+        let (charged, redeemed) = self
+            .books
+            .lock()
+            .ok()
+            .and_then(|b| b.get(id))
+            .unwrap_or((ch.redeemed, ch.redeemed));
+        Ok(ChannelBooks {
+            channel: id,
+            charged_rao: charged.max(ch.redeemed).to_string(),
+            redeemed_rao: redeemed.max(ch.redeemed).to_string(),
+            deposit_rao: ch.deposit.to_string(),
+            expires_at: ch.expires_at,
+        })
+    }
+}
+
+/// The input is what `kind` takes (by the gating rule's detector) and within size.
+fn check_input(kind: TaskKind, input: &[u8]) -> Result<(), ApiErr> {
+    if input.len() > MAX_INPUT {
+        return Err(ApiErr::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the input is over {MAX_INPUT} bytes"),
+        ));
+    }
+    let unsupported = |why: String| {
+        ApiErr::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_input",
+            format!("{} takes {}: {why}", kind.name(), kind.input_type()),
+        )
+    };
+    match taochain_tasks::route::input_kind(input) {
+        Ok(k) if k == kind => Ok(()),
+        Ok(k) => Err(unsupported(format!("this input is for {}", k.name()))),
+        Err(e) => Err(unsupported(e)),
+    }
+}
+
+/// The request's input and its JSON fields, from a JSON or a multipart body.
+struct Incoming {
+    input: Vec<u8>,
+    fields: BTreeMap<String, String>,
+    json: Option<Vec<u8>>,
+}
+
+async fn read_body(req: Request) -> Result<Incoming, ApiErr> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let read = async move {
+        if !multipart {
+            let bytes = to_bytes(req.into_body(), MAX_BODY)
+                .await
+                .map_err(|_| too_large())?;
+            return Ok(Incoming {
+                input: vec![],
+                fields: BTreeMap::new(),
+                json: Some(bytes.to_vec()),
+            });
+        }
+        let mut form = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| ApiErr::bad(format!("multipart: {e}")))?;
+        let (mut input, mut fields) = (None, BTreeMap::new());
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| ApiErr::bad(format!("multipart: {e}")))?
+        {
+            let name = field.name().unwrap_or_default().to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| ApiErr::bad(format!("multipart field `{name}`: {e}")))?;
+            if name == "file" {
+                input = Some(bytes.to_vec());
+            } else if fields.len() < 8 {
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| ApiErr::bad(format!("field `{name}` is not UTF-8")))?;
+                fields.insert(name, text);
+            }
+        }
+        let input = input.ok_or_else(|| ApiErr::bad("multipart: no `file` part"))?;
+        Ok(Incoming {
+            input,
+            fields,
+            json: None,
+        })
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            ApiErr::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("body not received within {} s", BODY_TIMEOUT.as_secs()),
+            )
+        })?
+}
+
+fn too_large() -> ApiErr {
+    ApiErr::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the body is over {MAX_BODY} bytes"),
+    )
+}
+
+fn decode_input(b64: &str) -> Result<Vec<u8>, ApiErr> {
+    B64.decode(b64)
+        .map_err(|e| ApiErr::bad(format!("input is not base64: {e}")))
+}
+
+fn field<'a>(fields: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, ApiErr> {
+    fields
+        .get(name)
+        .map(|s| s.trim())
+        .ok_or_else(|| ApiErr::bad(format!("multipart: no `{name}` field")))
+}
+
+fn parse_ask(b: Incoming) -> Result<(Vec<u8>, VoucherWire), ApiErr> {
+    if let Some(json) = b.json {
+        let r: AskRequest = serde_json::from_slice(&json)
+            .map_err(|e| ApiErr::bad(format!("malformed request: {e}")))?;
+        return Ok((decode_input(&r.input)?, r.voucher));
+    }
+    let f = &b.fields;
+    let voucher = VoucherWire {
+        channel: field(f, "channel")?
+            .parse()
+            .map_err(|_| ApiErr::bad("field `channel` is not a channel id"))?,
+        cumulative_rao: field(f, "cumulative_rao")?.to_string(),
+        signature: field(f, "signature")?.to_string(),
+    };
+    Ok((b.input, voucher))
+}
+
+fn parse_route(b: Incoming) -> Result<(Vec<u8>, Vec<RouteVoucher>), ApiErr> {
+    if let Some(json) = b.json {
+        let r: RouteRequest = serde_json::from_slice(&json)
+            .map_err(|e| ApiErr::bad(format!("malformed request: {e}")))?;
+        return Ok((decode_input(&r.input)?, r.vouchers));
+    }
+    let vouchers = serde_json::from_str(field(&b.fields, "vouchers")?)
+        .map_err(|e| ApiErr::bad(format!("field `vouchers`: {e}")))?;
+    Ok((b.input, vouchers))
+}
+
+/// Counts, limits and logs a request; `run` does the work.
+async fn handle<T: serde::Serialize>(
+    gw: &Gateway,
+    what: String,
+    run: impl std::future::Future<Output = Result<T, ApiErr>>,
+) -> Response {
+    gw.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
+    let Ok(_slot) = Arc::clone(&gw.everyone).try_acquire_owned() else {
+        gw.stats.refused.fetch_add(1, Ordering::Relaxed);
+        return ApiErr::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!("{MAX_IN_FLIGHT} requests in flight"),
+        )
+        .into_response();
+    };
+    let result = run.await;
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(v) => {
+            gw.stats.answered.fetch_add(1, Ordering::Relaxed);
+            gw.log(|| format!("{what}: 200 in {ms} ms"));
+            axum::Json(v).into_response()
+        }
+        Err(e) => {
+            gw.stats.refused.fetch_add(1, Ordering::Relaxed);
+            gw.log(|| format!("{what}: {} {} in {ms} ms: {}", e.0.as_u16(), e.1, e.2));
+            e.into_response()
+        }
+    }
+}
+
+async fn ask_subnet(
+    State(gw): State<Arc<Gateway>>,
+    Path(netuid): Path<String>,
+    req: Request,
+) -> Response {
+    let what = format!("ask netuid {netuid}");
+    handle(&gw, what, async {
+        let netuid: u16 = netuid
+            .parse()
+            .map_err(|_| ApiErr::new(StatusCode::NOT_FOUND, "unknown_subnet", "bad netuid"))?;
+        gw.served(netuid)?;
+        let (input, voucher) = parse_ask(read_body(req).await?)?;
+        gw.ask(netuid, &input, &voucher).await
+    })
+    .await
+}
+
+async fn ask_route(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    handle(&gw, "ask (routed)".into(), async {
+        let (input, vouchers) = parse_route(read_body(req).await?)?;
+        gw.ask_route(&input, &vouchers).await
+    })
+    .await
+}
+
+async fn info(State(gw): State<Arc<Gateway>>) -> Response {
+    axum::Json(gw.info()).into_response()
+}
+
+async fn channel_books(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
+    match id.parse::<u64>() {
+        Err(_) => ApiErr::bad(format!("`{id}` is not a channel id")).into_response(),
+        Ok(id) => match gw.books_of(id).await {
+            Ok(b) => axum::Json(b).into_response(),
+            Err(e) => e.into_response(),
+        },
+    }
+}
+
+async fn openapi() -> Response {
+    axum::Json(api::openapi()).into_response()
+}

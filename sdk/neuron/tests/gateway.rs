@@ -1,0 +1,495 @@
+//! The gateway over real HTTP on loopback, in front of real axons (in-process models that
+//! count their calls) and an in-memory chain ([`Fixed`]): paid answers by JSON and
+//! multipart, agreement among the top 3, every refused voucher with its code and no model
+//! call, nothing charged for a failure, the routed mixture of experts, and redemption of
+//! exactly what was earned once vouchers are old enough.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signer, SigningKey};
+use taochain_arena_msg::{TaskKind, TaskSpec};
+use taochain_neuron::axon::{Axon, AxonConfig, Permits};
+use taochain_neuron::gateway::api::{RouteVoucher, VoucherWire};
+use taochain_neuron::gateway::client::{GatewayClient, GatewayError};
+use taochain_neuron::gateway::source::Fixed;
+use taochain_neuron::gateway::{Gateway, GatewayConfig};
+use taochain_neuron::model::Model;
+use taochain_primitives::Address;
+use taochain_primitives::axon::AxonInfo;
+use taochain_primitives::channel::{Channel, Voucher};
+use taochain_primitives::subnet::MetagraphRow;
+
+const CHAIN: &str = "tao-test";
+const PRICE: u64 = 1_000;
+const SPEECH: u16 = 1;
+const TEXT: u16 = 3;
+
+fn key(i: u8) -> SigningKey {
+    SigningKey::from_bytes(&[i; 32])
+}
+
+fn addr(k: &SigningKey) -> Address {
+    Address::from_public_key(&k.verifying_key().to_bytes())
+}
+
+fn gateway_key() -> SigningKey {
+    key(1)
+}
+
+fn user() -> SigningKey {
+    key(2)
+}
+
+/// A model answering `answer` (or failing on `None`), counting its calls.
+fn model(answer: Option<&'static str>, calls: &Arc<AtomicUsize>) -> Model {
+    let calls = Arc::clone(calls);
+    Model::Func(Arc::new(move |_: &[u8]| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        answer.map(str::to_string).ok_or_else(|| "broken".into())
+    }))
+}
+
+fn row(uid: u16, hotkey: Address, incentive: u16, endpoint: String) -> MetagraphRow {
+    MetagraphRow {
+        uid,
+        hotkey,
+        coldkey: Address::default(),
+        stake: 0,
+        permit: false,
+        active: true,
+        consensus: 0,
+        incentive,
+        dividends: 0,
+        trust: 0,
+        emission: 0,
+        last_update: 0,
+        registered_at: 0,
+        axon: Some(AxonInfo {
+            endpoint,
+            protocol: 1,
+            block: 1,
+        }),
+    }
+}
+
+fn channel(netuid: u16, deposit: u64, gateway: Address) -> Channel {
+    Channel {
+        user: addr(&user()),
+        user_key: user().verifying_key().to_bytes(),
+        gateway,
+        netuid,
+        subnet_registered_at: 1,
+        gateway_share_bps: 1000,
+        deposit,
+        redeemed: 0,
+        expires_at: 1_000,
+        closed: false,
+    }
+}
+
+fn voucher(id: u64, amount: u64, netuid: u16) -> VoucherWire {
+    let sig = user().sign(
+        &Voucher {
+            channel: id,
+            cumulative: amount,
+        }
+        .digest(CHAIN, netuid),
+    );
+    VoucherWire {
+        channel: id,
+        cumulative_rao: amount.to_string(),
+        signature: hex::encode(sig.to_bytes()),
+    }
+}
+
+struct Net {
+    chain: Arc<Fixed>,
+    client: GatewayClient,
+    url: String,
+    /// Model calls per subnet.
+    calls: BTreeMap<u16, Arc<AtomicUsize>>,
+}
+
+/// Three speech miners (two agree; UID 2 ranks first by incentive and says something else)
+/// and one text miner; channels 1 (speech), 2 (text), 3 (another gateway's), 4 (tiny).
+async fn net() -> Net {
+    let mut metagraphs = BTreeMap::new();
+    let mut calls = BTreeMap::new();
+    let permits = Arc::new(Permits::fixed([addr(&gateway_key())]));
+    for (netuid, kind, answers) in [
+        (
+            SPEECH,
+            TaskKind::SpeechToText,
+            vec![Some("the cat sat"), Some("The cat sat."), Some("a hat")],
+        ),
+        (TEXT, TaskKind::TextCorrection, vec![Some("the cat sat")]),
+    ] {
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut rows = vec![];
+        for (i, answer) in answers.into_iter().enumerate() {
+            let miner = key(10 + netuid as u8 * 10 + i as u8);
+            let ax = Axon::new(
+                AxonConfig::new(netuid, CHAIN, kind),
+                miner.clone(),
+                model(answer, &count),
+                Arc::clone(&permits),
+            );
+            let at = ax
+                .spawn("127.0.0.1:0".parse().expect("addr"))
+                .await
+                .expect("binds");
+            let incentive = [100, 50, 900][i % 3];
+            rows.push(row(
+                i as u16,
+                addr(&miner),
+                incentive,
+                format!("http://{at}"),
+            ));
+        }
+        metagraphs.insert(netuid, rows);
+        calls.insert(netuid, count);
+    }
+    let gw = addr(&gateway_key());
+    let channels = BTreeMap::from([
+        (1, channel(SPEECH, 100 * PRICE, gw)),
+        (2, channel(TEXT, 100 * PRICE, gw)),
+        (3, channel(SPEECH, 100 * PRICE, Address([9; 20]))),
+        (4, channel(TEXT, PRICE + PRICE / 2, gw)),
+    ]);
+    let chain = Arc::new(Fixed {
+        chain_id: CHAIN.into(),
+        height: 10.into(),
+        tasks: BTreeMap::from([
+            (
+                SPEECH,
+                TaskSpec::new(TaskKind::SpeechToText, 2_000, 500_000),
+            ),
+            (
+                TEXT,
+                TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
+            ),
+        ]),
+        channels: channels.into(),
+        metagraphs,
+        weights: BTreeMap::new(),
+        redemptions: Default::default(),
+    });
+    let mut config = GatewayConfig::new(vec![SPEECH, TEXT], PRICE);
+    config.redeem_every_blocks = 5;
+    config.poll = Duration::from_millis(20);
+    let g = Gateway::connect(chain.clone(), gateway_key(), config)
+        .await
+        .expect("connects");
+    let at = g
+        .spawn("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("binds");
+    let url = format!("http://{at}");
+    Net {
+        chain,
+        client: GatewayClient::new(&url, Duration::from_secs(10)).expect("client"),
+        url,
+        calls,
+    }
+}
+
+fn wav() -> Vec<u8> {
+    let mut w = b"RIFF\x24\0\0\0WAVEfmt ".to_vec();
+    w.resize(64, 0);
+    w
+}
+
+fn refused(r: Result<impl std::fmt::Debug, GatewayError>) -> (u16, String) {
+    match r {
+        Err(GatewayError::Refused { status, code, .. }) => (status, code),
+        other => unreachable!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_question_gets_the_agreed_answer_and_a_refused_voucher_reaches_no_model() {
+    let n = net().await;
+    let info = n.client.info().await.expect("info");
+    assert_eq!(info.chain_id, CHAIN);
+    assert_eq!(info.price_rao, PRICE.to_string());
+    assert_eq!(info.subnets.len(), 2);
+
+    let a = n
+        .client
+        .ask(SPEECH, &wav(), voucher(1, PRICE, SPEECH))
+        .await
+        .expect("answered");
+    // UID 2 ranks first (incentive 900) but says `a hat`; UIDs 0 and 1 agree.
+    assert_eq!((a.asked, a.answered, a.agreed), (3, 3, 2));
+    assert_eq!(a.answer, "the cat sat");
+    assert_eq!(a.miner.uid, 0, "the better-ranked of the two that agree");
+    assert_eq!(
+        (a.charged_rao.as_str(), a.cumulative_rao.as_str()),
+        ("1000", "1000")
+    );
+    let speech_calls = &n.calls[&SPEECH];
+    assert_eq!(speech_calls.load(Ordering::SeqCst), 3);
+
+    // Every refusal: its status and code; no model is called.
+    let cases: Vec<(VoucherWire, u16, &str)> = vec![
+        (voucher(1, PRICE, SPEECH), 402, "voucher_too_low"),
+        (voucher(1, PRICE + 1, SPEECH), 402, "voucher_too_low"),
+        (
+            voucher(1, 101 * PRICE, SPEECH),
+            402,
+            "voucher_above_deposit",
+        ),
+        (
+            VoucherWire {
+                cumulative_rao: (2 * PRICE).to_string(),
+                ..voucher(1, 3 * PRICE, SPEECH)
+            },
+            402,
+            "voucher_bad_signature",
+        ),
+        (voucher(1, 2 * PRICE, TEXT), 402, "voucher_bad_signature"),
+        (
+            VoucherWire {
+                channel: 1,
+                ..voucher(2, 2 * PRICE, SPEECH)
+            },
+            402,
+            "voucher_bad_signature",
+        ),
+        (voucher(3, PRICE, SPEECH), 402, "channel_wrong_gateway"),
+        (voucher(2, PRICE, TEXT), 402, "channel_wrong_subnet"),
+        (voucher(99, PRICE, SPEECH), 404, "unknown_channel"),
+    ];
+    for (v, status, code) in cases {
+        let r = n.client.ask(SPEECH, &wav(), v.clone()).await;
+        assert_eq!(refused(r), (status, code.to_string()), "{v:?}");
+    }
+    let r = n.client.ask(7, &wav(), voucher(1, 2 * PRICE, SPEECH)).await;
+    assert_eq!(refused(r), (404, "unknown_subnet".into()));
+    let r = n
+        .client
+        .ask(SPEECH, b"not audio", voucher(1, 2 * PRICE, SPEECH))
+        .await;
+    assert_eq!(refused(r), (415, "unsupported_input".into()));
+    assert_eq!(
+        speech_calls.load(Ordering::SeqCst),
+        3,
+        "a refused request reached a model"
+    );
+
+    // Raw bodies: malformed JSON, bad base64, and a multipart request that is answered.
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/subnets/{SPEECH}/ask", n.url);
+    for body in [
+        "{",
+        r#"{"input":"***","voucher":{"channel":1,"cumulative_rao":"2000","signature":"00"}}"#,
+    ] {
+        let r = http.post(&url).body(body).send().await.expect("sent");
+        assert_eq!(r.status().as_u16(), 400);
+    }
+    let v = voucher(1, 2 * PRICE, SPEECH);
+    let boundary = "XyZ";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("channel", v.channel.to_string()),
+        ("cumulative_rao", v.cumulative_rao.clone()),
+        ("signature", v.signature.clone()),
+    ] {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .bytes(),
+        );
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.wav\"\r\nContent-Type: audio/wav\r\n\r\n").bytes(),
+    );
+    body.extend(wav());
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let r = http
+        .post(&url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 200);
+    let a: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(a["cumulative_rao"], "2000", "{a}");
+
+    let doc: serde_json::Value = http
+        .get(format!("{}/openapi.json", n.url))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["paths"]["/v1/ask"]["post"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_request_is_not_charged_and_only_earned_vouchers_are_redeemed() {
+    let n = net().await;
+    // Channel 4 holds 1.5 prices: one request, then the next voucher is above the deposit.
+    let a = n
+        .client
+        .ask(TEXT, b"teh cat sat", voucher(4, PRICE, TEXT))
+        .await;
+    assert_eq!(a.expect("answered").cumulative_rao, PRICE.to_string());
+    let r = n
+        .client
+        .ask(TEXT, b"teh cat sat", voucher(4, 2 * PRICE, TEXT))
+        .await;
+    assert_eq!(refused(r), (402, "voucher_above_deposit".into()));
+
+    // The miners of a subnet all fail: 502, nothing charged, the same voucher works later.
+    let broken = net_with_broken_text().await;
+    let r = broken
+        .client
+        .ask(TEXT, b"teh cat", voucher(2, PRICE, TEXT))
+        .await;
+    assert_eq!(refused(r), (502, "no_answer".into()));
+    let books = broken.client.books(2).await.expect("books");
+    assert_eq!(books.charged_rao, "0");
+
+    // Speech channel 1: two answered (1000, 2000); redeemed once 5 blocks old.
+    for amount in [PRICE, 2 * PRICE] {
+        n.client
+            .ask(SPEECH, &wav(), voucher(1, amount, SPEECH))
+            .await
+            .expect("answered");
+    }
+    assert!(
+        n.chain.redemptions.lock().expect("lock").is_empty(),
+        "too early"
+    );
+    *n.chain.height.lock().expect("lock") = 20;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = n.chain.redemptions.lock().expect("lock").clone();
+        if r.len() == 2 {
+            assert!(
+                r.contains(&(1, 2 * PRICE)) && r.contains(&(4, PRICE)),
+                "{r:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "not redeemed: {r:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let books = n.client.books(1).await.expect("books");
+    assert_eq!(
+        (books.charged_rao.as_str(), books.redeemed_rao.as_str()),
+        ("2000", "2000")
+    );
+}
+
+/// Like [`net`], with a text miner that always fails.
+async fn net_with_broken_text() -> Net {
+    let count = Arc::new(AtomicUsize::new(0));
+    let miner = key(90);
+    let ax = Axon::new(
+        AxonConfig::new(TEXT, CHAIN, TaskKind::TextCorrection),
+        miner.clone(),
+        model(None, &count),
+        Arc::new(Permits::fixed([addr(&gateway_key())])),
+    );
+    let at = ax
+        .spawn("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("binds");
+    let gw = addr(&gateway_key());
+    let chain = Arc::new(Fixed {
+        chain_id: CHAIN.into(),
+        height: 10.into(),
+        tasks: BTreeMap::from([(
+            TEXT,
+            TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
+        )]),
+        channels: BTreeMap::from([(2, channel(TEXT, 100 * PRICE, gw))]).into(),
+        metagraphs: BTreeMap::from([(TEXT, vec![row(0, addr(&miner), 1, format!("http://{at}"))])]),
+        ..Fixed::default()
+    });
+    let g = Gateway::connect(
+        chain.clone(),
+        gateway_key(),
+        GatewayConfig::new(vec![TEXT], PRICE),
+    )
+    .await
+    .expect("connects");
+    let at = g
+        .spawn("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("binds");
+    let url = format!("http://{at}");
+    Net {
+        chain,
+        client: GatewayClient::new(&url, Duration::from_secs(10)).expect("client"),
+        url,
+        calls: BTreeMap::from([(TEXT, count)]),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_chains_speech_into_text_correction_and_charges_each_step() {
+    let n = net().await;
+    let route = vec![
+        RouteVoucher {
+            netuid: SPEECH,
+            voucher: voucher(1, PRICE, SPEECH),
+        },
+        RouteVoucher {
+            netuid: TEXT,
+            voucher: voucher(2, PRICE, TEXT),
+        },
+    ];
+    // A route that needs two vouchers and gets one: refused, nothing served or charged.
+    let r = n.client.route(&wav(), route[..1].to_vec()).await;
+    assert_eq!(refused(r), (402, "voucher_missing".into()));
+    assert_eq!(n.calls[&SPEECH].load(Ordering::SeqCst), 0);
+    assert_eq!(n.client.books(1).await.expect("books").charged_rao, "0");
+
+    let a = n.client.route(&wav(), route.clone()).await.expect("routed");
+    let steps: Vec<(&str, u16)> = a
+        .route
+        .iter()
+        .map(|s| (s.task.as_str(), s.netuid))
+        .collect();
+    assert_eq!(
+        steps,
+        [("speech-to-text", SPEECH), ("text-correction", TEXT)]
+    );
+    assert_eq!(a.answer, "the cat sat");
+    assert_eq!(n.calls[&TEXT].load(Ordering::SeqCst), 1);
+    for id in [1, 2] {
+        assert_eq!(n.client.books(id).await.expect("books").charged_rao, "1000");
+    }
+    // Text goes straight to text correction; a voucher for a subnet off the route is refused.
+    let text = vec![RouteVoucher {
+        netuid: TEXT,
+        voucher: voucher(2, 2 * PRICE, TEXT),
+    }];
+    let a = n
+        .client
+        .route(b"teh cat sat", text.clone())
+        .await
+        .expect("text");
+    assert_eq!(a.route.len(), 1);
+    let mut extra = text;
+    extra.push(RouteVoucher {
+        netuid: SPEECH,
+        voucher: voucher(1, 2 * PRICE, SPEECH),
+    });
+    let r = n.client.route(b"teh cat sat", extra).await;
+    assert_eq!(refused(r), (400, "bad_request".into()));
+    let r = n.client.route(&[0xff, 0x00, 0x12], route).await;
+    assert_eq!(refused(r), (415, "unsupported_input".into()));
+}
