@@ -19,17 +19,17 @@ use taochain_primitives::{Account, Address, Msg, RAO_PER_TAO};
 
 use crate::localnet::{assert_validators_agree, base_port, start, tao_json};
 
-fn get<T: borsh::BorshDeserialize>(c: &Client, path: &str, height: u64) -> Option<T> {
+pub(crate) fn get<T: borsh::BorshDeserialize>(c: &Client, path: &str, height: u64) -> Option<T> {
     let raw = c.query_raw(path, height).expect("query");
     (!raw.is_empty()).then(|| borsh::from_slice(&raw).expect("decodes"))
 }
 
-fn balance_at(c: &Client, a: &Address, h: u64) -> u64 {
+pub(crate) fn balance_at(c: &Client, a: &Address, h: u64) -> u64 {
     get::<Account>(c, &format!("/account/{a}"), h).map_or(0, |a| a.balance)
 }
 
 /// Child processes killed (SIGTERM, then waited) when the test ends, pass or fail.
-struct Procs(Vec<Child>);
+pub(crate) struct Procs(pub(crate) Vec<Child>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
@@ -45,44 +45,61 @@ impl Drop for Procs {
     }
 }
 
-struct Arena {
-    home: PathBuf,
-    node: String,
-    c: Client,
-    keys: Vec<SigningKey>,
-    procs: Procs,
-    next_port: u16,
+pub(crate) struct Arena {
+    pub(crate) home: PathBuf,
+    pub(crate) node: String,
+    pub(crate) c: Client,
+    pub(crate) keys: Vec<SigningKey>,
+    pub(crate) procs: Procs,
+    pub(crate) next_port: u16,
 }
 
 /// A subnet under test: its netuid, validators (dev index), miners (dev index, name).
-struct Subnet {
-    netuid: u16,
-    validators: Vec<usize>,
-    miners: Vec<(usize, &'static str)>,
+pub(crate) struct Subnet {
+    pub(crate) netuid: u16,
+    pub(crate) validators: Vec<usize>,
+    pub(crate) miners: Vec<(usize, &'static str)>,
 }
 
 impl Arena {
-    fn addr(&self, i: usize) -> Address {
+    /// The arena of a running localnet with `keys` dev accounts; axons and gateways listen
+    /// from port `next_port` up.
+    pub(crate) fn new(net: &crate::localnet::Running, keys: usize, next_port: u16) -> Arena {
+        let ks = Keystore::open(net.home.join("keys")).expect("keystore");
+        let keys = (0..keys)
+            .map(|i| ks.signing_key(&format!("dev{i}"), None).expect("dev key"))
+            .collect();
+        Arena {
+            home: net.home.clone(),
+            node: net.node.clone(),
+            c: Client::new(&net.node),
+            keys,
+            procs: Procs(vec![]),
+            next_port,
+        }
+    }
+
+    pub(crate) fn addr(&self, i: usize) -> Address {
         Address::from_public_key(&self.keys[i].verifying_key().to_bytes())
     }
 
-    fn tao(&self, args: &[&str]) -> Value {
+    pub(crate) fn tao(&self, args: &[&str]) -> Value {
         let mut all = vec!["--node", self.node.as_str()];
         all.extend(args);
         tao_json(&self.home, &all)
     }
 
-    fn send(&self, i: usize, msgs: Vec<Msg>) {
+    pub(crate) fn send(&self, i: usize, msgs: Vec<Msg>) {
         self.c
             .send(&self.keys[i], msgs, None)
             .expect("transaction succeeds");
     }
 
-    fn subnet(&self, netuid: u16) -> SubnetInfo {
+    pub(crate) fn subnet(&self, netuid: u16) -> SubnetInfo {
         get(&self.c, &format!("/subnet/{netuid}"), 0).expect("subnet")
     }
 
-    fn wait_epochs(&self, netuid: u16, n: usize) {
+    pub(crate) fn wait_epochs(&self, netuid: u16, n: usize) {
         let mut last = self.subnet(netuid).last_epoch;
         for _ in 0..n {
             let deadline = Instant::now() + Duration::from_secs(120);
@@ -94,13 +111,13 @@ impl Arena {
         }
     }
 
-    fn metagraph(&self, netuid: u16) -> Vec<Value> {
+    pub(crate) fn metagraph(&self, netuid: u16) -> Vec<Value> {
         let mg = self.tao(&["metagraph", &netuid.to_string()]);
         mg.as_array().expect("rows").clone()
     }
 
     /// A model script: counts its calls in `calls-{name}`, then runs `body` ($1: input).
-    fn model(&self, name: &str, body: &str) -> String {
+    pub(crate) fn model(&self, name: &str, body: &str) -> String {
         let path = self.home.join(format!("model-{name}.sh"));
         let calls = self.home.join(format!("calls-{name}"));
         let script = format!("#!/bin/sh\necho x >> '{}'\n{body}\n", calls.display());
@@ -114,13 +131,13 @@ impl Arena {
         path.to_string_lossy().into_owned()
     }
 
-    fn calls(&self, name: &str) -> usize {
+    pub(crate) fn calls(&self, name: &str) -> usize {
         std::fs::read_to_string(self.home.join(format!("calls-{name}")))
             .map_or(0, |s| s.lines().count())
     }
 
     /// `tao` as a background process logging to `log-{name}`.
-    fn spawn(&mut self, name: &str, args: &[&str]) {
+    pub(crate) fn spawn(&mut self, name: &str, args: &[&str]) {
         let log = std::fs::File::create(self.home.join(format!("log-{name}"))).expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_tao"))
             .arg("--tao-home")
@@ -135,13 +152,33 @@ impl Arena {
         self.procs.0.push(child);
     }
 
-    fn log(&self, name: &str) -> String {
+    pub(crate) fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.home.join(format!("log-{name}"))).unwrap_or_default()
     }
 
     /// Creates an arena subnet owned by dev `owner` through `tao subnet create --task`,
     /// registers validators (with stake) and miners, waits for the validators' permits.
-    fn create(&self, owner: usize, task: &str, timeout_ms: u32, s: &Subnet, extra: &[&str]) {
+    pub(crate) fn create(
+        &self,
+        owner: usize,
+        task: &str,
+        timeout_ms: u32,
+        s: &Subnet,
+        extra: &[&str],
+    ) {
+        self.register(owner, task, timeout_ms, s, extra);
+        self.await_permits(s);
+    }
+
+    /// [`Arena::create`] without waiting for the permits.
+    pub(crate) fn register(
+        &self,
+        owner: usize,
+        task: &str,
+        timeout_ms: u32,
+        s: &Subnet,
+        extra: &[&str],
+    ) {
         let validators = format!("max_allowed_validators={}", s.validators.len());
         let (who, timeout) = (format!("dev{owner}"), timeout_ms.to_string());
         let mut args = vec![
@@ -196,6 +233,10 @@ impl Arena {
                 }],
             );
         }
+    }
+
+    /// Waits until every validator of `s` holds a permit.
+    pub(crate) fn await_permits(&self, s: &Subnet) {
         // Stake is pending until the next epoch; permits come from the one after.
         self.wait_epochs(s.netuid, 2);
         let rows = self.metagraph(s.netuid);
@@ -209,7 +250,7 @@ impl Arena {
     }
 
     /// Starts `tao miner serve` for each miner with its model; waits for every axon.
-    fn serve(&mut self, s: &Subnet, models: &[String]) {
+    pub(crate) fn serve(&mut self, s: &Subnet, models: &[String]) {
         for (&(m, name), model) in s.miners.iter().zip(models) {
             let listen = format!("127.0.0.1:{}", self.next_port);
             self.next_port += 1;
@@ -247,7 +288,7 @@ impl Arena {
     }
 
     /// Runs `tao validator run --rounds` for each validator concurrently; waits for all.
-    fn validate(&mut self, s: &Subnet, rounds: u64) {
+    pub(crate) fn validate(&mut self, s: &Subnet, rounds: u64) {
         let first = self.procs.0.len();
         for &v in &s.validators {
             let (netuid, hotkey, r) = (s.netuid.to_string(), format!("dev{v}"), rounds.to_string());
@@ -284,7 +325,7 @@ impl Arena {
     }
 
     /// The incentive of each miner, in `s.miners` order.
-    fn incentives(&self, s: &Subnet) -> Vec<u64> {
+    pub(crate) fn incentives(&self, s: &Subnet) -> Vec<u64> {
         let rows = self.metagraph(s.netuid);
         s.miners
             .iter()
@@ -299,7 +340,7 @@ impl Arena {
 }
 
 /// The pot of `netuid`'s epoch in block `height`, from the block's `epoch` event.
-fn epoch_pot(c: &Client, netuid: u16, height: u64) -> u64 {
+pub(crate) fn epoch_pot(c: &Client, netuid: u16, height: u64) -> u64 {
     let r = c
         .rpc()
         .call(
@@ -326,7 +367,7 @@ fn epoch_pot(c: &Client, netuid: u16, height: u64) -> u64 {
     pot.unwrap_or_else(|| unreachable!("no epoch of netuid {netuid} in block {height}: {r}"))
 }
 
-fn tao_bin() -> String {
+pub(crate) fn tao_bin() -> String {
     env!("CARGO_BIN_EXE_tao").to_string()
 }
 
@@ -387,18 +428,7 @@ fn bad_requests_are_refused_without_a_model_call(
 #[test]
 fn miners_serve_real_models_validators_score_them_and_yuma_pays_the_best() {
     let net = start(4, &["--dev-accounts", "16"]);
-    let ks = Keystore::open(net.home.join("keys")).expect("keystore");
-    let keys = (0..16)
-        .map(|i| ks.signing_key(&format!("dev{i}"), None).expect("dev key"))
-        .collect();
-    let mut a = Arena {
-        home: net.home.clone(),
-        node: net.node.clone(),
-        c: Client::new(&net.node),
-        keys,
-        procs: Procs(vec![]),
-        next_port: base_port(4) + 40,
-    };
+    let mut a = Arena::new(&net, 16, base_port(4) + 40);
     let tao = tao_bin();
 
     // Speech-to-text: 3 validators (100/200/300 TAO), 4 miners of different quality.

@@ -7,5 +7,6 @@ mod contracts;
 mod economy;
 mod localnet;
 mod market;
+mod payments;
 mod storm;
 mod work;
