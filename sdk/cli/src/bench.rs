@@ -57,6 +57,19 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         challenges: usize,
     },
+    /// The gateway (offline): vouchers checked per second on one core, and a paid
+    /// question's latency with the task's reference model, one miner vs the top 3.
+    Gateway {
+        /// speech-to-text, image-to-text or text-correction.
+        #[arg(long, default_value = "speech-to-text")]
+        task: String,
+        /// Questions per configuration (p50 and p99 are printed).
+        #[arg(long, default_value_t = 10)]
+        questions: usize,
+        /// Vouchers for the one-core rate.
+        #[arg(long, default_value_t = 20_000)]
+        vouchers: u64,
+    },
     /// Offered transfer load against the localnet (or --node).
     Load {
         /// Transactions per second offered, in total.
@@ -104,6 +117,11 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             rounds,
             challenges,
         } => crate::arena::bench(ctx, axons, rounds, challenges),
+        BenchCmd::Gateway {
+            task,
+            questions,
+            vouchers,
+        } => crate::gateway::bench(ctx, &task, questions, vouchers),
         BenchCmd::Epoch { runs } => crate::yuma::bench(ctx, runs),
         BenchCmd::Verify { n } => crate::work::bench_verify(ctx, n),
     }

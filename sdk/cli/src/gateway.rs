@@ -93,3 +93,62 @@ pub fn run(ctx: &Ctx, cmd: GatewayCmd) -> anyhow::Result<()> {
         anyhow::Ok(())
     })
 }
+
+fn percentile(sorted: &[std::time::Duration], p: usize) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = (sorted.len() * p).div_ceil(100).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// Runs `tao bench gateway`.
+pub fn bench(ctx: &Ctx, task: &str, questions: usize, vouchers: u64) -> anyhow::Result<()> {
+    use taochain_neuron::gateway::bench;
+    let kind = crate::arena::task_kind(task)?;
+    let bar = crate::output::spinner(ctx.output, "vouchers on one core");
+    let (verify, admit) = bench::vouchers_per_second(vouchers);
+    let exe = std::env::current_exe()?;
+    let model = taochain_neuron::model::Model::Exe {
+        program: exe,
+        args: vec![
+            "model".into(),
+            "run".into(),
+            "--task".into(),
+            kind.name().into(),
+        ],
+    };
+    let rt = crate::arena::runtime()?;
+    let mut rows = vec![];
+    for k in [1, 3] {
+        bar.set_message(format!("{questions} {} questions, top {k}", kind.name()));
+        let mut lat = rt
+            .block_on(bench::question_latencies(kind, model.clone(), questions, k))
+            .map_err(anyhow::Error::msg)?;
+        lat.sort();
+        rows.push((k, percentile(&lat, 50), percentile(&lat, 99)));
+    }
+    bar.finish_and_clear();
+    let value = serde_json::json!({
+        "vouchers_verified_per_s": verify, "vouchers_admitted_per_s": admit,
+        "task": kind.name(), "questions": questions,
+        "latency": rows.iter().map(|(k, p50, p99)| serde_json::json!({"top_k": k, "p50_ms": p50, "p99_ms": p99})).collect::<Vec<_>>(),
+    });
+    crate::output::emit(ctx.output, &value, || {
+        let mut lines = vec![format!(
+            "vouchers on one core: {verify:.0} signature checks/s, {admit:.0} admissions/s (signature + books)"
+        )];
+        for (k, p50, p99) in &rows {
+            let how = if *k == 1 {
+                "direct to one miner"
+            } else {
+                "top 3 with agreement"
+            };
+            lines.push(format!(
+                "{} through the gateway, {how}: p50 {p50:.0} ms, p99 {p99:.0} ms ({questions} questions)",
+                kind.name()
+            ));
+        }
+        lines.join("\n")
+    })
+}

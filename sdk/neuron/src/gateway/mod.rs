@@ -11,6 +11,7 @@
 //! before a channel expires, and once more when it stops.
 
 pub mod api;
+pub mod bench;
 pub mod client;
 pub mod ledger;
 pub mod rank;
