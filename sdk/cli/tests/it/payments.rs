@@ -509,6 +509,16 @@ fn users_pay_gateways_per_question_and_the_usage_reaches_pots_and_miners() {
         "{neuron:?} vs {expected}"
     );
 
+    let rows = a.metagraph(1);
+    let validator = rows
+        .iter()
+        .find(|r| r["hotkey"] == a.addr(GATEWAY).to_string())
+        .expect("validator row");
+    assert!(
+        validator["dividends"].as_u64() > Some(0),
+        "the validator's 41%: {validator}"
+    );
+
     refused_redemptions(&a, speech_channel, ids[1].1);
 
     // Close before the expiry: refused. A short channel: one question, redeemed by the

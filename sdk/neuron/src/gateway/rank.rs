@@ -49,18 +49,16 @@ pub struct Choice {
     pub answered: u32,
 }
 
-/// Chooses the answer: the largest group of at least two equal (normalised, non-empty)
-/// answers, ties to the group with the better-ranked member; else the best-ranked
-/// non-empty answer; else the best-ranked answer. `None` when nobody answered.
+/// Chooses the answer: the largest group of at least two equal (normalised) answers, ties
+/// to the group with the better-ranked member; else the best-ranked non-empty answer; else
+/// the best-ranked answer. `None` when nobody answered. Two empty answers agree: miners
+/// the validator ranks well saying "nothing here" outweigh one saying something else.
 pub fn choose(replies: &[Option<&str>]) -> Option<Choice> {
     let answered = replies.iter().flatten().count() as u32;
     let mut groups: BTreeMap<Vec<String>, (usize, u32)> = BTreeMap::new();
     for (i, r) in replies.iter().enumerate() {
         let Some(text) = r else { continue };
         let key = taochain_tasks::normalize(text);
-        if key.is_empty() {
-            continue;
-        }
         let g = groups.entry(key).or_insert((i, 0));
         g.1 += 1;
     }
@@ -145,8 +143,9 @@ mod tests {
         );
         assert_eq!(c(&[Some("x"), Some("y"), Some("z")]), Some((0, 1, 3)));
         assert_eq!(c(&[None, Some("y"), Some("z")]), Some((1, 1, 2)));
-        // Two empty answers are not agreement; a real answer beats an empty one.
-        assert_eq!(c(&[Some(""), Some("..."), Some("hi")]), Some((2, 1, 3)));
+        // Two empty answers agree; with no agreement a real answer beats an empty one.
+        assert_eq!(c(&[Some(""), Some("..."), Some("hi")]), Some((0, 2, 3)));
+        assert_eq!(c(&[Some(""), Some("hi"), Some("ho")]), Some((1, 1, 3)));
         assert_eq!(c(&[Some(""), None]), Some((0, 1, 1)));
         assert_eq!(c(&[None, None]), None);
         // Ties between groups go to the better-ranked one.
