@@ -88,6 +88,9 @@ pub fn run(ctx: &Ctx, cmd: GatewayCmd) -> anyhow::Result<()> {
             subnets.join(", "),
             format_tao(price)
         );
+        for w in gw.warnings().await {
+            eprintln!("gateway: warning: {w}");
+        }
         gw.serve(listener, crate::arena::shutdown_signal()).await?;
         println!("gateway: stopped; {}", gw.stats.summary());
         anyhow::Ok(())

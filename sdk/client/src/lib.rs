@@ -24,6 +24,7 @@ pub mod light;
 pub mod proof;
 pub mod rpc;
 pub mod trust;
+pub mod views;
 
 pub use client::{Client, Committed, Gas, Simulated, Status, VerifiedValue};
 pub use error::ClientError;

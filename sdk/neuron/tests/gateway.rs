@@ -351,7 +351,7 @@ async fn a_failed_request_is_not_charged_and_only_earned_vouchers_are_redeemed()
     assert_eq!(refused(r), (402, "voucher_above_deposit".into()));
 
     // The miners of a subnet all fail: 502, nothing charged, the same voucher works later.
-    let broken = net_with_broken_text().await;
+    let broken = text_net(|c| model(None, c)).await;
     let r = broken
         .client
         .ask(TEXT, b"teh cat", voucher(2, PRICE, TEXT))
@@ -392,14 +392,14 @@ async fn a_failed_request_is_not_charged_and_only_earned_vouchers_are_redeemed()
     );
 }
 
-/// Like [`net`], with a text miner that always fails.
-async fn net_with_broken_text() -> Net {
+/// A gateway for one text miner answering with `model` (given its call counter).
+async fn text_net(make: impl FnOnce(&Arc<AtomicUsize>) -> Model) -> Net {
     let count = Arc::new(AtomicUsize::new(0));
     let miner = key(90);
     let ax = Axon::new(
         AxonConfig::new(TEXT, CHAIN, TaskKind::TextCorrection),
         miner.clone(),
-        model(None, &count),
+        make(&count),
         Arc::new(Permits::fixed([addr(&gateway_key())])),
     );
     let at = ax
@@ -492,4 +492,33 @@ async fn the_router_chains_speech_into_text_correction_and_charges_each_step() {
     assert_eq!(refused(r), (400, "bad_request".into()));
     let r = n.client.route(&[0xff, 0x00, 0x12], route).await;
     assert_eq!(refused(r), (415, "unsupported_input".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_leaves_its_request_settled_and_the_channel_free() {
+    let n = text_net(|c| {
+        let c = Arc::clone(c);
+        Model::Func(Arc::new(move |_: &[u8]| {
+            c.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(800));
+            Ok("the cat sat".into())
+        }))
+    })
+    .await;
+    let impatient = GatewayClient::new(&n.url, Duration::from_millis(100)).expect("client");
+    let r = impatient
+        .ask(TEXT, b"teh cat", voucher(2, PRICE, TEXT))
+        .await;
+    assert!(matches!(r, Err(GatewayError::Transport(_))), "{r:?}");
+    // The request finishes without its client: answered, so charged, and the channel free.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while n.client.books(2).await.expect("books").charged_rao != PRICE.to_string() {
+        assert!(Instant::now() < deadline, "never settled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a = n
+        .client
+        .ask(TEXT, b"teh cat", voucher(2, 2 * PRICE, TEXT))
+        .await;
+    assert_eq!(a.expect("not busy").cumulative_rao, (2 * PRICE).to_string());
 }

@@ -76,17 +76,20 @@ impl Session<'_> {
     ) -> anyhow::Result<(u64, Channel)> {
         let chain = self.info.chain_id.clone();
         let height = self.ctx.client().status()?.height;
+        let margin = self.info.expiry_margin_blocks;
         let usable = |c: &Channel| {
             !c.closed
+                && c.user == self.user
                 && c.gateway == self.gateway
                 && c.netuid == netuid
-                && height + self.info.expiry_margin_blocks + 1 < c.expires_at
+                && height.saturating_add(margin).saturating_add(1) < c.expires_at
         };
         if let Some(id) = given {
             let c = channel(self.ctx, id)?;
             anyhow::ensure!(
                 usable(&c),
-                "channel {id} does not pay gateway {} on netuid {netuid}, is closed, or expires at block {} (now {height})",
+                "channel {id} is not {}'s to gateway {} on netuid {netuid}, is closed, or expires at block {} (now {height})",
+                self.user,
                 self.gateway,
                 c.expires_at
             );
@@ -95,14 +98,20 @@ impl Session<'_> {
         if let Some(id) = self
             .wallet
             .channel(&chain, &self.user, &self.gateway, netuid)
+            && let Ok(c) = channel(self.ctx, id)
         {
-            let c = channel(self.ctx, id)?;
             let spent = self.wallet.signed(&chain, id).max(c.redeemed);
             if usable(&c) && spent.saturating_add(self.price) <= c.deposit {
                 return Ok((id, c));
             }
         }
         let deposit = amount(&a.deposit)?;
+        anyhow::ensure!(
+            deposit >= self.price,
+            "--deposit {} does not pay for one request at the gateway's price {}",
+            format_tao(deposit),
+            format_tao(self.price)
+        );
         let bar = spinner(self.ctx.output, "opening a channel to the gateway");
         let sent = self.ctx.client().send(
             &self.key,
@@ -141,13 +150,8 @@ impl Session<'_> {
             .charged_rao
             .parse()
             .context("the gateway's charged amount")?;
-        let base = next_base(
-            self.wallet.signed(&chain, id),
-            c.redeemed,
-            charged,
-            self.price,
-        )
-        .map_err(anyhow::Error::msg)?;
+        let issued = self.wallet.signed(&chain, id);
+        let base = next_base(issued, c.redeemed, charged).map_err(anyhow::Error::msg)?;
         let cumulative = base
             .checked_add(self.price)
             .filter(|&v| v <= c.deposit)
@@ -161,6 +165,9 @@ impl Session<'_> {
             }
             .digest(&chain, c.netuid),
         );
+        // Recorded before it leaves: the gateway may redeem any voucher it was sent.
+        self.wallet.set_signed(&chain, id, cumulative);
+        self.wallet.save()?;
         Ok((
             VoucherWire {
                 channel: id,
@@ -244,12 +251,11 @@ pub fn run(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
         books: client.clone(),
         rt: &rt,
     };
-    let (mut vouchers, mut signed) = (vec![], vec![]);
+    let mut vouchers = vec![];
     for &netuid in &netuids {
         let (id, c) = s.channel_for(netuid, a.channel, &a)?;
-        let (v, cumulative) = s.voucher(id, &c)?;
+        let (v, _) = s.voucher(id, &c)?;
         vouchers.push(RouteVoucher { netuid, voucher: v });
-        signed.push((id, cumulative));
     }
     let bar = spinner(ctx.output, "asking the gateway");
     let result = if a.route.is_some() {
@@ -262,14 +268,6 @@ pub fn run(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
     };
     bar.finish_and_clear();
     let (answer, route, latency_ms) = result?;
-    // Recorded once answered: a failed request charged nothing, and its voucher is signed
-    // again for the same amount next time.
-    for (step, signed) in route.iter().zip(&signed) {
-        if step.cumulative_rao.parse::<u64>().ok() == Some(signed.1) {
-            s.wallet.set_signed(&s.info.chain_id, signed.0, signed.1);
-        }
-    }
-    s.wallet.save()?;
     let value = json!({"answer": answer, "latency_ms": latency_ms, "route": route});
     emit(ctx.output, &value, || {
         let mut lines = vec![answer.clone()];

@@ -1,8 +1,8 @@
 //! The user's side of payment channels, kept in `{tao home}/wallet.json`: which channel
 //! pays which gateway on which subnet, and the highest cumulative amount this home has
-//! signed on each. The next voucher is computed from it, so a gateway can never make the
-//! user sign for more than was asked of it, except for one request whose answer was lost
-//! ([`next_base`]).
+//! signed on each, recorded before a voucher leaves. The next voucher is computed from it
+//! ([`next_base`]), so a gateway can never make the user pay for more requests than it
+//! answered.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,21 +87,19 @@ impl Wallet {
     }
 }
 
-/// What the next voucher on a channel adds the price to: the most this wallet signed or
-/// the chain redeemed; the gateway's claim `charged` is believed only when it is at most
-/// one price above that (one request answered whose answer never arrived). `Err` when the
-/// gateway claims more.
-pub fn next_base(signed: u64, redeemed: u64, charged: u64, price: u64) -> Result<u64, String> {
-    let base = signed.max(redeemed);
-    if charged <= base {
-        return Ok(base);
+/// What the next voucher on a channel adds the price to. `issued` is the most this wallet
+/// ever signed on it (recorded before each voucher is sent), `redeemed` what the chain
+/// redeemed, `charged` what the gateway says it charged. A gateway holds no voucher above
+/// `issued`, so a claim above it is a lie (`Err`); below it, the last request was not
+/// answered and its amount is signed again, so a failed request costs nothing and a
+/// gateway gains nothing by misreporting.
+pub fn next_base(issued: u64, redeemed: u64, charged: u64) -> Result<u64, String> {
+    if charged > issued.max(redeemed) {
+        return Err(format!(
+            "the gateway claims {charged} rao charged; this wallet never signed more than {issued} rao"
+        ));
     }
-    if charged - base <= price {
-        return Ok(charged);
-    }
-    Err(format!(
-        "the gateway claims {charged} rao charged; this wallet signed {signed} rao and {redeemed} rao were redeemed"
-    ))
+    Ok(charged.max(redeemed))
 }
 
 #[cfg(test)]
@@ -109,15 +107,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_gateway_is_believed_for_one_lost_answer_only() {
-        assert_eq!(next_base(100, 0, 0, 10), Ok(100));
+    fn a_gateway_is_believed_only_up_to_what_was_signed() {
         assert_eq!(
-            next_base(100, 120, 0, 10),
-            Ok(120),
-            "the chain redeemed more"
+            next_base(100, 0, 100),
+            Ok(100),
+            "the last request was answered"
         );
-        assert_eq!(next_base(100, 0, 110, 10), Ok(110), "one answer lost");
-        assert!(next_base(100, 0, 111, 10).is_err(), "overclaiming");
+        assert_eq!(next_base(100, 0, 90), Ok(90), "it was not: sign 100 again");
+        assert_eq!(next_base(100, 120, 90), Ok(120), "the chain redeemed more");
+        assert!(next_base(100, 0, 101).is_err(), "overclaiming");
+        assert!(next_base(0, 0, 1).is_err());
     }
 
     #[test]

@@ -1,34 +1,12 @@
 //! `tao metagraph N`: a subnet's (or root's) metagraph as a table.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use taochain_client::views::metagraph_json;
 use taochain_primitives::subnet::MetagraphRow;
 
 use super::{fraction, get, tao};
 use crate::Ctx;
 use crate::output::{emit, table};
-
-fn metagraph_json(r: &MetagraphRow) -> Value {
-    json!({
-        "uid": r.uid,
-        "hotkey": r.hotkey.to_string(),
-        "coldkey": r.coldkey.to_string(),
-        "stake_rao": r.stake.to_string(),
-        "permit": r.permit,
-        "active": r.active,
-        "consensus": r.consensus,
-        "incentive": r.incentive,
-        "dividends": r.dividends,
-        "trust": r.trust,
-        "emission_rao": r.emission.to_string(),
-        "last_update": r.last_update,
-        "registered_at": r.registered_at,
-        "axon": r.axon.as_ref().map(|a| json!({
-            "endpoint": a.endpoint,
-            "protocol": a.protocol,
-            "block": a.block,
-        })),
-    })
-}
 
 /// Runs `tao metagraph NETUID`.
 pub fn run_metagraph(ctx: &Ctx, netuid: u16) -> anyhow::Result<()> {

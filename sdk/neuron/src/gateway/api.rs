@@ -183,17 +183,21 @@ pub const ROUTES: [(&str, &str); 5] = [
     ("get", "/openapi.json"),
 ];
 
-fn error_codes() -> Value {
-    json!({
-        "400": "bad_request: malformed JSON, multipart, base64 or voucher fields",
-        "402": "voucher_*/channel_*: the voucher does not pay for this request (code says why)",
-        "404": "unknown_subnet or unknown_channel",
-        "409": "channel_busy: the channel has a request in flight (one at a time per channel)",
-        "413": "too_large: the body is over the limit",
-        "415": "unsupported_input: the input is not what the subnet's task takes, or no route takes it",
-        "502": "no_answer: no miner answered (nothing is charged)",
-        "503": "no_miners: no miner of the subnet serves an axon"
-    })
+/// Every error status and code the gateway answers with.
+pub const ERROR_CODES: &str = "400 bad_request (malformed JSON, multipart, base64 or voucher fields; a voucher off the route); \
+402 voucher_bad_signature, voucher_too_low, voucher_above_deposit, voucher_missing, channel_wrong_gateway, channel_wrong_subnet, channel_closed, channel_expiring; \
+404 unknown_subnet, unknown_channel; 408 body_timeout; 409 channel_busy (one request at a time per channel); \
+413 too_large (body over 768 KiB or input over 512 KiB); 415 unsupported_input; \
+502 no_answer (no miner answered: that request is not charged; on a route the steps before it were answered and are charged); \
+503 no_miners, busy, chain_unavailable";
+
+fn error_response() -> Value {
+    json!({"description": ERROR_CODES, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"200": {"description": description, "content": {"application/json": {"schema": schema}}},
+           "default": error_response()})
 }
 
 /// The OpenAPI 3.0 description of the gateway.
@@ -209,12 +213,13 @@ pub fn openapi() -> Value {
         "asked": {"type": "integer"}, "answered": {"type": "integer"}, "agreed": {"type": "integer"},
         "latency_ms": {"type": "integer"}, "charged_rao": {"type": "string"},
         "cumulative_rao": {"type": "string"}, "channel": {"type": "integer"}}});
-    let errors = error_codes();
+    let error = json!({"type": "object", "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}}}}});
     json!({
         "openapi": "3.0.3",
         "info": {"title": "taochain gateway", "version": "1",
                  "description": "Pay per request, through a payment channel, for a subnet's AI. Each request carries a voucher; the gateway asks the top-k miners by its validator's scores and returns the answer most of them agree on (else the top-ranked one's). Errors are {\"error\": {\"code\", \"message\"}}."},
-        "components": {"schemas": {"Voucher": voucher, "Answer": answer}},
+        "components": {"schemas": {"Voucher": voucher, "Answer": answer, "Error": error}},
         "paths": {
             "/v1/subnets/{netuid}/ask": {"post": {
                 "summary": "Ask one subnet",
@@ -225,8 +230,7 @@ pub fn openapi() -> Value {
                     "multipart/form-data": {"schema": {"type": "object", "properties": {
                         "file": {"type": "string", "format": "binary"}, "channel": {"type": "integer"},
                         "cumulative_rao": {"type": "string"}, "signature": {"type": "string"}}}}}},
-                "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}}}},
-                              "4xx/5xx": errors.clone()}}},
+                "responses": ok("the answer, who gave it and what it cost", json!({"$ref": "#/components/schemas/Answer"}))}},
             "/v1/ask": {"post": {
                 "summary": "Ask the mixture of experts: audio -> speech-to-text -> text-correction, image -> image-to-text -> text-correction, text -> text-correction",
                 "requestBody": {"content": {
@@ -236,14 +240,21 @@ pub fn openapi() -> Value {
                             {"type": "object", "required": ["netuid"], "properties": {"netuid": {"type": "integer"}}}]}}}}},
                     "multipart/form-data": {"schema": {"type": "object", "properties": {
                         "file": {"type": "string", "format": "binary"}, "vouchers": {"type": "string", "description": "the JSON array"}}}}}},
-                "responses": {"200": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                "responses": ok("the last expert's answer and each step's", json!({"type": "object", "properties": {
                     "answer": {"type": "string"}, "latency_ms": {"type": "integer"},
-                    "route": {"type": "array", "items": {"$ref": "#/components/schemas/Answer"}}}}}}},
-                              "4xx/5xx": errors}}},
-            "/v1/subnets": {"get": {"summary": "The chain, the gateway hotkey, the price and the subnets served"}},
+                    "route": {"type": "array", "items": {"$ref": "#/components/schemas/Answer"}}}}))}},
+            "/v1/subnets": {"get": {"summary": "The chain, the gateway hotkey, the price and the subnets served",
+                "responses": ok("what this gateway serves", json!({"type": "object", "properties": {
+                    "chain_id": {"type": "string"}, "gateway": {"type": "string"}, "price_rao": {"type": "string"},
+                    "top_k": {"type": "integer"}, "expiry_margin_blocks": {"type": "integer"},
+                    "subnets": {"type": "array", "items": {"type": "object", "properties": {
+                        "netuid": {"type": "integer"}, "task": {"type": "string"}}}}}}))}},
             "/v1/channels/{id}": {"get": {"summary": "The gateway's books for a channel: charged, redeemed, deposit, expiry",
-                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]}},
-            "/openapi.json": {"get": {"summary": "This description"}}
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": ok("the books", json!({"type": "object", "properties": {
+                    "channel": {"type": "integer"}, "charged_rao": {"type": "string"}, "redeemed_rao": {"type": "string"},
+                    "deposit_rao": {"type": "string"}, "expires_at": {"type": "integer"}}}))}},
+            "/openapi.json": {"get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3.0.3"}}}}
         }
     })
 }
@@ -273,6 +284,12 @@ mod tests {
         documented.sort();
         served.sort();
         assert_eq!(documented, served);
+        // Every operation has a 200 with a description (OpenAPI requires one).
+        for ops in paths.values() {
+            for op in ops.as_object().expect("ops").values() {
+                assert!(op["responses"]["200"]["description"].is_string(), "{op}");
+            }
+        }
     }
 
     #[test]

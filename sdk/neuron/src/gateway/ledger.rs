@@ -67,6 +67,12 @@ struct Entry {
     redeemed: u64,
     /// Height of the first earning not yet redeemed.
     since: u64,
+    /// The channel's expiry (kept so a restarted gateway still redeems before it).
+    #[serde(default)]
+    expires_at: u64,
+    /// The channel closed before what was earned could be redeemed: nothing more to do.
+    #[serde(default)]
+    closed: bool,
     /// A request is in flight.
     #[serde(skip)]
     busy: bool,
@@ -209,6 +215,7 @@ impl Books {
             ));
         }
         let e = self.entries.entry(id).or_default();
+        e.expires_at = channel.expires_at;
         // A restarted gateway with lost books still knows what it redeemed.
         e.redeemed = e.redeemed.max(channel.redeemed);
         e.charged = e.charged.max(channel.redeemed);
@@ -259,36 +266,35 @@ impl Books {
         }
     }
 
-    /// The vouchers to redeem at `height`: earned and unredeemed, and either `every` blocks
-    /// old or on a channel expiring within `margin` blocks (`expiry` gives a channel's).
-    pub fn due(
-        &self,
-        height: u64,
-        every: u64,
-        margin: u64,
-        expiry: impl Fn(u64) -> Option<u64>,
-    ) -> Vec<Redemption> {
-        self.entries
+    /// The vouchers to redeem at `height`: earned and unredeemed on an open channel, and
+    /// either `every` blocks old or on a channel expiring within `margin` blocks; those
+    /// nearest their expiry first.
+    pub fn due(&self, height: u64, every: u64, margin: u64) -> Vec<Redemption> {
+        let mut due: Vec<(u64, Redemption)> = self
+            .entries
             .iter()
-            .filter(|(_, e)| e.charged > e.redeemed)
-            .filter(|(id, e)| {
+            .filter(|(_, e)| e.charged > e.redeemed && !e.closed)
+            .filter(|(_, e)| {
                 height >= e.since.saturating_add(every)
-                    || expiry(**id).is_some_and(|x| height.saturating_add(margin) >= x)
+                    || height.saturating_add(margin) >= e.expires_at
             })
             .filter_map(|(id, e)| {
                 let sig = e.signature.as_deref()?;
-                Some(Redemption {
+                let r = Redemption {
                     channel: *id,
                     cumulative: e.charged,
                     signature: crate::wire::hex_array::<64>("signature", sig).ok()?,
-                })
+                };
+                Some((e.expires_at, r))
             })
-            .collect()
+            .collect();
+        due.sort_by_key(|(expiry, r)| (*expiry, r.channel));
+        due.into_iter().map(|(_, r)| r).collect()
     }
 
     /// Every earned, unredeemed voucher (at shutdown).
     pub fn all_unredeemed(&self) -> Vec<Redemption> {
-        self.due(u64::MAX, 0, 0, |_| None)
+        self.due(u64::MAX, 0, 0)
     }
 
     /// `cumulative` was redeemed on `id`.
@@ -296,6 +302,17 @@ impl Books {
         if let Some(e) = self.entries.get_mut(&id) {
             e.redeemed = e.redeemed.max(cumulative);
         }
+    }
+
+    /// The channel closed with `redeemed` on chain: what was earned above it is lost
+    /// (returned, rao), and the channel is never tried again.
+    pub fn give_up(&mut self, id: u64, redeemed: u64) -> u64 {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return 0;
+        };
+        e.closed = true;
+        e.redeemed = e.redeemed.max(redeemed);
+        e.charged.saturating_sub(e.redeemed)
     }
 
     /// `(charged, redeemed)` of a channel.
@@ -443,14 +460,26 @@ mod tests {
         b.settle(&t, 11);
         // Admitted but not answered: not redeemable.
         let pending = b.admit(9, &c, 30, [0; 64], &terms(10, 12)).expect("ok");
-        assert!(b.due(12, 5, 5, |_| Some(100)).is_empty(), "too recent");
-        let due = b.due(15, 5, 5, |_| Some(100));
+        assert!(b.due(12, 5, 5).is_empty(), "too recent");
+        let due = b.due(15, 5, 5);
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].channel, due[0].cumulative), (9, 20));
-        assert_eq!(b.due(12, 50, 5, |_| Some(17)).len(), 1, "near expiry");
+        assert_eq!(
+            b.due(95, 500, 5).len(),
+            1,
+            "near the channel's expiry (100)"
+        );
+        assert!(b.due(94, 500, 5).is_empty());
         b.redeemed(9, 20);
-        assert!(b.due(1_000, 5, 5, |_| None).is_empty());
+        assert!(b.due(1_000, 5, 5).is_empty());
         b.release(&pending);
+        assert!(b.all_unredeemed().is_empty());
+        // Closed before redemption: the loss is counted once, and never retried.
+        let t = b
+            .admit(9, &c, 30, sign(9, 30, "t", 2), &terms(10, 20))
+            .expect("ok");
+        b.settle(&t, 20);
+        assert_eq!(b.give_up(9, 20), 10);
         assert!(b.all_unredeemed().is_empty());
     }
 
@@ -466,6 +495,11 @@ mod tests {
         b.save(&path).expect("save");
         let back = Books::load(&path).expect("load");
         assert_eq!(back.get(9), Some((10, 0)));
+        assert_eq!(
+            back.due(95, 500, 5).len(),
+            1,
+            "the expiry survives the restart"
+        );
         assert_eq!(back.all_unredeemed(), b.all_unredeemed());
         assert!(
             Books::load(&dir.path().join("none"))

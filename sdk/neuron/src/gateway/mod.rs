@@ -59,6 +59,10 @@ pub const MAX_IN_FLIGHT: usize = 256;
 /// How long a request's body may take to arrive.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A height older than this is stale: vouchers are refused until the chain is read again
+/// (an old height could admit a voucher of a channel past its expiry margin).
+pub const STALE_HEIGHT: Duration = Duration::from_secs(20);
+
 /// Most vouchers in a routed request.
 pub const MAX_ROUTE_VOUCHERS: usize = 4;
 
@@ -122,6 +126,8 @@ pub struct GatewayStats {
     pub redeemed: AtomicU64,
     /// Redemption transactions that failed.
     pub redeem_failures: AtomicU64,
+    /// rao earned but lost: the channel closed before its redemption.
+    pub written_off: AtomicU64,
 }
 
 impl GatewayStats {
@@ -129,13 +135,14 @@ impl GatewayStats {
     pub fn summary(&self) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "{} requests: {} answered, {} refused or failed; {} rao charged, {} rao redeemed ({} redemptions failed)",
+            "{} requests: {} answered, {} refused or failed; {} rao charged, {} rao redeemed ({} redemptions failed, {} rao lost to closed channels)",
             g(&self.requests),
             g(&self.answered),
             g(&self.refused),
             g(&self.charged),
             g(&self.redeemed),
-            g(&self.redeem_failures)
+            g(&self.redeem_failures),
+            g(&self.written_off)
         )
     }
 }
@@ -151,6 +158,8 @@ pub struct Gateway {
     books: Mutex<Books>,
     channels: Mutex<BTreeMap<u64, Channel>>,
     height: AtomicU64,
+    /// When `height` was last read from the chain.
+    height_read: Mutex<Instant>,
     everyone: Arc<Semaphore>,
     /// Its counters.
     pub stats: GatewayStats,
@@ -245,11 +254,38 @@ impl Gateway {
             books: Mutex::new(books),
             channels: Mutex::new(BTreeMap::new()),
             height: AtomicU64::new(height),
+            height_read: Mutex::new(Instant::now()),
             everyone: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             stats: GatewayStats::default(),
         });
         gw.refresh_rankings().await;
         Ok(gw)
+    }
+
+    /// What will keep miners from answering this gateway: its hotkey without a
+    /// validator permit or the minimum stake on a served subnet.
+    pub async fn warnings(&self) -> Vec<String> {
+        let mut out = vec![];
+        for &netuid in self.subnets.keys() {
+            let c = Arc::clone(&self.chain);
+            let Ok(rows) = blocking(move || c.metagraph(netuid)).await else {
+                continue;
+            };
+            let me = rows.iter().find(|r| r.hotkey == self.hotkey);
+            let min = crate::chain::MIN_VALIDATOR_STAKE;
+            match me {
+                None => out.push(format!(
+                    "{} is not registered on netuid {netuid}: its miners will refuse this gateway",
+                    self.hotkey
+                )),
+                Some(r) if !r.permit || r.stake < min => out.push(format!(
+                    "{} holds no validator permit with {min} rao of stake on netuid {netuid} (yet): its miners refuse this gateway until it does",
+                    self.hotkey
+                )),
+                Some(_) => {}
+            }
+        }
+        out
     }
 
     /// The gateway hotkey.
@@ -296,10 +332,12 @@ impl Gateway {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let follower = tokio::spawn(Arc::clone(self).follow());
+        let redeemer = tokio::spawn(Arc::clone(self).redeem_loop());
         let served = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await;
         follower.abort();
+        redeemer.abort();
         self.redeem(true).await;
         served
     }
@@ -325,7 +363,8 @@ impl Gateway {
         }
     }
 
-    /// Polls the height; on a new block, refreshes the rankings and redeems what is due.
+    /// Polls the height; on a new block, refreshes the rankings. Never waits on a
+    /// transaction, so the height it keeps stays fresh.
     async fn follow(self: Arc<Self>) {
         let mut last = self.height.load(Ordering::Relaxed);
         loop {
@@ -335,12 +374,44 @@ impl Gateway {
                 continue;
             };
             self.height.store(h, Ordering::Relaxed);
+            if let Ok(mut t) = self.height_read.lock() {
+                *t = Instant::now();
+            }
             if h != last {
                 last = h;
                 self.refresh_rankings().await;
+            }
+        }
+    }
+
+    /// Redeems what is due whenever the height moves (in its own task: a redemption waits
+    /// for its block).
+    async fn redeem_loop(self: Arc<Self>) {
+        let mut last = 0;
+        loop {
+            tokio::time::sleep(self.config.poll).await;
+            let h = self.height.load(Ordering::Relaxed);
+            if h != last {
+                last = h;
                 self.redeem(false).await;
             }
         }
+    }
+
+    /// The latest height, if it was read within [`STALE_HEIGHT`].
+    fn fresh_height(&self) -> Result<u64, ApiErr> {
+        let age = self
+            .height_read
+            .lock()
+            .map_or(Duration::MAX, |t| t.elapsed());
+        if age > STALE_HEIGHT {
+            return Err(ApiErr::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chain_unavailable",
+                format!("the chain has not been read for {} s", age.as_secs()),
+            ));
+        }
+        Ok(self.height.load(Ordering::Relaxed))
     }
 
     /// Re-ranks each subnet's miners from the metagraph and this hotkey's weights; keeps
@@ -357,22 +428,13 @@ impl Gateway {
         }
     }
 
-    /// Redeems the due vouchers (every unredeemed one when `all`).
+    /// Redeems the due vouchers (every unredeemed one when `all`), nearest expiry first.
     async fn redeem(&self, all: bool) {
         let height = self.height.load(Ordering::Relaxed);
-        let expiries: BTreeMap<u64, u64> = self
-            .channels
-            .lock()
-            .map(|m| m.iter().map(|(id, c)| (*id, c.expires_at)).collect())
-            .unwrap_or_default();
+        let (every, margin) = (self.config.redeem_every_blocks, self.config.expiry_margin);
         let due = match self.books.lock() {
             Ok(b) if all => b.all_unredeemed(),
-            Ok(b) => b.due(
-                height,
-                self.config.redeem_every_blocks,
-                self.config.expiry_margin,
-                |id| expiries.get(&id).copied(),
-            ),
+            Ok(b) => b.due(height, every, margin),
             Err(_) => return,
         };
         for r in due {
@@ -397,22 +459,31 @@ impl Gateway {
                         format!("redeemed channel {id} up to {cumulative} rao (block {h})")
                     });
                 }
-                Err(e) => {
-                    self.stats.redeem_failures.fetch_add(1, Ordering::Relaxed);
-                    self.log(|| {
-                        format!("redeeming channel {id} up to {cumulative} rao failed: {e}")
-                    });
-                    // What the chain says settles it: redeemed already, or closed for good.
-                    let c = Arc::clone(&self.chain);
-                    if let Ok(Some(ch)) = blocking(move || c.channel(id)).await
-                        && let Ok(mut b) = self.books.lock()
-                    {
-                        b.redeemed(id, if ch.closed { u64::MAX } else { ch.redeemed });
-                    }
-                }
+                Err(e) => self.redemption_failed(id, cumulative, &e).await,
             }
         }
         self.save();
+    }
+
+    /// A redemption failed: what the chain says settles it (redeemed already, closed for
+    /// good); otherwise it is tried again at the next block.
+    async fn redemption_failed(&self, id: u64, cumulative: u64, e: &NeuronError) {
+        self.stats.redeem_failures.fetch_add(1, Ordering::Relaxed);
+        eprintln!("gateway: redeeming channel {id} up to {cumulative} rao failed: {e}");
+        let c = Arc::clone(&self.chain);
+        let Ok(Some(ch)) = blocking(move || c.channel(id)).await else {
+            return;
+        };
+        let Ok(mut b) = self.books.lock() else {
+            return;
+        };
+        if ch.closed {
+            let lost = b.give_up(id, ch.redeemed);
+            self.stats.written_off.fetch_add(lost, Ordering::Relaxed);
+            eprintln!("gateway: channel {id} closed before redemption: {lost} rao earned are lost");
+        } else {
+            b.redeemed(id, ch.redeemed);
+        }
     }
 
     fn save(&self) {
@@ -465,7 +536,7 @@ impl Gateway {
             netuid,
             chain_id: &self.chain_id,
             price: self.config.price,
-            height: self.height.load(Ordering::Relaxed),
+            height: self.fresh_height()?,
             margin: self.config.expiry_margin,
         };
         ledger::check_signature(&ch, voucher.channel, cumulative, &signature, &self.chain_id)?;
@@ -625,6 +696,7 @@ impl Gateway {
             .iter()
             .map(|k| self.expert(*k))
             .collect::<Result<Vec<u16>, _>>()?;
+        check_input(kinds[0], input)?;
         if vouchers.len() > MAX_ROUTE_VOUCHERS {
             return Err(ApiErr::bad(format!(
                 "at most {MAX_ROUTE_VOUCHERS} vouchers"
@@ -892,27 +964,48 @@ async fn handle<T: serde::Serialize>(
     }
 }
 
+/// Runs a paid request in its own task: a client that hangs up mid-request cannot leave
+/// its channel busy or an answered request unsettled.
+async fn detached(work: impl std::future::Future<Output = Response> + Send + 'static) -> Response {
+    tokio::spawn(work).await.unwrap_or_else(|e| {
+        ApiErr::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("request task: {e}"),
+        )
+        .into_response()
+    })
+}
+
 async fn ask_subnet(
     State(gw): State<Arc<Gateway>>,
     Path(netuid): Path<String>,
     req: Request,
 ) -> Response {
-    let what = format!("ask netuid {netuid}");
-    handle(&gw, what, async {
-        let netuid: u16 = netuid
-            .parse()
-            .map_err(|_| ApiErr::new(StatusCode::NOT_FOUND, "unknown_subnet", "bad netuid"))?;
-        gw.served(netuid)?;
-        let (input, voucher) = parse_ask(read_body(req).await?)?;
-        gw.ask(netuid, &input, &voucher).await
+    detached(async move {
+        let g = gw;
+        let what = format!("ask netuid {netuid}");
+        handle(&g, what, async {
+            let netuid: u16 = netuid
+                .parse()
+                .map_err(|_| ApiErr::new(StatusCode::NOT_FOUND, "unknown_subnet", "bad netuid"))?;
+            g.served(netuid)?;
+            let (input, voucher) = parse_ask(read_body(req).await?)?;
+            g.ask(netuid, &input, &voucher).await
+        })
+        .await
     })
     .await
 }
 
 async fn ask_route(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
-    handle(&gw, "ask (routed)".into(), async {
-        let (input, vouchers) = parse_route(read_body(req).await?)?;
-        gw.ask_route(&input, &vouchers).await
+    detached(async move {
+        let g = gw;
+        handle(&g, "ask (routed)".into(), async {
+            let (input, vouchers) = parse_route(read_body(req).await?)?;
+            g.ask_route(&input, &vouchers).await
+        })
+        .await
     })
     .await
 }
@@ -922,13 +1015,13 @@ async fn info(State(gw): State<Arc<Gateway>>) -> Response {
 }
 
 async fn channel_books(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
-    match id.parse::<u64>() {
-        Err(_) => ApiErr::bad(format!("`{id}` is not a channel id")).into_response(),
-        Ok(id) => match gw.books_of(id).await {
-            Ok(b) => axum::Json(b).into_response(),
-            Err(e) => e.into_response(),
-        },
-    }
+    handle(&gw, format!("books of channel {id}"), async {
+        let id: u64 = id
+            .parse()
+            .map_err(|_| ApiErr::bad(format!("`{id}` is not a channel id")))?;
+        gw.books_of(id).await
+    })
+    .await
 }
 
 async fn openapi() -> Response {

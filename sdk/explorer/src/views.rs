@@ -1,0 +1,418 @@
+//! The explorer's JSON views, read from a node (and its peers, for their app hashes)
+//! through the client SDK: blocking calls, made on tokio's blocking pool by the server.
+//! Amounts are rao in decimal strings; fractions u16.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use taochain_client::Client;
+use taochain_primitives::channel::Channel;
+use taochain_primitives::subnet::{MetagraphRow, Proposal, SubnetView};
+use taochain_primitives::{Address, TOTAL_SUPPLY_CAP, block_reward};
+
+use crate::ExplorerError;
+
+/// Most channels scanned for the activity view and the usage per subnet.
+pub const MAX_CHANNELS: u64 = 1_000;
+
+/// Most blocks in the recent-blocks view.
+pub const MAX_BLOCKS: u64 = 50;
+
+/// The nodes read.
+pub struct Source {
+    /// The node the explorer reads (`--node`).
+    pub node: Client,
+    /// Every node whose app hash is shown (the node first), by RPC URL.
+    pub peers: Vec<(String, Client)>,
+    /// A subnet's task name by (netuid, registration block); `None`: not an arena.
+    tasks: Mutex<BTreeMap<(u16, u64), Option<String>>>,
+}
+
+fn decode<T: borsh::BorshDeserialize>(what: &str, raw: &[u8]) -> Result<T, ExplorerError> {
+    borsh::from_slice(raw).map_err(|e| ExplorerError::Chain(format!("{what}: {e}")))
+}
+
+/// A CometBFT event as `{type, attributes: {key: value}}`.
+fn event_json(e: &Value) -> Value {
+    let attrs: BTreeMap<String, String> = e["attributes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
+                    (s("key"), s("value"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({"type": e["type"], "attributes": attrs})
+}
+
+fn events_json(list: &Value) -> Vec<Value> {
+    list.as_array()
+        .map(|a| a.iter().map(event_json).collect())
+        .unwrap_or_default()
+}
+
+fn num(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
+}
+
+impl Source {
+    /// Reads `node`; shows the app hashes of `peers` too (the node is added first).
+    pub fn new(node: &str, peers: &[String]) -> Self {
+        let mut all = vec![(node.to_string(), Client::new(node))];
+        for p in peers {
+            if p != node {
+                all.push((p.clone(), Client::new(p)));
+            }
+        }
+        Source {
+            node: Client::new(node),
+            peers: all,
+            tasks: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The latest height.
+    pub fn height(&self) -> Result<u64, ExplorerError> {
+        Ok(self.node.status()?.height)
+    }
+
+    fn raw(&self, path: &str) -> Result<Vec<u8>, ExplorerError> {
+        Ok(self.node.query_raw(path, 0)?)
+    }
+
+    /// The chain overview (without the sampler's block interval, which the server adds).
+    pub fn overview(&self) -> Result<Value, ExplorerError> {
+        let status = self.node.status()?;
+        let h = status.height;
+        let vals = self.node.rpc().call(
+            "validators",
+            json!({"height": h.to_string(), "per_page": "100"}),
+        )?;
+        let validators: Vec<Value> = vals["validators"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| json!({"address": v["address"], "power": num(&v["voting_power"])}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The app hash every node reports in the header of the previous block (the
+        // state after block h - 2... as CometBFT records it): one all nodes have.
+        let at = h.saturating_sub(1).max(1);
+        let nodes: Vec<Value> = self
+            .peers
+            .iter()
+            .map(|(url, c)| {
+                let height = c.status().ok().map(|s| s.height);
+                let hash = c
+                    .rpc()
+                    .header(at)
+                    .ok()
+                    .and_then(|hd| hd["app_hash"].as_str().map(str::to_string));
+                json!({"url": url, "height": height, "app_hash": hash})
+            })
+            .collect();
+        let s = self.node.supply()?;
+        let halvings: Vec<String> = (1..=8)
+            .map(|k| (TOTAL_SUPPLY_CAP - (TOTAL_SUPPLY_CAP >> k)).to_string())
+            .collect();
+        Ok(json!({
+            "chain_id": status.chain_id,
+            "height": h,
+            "validators": validators,
+            "nodes": nodes,
+            "app_hash_height": at,
+            "supply": {
+                "total_issuance": s.total_issuance.to_string(),
+                "total_minted": s.total_minted.to_string(),
+                "total_recycled": s.total_recycled.to_string(),
+                "cap": TOTAL_SUPPLY_CAP.to_string(),
+            },
+            "schedule": {"halvings": halvings, "reward_now": block_reward(s.total_issuance).to_string()},
+        }))
+    }
+
+    /// Total issuance now, rao.
+    pub fn issuance(&self) -> Result<u64, ExplorerError> {
+        Ok(self.node.supply()?.total_issuance)
+    }
+
+    /// Every subnet's record.
+    pub fn subnet_views(&self) -> Result<Vec<SubnetView>, ExplorerError> {
+        decode("subnets", &self.raw("/subnets")?)
+    }
+
+    /// A subnet's arena task (cached per registration), if it is an arena.
+    fn task(&self, s: &SubnetView) -> Option<String> {
+        let key = (s.netuid, s.info.registered_at);
+        if let Some(t) = self.tasks.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return t;
+        }
+        let q = borsh::to_vec(&taochain_arena_msg::QueryMsg::Task).ok()?;
+        let task = self
+            .node
+            .smart_query(&s.info.contract, &q)
+            .ok()
+            .and_then(|raw| borsh::from_slice::<taochain_arena_msg::TaskSpec>(&raw).ok())
+            .map(|t| t.kind.name().to_string())
+            .or_else(|| {
+                self.is_market(&s.info.contract)
+                    .then(|| "matmul market".into())
+            });
+        if let Ok(mut m) = self.tasks.lock() {
+            m.insert(key, task.clone());
+        }
+        task
+    }
+
+    fn is_market(&self, contract: &Address) -> bool {
+        self.market_jobs(contract).is_some()
+    }
+
+    fn market_jobs(
+        &self,
+        contract: &Address,
+    ) -> Option<Vec<(u64, taochain_matmul_market_msg::Job)>> {
+        let q = borsh::to_vec(&taochain_matmul_market_msg::QueryMsg::Jobs { start: 0 }).ok()?;
+        let raw = self.node.smart_query(contract, &q).ok()?;
+        borsh::from_slice(&raw).ok()
+    }
+
+    /// The subnets with task, owner, share, pot and usage paid (channel redemptions).
+    pub fn subnets(&self) -> Result<Value, ExplorerError> {
+        let views = self.subnet_views()?;
+        // No root weights yet: every subnet gets an equal share.
+        let equal = views.iter().all(|s| s.share_q32 == 0);
+        let share = |s: &SubnetView| {
+            if equal {
+                1.0 / views.len() as f64
+            } else {
+                s.share_q32 as f64 / 4_294_967_296.0
+            }
+        };
+        let mut usage: BTreeMap<u16, u64> = BTreeMap::new();
+        for (_, c) in self.channels()? {
+            *usage.entry(c.netuid).or_default() += c.redeemed;
+        }
+        Ok(Value::Array(
+            views
+                .iter()
+                .map(|s| {
+                    json!({
+                        "netuid": s.netuid,
+                        "task": self.task(s),
+                        "owner": s.info.owner.to_string(),
+                        "share": share(s),
+                        "pot_rao": s.pot.to_string(),
+                        "usage_rao": usage.get(&s.netuid).copied().unwrap_or(0).to_string(),
+                        "n": s.info.n,
+                        "tempo": s.info.hyperparams.tempo,
+                        "last_epoch": s.info.last_epoch,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// A subnet's metagraph rows.
+    pub fn metagraph_rows(&self, netuid: u16) -> Result<Vec<MetagraphRow>, ExplorerError> {
+        let raw = self.raw(&format!("/metagraph/{netuid}"))?;
+        if raw.is_empty() {
+            return Err(ExplorerError::NotFound(format!("no subnet {netuid}")));
+        }
+        decode("metagraph", &raw)
+    }
+
+    /// Channels 1, 2, ... (until one is missing, at most [`MAX_CHANNELS`]).
+    pub fn channels(&self) -> Result<Vec<(u64, Channel)>, ExplorerError> {
+        let mut out = vec![];
+        for id in 1..=MAX_CHANNELS {
+            let raw = self.raw(&format!("/channel/{id}"))?;
+            if raw.is_empty() {
+                break;
+            }
+            out.push((id, decode("channel", &raw)?));
+        }
+        Ok(out)
+    }
+
+    /// Jobs, channels and proposals.
+    pub fn activity(&self) -> Result<Value, ExplorerError> {
+        let channels: Vec<Value> = self
+            .channels()?
+            .iter()
+            .map(|(id, c)| {
+                json!({"id": id, "netuid": c.netuid, "user": c.user.to_string(),
+                       "gateway": c.gateway.to_string(), "deposit_rao": c.deposit.to_string(),
+                       "redeemed_rao": c.redeemed.to_string(), "expires_at": c.expires_at,
+                       "closed": c.closed})
+            })
+            .collect();
+        let proposals: Vec<Proposal> = decode("proposals", &self.raw("/proposals")?)?;
+        let proposals: Vec<Value> = proposals
+            .iter()
+            .map(|p| {
+                json!({"id": p.id, "proposer": p.proposer.to_string(), "action": format!("{:?}", p.action),
+                       "voting_end": p.voting_end, "yes": p.yes.to_string(), "no": p.no.to_string(),
+                       "status": format!("{:?}", p.status)})
+            })
+            .collect();
+        let mut jobs = vec![];
+        for s in self.subnet_views()? {
+            for (id, j) in self.market_jobs(&s.info.contract).unwrap_or_default() {
+                let (status, miner) = match &j.status {
+                    taochain_matmul_market_msg::Status::Open => ("open", None),
+                    taochain_matmul_market_msg::Status::Done { miner, .. } => {
+                        ("done", Some(Address(*miner).to_string()))
+                    }
+                    taochain_matmul_market_msg::Status::Reclaimed => ("reclaimed", None),
+                    taochain_matmul_market_msg::Status::Collected => ("collected", None),
+                };
+                jobs.push(json!({"netuid": s.netuid, "id": id, "requester": Address(j.requester).to_string(),
+                                 "bounty_rao": j.bounty.to_string(), "deadline": j.deadline,
+                                 "status": status, "miner": miner}));
+            }
+        }
+        Ok(json!({"channels": channels, "proposals": proposals, "jobs": jobs}))
+    }
+
+    /// Block `h` with its transactions (results and events) and its block events.
+    pub fn block(&self, h: u64) -> Result<Value, ExplorerError> {
+        let b = self
+            .node
+            .rpc()
+            .call("block", json!({"height": h.to_string()}))?;
+        let r = self
+            .node
+            .rpc()
+            .call("block_results", json!({"height": h.to_string()}))?;
+        let header = &b["block"]["header"];
+        let results = r["txs_results"].as_array().cloned().unwrap_or_default();
+        let txs: Vec<Value> = b["block"]["data"]["txs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .zip(results.iter().chain(std::iter::repeat(&Value::Null)))
+            .map(|(tx, res)| {
+                let bytes = base64_decode(tx.as_str().unwrap_or_default());
+                json!({
+                    "hash": hex::encode_upper(sha256(&bytes)),
+                    "height": h,
+                    "code": num(&res["code"]),
+                    "log": res["log"].as_str().unwrap_or_default(),
+                    "gas_used": num(&res["gas_used"]),
+                    "events": events_json(&res["events"]),
+                })
+            })
+            .collect();
+        Ok(json!({
+            "height": h,
+            "time": header["time"],
+            "hash": b["block_id"]["hash"],
+            "proposer": header["proposer_address"],
+            "txs": txs,
+            "events": events_json(&r["finalize_block_events"]),
+        }))
+    }
+
+    /// The last `limit` blocks, newest first.
+    pub fn blocks(&self, limit: u64) -> Result<Value, ExplorerError> {
+        let h = self.height()?;
+        let low = h.saturating_sub(limit.clamp(1, MAX_BLOCKS)) + 1;
+        let blocks = (low.max(1)..=h)
+            .rev()
+            .map(|x| self.block(x))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Value::Array(blocks))
+    }
+
+    /// A transaction by hash (64 hex digits).
+    pub fn tx(&self, hash: &str) -> Result<Value, ExplorerError> {
+        let bytes: [u8; 32] = hex::decode(hash)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ExplorerError::BadRequest(format!("`{hash}` is not a tx hash")))?;
+        let t = self
+            .node
+            .rpc()
+            .tx(&bytes)?
+            .ok_or_else(|| ExplorerError::NotFound(format!("no transaction {hash}")))?;
+        let res = &t["tx_result"];
+        Ok(json!({
+            "hash": hash.to_uppercase(),
+            "height": num(&t["height"]),
+            "code": num(&res["code"]),
+            "log": res["log"].as_str().unwrap_or_default(),
+            "gas_used": num(&res["gas_used"]),
+            "events": events_json(&res["events"]),
+        }))
+    }
+
+    /// An account: balance and nonce, and its hotkey record and stake if it has them.
+    pub fn account(&self, text: &str) -> Result<Value, ExplorerError> {
+        let a: Address = text
+            .parse()
+            .map_err(|_| ExplorerError::BadRequest(format!("`{text}` is not an address")))?;
+        let acct = self.node.account(&a)?;
+        let mut v = json!({"address": a.to_string(), "balance_rao": acct.balance.to_string(), "nonce": acct.nonce});
+        let hk = self.raw(&format!("/hotkey/{a}"))?;
+        if !hk.is_empty() {
+            let info: taochain_primitives::subnet::HotkeyInfo = decode("hotkey", &hk)?;
+            v["hotkey_owner"] = json!(info.owner.to_string());
+            v["hotkey_take_bps"] = json!(info.take_bps);
+            v["hotkey_stake_rao"] = json!(info.total_stake.to_string());
+        }
+        let cs = self.raw(&format!("/coldstake/{a}"))?;
+        if !cs.is_empty() {
+            v["staked_as_coldkey_rao"] = json!(decode::<u64>("coldstake", &cs)?.to_string());
+        }
+        Ok(v)
+    }
+
+    /// Where a search leads: `{kind, target}` (`account`, `block`, `tx`, or `none` with a
+    /// message).
+    pub fn search(&self, q: &str) -> Result<Value, ExplorerError> {
+        let q = q.trim();
+        if !q.is_empty() && q.len() <= 20 && q.bytes().all(|b| b.is_ascii_digit()) {
+            let h: u64 = q.parse().unwrap_or(u64::MAX);
+            let latest = self.height()?;
+            return Ok(if (1..=latest).contains(&h) {
+                json!({"kind": "block", "target": h.to_string()})
+            } else {
+                json!({"kind": "none", "target": q, "message": format!("no block {q} (latest {latest})")})
+            });
+        }
+        if q.parse::<Address>().is_ok() {
+            return Ok(json!({"kind": "account", "target": q}));
+        }
+        if q.len() == 64 && q.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(match self.tx(q) {
+                Ok(_) => json!({"kind": "tx", "target": q.to_uppercase()}),
+                Err(_) => {
+                    json!({"kind": "none", "target": q, "message": format!("no transaction {q}")})
+                }
+            });
+        }
+        Ok(json!({"kind": "none", "target": q,
+                  "message": "search by a tao1... address or hotkey, a 64-hex transaction hash or a block height"}))
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_default()
+}
