@@ -11,9 +11,10 @@ need_apt=()
 # run on when a machine has no GPU.
 # The arena's tasks (sdk/tasks): espeak-ng makes speech challenges, DejaVu fonts image
 # challenges; PocketSphinx, Tesseract and Hunspell are the reference models.
+# chromium: the explorer's page is tested in a real headless browser.
 for pkg in clang libclang-dev build-essential pkg-config mesa-vulkan-drivers libvulkan1 \
   espeak-ng pocketsphinx pocketsphinx-en-us tesseract-ocr tesseract-ocr-eng \
-  hunspell hunspell-en-us fonts-dejavu-core fonts-dejavu-extra; do
+  hunspell hunspell-en-us fonts-dejavu-core fonts-dejavu-extra chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -40,4 +41,7 @@ if ! { [ -x "$TAOCHAIN_BIN/cometbft" ] && [ "$("$TAOCHAIN_BIN/cometbft" version)
   mkdir -p "$TAOCHAIN_BIN"
   GOBIN="$TAOCHAIN_BIN" go install "github.com/cometbft/cometbft/cmd/cometbft@v$COMETBFT_VERSION"
 fi
+# The explorer's page (Node.js >= 20.19 and npm: the machine's; Debian's is too old for Vite).
+./scripts/build-explorer.sh
+
 echo "setup: ok (cometbft $("$TAOCHAIN_BIN/cometbft" version), $(rustc --version), target dir $CARGO_TARGET_DIR)"

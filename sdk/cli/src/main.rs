@@ -11,6 +11,7 @@ mod bench;
 mod chain;
 mod contract;
 mod economy;
+mod explorer;
 mod gateway;
 mod job;
 mod keys;
@@ -143,6 +144,16 @@ enum Command {
     /// Run a gateway: paid answers from a subnet's best miners, and the experts' router.
     #[command(subcommand)]
     Gateway(gateway::GatewayCmd),
+    /// The explorer: a web page of the living chain (blocks, TAO, subnets, metagraphs,
+    /// jobs, channels, proposals, search) for the node at --node.
+    Explorer {
+        /// Address to serve the page on.
+        #[arg(long, default_value = "127.0.0.1:8800")]
+        listen: std::net::SocketAddr,
+        /// Another node whose app hash to compare (repeat; default: the localnet's nodes).
+        #[arg(long)]
+        peer: Vec<String>,
+    },
     /// Run a task's reference model offline.
     #[command(subcommand)]
     Model(arena::ModelCmd),
@@ -213,6 +224,7 @@ fn main() {
         Command::Model(cmd) => arena::run_model(&ctx, cmd),
         Command::Ai(cmd) => ai::run(&ctx, cmd),
         Command::Gateway(cmd) => gateway::run(&ctx, cmd),
+        Command::Explorer { listen, peer } => explorer::run(&ctx, listen, peer),
     };
     if let Err(e) = result {
         match ctx.output {

@@ -30,7 +30,9 @@ mod assets {
 }
 
 /// Whether the page was built into this binary (`scripts/build-explorer.sh`).
-pub const PAGE_BUILT: bool = assets::BUILT;
+pub fn page_built() -> bool {
+    assets::BUILT
+}
 
 /// What can go wrong serving a view.
 #[derive(Debug, thiserror::Error)]

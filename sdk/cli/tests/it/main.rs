@@ -5,6 +5,7 @@
 mod arena;
 mod contracts;
 mod economy;
+mod explorer;
 mod localnet;
 mod market;
 mod payments;

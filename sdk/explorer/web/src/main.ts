@@ -74,7 +74,14 @@ function clearPlots() {
 
 function plot(el: HTMLElement, title: string, data: uPlot.AlignedData, series: uPlot.Series[]) {
   const width = Math.max(320, Math.min(900, el.clientWidth || 900));
-  const opts: uPlot.Options = { title, width, height: 260, series: [{}, ...series] };
+  const opts: uPlot.Options = {
+    title,
+    width,
+    height: 260,
+    scales: { x: { time: false } },
+    axes: [{}, { size: 90 }],
+    series: [{}, ...series],
+  };
   plots.push(new uPlot(opts, data, el));
 }
 
