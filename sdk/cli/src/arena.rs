@@ -122,6 +122,9 @@ pub fn miner_serve(
     })
 }
 
+/// Rounds in a row that may fail (the node unreachable) before `tao validator run` gives up.
+const MAX_FAILED_ROUNDS: u32 = 10;
+
 /// Runs `tao validator run`.
 pub fn run_validator(ctx: &Ctx, cmd: ValidatorCmd) -> anyhow::Result<()> {
     let ValidatorCmd::Run {
@@ -144,12 +147,26 @@ pub fn run_validator(ctx: &Ctx, cmd: ValidatorCmd) -> anyhow::Result<()> {
                 spec.challenge_timeout_ms
             );
         }
-        let mut done = 0u64;
+        let (mut done, mut failures) = (0u64, 0u32);
         let mut stop = std::pin::pin!(shutdown_signal());
         while rounds.is_none_or(|k| done < k) {
             let round = tokio::select! {
-                r = v.round() => r?,
+                r = v.round() => r,
                 () = &mut stop => break,
+            };
+            // A node that does not answer for a moment costs a round, not the validator.
+            let round = match round {
+                Ok(r) => {
+                    failures = 0;
+                    r
+                }
+                Err(e) if failures + 1 < MAX_FAILED_ROUNDS => {
+                    failures += 1;
+                    eprintln!("validator: round failed ({failures} in a row): {e}");
+                    tokio::time::sleep(Duration::from_millis(interval_ms.max(500))).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
             };
             done += 1;
             print_round(output, done, &round);

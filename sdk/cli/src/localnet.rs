@@ -37,6 +37,9 @@ pub enum LocalnetCmd {
         /// Seconds to wait for height 3.
         #[arg(long, default_value_t = 180)]
         timeout: u64,
+        /// Only the chain: no demo subnets, neurons, gateway, user or explorer.
+        #[arg(long)]
+        bare: bool,
     },
     /// Stop exactly the processes `up` started.
     Down {
@@ -44,11 +47,37 @@ pub enum LocalnetCmd {
         #[arg(long)]
         home: Option<PathBuf>,
     },
-    /// Per node: height, app hash, peers, RPC address.
+    /// Per node: height, app hash, peers, RPC address; per demo process: role, pid, state.
     Status {
         /// Localnet home.
         #[arg(long)]
         home: Option<PathBuf>,
+    },
+    /// The demo's paying user (started by `up`).
+    #[command(hide = true)]
+    DemoUser {
+        /// The user's key.
+        #[arg(long)]
+        from: String,
+        /// The gateway's URL.
+        #[arg(long)]
+        gateway: String,
+        /// Pause between questions.
+        #[arg(long, default_value_t = 8000)]
+        every_ms: u64,
+    },
+    /// The demo's matmul requester (started by `up`).
+    #[command(hide = true)]
+    DemoRequester {
+        /// The requester's key.
+        #[arg(long)]
+        from: String,
+        /// The market's netuid.
+        #[arg(long)]
+        netuid: u16,
+        /// Pause between jobs.
+        #[arg(long, default_value_t = 60_000)]
+        every_ms: u64,
     },
 }
 
@@ -81,6 +110,7 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
             chain_id,
             dev_accounts,
             timeout,
+            bare,
         } => {
             let home = home.unwrap_or(default_home);
             anyhow::ensure!(
@@ -88,10 +118,37 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
                 "--validators must be 1..=32"
             );
             let spec = load_or_init(ctx, &home, validators, base_port, chain_id, dev_accounts)?;
-            up(ctx, &home, &spec, timeout)
+            up(ctx, &home, &spec, timeout)?;
+            if bare {
+                return Ok(());
+            }
+            let bar = spinner(
+                ctx.output,
+                "demo: subnets, validators, miners, a gateway, a user, the explorer",
+            );
+            let demo = crate::demo::start(ctx, &home, &spec);
+            bar.finish_and_clear();
+            let demo = demo.with_context(|| {
+                format!("starting the demo (the chain runs; `tao localnet down` stops it; logs in {}/neurons/)", home.display())
+            })?;
+            emit(
+                ctx.output,
+                &serde_json::json!({"explorer": demo.explorer, "gateway": demo.gateway, "neurons": demo.neurons}),
+                || demo_text(&demo),
+            )
         }
         LocalnetCmd::Down { home } => down(ctx, &home.unwrap_or(default_home)),
         LocalnetCmd::Status { home } => status(ctx, &home.unwrap_or(default_home)),
+        LocalnetCmd::DemoUser {
+            from,
+            gateway,
+            every_ms,
+        } => crate::demo::user_loop(ctx, &from, &gateway, Duration::from_millis(every_ms)),
+        LocalnetCmd::DemoRequester {
+            from,
+            netuid,
+            every_ms,
+        } => crate::demo::requester_loop(ctx, &from, netuid, Duration::from_millis(every_ms)),
     }
 }
 
@@ -184,19 +241,38 @@ fn up_text(home: &Path, spec: &LocalnetSpec, ports: &[NodePorts]) -> String {
     )
 }
 
-/// `tao localnet down`: stops the processes `up` started.
+/// What to do next, printed when the demo is up.
+fn demo_text(d: &crate::demo::Demo) -> String {
+    format!(
+        "demo: {} processes started (tao localnet status lists them)\n\nexplorer: {}\n\nthree things to try:\n  1. watch a subnet pay its miners: open the explorer, subnets -> 1 (speech-to-text); the reference miner's incentive climbs over the noisy and the lazy one within a few epochs\n  2. ask the AI and pay for it: tao ai ask --from dev9 --gateway {} --route auto --file question.wav\n  3. stake to a validator: tao stake add --from dev0 --hotkey dev1 --amount 10TAO, then tao metagraph 1",
+        d.neurons, d.explorer, d.gateway
+    )
+}
+
+/// `tao localnet down`: stops the demo's processes, then the nodes `up` started.
 fn down(ctx: &Ctx, home: &Path) -> anyhow::Result<()> {
+    let neurons = crate::demo::stop(home);
     let n = process::stop(home)?;
-    emit(ctx.output, &serde_json::json!({"stopped": n}), || {
-        format!("stopped {n} processes")
-    })
+    emit(
+        ctx.output,
+        &serde_json::json!({"stopped": n, "neurons_stopped": neurons}),
+        || format!("stopped {n} node processes and {neurons} demo processes"),
+    )
 }
 
 /// `tao localnet status`: one row per node.
 fn status(ctx: &Ctx, home: &Path) -> anyhow::Result<()> {
     let spec = LocalnetSpec::load(home)?;
     let nodes = process::status(home, &spec);
-    emit(ctx.output, &nodes, || {
+    let neurons: Vec<serde_json::Value> = crate::demo::recorded(home)
+        .iter()
+        .map(|n| {
+            serde_json::json!({"name": n.name, "role": n.role, "pid": n.pid,
+            "state": if n.running() { "running" } else { "exited" }, "log": n.log})
+        })
+        .collect();
+    let value = serde_json::json!({"nodes": nodes, "neurons": neurons});
+    emit(ctx.output, &value, || {
         let rows: Vec<Vec<String>> = nodes
             .iter()
             .map(|n| {
@@ -210,9 +286,28 @@ fn status(ctx: &Ctx, home: &Path) -> anyhow::Result<()> {
                 ]
             })
             .collect();
-        table(
+        let nodes = table(
             &["NODE", "STATE", "HEIGHT", "APP HASH", "PEERS", "RPC"],
             &rows,
+        );
+        if neurons.is_empty() {
+            return nodes;
+        }
+        let rows: Vec<Vec<String>> = neurons
+            .iter()
+            .map(|n| {
+                ["name", "role", "pid", "state", "log"]
+                    .iter()
+                    .map(|k| match &n[*k] {
+                        serde_json::Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        format!(
+            "{nodes}\n\n{}",
+            table(&["PROCESS", "ROLE", "PID", "STATE", "LOG"], &rows)
         )
     })
 }

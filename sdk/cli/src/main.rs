@@ -10,6 +10,7 @@ mod arena;
 mod bench;
 mod chain;
 mod contract;
+mod demo;
 mod economy;
 mod explorer;
 mod gateway;

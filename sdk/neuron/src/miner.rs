@@ -16,6 +16,9 @@ use crate::chain::{Chain, follow_permits, permit_holders};
 use crate::model::Model;
 use crate::validator::blocking;
 
+/// Attempts at the `ServeAxon` transaction.
+pub const ANNOUNCE_TRIES: u64 = 5;
+
 /// A miner to start.
 pub struct MinerSetup {
     /// The node.
@@ -74,18 +77,29 @@ impl MinerSetup {
         let announced = if row.axon.as_ref().map(|a| a.endpoint.as_str()) == Some(&endpoint) {
             format!("axon {endpoint} already on chain for UID {uid}")
         } else {
-            let (c, key, ep) = (self.chain.clone(), self.key.clone(), endpoint.clone());
-            let at = blocking(move || {
-                c.send(
-                    &key,
-                    vec![Msg::ServeAxon {
-                        netuid,
-                        endpoint: ep,
-                        protocol: AXON_PROTOCOL_V1,
-                    }],
-                )
-            })
-            .await?;
+            // A hotkey serving several subnets starts several miners at once: their
+            // transactions can race for the account nonce, so a failure is retried.
+            let mut tries = 0;
+            let at = loop {
+                let (c, key, ep) = (self.chain.clone(), self.key.clone(), endpoint.clone());
+                let sent = blocking(move || {
+                    c.send(
+                        &key,
+                        vec![Msg::ServeAxon {
+                            netuid,
+                            endpoint: ep,
+                            protocol: AXON_PROTOCOL_V1,
+                        }],
+                    )
+                })
+                .await;
+                tries += 1;
+                match sent {
+                    Ok(at) => break at,
+                    Err(e) if tries >= ANNOUNCE_TRIES => return Err(e),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(700 * tries)).await,
+                }
+            };
             format!("served axon {endpoint} for UID {uid} at block {at}")
         };
         let permits = Arc::new(Permits::default());

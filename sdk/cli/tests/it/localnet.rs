@@ -83,7 +83,15 @@ pub fn start(slot: u16, extra: &[&str]) -> Running {
     let home = tmp.path().to_path_buf();
     let guard = Guard(home.join("localnet"));
     let port = base_port(slot).to_string();
-    let mut args = vec!["localnet", "up", "--base-port", &port, "--output", "json"];
+    let mut args = vec![
+        "localnet",
+        "up",
+        "--bare",
+        "--base-port",
+        &port,
+        "--output",
+        "json",
+    ];
     args.extend(extra);
     let (ok, out) = tao(&home, &args);
     assert!(ok, "localnet up failed:\n{out}");
