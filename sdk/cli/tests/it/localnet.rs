@@ -76,22 +76,20 @@ pub struct Running {
     _one: std::sync::MutexGuard<'static, ()>,
 }
 
-/// Starts a localnet on port block `slot` with `extra` arguments to `tao localnet up`.
+/// Starts a bare localnet on port block `slot` with `extra` arguments to `tao localnet up`.
 pub fn start(slot: u16, extra: &[&str]) -> Running {
+    start_with(slot, &[&["--bare"], extra].concat())
+}
+
+/// Starts a localnet on port block `slot` with `args` to `tao localnet up` (the demo
+/// unless they say `--bare`).
+pub fn start_with(slot: u16, extra: &[&str]) -> Running {
     let one = ONE_LOCALNET.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().to_path_buf();
     let guard = Guard(home.join("localnet"));
     let port = base_port(slot).to_string();
-    let mut args = vec![
-        "localnet",
-        "up",
-        "--bare",
-        "--base-port",
-        &port,
-        "--output",
-        "json",
-    ];
+    let mut args = vec!["localnet", "up", "--base-port", &port, "--output", "json"];
     args.extend(extra);
     let (ok, out) = tao(&home, &args);
     assert!(ok, "localnet up failed:\n{out}");

@@ -4,6 +4,7 @@
 
 mod arena;
 mod contracts;
+mod demo;
 mod economy;
 mod explorer;
 mod localnet;
