@@ -288,9 +288,12 @@ fn spawn_at(
 
 /// Sets up the demo on the running localnet at `home` and starts its processes.
 pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo> {
-    let base = spec.base_port;
-    let explorer = format!("127.0.0.1:{}", base.saturating_add(80));
-    let gateway = format!("127.0.0.1:{}", base.saturating_add(81));
+    // The ports after the nodes' (node i: base + 10i + 0..=2).
+    let base = spec
+        .base_port
+        .saturating_add(10 * spec.validators as u16 + 10);
+    let explorer = format!("127.0.0.1:{base}");
+    let gateway = format!("127.0.0.1:{}", base.saturating_add(1));
     if recorded(home).iter().any(Neuron::running) {
         anyhow::bail!("the demo already runs (tao localnet status; tao localnet down)");
     }
@@ -322,7 +325,7 @@ pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo
         "explorer",
         &["explorer", "--listen", &explorer],
     )?];
-    let mut port = base.saturating_add(82);
+    let mut port = base.saturating_add(2);
     for (netuid, task, _) in AI {
         let n = netuid.to_string();
         for (m, kind) in MINERS {

@@ -68,7 +68,7 @@ fn the_demo_network_runs_pays_and_stops_exactly_what_it_started() {
         assert!(Instant::now() < deadline, "no paid answer:\n{text}");
         std::thread::sleep(Duration::from_secs(1));
     }
-    let explorer = format!("http://127.0.0.1:{}/api/subnets", base_port(0) + 80);
+    let explorer = format!("http://127.0.0.1:{}/api/subnets", base_port(0) + 50);
     let subnets: Value = ureq::get(&explorer)
         .call()
         .expect("explorer")
