@@ -1,8 +1,9 @@
 //! The demo network as a newcomer gets it from `tao localnet up`: the chain, then the AI
 //! subnets' miners and validators, a gateway, a paying user, the matmul market and the
-//! explorer, all as recorded processes. The user gets paid answers, the explorer serves,
-//! `status` lists every process with its role and reports one that died, and `down` stops
-//! exactly what `up` started.
+//! explorer, all as recorded processes. The user gets paid answers; the explorer's page,
+//! in headless Chromium, shows the text subnet's metagraph as `tao metagraph` does (see
+//! `explorer.rs`); `status` lists every process with its role and reports one that died;
+//! `down` stops exactly what `up` started.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -68,15 +69,44 @@ fn the_demo_network_runs_pays_and_stops_exactly_what_it_started() {
         assert!(Instant::now() < deadline, "no paid answer:\n{text}");
         std::thread::sleep(Duration::from_secs(1));
     }
-    let explorer = format!("http://127.0.0.1:{}/api/subnets", base_port(0) + 50);
-    let subnets: Value = ureq::get(&explorer)
-        .call()
-        .expect("explorer")
-        .into_json()
-        .expect("json");
-    assert!(
-        subnets.as_array().is_some_and(|s| s.len() >= 3),
-        "{subnets}"
+    // The explorer, in a browser, once the text subnet's validators have been paid for
+    // scoring (an epoch with weights).
+    let url = format!("http://127.0.0.1:{}", base_port(0) + 50);
+    let metagraph = || {
+        let (ok, out) = tao(
+            &net.home,
+            &["--node", &net.node, "metagraph", "3", "--output", "json"],
+        );
+        assert!(ok, "{out}");
+        serde_json::from_str::<Vec<Value>>(&out).expect("rows")
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !metagraph()
+        .iter()
+        .any(|r| r["incentive"].as_u64() > Some(0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no incentive on netuid 3: {:?}",
+            metagraph()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let last_epoch = || {
+        let raw = taochain_client::Client::new(&net.node)
+            .query_raw("/subnet/3", 0)
+            .expect("subnet");
+        borsh::from_slice::<taochain_primitives::subnet::SubnetInfo>(&raw)
+            .expect("decodes")
+            .last_epoch
+    };
+    let miner = net.spec.dev_accounts[3].1.clone();
+    crate::explorer::check_in_browser(
+        &url,
+        3,
+        &miner,
+        || crate::explorer::cli_rows(&metagraph()),
+        last_epoch,
     );
 
     // A neuron that dies is reported, not hidden.
