@@ -137,11 +137,26 @@ impl Setup<'_> {
         Ok(())
     }
 
-    /// The subnets, validators, nominator and miners, unless a demo set them up already.
+    /// The subnets, validators, nominator and miners, unless a demo set them up already
+    /// (a chain with some of netuids 1-3 but not all was not made by the demo: refused).
     fn chain(&self) -> anyhow::Result<()> {
-        if !self.client.query_raw("/subnet/1", 0)?.is_empty() {
+        let mut present = 0;
+        for (netuid, _, _) in AI {
+            if !self
+                .client
+                .query_raw(&format!("/subnet/{netuid}"), 0)?
+                .is_empty()
+            {
+                present += 1;
+            }
+        }
+        if present == AI.len() {
             return Ok(());
         }
+        anyhow::ensure!(
+            present == 0,
+            "this chain has some of netuids 1-3 but not all: not a demo chain (start a new home, or pass --bare)"
+        );
         for (netuid, task, owner) in AI {
             let who = format!("dev{owner}");
             self.tao(&[
@@ -315,16 +330,21 @@ pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo
         .map(|i| spec.ports(i).rpc_url())
         .collect();
     let mut next = 0usize;
-    let mut spawn = |s: &Setup<'_>, name: &str, role: &str, args: &[&str]| {
+    let mut all: Vec<Neuron> = vec![];
+    // Recorded after every start, so `down` stops whatever started even if a later step
+    // fails.
+    let mut spawn = |s: &Setup<'_>, name: &str, role: &str, args: &[&str]| -> anyhow::Result<()> {
         next += 1;
-        spawn_at(s, &rpcs[next % rpcs.len()], name, role, args)
+        all.push(spawn_at(s, &rpcs[next % rpcs.len()], name, role, args)?);
+        std::fs::write(neurons_path(home), serde_json::to_vec_pretty(&all)?)?;
+        Ok(())
     };
-    let mut all = vec![spawn(
+    spawn(
         &s,
         "explorer",
         "explorer",
         &["explorer", "--listen", &explorer],
-    )?];
+    )?;
     let mut port = base.saturating_add(2);
     for (netuid, task, _) in AI {
         let n = netuid.to_string();
@@ -339,12 +359,12 @@ pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo
                 "miner", "serve", "--netuid", &n, "--hotkey", &hotkey, "--listen", &listen,
                 "--model", &model,
             ];
-            all.push(spawn(
+            spawn(
                 &s,
                 &format!("miner-{kind}-{netuid}"),
                 &format!("{kind} miner, {task}"),
                 &args,
-            )?);
+            )?;
         }
         for (v, _) in VALIDATORS {
             let hotkey = format!("dev{v}");
@@ -358,16 +378,16 @@ pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo
                 "--interval-ms",
                 "10000",
             ];
-            all.push(spawn(
+            spawn(
                 &s,
                 &format!("validator-{v}-{netuid}"),
                 &format!("validator, {task}"),
                 &args,
-            )?);
+            )?;
         }
     }
     let gw_hotkey = format!("dev{GATEWAY}");
-    all.push(spawn(
+    spawn(
         &s,
         "gateway",
         "gateway (netuids 1-3)",
@@ -389,10 +409,10 @@ pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo
             "--redeem-every-blocks",
             "20",
         ],
-    )?);
+    )?;
     let gw_url = format!("http://{gateway}");
     let user = format!("dev{USER}");
-    all.push(spawn(
+    spawn(
         &s,
         "user",
         "user asking every 8 s",
@@ -406,20 +426,20 @@ pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo
             "--every-ms",
             "8000",
         ],
-    )?);
+    )?;
     if !s.client.query_raw("/subnet/4", 0)?.is_empty() {
         let (market, miner, requester) = (
             MARKET.0.to_string(),
             format!("dev{}", MINERS[0].0),
             format!("dev{}", MARKET.1),
         );
-        all.push(spawn(
+        spawn(
             &s,
             "matmul-miner",
             "matmul miner",
             &["miner", "run", "--from", &miner, "--netuid", &market],
-        )?);
-        all.push(spawn(
+        )?;
+        spawn(
             &s,
             "matmul-requester",
             "matmul requester every 60 s",
@@ -433,14 +453,12 @@ pub fn start(ctx: &Ctx, home: &Path, spec: &LocalnetSpec) -> anyhow::Result<Demo
                 "--every-ms",
                 "60000",
             ],
-        )?);
+        )?;
     }
-    let json = serde_json::to_vec_pretty(&all)?;
-    std::fs::write(neurons_path(home), json)?;
     Ok(Demo {
         explorer: format!("http://{explorer}"),
         gateway: gw_url,
-        neurons: all.len(),
+        neurons: recorded(home).len(),
     })
 }
 

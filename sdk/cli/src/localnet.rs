@@ -244,7 +244,7 @@ fn up_text(home: &Path, spec: &LocalnetSpec, ports: &[NodePorts]) -> String {
 /// What to do next, printed when the demo is up.
 fn demo_text(d: &crate::demo::Demo) -> String {
     format!(
-        "demo: {} processes started (tao localnet status lists them)\n\nexplorer: {}\n\nthree things to try:\n  1. watch a subnet pay its miners: open the explorer, subnets -> 1 (speech-to-text); the reference miner's incentive climbs over the noisy and the lazy one within a few epochs\n  2. ask the AI and pay for it: tao ai ask --from dev9 --gateway {} --route auto --file question.wav\n  3. stake to a validator: tao stake add --from dev0 --hotkey dev1 --amount 10TAO, then tao metagraph 1",
+        "demo: {} processes started (tao localnet status lists them)\n\nexplorer: {}\n\nthree things to try:\n  1. watch a subnet pay its miners: open the explorer, subnets -> 1 (speech-to-text); the reference miner's incentive climbs over the noisy and the lazy one within a few epochs\n  2. ask the AI and pay for it: echo \"teh quick brwn fox\" > q.txt && tao ai ask --from dev0 --gateway {} --route auto --file q.txt\n  3. stake to a validator: tao stake add --from dev0 --hotkey dev1 --amount 10TAO, then tao metagraph 1",
         d.neurons, d.explorer, d.gateway
     )
 }

@@ -62,15 +62,25 @@ impl IntoResponse for ExplorerError {
     }
 }
 
+/// API requests reading the chain at once; more wait (the node is not the explorer's to
+/// flood).
+pub const MAX_READS: usize = 8;
+
 /// The explorer's state.
 pub struct Explorer {
     source: Arc<Source>,
     sampler: Arc<Sampler>,
 }
 
+static READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_READS);
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ExplorerError> + Send + 'static,
 ) -> Result<T, ExplorerError> {
+    let _slot = READS
+        .acquire()
+        .await
+        .map_err(|e| ExplorerError::Chain(format!("read limit: {e}")))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ExplorerError::Chain(format!("blocking task: {e}")))?

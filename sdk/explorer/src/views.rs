@@ -27,7 +27,16 @@ pub struct Source {
     pub peers: Vec<(String, Client)>,
     /// A subnet's task name by (netuid, registration block); `None`: not an arena.
     tasks: Mutex<BTreeMap<(u16, u64), Option<String>>>,
+    /// The last channel scan and when it was made (one scan serves every request for
+    /// [`CHANNELS_TTL`]).
+    channels: Mutex<Option<(std::time::Instant, Channels)>>,
 }
+
+/// Channels by id.
+pub type Channels = Vec<(u64, Channel)>;
+
+/// How long a channel scan is reused.
+pub const CHANNELS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn decode<T: borsh::BorshDeserialize>(what: &str, raw: &[u8]) -> Result<T, ExplorerError> {
     borsh::from_slice(raw).map_err(|e| ExplorerError::Chain(format!("{what}: {e}")))
@@ -74,6 +83,7 @@ impl Source {
             node: Client::new(node),
             peers: all,
             tasks: Mutex::new(BTreeMap::new()),
+            channels: Mutex::new(None),
         }
     }
 
@@ -229,8 +239,25 @@ impl Source {
         decode("metagraph", &raw)
     }
 
-    /// Channels 1, 2, ... (until one is missing, at most [`MAX_CHANNELS`]).
+    /// Channels 1, 2, ... (until one is missing, at most [`MAX_CHANNELS`]), scanned at most
+    /// once per [`CHANNELS_TTL`] (the lock is held while scanning: concurrent requests wait
+    /// for one scan rather than each making their own).
     pub fn channels(&self) -> Result<Vec<(u64, Channel)>, ExplorerError> {
+        let mut cache = self
+            .channels
+            .lock()
+            .map_err(|_| ExplorerError::Chain("channel cache poisoned".into()))?;
+        if let Some((at, list)) = cache.as_ref()
+            && at.elapsed() < CHANNELS_TTL
+        {
+            return Ok(list.clone());
+        }
+        let list = self.scan_channels()?;
+        *cache = Some((std::time::Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    fn scan_channels(&self) -> Result<Vec<(u64, Channel)>, ExplorerError> {
         let mut out = vec![];
         for id in 1..=MAX_CHANNELS {
             let raw = self.raw(&format!("/channel/{id}"))?;

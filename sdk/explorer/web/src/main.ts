@@ -319,7 +319,12 @@ async function render() {
   }
 }
 
+let ticking = false;
+
 async function tick() {
+  // One poll (and render) at a time: a slow render is never overtaken by an older one.
+  if (ticking) return;
+  ticking = true;
   try {
     const s = await get<{ height: number }>("height");
     live.textContent = `height ${s.height}`;
@@ -331,6 +336,8 @@ async function tick() {
     }
   } catch {
     live.textContent = "node unreachable";
+  } finally {
+    ticking = false;
   }
 }
 
