@@ -7,6 +7,7 @@
 //! share of the miners' 41%), the validators earn dividends, bad requests to a real axon
 //! are refused without a model call, and all four nodes agree on the app hash.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -340,31 +341,42 @@ impl Arena {
 }
 
 /// The pot of `netuid`'s epoch in block `height`, from the block's `epoch` event.
+/// Block `height` as the explorer shows it (`taochain_explorer::views`: its transactions
+/// with code, gas and events, and its FinalizeBlock events).
+pub(crate) fn block(c: &Client, height: u64) -> Value {
+    taochain_explorer::views::Source::new(c.rpc().url(), &[])
+        .block(height)
+        .expect("block")
+}
+
+pub(crate) fn successful(b: &Value) -> impl Iterator<Item = &Value> {
+    b["txs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["code"] == 0)
+}
+
+/// A block's events (successful transactions' and FinalizeBlock's): `(type, attributes)`.
+pub(crate) fn block_events(c: &Client, height: u64) -> Vec<(String, BTreeMap<String, String>)> {
+    let b = block(c, height);
+    let tx_events = successful(&b).flat_map(|t| t["events"].as_array().into_iter().flatten());
+    tx_events
+        .chain(b["events"].as_array().into_iter().flatten())
+        .map(|e| {
+            let attrs = serde_json::from_value(e["attributes"].clone()).expect("attributes");
+            (e["type"].as_str().unwrap_or_default().to_string(), attrs)
+        })
+        .collect()
+}
+
 pub(crate) fn epoch_pot(c: &Client, netuid: u16, height: u64) -> u64 {
-    let r = c
-        .rpc()
-        .call(
-            "block_results",
-            serde_json::json!({"height": height.to_string()}),
-        )
-        .expect("block_results");
-    let events = r["finalize_block_events"].as_array().expect("events");
+    let events = block_events(c, height);
     let pot = events
         .iter()
-        .filter(|e| e["type"] == "epoch")
-        .find_map(|e| {
-            let attr = |k: &str| {
-                e["attributes"]
-                    .as_array()
-                    .and_then(|a| a.iter().find(|x| x["key"] == k))
-                    .and_then(|x| x["value"].as_str())
-                    .map(str::to_string)
-            };
-            (attr("netuid") == Some(netuid.to_string()))
-                .then(|| attr("pot").and_then(|p| p.parse().ok()))
-                .flatten()
-        });
-    pot.unwrap_or_else(|| unreachable!("no epoch of netuid {netuid} in block {height}: {r}"))
+        .filter(|(t, e)| t == "epoch" && e.get("netuid") == Some(&netuid.to_string()))
+        .find_map(|(_, e)| e.get("pot").and_then(|p| p.parse().ok()));
+    pot.unwrap_or_else(|| unreachable!("no epoch of netuid {netuid} in block {height}: {events:?}"))
 }
 
 pub(crate) fn tao_bin() -> String {

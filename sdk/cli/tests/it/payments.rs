@@ -21,7 +21,9 @@ use taochain_primitives::channel::{Channel, Voucher, gateway_part};
 use taochain_primitives::subnet::Neuron;
 use taochain_primitives::{Msg, RAO_PER_TAO};
 
-use crate::arena::{Arena, Subnet, balance_at, epoch_pot, get, tao_bin};
+use crate::arena::{
+    Arena, Subnet, balance_at, block, block_events, epoch_pot, get, successful, tao_bin,
+};
 use crate::localnet::{assert_validators_agree, base_port, start};
 
 const PRICE: u64 = RAO_PER_TAO / 100;
@@ -29,61 +31,12 @@ const GATEWAY: usize = 1;
 const USER: usize = 12;
 const CLOSER: usize = 13;
 
-/// A block's events (transactions' and FinalizeBlock's): `(type, attributes)`.
-fn block_events(c: &Client, height: u64) -> Vec<(String, BTreeMap<String, String>)> {
-    let r = c
-        .rpc()
-        .call(
-            "block_results",
-            serde_json::json!({"height": height.to_string()}),
-        )
-        .expect("block_results");
-    let txs = r["txs_results"].as_array().cloned().unwrap_or_default();
-    let tx_events = txs
-        .iter()
-        .filter(|t| t["code"].as_u64() == Some(0))
-        .flat_map(|t| t["events"].as_array().cloned().unwrap_or_default());
-    let block = r["finalize_block_events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    tx_events
-        .chain(block)
-        .map(|e| {
-            let attrs = e["attributes"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|x| {
-                            let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
-                            (s("key"), s("value"))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            (e["type"].as_str().unwrap_or_default().to_string(), attrs)
-        })
-        .collect()
-}
-
 /// `gas_used` of each successful redemption transaction in block `height`.
 fn redemption_gas(c: &Client, height: u64) -> Vec<u64> {
-    let r = c
-        .rpc()
-        .call(
-            "block_results",
-            serde_json::json!({"height": height.to_string()}),
-        )
-        .expect("block_results");
-    r["txs_results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|t| {
-            t["code"].as_u64() == Some(0) && t["events"].to_string().contains("voucher_redeemed")
-        })
-        .filter_map(|t| t["gas_used"].as_str().and_then(|g| g.parse().ok()))
+    let b = block(c, height);
+    successful(&b)
+        .filter(|t| t["events"].to_string().contains("voucher_redeemed"))
+        .filter_map(|t| t["gas_used"].as_u64())
         .collect()
 }
 

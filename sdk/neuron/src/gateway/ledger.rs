@@ -297,11 +297,14 @@ impl Books {
         self.due(u64::MAX, 0, 0)
     }
 
-    /// `cumulative` was redeemed on `id`.
-    pub fn redeemed(&mut self, id: u64, cumulative: u64) {
-        if let Some(e) = self.entries.get_mut(&id) {
-            e.redeemed = e.redeemed.max(cumulative);
-        }
+    /// `cumulative` was redeemed on `id`; the rao this adds to what was redeemed before.
+    pub fn redeemed(&mut self, id: u64, cumulative: u64) -> u64 {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return 0;
+        };
+        let added = cumulative.saturating_sub(e.redeemed);
+        e.redeemed = e.redeemed.max(cumulative);
+        added
     }
 
     /// The channel closed with `redeemed` on chain: what was earned above it is lost

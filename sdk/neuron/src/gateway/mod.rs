@@ -45,6 +45,7 @@ use self::ledger::{Books, Refusal, Terms, Ticket};
 use self::source::GatewayChain;
 use crate::NeuronError;
 use crate::dendrite::{Dendrite, Target};
+use crate::validator::blocking;
 
 /// The largest input a request may carry (raw bytes): its challenge to a miner, in base64,
 /// must fit the axon's 1 MiB body limit.
@@ -195,14 +196,6 @@ impl IntoResponse for ApiErr {
         };
         (self.0, axum::Json(body)).into_response()
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, NeuronError> + Send + 'static,
-) -> Result<T, NeuronError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| NeuronError::Chain(format!("blocking task: {e}")))?
 }
 
 impl Gateway {
@@ -443,18 +436,11 @@ impl Gateway {
             let sent = blocking(move || c.redeem(&key, id, cumulative, r.signature)).await;
             match sent {
                 Ok(h) => {
-                    let before = self
+                    let paid = self
                         .books
                         .lock()
-                        .ok()
-                        .and_then(|b| b.get(id))
-                        .map_or(0, |e| e.1);
-                    self.stats
-                        .redeemed
-                        .fetch_add(cumulative.saturating_sub(before), Ordering::Relaxed);
-                    if let Ok(mut b) = self.books.lock() {
-                        b.redeemed(id, cumulative);
-                    }
+                        .map_or(0, |mut b| b.redeemed(id, cumulative));
+                    self.stats.redeemed.fetch_add(paid, Ordering::Relaxed);
                     self.log(|| {
                         format!("redeemed channel {id} up to {cumulative} rao (block {h})")
                     });
