@@ -6,18 +6,18 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ed25519_dalek::{Signature, VerifyingKey};
-use taochain_primitives::{Params, SignedTx};
+use taochain_primitives::Params;
 use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY};
 use taochain_storage::{Blobs, Changes, PreparedCommit, StateDelta, StateRead, Storage};
 use taochain_vm::Vm;
 use taochain_work::{CpuVerifier, Verifier};
 
-use crate::checks::{Rejection, check_signature, decode};
+use crate::checks::{Rejection, decode};
 use crate::deliver::{Context, deliver};
 use crate::emission::mint_block_reward;
 use crate::mempool::MempoolState;
 use crate::query::QueryOutcome;
+use crate::signatures::{Verified, check_block};
 use crate::typed::get_or_default;
 use crate::{AppError, Event, Genesis};
 
@@ -74,6 +74,10 @@ pub struct App {
     verifier: Arc<dyn Verifier + Send + Sync>,
     consensus: Mutex<Consensus>,
     mempool: Mutex<MempoolState>,
+    /// Threads for a block's pure per-transaction work (decoding, signatures).
+    threads: usize,
+    /// Transactions whose signature `CheckTx` verified (see [`crate::signatures`]).
+    verified: Verified,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,7 +95,23 @@ impl App {
             verifier: Arc::new(CpuVerifier::default()),
             consensus: Mutex::default(),
             mempool: Mutex::default(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            verified: Verified::default(),
         }
+    }
+
+    /// Decodes and verifies a block's signatures on `threads` threads (default: every
+    /// core). Results and app hashes never depend on it.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Remembers at most `capacity` transactions whose signature `CheckTx` verified, so
+    /// `FinalizeBlock` need not verify them again (0: verify everything in the block).
+    pub fn with_verified_capacity(mut self, capacity: usize) -> Self {
+        self.verified = Verified::new(capacity);
+        self
     }
 
     /// Checks useful work with `verifier` (e.g. the wgpu backend, which the node injects)
@@ -159,11 +179,17 @@ impl App {
             let (chain_id, params) = Self::chain_id_and_params(state)?;
             let checked = lock(&self.mempool).check(state, bytes, &chain_id, &params, recheck)?;
             Ok(match checked {
-                Ok((wanted, gas)) => TxOutcome {
-                    gas_wanted: wanted,
-                    gas_used: gas,
-                    ..TxOutcome::default()
-                },
+                Ok((wanted, gas)) => {
+                    if !recheck {
+                        // Admitted with a strictly verified signature.
+                        self.verified.remember(Verified::key(bytes));
+                    }
+                    TxOutcome {
+                        gas_wanted: wanted,
+                        gas_used: gas,
+                        ..TxOutcome::default()
+                    }
+                }
                 Err(r) => TxOutcome::rejected(r),
             })
         })
@@ -218,7 +244,7 @@ impl App {
     }
 
     /// Executes a block and returns its results and the new app hash (not yet durable).
-    pub fn finalize_block<T: AsRef<[u8]>>(
+    pub fn finalize_block<T: AsRef<[u8]> + Sync>(
         &self,
         height: u64,
         time_ms: u64,
@@ -257,16 +283,12 @@ impl App {
             contracts: &env,
         };
         let mut blobs = Blobs::new();
-        let decoded: Vec<Result<SignedTx, Rejection>> = txs
-            .iter()
-            .map(|bytes| decode(bytes.as_ref(), &params))
-            .collect();
-        let signatures = verify_signatures(&decoded);
+        let checked = check_block(txs, &params, &self.verified, self.threads);
         let mut tx_results = Vec::with_capacity(txs.len());
-        for ((tx, sig_ok), bytes) in decoded.iter().zip(signatures).zip(txs) {
+        for ((tx, sig_ok), bytes) in checked.iter().zip(txs) {
             let outcome = match (tx, sig_ok) {
                 (Err(r), _) => TxOutcome::rejected(r.clone()),
-                (Ok(_), Err(r)) => TxOutcome::rejected(r),
+                (Ok(_), Err(r)) => TxOutcome::rejected(r.clone()),
                 (Ok(tx), Ok(())) => {
                     let d = deliver(&mut block, tx, bytes.as_ref().len(), &ctx, &mut blobs)?;
                     let (code, log) = match d.result {
@@ -320,33 +342,4 @@ impl App {
     pub fn query(&self, path: &str, data: &[u8], height: u64, prove: bool) -> QueryOutcome {
         crate::query::query(&self.storage, &self.vm, path, data, height, prove)
     }
-}
-
-/// Verifies every decoded transaction's signature: one ed25519 batch for the block (the
-/// batch is deterministic: its coefficients come from a transcript of the inputs), falling
-/// back to one-by-one strict checks to find the bad ones when the batch fails.
-fn verify_signatures(decoded: &[Result<SignedTx, Rejection>]) -> Vec<Result<(), Rejection>> {
-    let mut parts: Vec<(usize, VerifyingKey, Signature, [u8; 32])> = vec![];
-    let mut results: Vec<Result<(), Rejection>> = vec![Ok(()); decoded.len()];
-    for (i, tx) in decoded.iter().enumerate() {
-        let Ok(tx) = tx else { continue };
-        // The same rule as CheckTx: weak keys and small-order R are refused before the
-        // batch (which could accept a small-order R), so both paths agree.
-        match tx.verification_parts() {
-            Ok((key, sig, digest)) => parts.push((i, key, sig, digest)),
-            Err(_) => results[i] = check_signature(tx),
-        }
-    }
-    let messages: Vec<&[u8]> = parts.iter().map(|p| &p.3[..]).collect();
-    let sigs: Vec<Signature> = parts.iter().map(|p| p.2).collect();
-    let keys: Vec<VerifyingKey> = parts.iter().map(|p| p.1).collect();
-    if parts.is_empty() || ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
-        return results;
-    }
-    for (i, _, _, _) in &parts {
-        if let Ok(tx) = &decoded[*i] {
-            results[*i] = check_signature(tx);
-        }
-    }
-    results
 }

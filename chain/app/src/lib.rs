@@ -20,6 +20,7 @@ pub mod events;
 pub mod genesis;
 pub mod mempool;
 pub mod query;
+pub mod signatures;
 pub mod simulate;
 pub mod typed;
 

@@ -1,6 +1,8 @@
 //! `taod bench`: FinalizeBlock + Commit throughput on blocks of signed transfers, in-process
-//! over RocksDB in a temporary directory, with the time split into signature checks,
-//! execution + tree update, and the durable write.
+//! over RocksDB in a temporary directory, with the time split into FinalizeBlock (decoding,
+//! signatures, execution, tree update) and Commit (the durable write); once on one thread, once on every core,
+//! and once with the signatures already checked by CheckTx, beside the machine's ed25519
+//! batch-verification rate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,28 +43,83 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.weights {
         return crate::bench_weights::run();
     }
-    let dir = tempfile_dir()?;
-    let storage = Arc::new(Storage::open(&dir, StorageOptions::default())?);
-    let app = App::new(storage, Arc::new(taochain_vm::Vm::new(None)?));
     let keys: Vec<SigningKey> = (0..args.accounts).map(key).collect();
     let addrs: Vec<Address> = keys
         .iter()
         .map(|k| Address::from_public_key(&k.verifying_key().to_bytes()))
         .collect();
-    init_funded(&app, &args, &addrs)?;
     let total = args.txs_per_block * args.blocks;
     let bar = progress_bar(total);
     let blocks = sign_blocks(&args, &keys, &addrs, &bar);
-    let timings = execute_blocks(&app, &blocks, &bar)?;
+    let limit = batch_verify_limit(&blocks)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runs = [
+        ("1 thread".to_string(), 1, false),
+        (format!("{cores} threads"), cores, false),
+        (
+            format!("{cores} threads, signatures checked in CheckTx"),
+            cores,
+            true,
+        ),
+    ];
+    let mut rows = vec![];
+    for (name, threads, checked) in runs {
+        bar.set_message(name.clone());
+        let timings = measure(&args, &addrs, &blocks, threads, checked, &bar)?;
+        rows.push((name, timings));
+    }
     bar.finish_and_clear();
-    print_report(&args, total, &timings);
-    std::fs::remove_dir_all(&dir).ok();
+    print_report(&args, total, cores, limit, &rows);
     Ok(())
+}
+
+/// One run on a fresh store: `threads` for the block's pure work; with `checked`, every
+/// transaction goes through CheckTx first (untimed, as in a network where the mempool
+/// admits transactions while the previous block is voted on).
+fn measure(
+    args: &BenchArgs,
+    addrs: &[Address],
+    blocks: &[Vec<Vec<u8>>],
+    threads: usize,
+    checked: bool,
+    bar: &ProgressBar,
+) -> anyhow::Result<Timings> {
+    let dir = tempfile_dir()?;
+    let storage = Arc::new(Storage::open(&dir, StorageOptions::default())?);
+    let app = App::new(storage, Arc::new(taochain_vm::Vm::new(None)?)).with_threads(threads);
+    init_funded(&app, args, addrs)?;
+    let timings = execute_blocks(&app, blocks, checked, bar);
+    drop(app);
+    std::fs::remove_dir_all(&dir).ok();
+    timings
+}
+
+/// The machine's ed25519 batch-verification rate on one core (signatures per second):
+/// every block's signatures verified as one batch, decoding excluded.
+fn batch_verify_limit(blocks: &[Vec<Vec<u8>>]) -> anyhow::Result<u128> {
+    let mut elapsed = Duration::ZERO;
+    let mut count = 0u128;
+    for txs in blocks {
+        let mut msgs = Vec::with_capacity(txs.len());
+        let mut sigs = Vec::with_capacity(txs.len());
+        let mut keys = Vec::with_capacity(txs.len());
+        for bytes in txs {
+            let tx = SignedTx::decode(bytes, 1 << 20).context("bench tx decodes")?;
+            msgs.push(tx.body.sign_digest());
+            sigs.push(Signature::from_bytes(&tx.signature));
+            keys.push(VerifyingKey::from_bytes(&tx.public_key).context("bench key")?);
+        }
+        let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
+        let t = Instant::now();
+        ed25519_dalek::verify_batch(&refs, &sigs, &keys).context("bench signatures verify")?;
+        elapsed += t.elapsed();
+        count += txs.len() as u128;
+    }
+    Ok(count * 1_000_000_000 / elapsed.as_nanos().max(1))
 }
 
 /// Time spent in each phase over all measured blocks.
 struct Timings {
-    sig: Duration,
     finalize: Duration,
     commit: Duration,
 }
@@ -129,13 +186,18 @@ fn sign_blocks(
 fn execute_blocks(
     app: &App,
     blocks: &[Vec<Vec<u8>>],
+    checked: bool,
     bar: &ProgressBar,
 ) -> anyhow::Result<Timings> {
     bar.set_position(0);
-    bar.set_message("executing");
-    let (mut sig, mut finalize, mut commit) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut finalize, mut commit) = (Duration::ZERO, Duration::ZERO);
     for (i, txs) in blocks.iter().enumerate() {
-        sig += time_signatures(txs)?;
+        if checked {
+            for tx in txs {
+                let out = app.check_tx(tx, false)?;
+                anyhow::ensure!(out.code == 0, "CheckTx refused a bench tx: {}", out.log);
+            }
+        }
         let t = Instant::now();
         let out = app.finalize_block(i as u64 + 2, 0, [0; 32], txs)?;
         finalize += t.elapsed();
@@ -149,63 +211,64 @@ fn execute_blocks(
         commit += t.elapsed();
         bar.inc(txs.len() as u64);
     }
-    Ok(Timings {
-        sig,
-        finalize,
-        commit,
-    })
+    Ok(Timings { finalize, commit })
 }
 
-/// Prints the per-transaction split and the throughput summary.
-fn print_report(args: &BenchArgs, total: usize, timings: &Timings) {
-    let &Timings {
-        sig,
-        finalize,
-        commit,
-    } = timings;
+/// Prints each run's per-transaction split and throughput, its ratio to the 1-thread run
+/// and to the batch-verification limit, and a one-line summary.
+fn print_report(
+    args: &BenchArgs,
+    total: usize,
+    cores: usize,
+    limit: u128,
+    rows: &[(String, Timings)],
+) {
     // Integer arithmetic in ns (the bench prints; nothing here feeds consensus).
     let per_tx = |d: Duration| {
         let ns = d.as_nanos() / total as u128;
         format!("{}.{:02}", ns / 1000, (ns % 1000) / 10)
     };
-    let block_time = finalize + commit;
-    let tps = total as u128 * 1_000_000_000 / block_time.as_nanos().max(1);
+    let tps =
+        |t: &Timings| total as u128 * 1_000_000_000 / (t.finalize + t.commit).as_nanos().max(1);
+    let ratio = |a: u128, b: u128| {
+        let milli = a * 1000 / b.max(1);
+        format!("{}.{:02}", milli / 1000, (milli % 1000) / 10)
+    };
     println!(
-        "blocks: {}  txs/block: {}  accounts: {}",
+        "blocks: {}  txs/block: {}  accounts: {}  cores: {cores}",
         args.blocks, args.txs_per_block, args.accounts
     );
-    println!("  signature batch verify  {:>8} us/tx", per_tx(sig));
+    println!("limit: ed25519 batch verification on one core {limit} sig/s");
     println!(
-        "  execution + tree update {:>8} us/tx",
-        per_tx(finalize.saturating_sub(sig))
+        "  {:<46} {:>13} {:>11} {:>8} {:>9} {:>9}",
+        "run", "finalize us/tx", "commit us/tx", "tx/s", "x 1 thr", "x limit"
     );
-    println!("  commit (RocksDB write)  {:>8} us/tx", per_tx(commit));
-    println!(
-        "summary: {tps} tx/s FinalizeBlock+Commit on one core ({total} txs in {} ms)",
-        block_time.as_millis()
-    );
-}
-
-/// Times decoding plus one batch verification of the block's signatures (the same work
-/// FinalizeBlock does first).
-fn time_signatures(txs: &[Vec<u8>]) -> anyhow::Result<Duration> {
-    let t = Instant::now();
-    let mut msgs = Vec::with_capacity(txs.len());
-    let mut sigs = Vec::with_capacity(txs.len());
-    let mut keys = Vec::with_capacity(txs.len());
-    for bytes in txs {
-        let tx = SignedTx::decode(bytes, 1 << 20).context("bench tx decodes")?;
-        msgs.push(tx.body.sign_digest());
-        sigs.push(Signature::from_bytes(&tx.signature));
-        keys.push(VerifyingKey::from_bytes(&tx.public_key).context("bench key")?);
+    let base = rows.first().map_or(1, |(_, t)| tps(t));
+    for (name, t) in rows {
+        println!(
+            "  {:<46} {:>13} {:>11} {:>8} {:>9} {:>9}",
+            name,
+            per_tx(t.finalize),
+            per_tx(t.commit),
+            tps(t),
+            ratio(tps(t), base),
+            ratio(tps(t), limit)
+        );
     }
-    let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
-    ed25519_dalek::verify_batch(&refs, &sigs, &keys).context("bench signatures verify")?;
-    Ok(t.elapsed())
+    let summary: Vec<String> = rows
+        .iter()
+        .map(|(name, t)| format!("{name} {} tx/s", tps(t)))
+        .collect();
+    println!(
+        "summary: FinalizeBlock+Commit {} (batch-verify limit {limit} sig/s on one core)",
+        summary.join(", ")
+    );
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("taod-bench-{}", std::process::id()));
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("taod-bench-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

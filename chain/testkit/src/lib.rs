@@ -59,9 +59,24 @@ impl MockChain {
         MockChain::over(Storage::in_memory(StorageOptions::default()))
     }
 
+    /// A fresh in-memory app that decodes and verifies blocks on `threads` threads.
+    pub fn in_memory_with_threads(threads: usize) -> Self {
+        MockChain::over_app(
+            |s, vm| App::new(s, vm).with_threads(threads),
+            Storage::in_memory(StorageOptions::default()),
+        )
+    }
+
     fn over(storage: Storage) -> Self {
+        MockChain::over_app(App::new, storage)
+    }
+
+    fn over_app(
+        make: impl FnOnce(Arc<Storage>, Arc<taochain_vm::Vm>) -> App,
+        storage: Storage,
+    ) -> Self {
         let vm = Arc::new(taochain_vm::Vm::new(None).expect("vm engine builds"));
-        let abci = AbciApp::new(Arc::new(App::new(Arc::new(storage), vm)), panic_on_error);
+        let abci = AbciApp::new(Arc::new(make(Arc::new(storage), vm)), panic_on_error);
         let info = abci.info(pb::RequestInfo::default());
         let height = u64::try_from(info.last_block_height).expect("height is non-negative");
         MockChain {

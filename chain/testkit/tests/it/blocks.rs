@@ -7,7 +7,7 @@ use taochain_testkit::fixtures::{FEE, addr, transfer};
 use tendermint_abci::Application;
 use tendermint_proto::v0_38::abci as pb;
 
-use crate::{BALANCE, started_chain, started_chain_in_memory};
+use crate::{BALANCE, started_chain, started_chain_in_memory, started_chain_with_threads};
 
 fn account(chain: &MockChain, i: u8) -> Account {
     let res = chain.query(&format!("/account/{}", addr(i)), false);
@@ -114,6 +114,59 @@ fn same_blocks_give_the_same_app_hash_on_rocksdb_and_in_memory() {
         let hb = b.block(block_of_transfers(i, &mut nb, 10)).app_hash;
         assert_eq!(ha, hb, "block {i}");
         assert_eq!(ha.len(), 32);
+    }
+}
+
+/// 300 transfers (three signature chunks) with a forged signature, a wrong signer and
+/// undecodable bytes among them.
+fn block_with_bad_signatures(seed: u64, nonces: &mut [u64; 4]) -> Vec<Vec<u8>> {
+    let mut txs = block_of_transfers(seed, nonces, 300);
+    txs[17][80] ^= 1;
+    let last = txs.len() - 1;
+    txs[last].truncate(7);
+    let mut wrong = taochain_testkit::fixtures::transfer_body(0, addr(1), 5)
+        .sign(&taochain_testkit::fixtures::key(2));
+    wrong.public_key = taochain_testkit::fixtures::key(0)
+        .verifying_key()
+        .to_bytes();
+    txs[200] = wrong.encode();
+    txs
+}
+
+#[test]
+fn thread_count_and_checktx_memory_never_change_results_or_the_app_hash() {
+    let mut chains: Vec<MockChain> = [1, 2, 16].map(started_chain_with_threads).into();
+    let mut nonces = vec![[0u64; 4]; chains.len()];
+    for b in 0..4 {
+        let blocks: Vec<Vec<Vec<u8>>> = nonces
+            .iter_mut()
+            .map(|n| block_with_bad_signatures(b, n))
+            .collect();
+        // The 2-thread node saw the block's transactions in its mempool first (its CheckTx
+        // remembers the ones it verified); the others did not.
+        for tx in &blocks[1] {
+            chains[1].check_tx(tx);
+        }
+        let results: Vec<_> = chains
+            .iter_mut()
+            .zip(blocks)
+            .map(|(c, txs)| c.finalize_and_commit(txs.into_iter().map(Into::into).collect()))
+            .collect();
+        let bad: Vec<usize> = results[0]
+            .results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.code != 0)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(
+            bad.contains(&17) && bad.contains(&200) && bad.contains(&299),
+            "{bad:?}"
+        );
+        for r in &results[1..] {
+            assert_eq!(r.app_hash, results[0].app_hash, "block {b}");
+            assert_eq!(r.results, results[0].results, "block {b}");
+        }
     }
 }
 

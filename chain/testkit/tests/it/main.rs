@@ -27,6 +27,11 @@ pub fn started_chain_in_memory() -> MockChain {
     start(MockChain::in_memory())
 }
 
+/// The same, in memory, verifying blocks on `threads` threads.
+pub fn started_chain_with_threads(threads: usize) -> MockChain {
+    start(MockChain::in_memory_with_threads(threads))
+}
+
 fn start(mut chain: MockChain) -> MockChain {
     chain.init(CHAIN_ID, &genesis(4, BALANCE));
     chain.block(vec![]);
