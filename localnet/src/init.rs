@@ -30,6 +30,8 @@ pub struct InitOptions<'a> {
     pub dev_accounts: u32,
     /// Balance of each dev account, rao.
     pub dev_balance: u64,
+    /// `plain` or `json` logs (taod and CometBFT).
+    pub log_format: &'a str,
 }
 
 fn run(cmd: &mut Command) -> Result<String, LocalnetError> {
@@ -83,6 +85,7 @@ pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
         taod: opts.taod.to_path_buf(),
         cometbft: opts.cometbft.to_path_buf(),
         dev_accounts,
+        log_format: opts.log_format.to_string(),
     };
     let ids = (0..opts.validators)
         .map(|i| {
@@ -124,6 +127,10 @@ fn configure_node(
     doc["p2p"]["laddr"] = value(format!("tcp://127.0.0.1:{}", ports.p2p));
     doc["p2p"]["persistent_peers"] = value(peers.join(","));
     doc["p2p"]["external_address"] = value(format!("127.0.0.1:{}", ports.p2p));
+    doc["log_format"] = value(spec.log_format.as_str());
+    doc["instrumentation"]["prometheus"] = value(true);
+    doc["instrumentation"]["prometheus_listen_addr"] =
+        value(format!("127.0.0.1:{}", ports.cometbft_metrics));
     std::fs::write(&path, doc.to_string()).map_err(|e| LocalnetError::io(&path, e))
 }
 

@@ -12,7 +12,8 @@
 //! node{i}/taod/data      taod's RocksDB
 //! node{i}/{cometbft,taod}.log
 //! ```
-//! Ports of node i: p2p `base + 10i`, RPC `base + 10i + 1`, ABCI `base + 10i + 2`.
+//! Ports of node i: p2p `base + 10i`, RPC `base + 10i + 1`, ABCI `base + 10i + 2`, taod's
+//! Prometheus metrics `base + 10i + 3`, CometBFT's `base + 10i + 4` (both at `/metrics`).
 
 pub mod cometbft;
 pub mod error;
@@ -45,6 +46,13 @@ pub struct LocalnetSpec {
     pub cometbft: PathBuf,
     /// Funded dev accounts: (key name, address).
     pub dev_accounts: Vec<(String, String)>,
+    /// Log format of taod and CometBFT: `plain` text or `json` lines.
+    #[serde(default = "plain")]
+    pub log_format: String,
+}
+
+fn plain() -> String {
+    "plain".into()
 }
 
 /// The addresses of one node.
@@ -58,12 +66,26 @@ pub struct NodePorts {
     pub rpc: u16,
     /// ABCI port.
     pub abci: u16,
+    /// taod's Prometheus metrics port.
+    pub metrics: u16,
+    /// CometBFT's Prometheus metrics port.
+    pub cometbft_metrics: u16,
 }
 
 impl NodePorts {
     /// The RPC URL.
     pub fn rpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.rpc)
+    }
+
+    /// taod's metrics URL.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.metrics)
+    }
+
+    /// CometBFT's metrics URL.
+    pub fn cometbft_metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.cometbft_metrics)
     }
 }
 
@@ -76,6 +98,8 @@ impl LocalnetSpec {
             p2p: base as u16,
             rpc: (base + 1) as u16,
             abci: (base + 2) as u16,
+            metrics: (base + 3) as u16,
+            cometbft_metrics: (base + 4) as u16,
         }
     }
 

@@ -100,14 +100,24 @@ pub fn start_node(
     let ports = spec.ports(i);
     let taod_home = nh.join("taod");
     let abci = format!("127.0.0.1:{}", ports.abci);
+    let metrics = format!("127.0.0.1:{}", ports.metrics);
+    let log_format = if spec.log_format == "json" {
+        "json"
+    } else {
+        "text"
+    };
     let taod_pid = spawn(
         &spec.taod,
         &[
+            "--log-format",
+            log_format,
             "start",
             "--home",
             &taod_home.to_string_lossy(),
             "--abci",
             &abci,
+            "--metrics",
+            &metrics,
         ],
         &nh.join("taod.log"),
         home,

@@ -16,6 +16,7 @@ use crate::checks::{Rejection, decode};
 use crate::deliver::{Context, deliver};
 use crate::emission::mint_block_reward;
 use crate::mempool::MempoolState;
+use crate::observe::{Observer, Phase, Stage, Unobserved};
 use crate::query::QueryOutcome;
 use crate::signatures::{Verified, check_block};
 use crate::typed::get_or_default;
@@ -63,8 +64,8 @@ pub struct BlockOutcome {
 struct Consensus {
     /// Genesis state, applied as part of the first block's changes.
     genesis: Option<Changes>,
-    /// The finalized, not yet committed block.
-    prepared: Option<PreparedCommit>,
+    /// The finalized, not yet committed block, and its transaction count.
+    prepared: Option<(PreparedCommit, u64)>,
 }
 
 /// The taochain application.
@@ -78,6 +79,8 @@ pub struct App {
     threads: usize,
     /// Transactions whose signature `CheckTx` verified (see [`crate::signatures`]).
     verified: Verified,
+    /// Told what happens, for metrics.
+    observer: Arc<dyn Observer>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,7 +100,15 @@ impl App {
             mempool: Mutex::default(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             verified: Verified::default(),
+            observer: Arc::new(Unobserved),
         }
+    }
+
+    /// Reports phases, results, contract calls and epochs to `observer` (the node's
+    /// metrics). It never affects results.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Decodes and verifies a block's signatures on `threads` threads (default: every
@@ -175,6 +186,14 @@ impl App {
     /// Mempool admission (`CheckTx`). `recheck` (after a commit, for transactions already
     /// admitted) re-runs every check but the signature, which cannot have changed.
     pub fn check_tx(&self, bytes: &[u8], recheck: bool) -> Result<TxOutcome, AppError> {
+        let started = self.observer.start();
+        let out = self.check_tx_unobserved(bytes, recheck)?;
+        self.observer.phase(Phase::CheckTx, started);
+        self.observer.tx_result(Stage::CheckTx, out.code);
+        Ok(out)
+    }
+
+    fn check_tx_unobserved(&self, bytes: &[u8], recheck: bool) -> Result<TxOutcome, AppError> {
         self.with_committed(|state| {
             let (chain_id, params) = Self::chain_id_and_params(state)?;
             let checked = lock(&self.mempool).check(state, bytes, &chain_id, &params, recheck)?;
@@ -276,6 +295,7 @@ impl App {
             chain_id: &chain_id,
             block_hash: hash,
             verifier: &*self.verifier,
+            observer: &*self.observer,
         };
         let ctx = Context {
             chain_id: &chain_id,
@@ -283,7 +303,10 @@ impl App {
             contracts: &env,
         };
         let mut blobs = Blobs::new();
+        let started = self.observer.start();
         let checked = check_block(txs, &params, &self.verified, self.threads);
+        self.observer.phase(Phase::Signatures, started);
+        let started = self.observer.start();
         let mut tx_results = Vec::with_capacity(txs.len());
         for ((tx, sig_ok), bytes) in checked.iter().zip(txs) {
             let outcome = match (tx, sig_ok) {
@@ -305,15 +328,23 @@ impl App {
                     }
                 }
             };
+            self.observer.tx_result(Stage::FinalizeBlock, outcome.code);
             tx_results.push(outcome);
         }
+        self.observer.phase(Phase::Transactions, started);
+        let started = self.observer.start();
         let (mint, reward) = mint_block_reward(&mut block)?;
         let mut events = vec![mint];
         events.extend(crate::economy::epoch::end_block(&mut block, &env, reward)?);
         crate::contracts::prune_blobs(&mut block, &mut blobs)?;
+        self.observer.phase(Phase::EndBlock, started);
+        let new_blob_bytes = blobs.values().flatten().map(|b| b.len() as u64).sum();
+        self.observer.blob_bytes(new_blob_bytes);
+        let started = self.observer.start();
         let prepared = self.storage.prepare(height, block.into_changes(), blobs)?;
         let app_hash = prepared.root();
-        consensus.prepared = Some(prepared);
+        self.observer.phase(Phase::Tree, started);
+        consensus.prepared = Some((prepared, txs.len() as u64));
         Ok(BlockOutcome {
             tx_results,
             events,
@@ -323,18 +354,21 @@ impl App {
 
     /// Makes the finalized block durable. Returns the committed height.
     pub fn commit(&self) -> Result<u64, AppError> {
-        let height = {
+        let started = self.observer.start();
+        let (height, txs) = {
             let mut consensus = lock(&self.consensus);
-            let prepared = consensus
+            let (prepared, txs) = consensus
                 .prepared
                 .take()
                 .ok_or_else(|| AppError::OutOfOrder("Commit without FinalizeBlock".into()))?;
             let height = prepared.version();
             self.storage.commit(prepared)?;
             consensus.genesis = None;
-            height
+            (height, txs)
         };
         lock(&self.mempool).reset();
+        self.observer.phase(Phase::Commit, started);
+        self.observer.committed(height, txs);
         Ok(height)
     }
 

@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod genesis;
 pub mod mempool;
+pub mod observe;
 pub mod query;
 pub mod signatures;
 pub mod simulate;

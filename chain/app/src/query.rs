@@ -78,6 +78,7 @@ fn smart(storage: &Storage, vm: &Vm, addr: &str, data: &[u8], height: u64) -> Qu
         chain_id: &chain_id,
         block_hash: [0; 32],
         verifier: &taochain_work::CpuVerifier::default(),
+        observer: &crate::observe::Unobserved,
     };
     match crate::contracts::run_query(
         &storage.latest(),

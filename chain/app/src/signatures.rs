@@ -104,7 +104,11 @@ impl Verified {
 
     /// How many transactions are remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).set.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set
+            .len()
     }
 
     /// Whether nothing is remembered.

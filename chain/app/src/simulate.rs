@@ -84,6 +84,7 @@ pub fn simulate(storage: &Storage, vm: &Vm, bytes: &[u8]) -> QueryOutcome {
         chain_id: &chain_id,
         block_hash: [0; 32],
         verifier: &verifier,
+        observer: &crate::observe::Unobserved,
     };
     let ctx = Context {
         chain_id: &chain_id,

@@ -1,9 +1,10 @@
 //! `taod`: the taochain node. Opens RocksDB under `--home`, serves the ABCI socket that a
-//! `cometbft` process connects to, and logs to stderr. `taod bench` measures block
-//! execution in-process.
+//! `cometbft` process connects to, logs to stderr (text or JSON lines), and with
+//! `--metrics` serves Prometheus metrics. `taod bench` measures block execution in-process.
 
 mod bench;
 mod bench_weights;
+mod metrics;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use tracing_subscriber::EnvFilter;
     about = "The taochain node (ABCI application for CometBFT v0.38)"
 )]
 struct Cli {
+    /// Log lines as `text` (for people) or `json` (one object per line, for collectors).
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,6 +43,13 @@ enum Command {
         /// Tree versions kept readable and provable; older ones are pruned.
         #[arg(long, default_value_t = 1000)]
         keep_versions: u64,
+        /// Serve Prometheus metrics at `http://ADDR/metrics` (off when not given).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
+        /// Threads that decode and verify a block's signatures (default: every core);
+        /// results never depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Benchmark FinalizeBlock + Commit on blocks of signed transfers, or (--weights) of
     /// SetWeights transactions and an epoch (in-process).
@@ -59,23 +70,35 @@ fn main() -> anyhow::Result<()> {
             std::env::set_var("RUST_MIN_STACK", THREAD_STACK.to_string());
         }
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    match cli.command {
         Command::Start {
             home,
             abci,
             keep_versions,
-        } => start(home, &abci, keep_versions),
+            metrics,
+            threads,
+        } => start(home, &abci, keep_versions, metrics.as_deref(), threads),
         Command::Bench(args) => bench::run(args),
     }
 }
 
-fn start(home: PathBuf, abci: &str, keep_versions: u64) -> anyhow::Result<()> {
+fn start(
+    home: PathBuf,
+    abci: &str,
+    keep_versions: u64,
+    metrics: Option<&str>,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
     let db_path = home.join("data").join("state.db");
     std::fs::create_dir_all(&db_path).with_context(|| format!("creating {}", db_path.display()))?;
     let storage = Storage::open(&db_path, StorageOptions { keep_versions })
@@ -83,6 +106,20 @@ fn start(home: PathBuf, abci: &str, keep_versions: u64) -> anyhow::Result<()> {
     let vm = taochain_vm::Vm::new(Some(home.join("data").join("wasm-cache")))
         .context("starting the contract VM")?;
     let mut app = App::new(Arc::new(storage), Arc::new(vm));
+    if let Some(threads) = threads {
+        app = app.with_threads(threads);
+    }
+    if let Some(addr) = metrics {
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("binding the metrics address {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
+        let registry = Arc::new(metrics::Metrics::default());
+        app = app.with_observer(registry.clone());
+        std::thread::Builder::new()
+            .name("metrics".into())
+            .spawn(move || metrics::serve(listener, registry))
+            .context("starting the metrics thread")?;
+    }
     // Useful work is checked on a hardware GPU when there is one (TAOCHAIN_GPU=auto, the
     // default; `required` also accepts a software adapter, `off` never uses one); the
     // verdicts are the CPU reference's bit for bit either way.

@@ -25,7 +25,8 @@ pub enum LocalnetCmd {
         /// Localnet home (default <tao-home>/localnet).
         #[arg(long)]
         home: Option<PathBuf>,
-        /// First port: node i uses base+10i (p2p), +1 (RPC), +2 (ABCI).
+        /// First port: node i uses base+10i (p2p), +1 (RPC), +2 (ABCI), +3 (taod metrics),
+        /// +4 (CometBFT metrics).
         #[arg(long, default_value_t = 26656)]
         base_port: u16,
         /// Chain id.
@@ -40,6 +41,10 @@ pub enum LocalnetCmd {
         /// Only the chain: no demo subnets, neurons, gateway, user or explorer.
         #[arg(long)]
         bare: bool,
+        /// Node logs (taod and CometBFT) as `plain` text or `json` lines; chosen when the
+        /// localnet is created.
+        #[arg(long, default_value = "plain", value_parser = ["plain", "json"])]
+        log_format: String,
     },
     /// Stop exactly the processes `up` started.
     Down {
@@ -111,13 +116,22 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
             dev_accounts,
             timeout,
             bare,
+            log_format,
         } => {
             let home = home.unwrap_or(default_home);
             anyhow::ensure!(
                 (1..=32).contains(&validators),
                 "--validators must be 1..=32"
             );
-            let spec = load_or_init(ctx, &home, validators, base_port, chain_id, dev_accounts)?;
+            let spec = load_or_init(
+                ctx,
+                &home,
+                validators,
+                base_port,
+                chain_id,
+                dev_accounts,
+                &log_format,
+            )?;
             up(ctx, &home, &spec, timeout)?;
             if bare {
                 return Ok(());
@@ -160,6 +174,7 @@ fn load_or_init(
     base_port: u16,
     chain_id: String,
     dev_accounts: u32,
+    log_format: &str,
 ) -> anyhow::Result<LocalnetSpec> {
     if let Ok(spec) = LocalnetSpec::load(home) {
         return Ok(spec);
@@ -183,6 +198,7 @@ fn load_or_init(
         keystore: &keystore,
         dev_accounts,
         dev_balance: 100_000 * RAO_PER_TAO,
+        log_format,
     })?)
 }
 
@@ -221,6 +237,8 @@ fn up_text(home: &Path, spec: &LocalnetSpec, ports: &[NodePorts]) -> String {
                 format!("node{}", p.index),
                 p.rpc_url(),
                 format!("127.0.0.1:{}", p.abci),
+                p.metrics_url(),
+                p.cometbft_metrics_url(),
             ]
         })
         .collect();
@@ -229,7 +247,10 @@ fn up_text(home: &Path, spec: &LocalnetSpec, ports: &[NodePorts]) -> String {
         spec.chain_id,
         spec.validators,
         home.display(),
-        table(&["NODE", "RPC", "ABCI"], &rows),
+        table(
+            &["NODE", "RPC", "ABCI", "TAOD METRICS", "COMETBFT METRICS"],
+            &rows
+        ),
         spec.dev_accounts.len().saturating_sub(1),
         spec.dev_accounts
             .iter()

@@ -37,6 +37,8 @@ pub struct Env<'a> {
     pub block_hash: [u8; 32],
     /// Checks useful work (`verify_matmul`).
     pub verifier: &'a dyn taochain_work::Verifier,
+    /// Told about each contract call and epoch (metrics only).
+    pub observer: &'a dyn crate::observe::Observer,
 }
 
 impl Env<'_> {
@@ -249,6 +251,7 @@ fn call(
         contract,
         sender,
     };
+    let started = env.observer.start();
     let out = env.vm.call(
         &checksum,
         &code_loader(env, checksum),
@@ -258,6 +261,7 @@ fn call(
         gas_left,
         0,
     );
+    env.observer.contract_call(started, out.gas_used);
     match out.result {
         Ok(data) => {
             let events = out

@@ -56,7 +56,9 @@ pub fn end_block(
     let mut hook_budget = store::chain_params(state)?.max_block_gas;
     for (netuid, s) in subnets {
         if is_epoch(height, netuid, s.hyperparams.tempo) {
+            let started = env.observer.start();
             events.extend(subnet_epoch(state, env, netuid, s, &mut hook_budget)?);
+            env.observer.epoch(netuid, started);
         }
     }
     let p = store::params(state)?;

@@ -1,5 +1,6 @@
 //! A real 4-validator localnet: 500 transfers from 10 accounts, a validator SIGKILLed while
-//! they flow and restarted, identical app hashes everywhere, a proved balance.
+//! they flow and restarted, identical app hashes everywhere, a proved balance; the nodes'
+//! Prometheus metrics and JSON logs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -159,7 +160,7 @@ fn prove_without_a_trust_anchor_refuses_before_asking_the_node() {
 
 #[test]
 fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
-    let net = start(0, &[]);
+    let net = start(0, &["--log-format", "json"]);
     let (home, spec) = (net.home.clone(), &net.spec);
     let net_home = home.join("localnet");
     assert_eq!(spec.validators, 4);
@@ -272,6 +273,8 @@ fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
         supply.total_issuance
     );
 
+    assert_metrics_and_json_logs(spec, &net_home, at);
+
     // The CLI: a transfer, then a balance proved against the next header's app hash.
     let node = spec.ports(3).rpc_url();
     let dev1 = addrs[1].to_string();
@@ -362,4 +365,69 @@ fn four_validators_survive_a_sigkill_and_agree_on_every_balance() {
     let (ok, out) = tao(&home, &["localnet", "down"]);
     assert!(ok, "{out}");
     assert!(process::recorded(&net_home).is_empty());
+}
+
+/// The value of the sample line that starts with `series` (name and labels), if any.
+fn sample(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+/// node0 ran from genesis and executed exactly the test's transfers, so its taod metrics
+/// count them all as successful; every phase has timings; CometBFT's own metrics report
+/// the height; both processes log JSON lines.
+fn assert_metrics_and_json_logs(spec: &LocalnetSpec, net_home: &Path, height: u64) {
+    let get = |url: &str| {
+        ureq::get(url)
+            .call()
+            .map_err(|e| format!("GET {url}: {e}"))
+            .expect("metrics answer")
+            .into_string()
+            .expect("metrics text")
+    };
+    let taod = get(&spec.ports(0).metrics_url());
+    let ok = r#"taochain_txs_total{stage="finalize_block",code="0",reason="ok"}"#;
+    assert_eq!(sample(&taod, ok), Some(TRANSFERS as u64), "{taod}");
+    let ok_checks = r#"taochain_txs_total{stage="check_tx",code="0",reason="ok"}"#;
+    assert!(sample(&taod, ok_checks) > Some(0), "{taod}");
+    let committed = sample(&taod, "taochain_height").expect("height");
+    assert!(
+        committed >= height,
+        "taod reports height {committed} < {height}"
+    );
+    for phase in ["signatures", "transactions", "end_block", "tree", "commit"] {
+        let count = format!("taochain_block_phase_seconds_count{{phase=\"{phase}\"}}");
+        assert!(sample(&taod, &count) >= Some(committed), "{phase}: {taod}");
+    }
+    assert_eq!(
+        sample(&taod, "taochain_block_txs_total"),
+        Some(TRANSFERS as u64)
+    );
+    let comet = get(&spec.ports(0).cometbft_metrics_url());
+    let comet_height = comet
+        .lines()
+        .find(|l| {
+            l.starts_with("cometbft_consensus_height{")
+                || l.starts_with("cometbft_consensus_height ")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| format!("no cometbft_consensus_height in:\n{comet}"))
+        .expect("CometBFT reports its height");
+    assert!(comet_height as u64 >= height, "{comet_height} < {height}");
+    for log in ["taod.log", "cometbft.log"] {
+        let path = taochain_localnet::node_home(net_home, 0).join(log);
+        let text = std::fs::read_to_string(&path).expect("log");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(!lines.is_empty(), "{log} is empty");
+        for line in lines {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| format!("{log}: not a JSON line ({e}): {line}"))
+                .expect("JSON log line");
+            assert!(v.get("level").is_some(), "{log}: no level in {line}");
+        }
+    }
 }
