@@ -86,21 +86,99 @@ pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
         cometbft: opts.cometbft.to_path_buf(),
         dev_accounts,
         log_format: opts.log_format.to_string(),
+        full_nodes: 0,
     };
-    let ids = (0..opts.validators)
-        .map(|i| {
-            run(Command::new(opts.cometbft)
-                .arg("show-node-id")
-                .arg("--home")
-                .arg(node_home(home, i)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = node_ids(home, &spec)?;
     for i in 0..opts.validators {
         configure_node(home, &spec, i, &ids)?;
     }
     write_genesis(home, &spec, opts.dev_balance)?;
     spec.save(home)?;
     Ok(spec)
+}
+
+/// The CometBFT node ids of the validators.
+fn node_ids(home: &Path, spec: &LocalnetSpec) -> Result<Vec<String>, LocalnetError> {
+    (0..spec.validators)
+        .map(|i| {
+            run(Command::new(&spec.cometbft)
+                .arg("show-node-id")
+                .arg("--home")
+                .arg(node_home(home, i)))
+        })
+        .collect()
+}
+
+fn read_config(path: &Path) -> Result<DocumentMut, LocalnetError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LocalnetError::io(path, e))?;
+    text.parse()
+        .map_err(|e: toml_edit::TomlError| LocalnetError::Config(path.into(), e.to_string()))
+}
+
+/// Adds a full node that joins the running localnet by CometBFT state sync: a fresh
+/// CometBFT home with node0's genesis and settings, peers to every validator, and state
+/// sync trusting the latest header node0 serves (its height and hash), verified by the
+/// light client against node0's and node1's RPC. Returns the updated spec and the node's
+/// index; start it with [`crate::process::start_node`].
+pub fn add_full_node(
+    home: &Path,
+    mut spec: LocalnetSpec,
+) -> Result<(LocalnetSpec, usize), LocalnetError> {
+    let i = spec.nodes();
+    let nh = node_home(home, i);
+    if nh.exists() {
+        std::fs::remove_dir_all(&nh).map_err(|e| LocalnetError::io(&nh, e))?;
+    }
+    run(Command::new(&spec.cometbft)
+        .arg("init")
+        .arg("--home")
+        .arg(&nh))?;
+    let config = nh.join("config");
+    let node0 = node_home(home, 0).join("config");
+    for file in ["genesis.json", "config.toml"] {
+        std::fs::copy(node0.join(file), config.join(file))
+            .map_err(|e| LocalnetError::io(&config.join(file), e))?;
+    }
+    let client = taochain_client::Client::new(&spec.ports(0).rpc_url());
+    let rpc = client.rpc();
+    let trust = (|| {
+        let height = rpc.status()?["sync_info"]["latest_block_height"]
+            .as_str()
+            .and_then(|h| h.parse::<u64>().ok())
+            .unwrap_or(0);
+        let block = rpc.call("block", serde_json::json!({"height": height.to_string()}))?;
+        let hash = block["block_id"]["hash"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        Ok::<_, taochain_client::ClientError>((height, hash))
+    })();
+    let (height, hash) = trust.map_err(|e| LocalnetError::Command {
+        command: "reading the trusted header from node0".into(),
+        detail: e.to_string(),
+    })?;
+    if height == 0 || hash.is_empty() {
+        return Err(LocalnetError::Timeout(
+            "node0 has no block to trust yet; is the localnet up?".into(),
+        ));
+    }
+    spec.full_nodes += 1;
+    let ids = node_ids(home, &spec)?;
+    configure_node(home, &spec, i, &ids)?;
+    let path = config.join("config.toml");
+    let mut doc = read_config(&path)?;
+    let servers: Vec<String> = (0..2.min(spec.validators))
+        .map(|j| spec.ports(j).rpc_url())
+        .collect();
+    doc["statesync"]["enable"] = value(true);
+    doc["statesync"]["rpc_servers"] = value(servers.join(","));
+    doc["statesync"]["trust_height"] = value(i64::try_from(height).unwrap_or(i64::MAX));
+    doc["statesync"]["trust_hash"] = value(hash);
+    doc["statesync"]["trust_period"] = value("168h0m0s");
+    doc["statesync"]["discovery_time"] = value("5s");
+    std::fs::write(&path, doc.to_string()).map_err(|e| LocalnetError::io(&path, e))?;
+    spec.save(home)?;
+    Ok((spec, i))
 }
 
 /// Per-node addresses, peers and moniker in `config.toml`.
@@ -111,10 +189,7 @@ fn configure_node(
     ids: &[String],
 ) -> Result<(), LocalnetError> {
     let path = node_home(home, i).join("config").join("config.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| LocalnetError::io(&path, e))?;
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| LocalnetError::Config(path.clone(), e.to_string()))?;
+    let mut doc = read_config(&path)?;
     let ports = spec.ports(i);
     let peers: Vec<String> = (0..spec.validators)
         .filter(|j| *j != i)

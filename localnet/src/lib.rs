@@ -8,12 +8,15 @@
 //! localnet.json          chain id, ports, binaries (written by `init`)
 //! pids.json              the processes `start` launched
 //! devnet.toml            the CometBFT settings template used for every node
-//! node{i}/config, data   the CometBFT home of validator i
-//! node{i}/taod/data      taod's RocksDB
+//! node{i}/config, data   the CometBFT home of node i (validators first, then full nodes)
+//! node{i}/taod/data      taod's RocksDB, and `snapshots/` for state sync
 //! node{i}/{cometbft,taod}.log
 //! ```
 //! Ports of node i: p2p `base + 10i`, RPC `base + 10i + 1`, ABCI `base + 10i + 2`, taod's
-//! Prometheus metrics `base + 10i + 3`, CometBFT's `base + 10i + 4` (both at `/metrics`).
+//! Prometheus metrics `base + 10i + 3`, CometBFT's `base + 10i + 4` (both at `/metrics`);
+//! a full node `j` (after the validators) uses the block of node `j + 5`. Every taod takes
+//! a state-sync snapshot every [`SNAPSHOT_INTERVAL`] blocks; `tao localnet join` adds a
+//! full node that starts from one ([`init::add_full_node`]).
 
 pub mod cometbft;
 pub mod error;
@@ -28,6 +31,11 @@ pub use error::LocalnetError;
 
 /// The CometBFT release the chain is tested against (v0.38.0-4 and v0.38.14 are retracted).
 pub const COMETBFT_VERSION: &str = "0.38.25";
+/// Blocks between the state-sync snapshots every localnet node takes.
+pub const SNAPSHOT_INTERVAL: u64 = 20;
+/// Snapshot chunk size on the localnet (small, so even a young chain has several).
+pub const SNAPSHOT_CHUNK_BYTES: usize = 4 * 1024;
+
 /// The settings template for every node.
 pub const DEVNET_TEMPLATE: &str = include_str!("../templates/devnet.toml");
 
@@ -49,6 +57,9 @@ pub struct LocalnetSpec {
     /// Log format of taod and CometBFT: `plain` text or `json` lines.
     #[serde(default = "plain")]
     pub log_format: String,
+    /// Full nodes added by `tao localnet join` (nodes `validators..validators+full_nodes`).
+    #[serde(default)]
+    pub full_nodes: usize,
 }
 
 fn plain() -> String {
@@ -90,9 +101,11 @@ impl NodePorts {
 }
 
 impl LocalnetSpec {
-    /// Ports of node `i`.
+    /// Ports of node `i`. Full nodes (`i >= validators`) skip 5 blocks of 10 after the
+    /// validators', which the demo's processes use.
     pub fn ports(&self, i: usize) -> NodePorts {
-        let base = self.base_port as usize + 10 * i;
+        let block = if i < self.validators { i } else { i + 5 };
+        let base = self.base_port as usize + 10 * block;
         NodePorts {
             index: i,
             p2p: base as u16,
@@ -103,9 +116,14 @@ impl LocalnetSpec {
         }
     }
 
-    /// Every node's ports.
+    /// Every node's ports (validators, then full nodes).
     pub fn all_ports(&self) -> Vec<NodePorts> {
-        (0..self.validators).map(|i| self.ports(i)).collect()
+        (0..self.nodes()).map(|i| self.ports(i)).collect()
+    }
+
+    /// Validators plus full nodes.
+    pub fn nodes(&self) -> usize {
+        self.validators + self.full_nodes
     }
 
     /// Loads `localnet.json` from `home`.

@@ -101,6 +101,8 @@ pub fn start_node(
     let taod_home = nh.join("taod");
     let abci = format!("127.0.0.1:{}", ports.abci);
     let metrics = format!("127.0.0.1:{}", ports.metrics);
+    let interval = crate::SNAPSHOT_INTERVAL.to_string();
+    let chunk = crate::SNAPSHOT_CHUNK_BYTES.to_string();
     let log_format = if spec.log_format == "json" {
         "json"
     } else {
@@ -118,6 +120,10 @@ pub fn start_node(
             &abci,
             "--metrics",
             &metrics,
+            "--snapshot-interval",
+            &interval,
+            "--snapshot-chunk-bytes",
+            &chunk,
         ],
         &nh.join("taod.log"),
         home,
@@ -154,7 +160,7 @@ pub fn start(home: &Path, spec: &LocalnetSpec) -> Result<Vec<Launched>, Localnet
         return Err(LocalnetError::AlreadyRunning(home.into()));
     }
     let mut all = vec![];
-    for i in 0..spec.validators {
+    for i in 0..spec.nodes() {
         match start_node(home, spec, i) {
             Ok(l) => {
                 all.extend(l);

@@ -4,12 +4,17 @@
 //! converting each request into plain types for [`taochain_app::App`] and each result back.
 //! A transaction's failure is a non-zero code in its result; an [`taochain_app::AppError`]
 //! (disk, corruption, requests out of order) halts the node: continuing could fork it.
+//! [`snapshots`] serves and restores state-sync snapshots.
+
+pub mod snapshots;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use prost::Message;
 use taochain_app::{App, AppError, Event, TxOutcome};
+
+use crate::snapshots::Snapshots;
 use tendermint_abci::Application;
 use tendermint_proto::v0_38::abci::{self as pb, response_process_proposal::ProposalStatus};
 use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
@@ -36,12 +41,24 @@ pub fn exit_on_error(err: &AppError) -> ! {
 pub struct AbciApp {
     app: Arc<App>,
     halt: HaltFn,
+    snapshots: Option<Arc<Snapshots>>,
 }
 
 impl AbciApp {
     /// Wraps `app`; `halt` is called on host failures.
     pub fn new(app: Arc<App>, halt: HaltFn) -> Self {
-        AbciApp { app, halt }
+        AbciApp {
+            app,
+            halt,
+            snapshots: None,
+        }
+    }
+
+    /// Takes, serves and restores state-sync snapshots (without: none are offered and
+    /// offers are refused).
+    pub fn with_snapshots(mut self, snapshots: Snapshots) -> Self {
+        self.snapshots = Some(Arc::new(snapshots));
+        self
     }
 
     /// The wrapped app.
@@ -158,8 +175,55 @@ impl Application for AbciApp {
     }
 
     fn commit(&self) -> pb::ResponseCommit {
-        self.ok(self.app.commit());
+        let height = self.ok(self.app.commit());
+        if let Some(s) = &self.snapshots {
+            s.after_commit(&self.app, height);
+        }
         pb::ResponseCommit { retain_height: 0 }
+    }
+
+    fn list_snapshots(&self) -> pb::ResponseListSnapshots {
+        pb::ResponseListSnapshots {
+            snapshots: self
+                .snapshots
+                .as_ref()
+                .map(|s| s.list())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn offer_snapshot(&self, request: pb::RequestOfferSnapshot) -> pb::ResponseOfferSnapshot {
+        match &self.snapshots {
+            Some(s) => s.offer(&self.app, request.snapshot, &request.app_hash),
+            None => pb::ResponseOfferSnapshot {
+                result: pb::response_offer_snapshot::Result::Reject as i32,
+            },
+        }
+    }
+
+    fn load_snapshot_chunk(
+        &self,
+        request: pb::RequestLoadSnapshotChunk,
+    ) -> pb::ResponseLoadSnapshotChunk {
+        let chunk = self.snapshots.as_ref().map_or_else(Vec::new, |s| {
+            s.load_chunk(request.height, request.format, request.chunk)
+        });
+        pb::ResponseLoadSnapshotChunk {
+            chunk: chunk.into(),
+        }
+    }
+
+    fn apply_snapshot_chunk(
+        &self,
+        request: pb::RequestApplySnapshotChunk,
+    ) -> pb::ResponseApplySnapshotChunk {
+        match &self.snapshots {
+            Some(s) => s.apply_chunk(&self.app, request.index, &request.chunk, &request.sender),
+            None => pb::ResponseApplySnapshotChunk {
+                result: pb::response_apply_snapshot_chunk::Result::Abort as i32,
+                ..Default::default()
+            },
+        }
     }
 
     fn prepare_proposal(&self, request: pb::RequestPrepareProposal) -> pb::ResponsePrepareProposal {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use taochain_abci::snapshots::{SnapshotConfig, Snapshots};
 use taochain_abci::{AbciApp, exit_on_error};
 use taochain_app::App;
 use taochain_storage::{Storage, StorageOptions};
@@ -50,10 +51,28 @@ enum Command {
         /// results never depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        snapshots: SnapshotArgs,
     },
     /// Benchmark FinalizeBlock + Commit on blocks of signed transfers, or (--weights) of
     /// SetWeights transactions and an epoch (in-process).
     Bench(bench::BenchArgs),
+}
+
+/// State-sync snapshot options of `taod start`.
+#[derive(clap::Args)]
+struct SnapshotArgs {
+    /// Take a state-sync snapshot after every block whose height is a multiple of this
+    /// (0: never; peers joining by state sync need some node to take them).
+    #[arg(long, default_value_t = 0)]
+    snapshot_interval: u64,
+    /// Snapshots kept (the newest).
+    #[arg(long, default_value_t = 2)]
+    snapshot_keep: usize,
+    /// Snapshot chunk size in bytes (at most 16 MiB, what a peer accepts).
+    #[arg(long, default_value_t = 1 << 20,
+          value_parser = clap::value_parser!(u64).range(1024..=16 << 20))]
+    snapshot_chunk_bytes: u64,
 }
 
 /// Stack of every thread the node starts (ABCI connections included): enough for a
@@ -87,7 +106,15 @@ fn main() -> anyhow::Result<()> {
             keep_versions,
             metrics,
             threads,
-        } => start(home, &abci, keep_versions, metrics.as_deref(), threads),
+            snapshots,
+        } => start(
+            home,
+            &abci,
+            keep_versions,
+            metrics.as_deref(),
+            threads,
+            &snapshots,
+        ),
         Command::Bench(args) => bench::run(args),
     }
 }
@@ -98,6 +125,7 @@ fn start(
     keep_versions: u64,
     metrics: Option<&str>,
     threads: Option<usize>,
+    snapshots: &SnapshotArgs,
 ) -> anyhow::Result<()> {
     let db_path = home.join("data").join("state.db");
     std::fs::create_dir_all(&db_path).with_context(|| format!("creating {}", db_path.display()))?;
@@ -135,8 +163,15 @@ fn start(
     let (height, hash) = app.info()?;
     tracing::info!(height, app_hash = %hex_upper(&hash), db = %db_path.display(), "state opened");
     let abci_addr = abci.trim_start_matches("tcp://");
+    let snapshots = Snapshots::new(SnapshotConfig {
+        dir: home.join("data").join("snapshots"),
+        interval: snapshots.snapshot_interval,
+        keep: snapshots.snapshot_keep,
+        chunk_bytes: usize::try_from(snapshots.snapshot_chunk_bytes).unwrap_or(1 << 20),
+    });
+    let abci_app = AbciApp::new(app, exit_on_error).with_snapshots(snapshots);
     let server = tendermint_abci::ServerBuilder::new(1 << 20)
-        .bind(abci_addr, AbciApp::new(app, exit_on_error))
+        .bind(abci_addr, abci_app)
         .with_context(|| format!("binding ABCI socket {abci_addr}"))?;
     tracing::info!(addr = %server.local_addr(), "ABCI server listening");
     server.listen().context("ABCI server stopped")?;

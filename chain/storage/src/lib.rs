@@ -13,6 +13,7 @@ pub mod error;
 #[cfg(feature = "rocksdb")]
 mod rocks;
 pub mod schema;
+pub mod snapshot;
 pub mod store;
 mod tree;
 

@@ -60,7 +60,7 @@ impl PreparedCommit {
 
 /// The committed, authenticated state.
 pub struct Storage {
-    db: Box<dyn Backend>,
+    pub(crate) db: Box<dyn Backend>,
     latest: AtomicU64,
     options: StorageOptions,
 }

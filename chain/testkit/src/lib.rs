@@ -67,6 +67,22 @@ impl MockChain {
         )
     }
 
+    /// A fresh in-memory app that takes and restores state-sync snapshots per `config`.
+    pub fn in_memory_with_snapshots(config: taochain_abci::snapshots::SnapshotConfig) -> Self {
+        let mut chain = MockChain::over(Storage::in_memory(StorageOptions::default()));
+        chain.abci = chain
+            .abci
+            .clone()
+            .with_snapshots(taochain_abci::snapshots::Snapshots::new(config));
+        chain
+    }
+
+    /// Re-reads the committed height from the app (after a state-sync restore).
+    pub fn resync(&mut self) {
+        let info = self.abci.info(pb::RequestInfo::default());
+        self.height = u64::try_from(info.last_block_height).expect("height is non-negative");
+    }
+
     fn over(storage: Storage) -> Self {
         MockChain::over_app(App::new, storage)
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use taochain_client::Client;
 use taochain_localnet::init::{InitOptions, init};
 use taochain_localnet::{LocalnetSpec, NodePorts, cometbft, process};
 use taochain_primitives::RAO_PER_TAO;
@@ -45,6 +46,16 @@ pub enum LocalnetCmd {
         /// localnet is created.
         #[arg(long, default_value = "plain", value_parser = ["plain", "json"])]
         log_format: String,
+    },
+    /// Add a full node that joins the running localnet by CometBFT state sync (restoring a
+    /// snapshot the validators took, checked against a trusted header), then follows blocks.
+    Join {
+        /// Localnet home.
+        #[arg(long)]
+        home: Option<PathBuf>,
+        /// Seconds to wait for the node to catch up.
+        #[arg(long, default_value_t = 180)]
+        timeout: u64,
     },
     /// Stop exactly the processes `up` started.
     Down {
@@ -153,6 +164,7 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
         }
         LocalnetCmd::Down { home } => down(ctx, &home.unwrap_or(default_home)),
         LocalnetCmd::Status { home } => status(ctx, &home.unwrap_or(default_home)),
+        LocalnetCmd::Join { home, timeout } => join(ctx, &home.unwrap_or(default_home), timeout),
         LocalnetCmd::DemoUser {
             from,
             gateway,
@@ -268,6 +280,52 @@ fn demo_text(d: &crate::demo::Demo) -> String {
         "demo: {} processes started (tao localnet status lists them)\n\nexplorer: {}\n\nthree things to try:\n  1. watch a subnet pay its miners: open the explorer, subnets -> 1 (speech-to-text); the reference miner's incentive climbs over the noisy and the lazy one within a few epochs\n  2. ask the AI and pay for it: echo \"teh quick brwn fox\" > q.txt && tao ai ask --from dev0 --gateway {} --route auto --file q.txt\n  3. stake to a validator: tao stake add --from dev0 --hotkey dev1 --amount 10TAO, then tao metagraph 1",
         d.neurons, d.explorer, d.gateway
     )
+}
+
+/// `tao localnet join`: adds a full node, starts it, and waits until it has caught up
+/// with node0 (by state sync: its first stored block is the snapshot's height + 1).
+fn join(ctx: &Ctx, home: &Path, timeout: u64) -> anyhow::Result<()> {
+    let spec = LocalnetSpec::load(home)?;
+    let node0 = Client::new(&spec.ports(0).rpc_url());
+    let start_height = node0
+        .status()
+        .context("node0 does not answer: start the localnet with `tao localnet up` first")?
+        .height;
+    let bar = spinner(ctx.output, "adding a full node");
+    let (spec, i) = taochain_localnet::init::add_full_node(home, spec)?;
+    let launched = process::start_node(home, &spec, i)?;
+    process::record(home, &launched)?;
+    bar.set_message(format!("node{i}: state sync, then following blocks"));
+    let target = start_height + 2;
+    process::wait_for_height(&spec, &[i], target, Duration::from_secs(timeout), |_| {})
+        .with_context(|| {
+            format!(
+                "node{i} did not catch up; see {}",
+                taochain_localnet::node_home(home, i).display()
+            )
+        })?;
+    bar.finish_and_clear();
+    let status = Client::new(&spec.ports(i).rpc_url()).rpc().status()?;
+    let sync = &status["sync_info"];
+    let number = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or_default()
+    };
+    let earliest = number(&sync["earliest_block_height"]);
+    let height = number(&sync["latest_block_height"]);
+    let ports = spec.ports(i);
+    let json = serde_json::json!({
+        "node": i, "rpc": ports.rpc_url(), "earliest_block_height": earliest,
+        "height": height, "app_hash": sync["latest_app_hash"],
+    });
+    emit(ctx.output, &json, || {
+        format!(
+            "node{i} joined by state sync: its first block is {earliest} (restored from the snapshot at {}), now at height {height}; RPC {}",
+            earliest.saturating_sub(1),
+            ports.rpc_url()
+        )
+    })
 }
 
 /// `tao localnet down`: stops the demo's processes, then the nodes `up` started.

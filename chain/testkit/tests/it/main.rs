@@ -9,6 +9,7 @@ mod blocks;
 mod channels;
 mod contracts;
 mod economy;
+mod state_sync;
 mod useful_work;
 
 use taochain_testkit::MockChain;

@@ -431,3 +431,154 @@ fn assert_metrics_and_json_logs(spec: &LocalnetSpec, net_home: &Path, height: u6
         }
     }
 }
+
+/// Flips the first byte of every snapshot chunk `node` has on disk that is not in `done`;
+/// returns how many it flipped.
+fn corrupt_snapshots(
+    net_home: &Path,
+    node: usize,
+    done: &mut std::collections::BTreeSet<PathBuf>,
+) -> usize {
+    let dir = taochain_localnet::node_home(net_home, node).join("taod/data/snapshots");
+    let mut n = 0;
+    for snapshot in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        // Only complete snapshots (a `.tmp-` one is still being written).
+        if snapshot.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for chunk in std::fs::read_dir(snapshot.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = chunk.path();
+            let is_chunk = path
+                .file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with("chunk-"));
+            // A snapshot being replaced may vanish under us: skip what cannot be read.
+            if is_chunk && !done.contains(&path) {
+                let Ok(mut bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                done.insert(path.clone());
+                bytes[0] ^= 0xff;
+                let _ = std::fs::write(&path, bytes);
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// The newest snapshot height `node` has on disk.
+fn newest_snapshot(net_home: &Path, node: usize) -> Option<u64> {
+    let dir = taochain_localnet::node_home(net_home, node).join("taod/data/snapshots");
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .max()
+}
+
+#[test]
+fn a_full_node_joins_by_state_sync_past_corrupt_peers_and_follows_the_chain() {
+    let net = start(1, &[]);
+    let (home, spec) = (net.home.clone(), &net.spec);
+    let net_home = home.join("localnet");
+    let keys = Keystore::open(home.join("keys")).expect("keystore");
+    let dev0 = keys.signing_key("dev0", None).expect("dev0");
+    let node0 = Client::new(&spec.ports(0).rpc_url());
+    // State beyond genesis: 20 fresh accounts.
+    let fresh: Vec<Address> = (0..20u8)
+        .map(|i| Address::from_public_key(&[i + 100; 32]))
+        .collect();
+    let mut last = None;
+    for (n, to) in fresh.iter().enumerate() {
+        let tx = Client::sign_transfer(&dev0, &spec.chain_id, n as u64, FEE, *to, 1_000 + n as u64);
+        last = Some(node0.broadcast(&tx).expect("accepted"));
+    }
+    let c = node0
+        .wait_committed(&last.expect("sent"), Duration::from_secs(60))
+        .expect("committed");
+    assert_eq!(c.code, 0, "{}", c.log);
+    // Every validator snapshots the state after the transfers.
+    let after = node0.status().expect("status").height;
+    let start = std::time::Instant::now();
+    while (0..4).any(|n| newest_snapshot(&net_home, n).is_none_or(|h| h < after)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no snapshot past {after}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Three of the four validators now serve chunks that do not match their hashes (the
+    // joining node refuses each one it is sent and asks another peer; which peers it asks,
+    // and so whether it meets a corrupt chunk at all, is CometBFT's random choice: the
+    // refusal itself is tested in the testkit's state_sync tests).
+    // New snapshots are corrupted as they appear, until the node has joined.
+    let mut done = std::collections::BTreeSet::new();
+    for n in 0..3 {
+        assert!(
+            corrupt_snapshots(&net_home, n, &mut done) > 0,
+            "node{n} has chunks"
+        );
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let corrupter = {
+        let (stop, net_home) = (stop.clone(), net_home.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for n in 0..3 {
+                    corrupt_snapshots(&net_home, n, &mut done);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            done
+        })
+    };
+    let joined = tao_json(
+        &home,
+        &["localnet", "join", "--home", &net_home.to_string_lossy()],
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let corrupted = corrupter.join().expect("corrupter");
+    assert!(corrupted.len() >= 3, "{corrupted:?}");
+    assert_eq!(joined["node"], 4, "{joined}");
+    let earliest = joined["earliest_block_height"].as_u64().expect("earliest");
+    // A node that replayed from genesis would have block 1; this one starts after a snapshot.
+    assert!(
+        earliest > after,
+        "first block {earliest}, snapshot past {after}: {joined}"
+    );
+    let log = std::fs::read_to_string(taochain_localnet::node_home(&net_home, 4).join("taod.log"))
+        .expect("node4 log");
+    assert!(log.contains("state restored from the snapshot"), "{log}");
+    eprintln!(
+        "node4 refused {} corrupt chunks",
+        log.matches("refused a snapshot chunk").count()
+    );
+    let joined_node = Client::new(&spec.ports(4).rpc_url());
+    for (n, to) in fresh.iter().enumerate() {
+        assert_eq!(
+            joined_node.account(to).expect("account").balance,
+            1_000 + n as u64
+        );
+    }
+    // It follows the chain with the validators' app hash.
+    let spec = LocalnetSpec::load(&net_home).expect("spec");
+    assert_eq!(spec.full_nodes, 1);
+    let h = joined_node.status().expect("status").height;
+    process::wait_for_height(&spec, &[0, 4], h + 2, Duration::from_secs(60), |_| {})
+        .expect("both advance");
+    let hash = |c: &Client| c.rpc().header(h + 2).expect("header")["app_hash"].clone();
+    assert_eq!(hash(&joined_node), hash(&node0));
+    let status = tao_json(
+        &home,
+        &["localnet", "status", "--home", &net_home.to_string_lossy()],
+    );
+    assert_eq!(
+        status["nodes"].as_array().map(Vec::len),
+        Some(5),
+        "{status}"
+    );
+}
