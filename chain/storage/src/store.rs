@@ -5,8 +5,10 @@
 //! A block is written in two steps so the app hash can be returned before the data is
 //! durable (ABCI `FinalizeBlock` then `Commit`): [`Storage::prepare`] computes the new
 //! root and the tree nodes in memory, [`Storage::commit`] writes nodes, value history,
-//! preimages, the flat latest-value table, the stale-node index and the new version in
-//! one atomic batch, and prunes tree nodes older than the kept window.
+//! preimages, the flat latest-value table, the stale-node index and the
+//! new version in one atomic batch, and prunes what only versions older than the kept
+//! window (`keep_versions`) could read: tree nodes, and (a bounded slice per commit)
+//! replaced values, and deleted keys' tombstones and preimages.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,6 +23,25 @@ use crate::{Blobs, Changes, Entry, StateRead, StorageError};
 
 /// Sentinel for "nothing committed yet" in the atomic latest-version cell.
 const NONE: u64 = u64::MAX;
+
+/// Value-history entries a commit's sweep visits at least (see `Storage::sweep_values`).
+const SWEEP_MIN: usize = 1_000;
+
+/// One key's value-history deletions: `entries` are its (version, is a deletion) in
+/// ascending version order.
+fn prune_key(batch: &mut Vec<Op>, hash: &[u8; 32], entries: &[(u64, bool)], oldest_kept: u64) {
+    let Some(read) = entries.iter().rposition(|(v, _)| *v <= oldest_kept) else {
+        return;
+    };
+    for (v, _) in &entries[..read] {
+        batch.push(Op::Delete(CF_VALUES, value_key(hash, *v).to_vec()));
+    }
+    let (v, tombstone) = entries[read];
+    if tombstone && read + 1 == entries.len() {
+        batch.push(Op::Delete(CF_VALUES, value_key(hash, v).to_vec()));
+        batch.push(Op::Delete(CF_PREIMAGES, hash.to_vec()));
+    }
+}
 
 /// How the store is opened.
 #[derive(Debug, Clone)]
@@ -63,6 +84,8 @@ pub struct Storage {
     pub(crate) db: Box<dyn Backend>,
     latest: AtomicU64,
     options: StorageOptions,
+    /// Where the next value-history sweep starts.
+    sweep_cursor: std::sync::Mutex<Vec<u8>>,
 }
 
 fn tree_err(e: anyhow::Error) -> StorageError {
@@ -82,6 +105,7 @@ impl Storage {
             db: Box::new(MemBackend::default()),
             latest: AtomicU64::new(NONE),
             options,
+            sweep_cursor: Default::default(),
         }
     }
 
@@ -100,6 +124,7 @@ impl Storage {
             db: backend,
             latest: AtomicU64::new(latest),
             options,
+            sweep_cursor: Default::default(),
         })
     }
 
@@ -220,14 +245,17 @@ impl Storage {
             });
         }
         let mut batch = vec![];
+        // Pruning first: its deletes must not undo this commit's writes (a key deleted
+        // long ago and written again now keeps its preimage).
+        self.prune(&mut batch, &prepared)?;
         write_tree(&mut batch, &prepared)?;
         for (key, value) in &prepared.changes {
             batch.push(match value {
                 Some(v) => Op::Put(CF_LATEST, key.clone(), v.clone()),
                 None => Op::Delete(CF_LATEST, key.clone()),
             });
-            let hash = KeyHash::with::<Sha256>(key).0.to_vec();
-            batch.push(Op::Put(CF_PREIMAGES, hash, key.clone()));
+            let hash = KeyHash::with::<Sha256>(key).0;
+            batch.push(Op::Put(CF_PREIMAGES, hash.to_vec(), key.clone()));
         }
         for (hash, bytes) in &prepared.blobs {
             batch.push(match bytes {
@@ -235,7 +263,6 @@ impl Storage {
                 None => Op::Delete(CF_BLOBS, hash.to_vec()),
             });
         }
-        self.prune(&mut batch, prepared.version)?;
         batch.push(Op::Put(
             CF_META,
             META_LATEST_VERSION.to_vec(),
@@ -246,10 +273,15 @@ impl Storage {
         Ok(())
     }
 
-    /// Deletes tree nodes that no version inside the kept window can reach: a node stale
-    /// since version `s` is needed only to read versions below `s`.
-    fn prune(&self, batch: &mut Vec<Op>, version: u64) -> Result<(), StorageError> {
-        let oldest_kept = version.saturating_sub(self.options.keep_versions.saturating_sub(1));
+    /// Deletes what no version inside the kept window can read once `prepared` is
+    /// committed: every tree node stale since a version `s <= oldest kept` (needed only to
+    /// read versions below `s`), and a slice of the value history (`sweep_values`). A key
+    /// `prepared` writes again keeps its preimage: the commit's writes come after these
+    /// deletes in the batch.
+    fn prune(&self, batch: &mut Vec<Op>, prepared: &PreparedCommit) -> Result<(), StorageError> {
+        let oldest_kept = prepared
+            .version
+            .saturating_sub(self.options.keep_versions.saturating_sub(1));
         let mut bad = None;
         self.db.scan(CF_STALE, &[], &mut |key, _| {
             let Some(since) = key
@@ -267,13 +299,72 @@ impl Storage {
             batch.push(Op::Delete(CF_STALE, key.to_vec()));
             true
         })?;
-        match bad {
-            Some(key) => Err(StorageError::Corrupt {
+        if let Some(key) = bad {
+            return Err(StorageError::Corrupt {
                 what: "stale index",
                 detail: format!("{key:?}"),
-            }),
-            None => Ok(()),
+            });
         }
+        self.sweep_values(batch, oldest_kept, prepared.changes.len())
+    }
+
+    /// Prunes value history, a slice per commit: from where the last sweep stopped, it
+    /// visits at least [`SWEEP_MIN`] + 2 entries per changed key (whole keys at a time)
+    /// and, per key, deletes every entry older than the newest one the oldest kept version
+    /// reads; if that one is a deletion and nothing follows it, it goes too, with the key's
+    /// preimage. The cursor wraps at the end of the column and lives in memory (a restart
+    /// sweeps from the start). Bounded work per commit, with no read on the write path.
+    fn sweep_values(
+        &self,
+        batch: &mut Vec<Op>,
+        oldest_kept: u64,
+        changed: usize,
+    ) -> Result<(), StorageError> {
+        let budget = SWEEP_MIN.saturating_add(changed.saturating_mul(2));
+        let mut cursor = self.sweep_cursor.lock().unwrap_or_else(|e| e.into_inner());
+        let mut visited = 0usize;
+        let mut group: Option<([u8; 32], Vec<(u64, bool)>)> = None;
+        let mut next_cursor = None;
+        let mut bad = None;
+        self.db.scan(CF_VALUES, &cursor, &mut |key, value| {
+            let (Some(hash), Some(version)) = (
+                key.get(..32).and_then(|h| <[u8; 32]>::try_from(h).ok()),
+                key.get(32..40)
+                    .and_then(|v| v.try_into().ok())
+                    .map(u64::from_be_bytes),
+            ) else {
+                bad = Some(key.to_vec());
+                return false;
+            };
+            if group.as_ref().is_some_and(|(h, _)| *h != hash) {
+                if let Some((h, entries)) = group.take() {
+                    prune_key(batch, &h, &entries, oldest_kept);
+                }
+                if visited >= budget {
+                    next_cursor = Some(key.to_vec());
+                    return false;
+                }
+            }
+            visited += 1;
+            // borsh(None) is a single 0 byte: a deletion.
+            let tombstone = value == [0];
+            group
+                .get_or_insert_with(|| (hash, vec![]))
+                .1
+                .push((version, tombstone));
+            true
+        })?;
+        if let Some(key) = bad {
+            return Err(StorageError::Corrupt {
+                what: "value history key",
+                detail: format!("{key:?}"),
+            });
+        }
+        if let Some((h, entries)) = group.take() {
+            prune_key(batch, &h, &entries, oldest_kept);
+        }
+        *cursor = next_cursor.unwrap_or_default();
+        Ok(())
     }
 
     /// A read handle on the latest committed state.

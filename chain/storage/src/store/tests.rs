@@ -216,3 +216,163 @@ mod same_on_both_backends {
         }
     }
 }
+
+fn count(store: &Storage, cf: &'static str) -> usize {
+    let mut n = 0;
+    store
+        .db
+        .scan(cf, &[], &mut |_, _| {
+            n += 1;
+            true
+        })
+        .expect("scans");
+    n
+}
+
+#[test]
+fn value_history_is_pruned_to_the_kept_window() {
+    each_backend(StorageOptions { keep_versions: 3 }, |store| {
+        for v in 1..=10u64 {
+            let value = v.to_string();
+            commit(
+                store,
+                v,
+                &[("a", Some(value.as_str())), ("fixed", Some("x"))],
+            );
+            // Each key keeps exactly the entries of the 3 readable versions.
+            let kept = 2 * v.min(3) as usize;
+            assert_eq!(count(store, CF_VALUES), kept, "after {v}");
+        }
+        for v in 8..=10u64 {
+            assert_eq!(
+                store.get_at(b"a", v).expect("reads"),
+                Some(v.to_string().into_bytes())
+            );
+            assert_eq!(
+                store.get_at(b"fixed", v).expect("reads"),
+                Some(b"x".to_vec())
+            );
+            let root = store.root_hash(v).expect("root").expect("kept");
+            let (value, proof) = store.get_with_proof(b"a", v).expect("proof");
+            assert!(verify_proof(&root, b"a", value.as_deref(), &proof));
+        }
+        assert!(
+            store.get_at(b"a", 7).is_err(),
+            "version 7 is outside the window"
+        );
+    });
+}
+
+#[test]
+fn a_deleted_key_loses_its_history_and_preimage_unless_written_again() {
+    each_backend(StorageOptions { keep_versions: 2 }, |store| {
+        commit(
+            store,
+            1,
+            &[
+                ("gone", Some("1")),
+                ("back", Some("1")),
+                ("stay", Some("s")),
+            ],
+        );
+        commit(store, 2, &[("gone", None), ("back", None)]);
+        commit(store, 3, &[("back", Some("3"))]);
+        for v in 4..=6 {
+            commit(store, v, &[("stay", Some("s"))]);
+        }
+        let hash = |k: &str| KeyHash::with::<Sha256>(k.as_bytes()).0;
+        assert_eq!(
+            store.db.get(CF_PREIMAGES, &hash("gone")).expect("reads"),
+            None
+        );
+        assert!(
+            store
+                .db
+                .get(CF_PREIMAGES, &hash("back"))
+                .expect("reads")
+                .is_some()
+        );
+        // Only `back`'s value at 3 and `stay`'s newest entries remain.
+        let mut keys = vec![];
+        store
+            .db
+            .scan(CF_VALUES, &[], &mut |k, _| {
+                keys.push(k.to_vec());
+                true
+            })
+            .expect("scans");
+        assert!(
+            !keys.iter().any(|k| k[..32] == hash("gone")),
+            "gone's history is pruned"
+        );
+        assert_eq!(keys.iter().filter(|k| k[..32] == hash("back")).count(), 1);
+        for v in 5..=6 {
+            assert_eq!(store.get_at(b"gone", v).expect("reads"), None);
+            assert_eq!(
+                store.get_at(b"back", v).expect("reads"),
+                Some(b"3".to_vec())
+            );
+            let root = store.root_hash(v).expect("root").expect("kept");
+            for key in ["gone", "back", "stay"] {
+                let (value, proof) = store.get_with_proof(key.as_bytes(), v).expect("proof");
+                assert!(
+                    verify_proof(&root, key.as_bytes(), value.as_deref(), &proof),
+                    "{key}@{v}"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn a_key_written_again_keeps_its_preimage_when_its_old_tombstone_is_pruned() {
+    each_backend(StorageOptions { keep_versions: 4 }, |store| {
+        commit(store, 1, &[("k", Some("1"))]);
+        commit(store, 2, &[("k", None)]);
+        commit(store, 3, &[("k", Some("3"))]);
+        // The tombstone at 2 leaves the window at 5 (oldest kept: 2), after `k` came back.
+        for v in 4..=7 {
+            commit(store, v, &[("other", Some("o"))]);
+        }
+        let hash = KeyHash::with::<Sha256>(b"k").0;
+        assert!(store.db.get(CF_PREIMAGES, &hash).expect("reads").is_some());
+        let root = store.root_hash(7).expect("root").expect("kept");
+        let (value, proof) = store.get_with_proof(b"k", 7).expect("proof");
+        assert_eq!(value, Some(b"3".to_vec()));
+        assert!(verify_proof(&root, b"k", value.as_deref(), &proof));
+    });
+}
+
+#[test]
+fn the_value_sweep_does_a_bounded_slice_per_commit_and_goes_round() {
+    each_backend(StorageOptions { keep_versions: 2 }, |store| {
+        let keys: Vec<String> = (0..2_500).map(|i| format!("key{i:05}")).collect();
+        let all = |value: &'static str| -> Vec<(&str, Option<&str>)> {
+            keys.iter().map(|k| (k.as_str(), Some(value))).collect()
+        };
+        commit(store, 1, &all("1"));
+        commit(store, 2, &all("2"));
+        assert_eq!(count(store, CF_VALUES), 5_000);
+        // One small change per block: each sweep visits about SWEEP_MIN entries.
+        commit(store, 3, &[("key00000", Some("3"))]);
+        let after_one = count(store, CF_VALUES);
+        assert!(
+            after_one > 5_000 - 1_000,
+            "{after_one}: the slice is bounded"
+        );
+        assert!(after_one < 5_000, "{after_one}: the sweep pruned something");
+        for v in 4..=9 {
+            commit(store, v, &[("key00000", Some("x"))]);
+        }
+        // Every old entry is gone: one per key, plus key00000's readable versions.
+        assert!(
+            count(store, CF_VALUES) <= 2_500 + 2,
+            "{}",
+            count(store, CF_VALUES)
+        );
+        assert_eq!(
+            store.get_at(b"key02499", 9).expect("reads"),
+            Some(b"2".to_vec())
+        );
+    });
+}
