@@ -27,6 +27,9 @@ const NONE: u64 = u64::MAX;
 /// Value-history entries a commit's sweep visits at least (see `Storage::sweep_values`).
 const SWEEP_MIN: usize = 1_000;
 
+/// A key's hash and its value-history entries: (version, is a deletion), ascending.
+type KeyHistory = ([u8; 32], Vec<(u64, bool)>);
+
 /// One key's value-history deletions: `entries` are its (version, is a deletion) in
 /// ascending version order.
 fn prune_key(batch: &mut Vec<Op>, hash: &[u8; 32], entries: &[(u64, bool)], oldest_kept: u64) {
@@ -323,7 +326,7 @@ impl Storage {
         let budget = SWEEP_MIN.saturating_add(changed.saturating_mul(2));
         let mut cursor = self.sweep_cursor.lock().unwrap_or_else(|e| e.into_inner());
         let mut visited = 0usize;
-        let mut group: Option<([u8; 32], Vec<(u64, bool)>)> = None;
+        let mut group: Option<KeyHistory> = None;
         let mut next_cursor = None;
         let mut bad = None;
         self.db.scan(CF_VALUES, &cursor, &mut |key, value| {
