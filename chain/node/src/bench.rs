@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// Instead: a block of 1,000 SetWeights transactions and an epoch block.
     #[arg(long)]
     weights: bool,
+    /// Instead: state sync's snapshot size, export and restore time for `--accounts`
+    /// accounts.
+    #[arg(long)]
+    snapshot: bool,
 }
 
 fn key(i: usize) -> SigningKey {
@@ -42,6 +46,9 @@ fn key(i: usize) -> SigningKey {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.weights {
         return crate::bench_weights::run();
+    }
+    if args.snapshot {
+        return crate::bench_snapshot::run(args.accounts);
     }
     let keys: Vec<SigningKey> = (0..args.accounts).map(key).collect();
     let addrs: Vec<Address> = keys

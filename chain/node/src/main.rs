@@ -3,6 +3,7 @@
 //! `--metrics` serves Prometheus metrics. `taod bench` measures block execution in-process.
 
 mod bench;
+mod bench_snapshot;
 mod bench_weights;
 mod metrics;
 
