@@ -32,6 +32,8 @@ pub struct InitOptions<'a> {
     pub dev_balance: u64,
     /// `plain` or `json` logs (taod and CometBFT).
     pub log_format: &'a str,
+    /// Hosts of a multi-machine testnet (empty: a localnet on 127.0.0.1).
+    pub hosts: &'a [String],
 }
 
 fn run(cmd: &mut Command) -> Result<String, LocalnetError> {
@@ -87,6 +89,7 @@ pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
         dev_accounts,
         log_format: opts.log_format.to_string(),
         full_nodes: 0,
+        hosts: opts.hosts.to_vec(),
     };
     let ids = node_ids(home, &spec)?;
     for i in 0..opts.validators {
@@ -193,19 +196,25 @@ fn configure_node(
     let ports = spec.ports(i);
     let peers: Vec<String> = (0..spec.validators)
         .filter(|j| *j != i)
-        .map(|j| format!("{}@127.0.0.1:{}", ids[j], spec.ports(j).p2p))
+        .map(|j| format!("{}@{}:{}", ids[j], spec.host(j), spec.ports(j).p2p))
         .collect();
+    // A localnet listens on loopback only; a testnet node on every interface of its host.
+    let listen = if spec.hosts.is_empty() {
+        "127.0.0.1"
+    } else {
+        "0.0.0.0"
+    };
     doc["moniker"] = value(format!("node{i}"));
     doc["proxy_app"] = value(format!("tcp://127.0.0.1:{}", ports.abci));
-    doc["rpc"]["laddr"] = value(format!("tcp://127.0.0.1:{}", ports.rpc));
+    doc["rpc"]["laddr"] = value(format!("tcp://{listen}:{}", ports.rpc));
     doc["rpc"]["pprof_laddr"] = value("");
-    doc["p2p"]["laddr"] = value(format!("tcp://127.0.0.1:{}", ports.p2p));
+    doc["p2p"]["laddr"] = value(format!("tcp://{listen}:{}", ports.p2p));
     doc["p2p"]["persistent_peers"] = value(peers.join(","));
-    doc["p2p"]["external_address"] = value(format!("127.0.0.1:{}", ports.p2p));
+    doc["p2p"]["external_address"] = value(format!("{}:{}", spec.host(i), ports.p2p));
     doc["log_format"] = value(spec.log_format.as_str());
     doc["instrumentation"]["prometheus"] = value(true);
     doc["instrumentation"]["prometheus_listen_addr"] =
-        value(format!("127.0.0.1:{}", ports.cometbft_metrics));
+        value(format!("{listen}:{}", ports.cometbft_metrics));
     std::fs::write(&path, doc.to_string()).map_err(|e| LocalnetError::io(&path, e))
 }
 

@@ -22,6 +22,7 @@ pub mod cometbft;
 pub mod error;
 pub mod init;
 pub mod process;
+pub mod testnet;
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +61,10 @@ pub struct LocalnetSpec {
     /// Full nodes added by `tao localnet join` (nodes `validators..validators+full_nodes`).
     #[serde(default)]
     pub full_nodes: usize,
+    /// Hosts of a multi-machine testnet (`tao testnet generate`): node `i` runs on
+    /// `hosts[i % hosts.len()]`, listening on every interface. Empty: all on 127.0.0.1.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 fn plain() -> String {
@@ -71,6 +76,8 @@ fn plain() -> String {
 pub struct NodePorts {
     /// Index.
     pub index: usize,
+    /// The host it runs on.
+    pub host: String,
     /// P2P port.
     pub p2p: u16,
     /// RPC port.
@@ -86,28 +93,36 @@ pub struct NodePorts {
 impl NodePorts {
     /// The RPC URL.
     pub fn rpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.rpc)
+        format!("http://{}:{}", self.host, self.rpc)
     }
 
     /// taod's metrics URL.
     pub fn metrics_url(&self) -> String {
-        format!("http://127.0.0.1:{}/metrics", self.metrics)
+        format!("http://{}:{}/metrics", self.host, self.metrics)
     }
 
     /// CometBFT's metrics URL.
     pub fn cometbft_metrics_url(&self) -> String {
-        format!("http://127.0.0.1:{}/metrics", self.cometbft_metrics)
+        format!("http://{}:{}/metrics", self.host, self.cometbft_metrics)
     }
 }
 
 impl LocalnetSpec {
     /// Ports of node `i`. Full nodes (`i >= validators`) skip 5 blocks of 10 after the
     /// validators', which the demo's processes use.
+    /// On a multi-host testnet, the nodes sharing a host take consecutive blocks.
     pub fn ports(&self, i: usize) -> NodePorts {
-        let block = if i < self.validators { i } else { i + 5 };
+        let block = if !self.hosts.is_empty() {
+            i / self.hosts.len()
+        } else if i < self.validators {
+            i
+        } else {
+            i + 5
+        };
         let base = self.base_port as usize + 10 * block;
         NodePorts {
             index: i,
+            host: self.host(i).to_string(),
             p2p: base as u16,
             rpc: (base + 1) as u16,
             abci: (base + 2) as u16,
@@ -119,6 +134,14 @@ impl LocalnetSpec {
     /// Every node's ports (validators, then full nodes).
     pub fn all_ports(&self) -> Vec<NodePorts> {
         (0..self.nodes()).map(|i| self.ports(i)).collect()
+    }
+
+    /// The host node `i` runs on.
+    pub fn host(&self, i: usize) -> &str {
+        match self.hosts.len() {
+            0 => "127.0.0.1",
+            n => &self.hosts[i % n],
+        }
     }
 
     /// Validators plus full nodes.

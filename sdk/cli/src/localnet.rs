@@ -115,6 +115,118 @@ fn taod_binary() -> anyhow::Result<PathBuf> {
         .context("cannot find `taod` next to `tao` or on PATH (set TAOCHAIN_TAOD)")
 }
 
+/// `tao testnet`.
+#[derive(Subcommand)]
+pub enum TestnetCmd {
+    /// Write one home per validator for a network across hosts: genesis (with funded dev
+    /// accounts whose keys go into your keystore), node and validator keys, peers by IP,
+    /// ports, and per node a `start.sh` and a systemd unit; `README.txt` says how to deploy.
+    Generate {
+        /// Host IPs (or names), comma-separated; validator i runs on host i mod n.
+        #[arg(long, value_delimiter = ',', required = true)]
+        hosts: Vec<String>,
+        /// Number of validators (default: one per host).
+        #[arg(long)]
+        validators: Option<usize>,
+        /// Output directory (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Chain id.
+        #[arg(long, default_value = "taochain-testnet")]
+        chain_id: String,
+        /// Funded dev accounts (keys dev0.. in the keystore, unencrypted; test tokens).
+        #[arg(long, default_value_t = 10)]
+        dev_accounts: u32,
+        /// First port on each host: p2p, +1 RPC, +2 ABCI, +3 taod metrics, +4 CometBFT
+        /// metrics (a second validator on a host takes the next 10).
+        #[arg(long, default_value_t = 26656)]
+        base_port: u16,
+        /// Node logs as `plain` text or `json` lines.
+        #[arg(long, default_value = "plain", value_parser = ["plain", "json"])]
+        log_format: String,
+    },
+}
+
+/// Runs a testnet subcommand.
+pub fn run_testnet(ctx: &Ctx, cmd: TestnetCmd) -> anyhow::Result<()> {
+    let TestnetCmd::Generate {
+        hosts,
+        validators,
+        out,
+        chain_id,
+        dev_accounts,
+        base_port,
+        log_format,
+    } = cmd;
+    let hosts: Vec<String> = hosts.iter().map(|h| h.trim().to_string()).collect();
+    anyhow::ensure!(
+        hosts.iter().all(|h| !h.is_empty()
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))),
+        "--hosts must be IPs or host names, comma-separated"
+    );
+    let validators = validators.unwrap_or(hosts.len());
+    anyhow::ensure!(
+        (1..=64).contains(&validators),
+        "--validators must be 1..=64"
+    );
+    anyhow::ensure!(
+        !out.exists(),
+        "{} exists: pick a new --out directory",
+        out.display()
+    );
+    let bar = spinner(
+        ctx.output,
+        "locating cometbft (installing with `go install` if missing)",
+    );
+    let cometbft = cometbft::locate_or_install();
+    bar.finish_and_clear();
+    let cometbft = cometbft?;
+    let taod = taod_binary()?;
+    let keystore = ctx.keystore()?;
+    let spec = init(&InitOptions {
+        home: &out,
+        validators,
+        base_port,
+        chain_id,
+        taod: &taod,
+        cometbft: &cometbft,
+        keystore: &keystore,
+        dev_accounts,
+        dev_balance: 100_000 * RAO_PER_TAO,
+        log_format: &log_format,
+        hosts: &hosts,
+    })?;
+    taochain_localnet::testnet::write_launchers(&out, &spec)?;
+    let ports = spec.all_ports();
+    let json = serde_json::json!({"out": out, "chain_id": spec.chain_id, "nodes": ports});
+    emit(ctx.output, &json, || {
+        let rows: Vec<Vec<String>> = ports
+            .iter()
+            .map(|p| {
+                vec![
+                    format!("node{}", p.index),
+                    p.host.clone(),
+                    p.p2p.to_string(),
+                    p.rpc_url(),
+                ]
+            })
+            .collect();
+        format!(
+            "testnet `{}`: {} validators in {}
+
+{}
+
+on host i: copy node<i>/ there and run node<i>/start.sh (or its systemd unit); see {}",
+            spec.chain_id,
+            spec.validators,
+            out.display(),
+            table(&["NODE", "HOST", "P2P", "RPC"], &rows),
+            out.join("README.txt").display()
+        )
+    })
+}
+
 /// Runs a localnet subcommand.
 pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
     let default_home = ctx.home.join("localnet");
@@ -211,6 +323,7 @@ fn load_or_init(
         dev_accounts,
         dev_balance: 100_000 * RAO_PER_TAO,
         log_format,
+        hosts: &[],
     })?)
 }
 

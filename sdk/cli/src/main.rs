@@ -101,6 +101,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = work::Backend::Auto)]
         backend: work::Backend,
     },
+    /// Generate a multi-machine testnet (homes, genesis, start scripts, systemd units).
+    #[command(subcommand)]
+    Testnet(localnet::TestnetCmd),
     /// Run a local multi-validator network.
     #[command(subcommand)]
     Localnet(localnet::LocalnetCmd),
@@ -206,6 +209,7 @@ fn main() {
         Command::Status => chain::status(&ctx),
         Command::Emission { issuance } => chain::emission(&ctx, issuance),
         Command::Localnet(cmd) => localnet::run(&ctx, cmd),
+        Command::Testnet(cmd) => localnet::run_testnet(&ctx, cmd),
         Command::Verify(cmd) => work::run_verify(&ctx, cmd),
         Command::Gemm { a, b, out, backend } => work::run_gemm(&ctx, &a, &b, &out, backend),
         Command::Contract(cmd) => contract::run(&ctx, cmd),

@@ -11,4 +11,5 @@ mod localnet;
 mod market;
 mod payments;
 mod storm;
+mod testnet;
 mod work;
