@@ -61,11 +61,23 @@ pub fn is_ours(pid: u32, kind: &str) -> bool {
     !zombie && String::from_utf8_lossy(argv0).ends_with(kind)
 }
 
-fn spawn(bin: &Path, args: &[&str], log: &Path, home: &Path) -> Result<u32, LocalnetError> {
-    let out = File::create(log).map_err(|e| LocalnetError::io(log, e))?;
+fn spawn(
+    bin: &Path,
+    args: &[&str],
+    log: &Path,
+    home: &Path,
+    env: &[(&str, &str)],
+) -> Result<u32, LocalnetError> {
+    // Appended: a restarted node's log keeps what happened before.
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| LocalnetError::io(log, e))?;
     let err = out.try_clone().map_err(|e| LocalnetError::io(log, e))?;
     let child = Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(home)
         .stdin(Stdio::null())
         .stdout(out)
@@ -95,6 +107,16 @@ pub fn start_node(
     home: &Path,
     spec: &LocalnetSpec,
     i: usize,
+) -> Result<Vec<Launched>, LocalnetError> {
+    start_node_with_env(home, spec, i, &[])
+}
+
+/// [`start_node`] with extra environment for taod (e.g. `TAOD_CRASH_AT` in tests).
+pub fn start_node_with_env(
+    home: &Path,
+    spec: &LocalnetSpec,
+    i: usize,
+    taod_env: &[(&str, &str)],
 ) -> Result<Vec<Launched>, LocalnetError> {
     let nh = node_home(home, i);
     let ports = spec.ports(i);
@@ -127,6 +149,7 @@ pub fn start_node(
         ],
         &nh.join("taod.log"),
         home,
+        taod_env,
     )?;
     if !wait_port(ports.abci, Duration::from_secs(20)) {
         return Err(LocalnetError::Timeout(format!(
@@ -139,6 +162,7 @@ pub fn start_node(
         &["start", "--home", &nh.to_string_lossy()],
         &nh.join("cometbft.log"),
         home,
+        &[],
     )?;
     Ok(vec![
         Launched {

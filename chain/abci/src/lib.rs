@@ -42,6 +42,48 @@ pub struct AbciApp {
     app: Arc<App>,
     halt: HaltFn,
     snapshots: Option<Arc<Snapshots>>,
+    crash: Option<CrashPoint>,
+}
+
+/// Where a crash-recovery test makes the node die (`taod start` reads `TAOD_CRASH_AT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPhase {
+    /// In FinalizeBlock, after executing the block, before answering.
+    Finalize,
+    /// In Commit, before anything is written.
+    BeforeCommit,
+    /// In Commit, after the write, before answering.
+    AfterCommit,
+}
+
+/// A phase at a height: the process aborts there, as if the machine lost power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashPoint {
+    /// The phase.
+    pub phase: CrashPhase,
+    /// The block height.
+    pub height: u64,
+}
+
+impl std::str::FromStr for CrashPoint {
+    type Err = String;
+
+    /// `finalize:H`, `before_commit:H` or `after_commit:H`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (phase, height) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}`: expected PHASE:HEIGHT"))?;
+        let phase = match phase {
+            "finalize" => CrashPhase::Finalize,
+            "before_commit" => CrashPhase::BeforeCommit,
+            "after_commit" => CrashPhase::AfterCommit,
+            other => return Err(format!("unknown crash phase `{other}`")),
+        };
+        let height = height
+            .parse()
+            .map_err(|e| format!("crash height `{height}`: {e}"))?;
+        Ok(CrashPoint { phase, height })
+    }
 }
 
 impl AbciApp {
@@ -51,6 +93,21 @@ impl AbciApp {
             app,
             halt,
             snapshots: None,
+            crash: None,
+        }
+    }
+
+    /// Aborts the process at `point` (crash-recovery tests only).
+    pub fn with_crash_point(mut self, point: CrashPoint) -> Self {
+        self.crash = Some(point);
+        self
+    }
+
+    fn maybe_crash(&self, phase: CrashPhase, height: u64) {
+        if self.crash == Some(CrashPoint { phase, height }) {
+            tracing::error!(?phase, height, "crash point reached: aborting");
+            eprintln!("taod: crash point {phase:?} at {height}: aborting");
+            std::process::abort();
         }
     }
 
@@ -175,7 +232,10 @@ impl Application for AbciApp {
     }
 
     fn commit(&self) -> pb::ResponseCommit {
+        let next = self.app.storage().latest_version().map_or(0, |h| h + 1);
+        self.maybe_crash(CrashPhase::BeforeCommit, next);
         let height = self.ok(self.app.commit());
+        self.maybe_crash(CrashPhase::AfterCommit, height);
         if let Some(s) = &self.snapshots {
             s.after_commit(&self.app, height);
         }
@@ -259,6 +319,7 @@ impl Application for AbciApp {
             hash.copy_from_slice(&request.hash);
         }
         let out = self.ok(self.app.finalize_block(height, time_ms, hash, &request.txs));
+        self.maybe_crash(CrashPhase::Finalize, height);
         pb::ResponseFinalizeBlock {
             events: out.events.into_iter().map(event).collect(),
             tx_results: out.tx_results.into_iter().map(exec_result).collect(),

@@ -170,7 +170,17 @@ fn start(
         keep: snapshots.snapshot_keep,
         chunk_bytes: usize::try_from(snapshots.snapshot_chunk_bytes).unwrap_or(1 << 20),
     });
-    let abci_app = AbciApp::new(app, exit_on_error).with_snapshots(snapshots);
+    let mut abci_app = AbciApp::new(app, exit_on_error).with_snapshots(snapshots);
+    // Crash-recovery tests only: abort at PHASE:HEIGHT (finalize, before_commit,
+    // after_commit), as a power loss would.
+    if let Some(point) = std::env::var_os("TAOD_CRASH_AT") {
+        let point: taochain_abci::CrashPoint = point
+            .to_string_lossy()
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("TAOD_CRASH_AT: {e}"))?;
+        tracing::warn!(?point, "TAOD_CRASH_AT set: this node will abort there");
+        abci_app = abci_app.with_crash_point(point);
+    }
     let server = tendermint_abci::ServerBuilder::new(1 << 20)
         .bind(abci_addr, abci_app)
         .with_context(|| format!("binding ABCI socket {abci_addr}"))?;

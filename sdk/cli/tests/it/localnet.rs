@@ -582,3 +582,117 @@ fn a_full_node_joins_by_state_sync_past_corrupt_peers_and_follows_the_chain() {
         "{status}"
     );
 }
+
+#[test]
+fn a_validator_aborted_at_every_point_of_the_block_cycle_replays_to_the_same_app_hash() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let net = start(2, &[]);
+    let (home, spec) = (net.home.clone(), &net.spec);
+    let net_home = home.join("localnet");
+    let keys = Keystore::open(home.join("keys")).expect("keystore");
+    let rpcs: Vec<String> = (0..3).map(|i| spec.ports(i).rpc_url()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let senders: Vec<SigningKey> = (0..3)
+        .map(|i| keys.signing_key(&format!("dev{i}"), None).expect("dev key"))
+        .collect();
+    let from: Vec<Address> = senders.iter().map(address_of).collect();
+    let node0 = Client::new(&rpcs[0]);
+    let before: Vec<u64> = from
+        .iter()
+        .map(|a| node0.account(a).expect("account").balance)
+        .collect();
+    let sinks: Vec<Address> = (0..3)
+        .map(|i| Address::from_public_key(&[150 + i as u8; 32]))
+        .collect();
+    let loaders: Vec<_> = senders
+        .into_iter()
+        .zip(&sinks)
+        .map(|(key, to)| {
+            let (chain, to, rpcs, stop) = (spec.chain_id.clone(), *to, rpcs.clone(), stop.clone());
+            std::thread::spawn(move || crate::testnet::load(key, chain, to, rpcs, stop))
+        })
+        .collect();
+    let node3 = Client::new(&spec.ports(3).rpc_url());
+    // SIGKILL node3's processes and wait until they are gone (and their ports free).
+    let kill_node3 = || {
+        let mine: Vec<_> = process::recorded(&net_home)
+            .into_iter()
+            .filter(|l| l.node == 3)
+            .collect();
+        for l in &mine {
+            let _ = process::signal(l, "KILL");
+        }
+        let start = std::time::Instant::now();
+        while mine.iter().any(|l| process::is_ours(l.pid, &l.kind)) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "node3 does not die"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // Twice round the three points: node3 is stopped, restarted to abort at a point a few
+    // blocks ahead (replaying or catching up to it first), and restarted again after.
+    for (round, phase) in ["finalize", "before_commit", "after_commit"]
+        .iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        kill_node3();
+        let target = node0.status().expect("status").height + 2;
+        let point = format!("{phase}:{target}");
+        let launched =
+            process::start_node_with_env(&net_home, spec, 3, &[("TAOD_CRASH_AT", &point)])
+                .expect("node3 starts");
+        process::record(&net_home, &launched).expect("recorded");
+        let taod = launched.iter().find(|l| l.kind == "taod").expect("taod");
+        let start = std::time::Instant::now();
+        while process::is_ours(taod.pid, "taod") {
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "round {round}: no crash at {point}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log =
+            std::fs::read_to_string(taochain_localnet::node_home(&net_home, 3).join("taod.log"))
+                .expect("log");
+        assert_eq!(
+            log.matches("taod: crash point").count(),
+            round + 1,
+            "round {round}: {point} not reached"
+        );
+        assert!(
+            log.contains(&format!("at {target}: aborting")),
+            "round {round}: {point}"
+        );
+    }
+    kill_node3();
+    let launched = process::start_node(&net_home, spec, 3).expect("node3 restarts");
+    process::record(&net_home, &launched).expect("recorded");
+    let h = node0.status().expect("status").height + 2;
+    process::wait_for_height(spec, &[0, 1, 2, 3], h, Duration::from_secs(120), |_| {})
+        .expect("node3 catches up after its crashes");
+    stop.store(true, Ordering::Relaxed);
+    for l in loaders {
+        l.join().expect("load");
+    }
+    assert_validators_agree(spec);
+    let mut total = 0;
+    for (s, (addr, sink)) in from.iter().zip(&sinks).enumerate() {
+        let n = node0.account(addr).expect("account").nonce;
+        total += n;
+        let paid: u64 = (0..n).map(|k| 1_000 + k).sum();
+        for c in [&node0, &node3] {
+            assert_eq!(
+                c.account(addr).expect("account").balance,
+                before[s] - paid - FEE * n
+            );
+            assert_eq!(c.account(sink).expect("account").balance, paid);
+        }
+    }
+    assert!(total > 0, "no transfer committed");
+}

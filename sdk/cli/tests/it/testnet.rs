@@ -206,7 +206,13 @@ impl Drop for Hosts {
 /// Sends transfers from `key` to `to` one after another, each to the next node that
 /// accepts it, until `stop`: nonce n pays 1000 + n rao, so a transaction signed twice for
 /// the same nonce is the same bytes. Returns nothing: the balances tell what committed.
-fn load(key: SigningKey, chain_id: String, to: Address, rpcs: Vec<String>, stop: Arc<AtomicBool>) {
+pub fn load(
+    key: SigningKey,
+    chain_id: String,
+    to: Address,
+    rpcs: Vec<String>,
+    stop: Arc<AtomicBool>,
+) {
     let clients: Vec<Client> = rpcs.iter().map(|r| Client::new(r)).collect();
     let from = taochain_client::keys::address_of(&key);
     let mut turn = 0usize;
