@@ -696,3 +696,152 @@ fn a_validator_aborted_at_every_point_of_the_block_cycle_replays_to_the_same_app
     }
     assert!(total > 0, "no transfer committed");
 }
+
+/// Free bytes on the file system holding `path`.
+fn free_bytes(path: &Path) -> u64 {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .expect("df runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df prints the free bytes")
+}
+
+/// Unmounts the file system a test mounted, even when the test fails.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_validator_whose_disk_fills_halts_with_a_clear_line_and_recovers_when_space_returns() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let net = start(3, &[]);
+    let (home, spec) = (net.home.clone(), &net.spec);
+    let net_home = home.join("localnet");
+    let node0 = Client::new(&spec.ports(0).rpc_url());
+    let node3_processes = || -> Vec<process::Launched> {
+        process::recorded(&net_home)
+            .into_iter()
+            .filter(|l| l.node == 3)
+            .collect()
+    };
+    let stop_node3 = || {
+        let mine = node3_processes();
+        for l in &mine {
+            let _ = process::signal(l, "KILL");
+        }
+        while mine.iter().any(|l| process::is_ours(l.pid, &l.kind)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // node3's state moves onto a small file system of its own.
+    stop_node3();
+    let data = taochain_localnet::node_home(&net_home, 3).join("taod/data");
+    let saved = home.join("node3-data");
+    assert!(
+        Command::new("cp")
+            .arg("-a")
+            .arg(&data)
+            .arg(&saved)
+            .status()
+            .expect("cp")
+            .success()
+    );
+    std::fs::remove_dir_all(&data).expect("rm");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256m", "tmpfs"])
+        .arg(&data)
+        .status()
+        .expect("mount runs");
+    assert!(
+        mounted.success(),
+        "mounting a tmpfs needs root (the test command runs as root)"
+    );
+    let _unmount = Mounted(data.clone());
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", saved.display()))
+        .arg(&data)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let launched = process::start_node(&net_home, spec, 3).expect("node3 starts");
+    process::record(&net_home, &launched).expect("recorded");
+    let h = node0.status().expect("status").height + 2;
+    process::wait_for_height(spec, &[3], h, Duration::from_secs(60), |_| {}).expect("node3 runs");
+
+    // Transfers flow; node3's disk is filled to within 16 KiB.
+    let keys = Keystore::open(home.join("keys")).expect("keystore");
+    let key = keys.signing_key("dev0", None).expect("dev0");
+    let rpcs: Vec<String> = (0..3).map(|i| spec.ports(i).rpc_url()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sink = Address::from_public_key(&[177; 32]);
+    let loader = {
+        let (chain, rpcs, stop) = (spec.chain_id.clone(), rpcs.clone(), stop.clone());
+        std::thread::spawn(move || crate::testnet::load(key, chain, sink, rpcs, stop))
+    };
+    let filler = data.join("filler");
+    let room = free_bytes(&data).saturating_sub(16 * 1024);
+    std::fs::write(&filler, vec![0u8; room as usize]).expect("fill");
+    // RocksDB writes its log into space it reserved ahead (~70 MB), so a running node
+    // meets the full disk only much later; restarted on it (as after any crash), it has
+    // no room left and stops: at once if the store cannot even open, else at the first
+    // write that does not fit.
+    stop_node3();
+    if let Ok(launched) = process::start_node(&net_home, spec, 3) {
+        process::record(&net_home, &launched).expect("recorded");
+        let taod = launched
+            .iter()
+            .find(|l| l.kind == "taod")
+            .expect("taod")
+            .clone();
+        let start = std::time::Instant::now();
+        while process::is_ours(taod.pid, "taod") {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "node3 never ran out of space"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let log = std::fs::read_to_string(taochain_localnet::node_home(&net_home, 3).join("taod.log"))
+        .expect("log");
+    let line = log
+        .lines()
+        .find(|l| l.contains("No space left on device"))
+        .map(str::to_string);
+    assert!(line.is_some(), "no clear line in node3's log:\n{log}");
+    eprintln!("node3 stopped: {}", line.unwrap_or_default());
+    // The others go on without it.
+    let h = node0.status().expect("status").height;
+    process::wait_for_height(spec, &[0, 1, 2], h + 5, Duration::from_secs(60), |_| {})
+        .expect("the other three go on");
+    // Space returns: node3 restarts and catches up to the same app hash.
+    stop_node3();
+    std::fs::remove_file(&filler).expect("unfill");
+    let launched = process::start_node(&net_home, spec, 3).expect("node3 restarts");
+    process::record(&net_home, &launched).expect("recorded");
+    let h = node0.status().expect("status").height + 2;
+    process::wait_for_height(spec, &[0, 1, 2, 3], h, Duration::from_secs(120), |_| {})
+        .expect("node3 catches up once space returns");
+    stop.store(true, Ordering::Relaxed);
+    loader.join().expect("load");
+    assert_validators_agree(spec);
+    let node3 = Client::new(&spec.ports(3).rpc_url());
+    assert_eq!(
+        node3.account(&sink).expect("account").balance,
+        node0.account(&sink).expect("account").balance
+    );
+    stop_node3();
+}
