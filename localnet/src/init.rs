@@ -54,6 +54,17 @@ fn run(cmd: &mut Command) -> Result<String, LocalnetError> {
 /// Creates the localnet in `opts.home` (which must not hold one already).
 pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
     let home = opts.home;
+    // Every port the nodes (and full nodes, and the demo's processes) may take must fit.
+    let top = usize::from(opts.base_port) + 10 * (opts.validators + 16);
+    if top > usize::from(u16::MAX) {
+        return Err(LocalnetError::Config(
+            home.into(),
+            format!(
+                "base port {} leaves no room for {} nodes' ports (up to {top})",
+                opts.base_port, opts.validators
+            ),
+        ));
+    }
     std::fs::create_dir_all(home).map_err(|e| LocalnetError::io(home, e))?;
     let template = home.join("devnet.toml");
     std::fs::write(&template, DEVNET_TEMPLATE).map_err(|e| LocalnetError::io(&template, e))?;
@@ -170,8 +181,9 @@ pub fn add_full_node(
     configure_node(home, &spec, i, &ids)?;
     let path = config.join("config.toml");
     let mut doc = read_config(&path)?;
-    let servers: Vec<String> = (0..2.min(spec.validators))
-        .map(|j| spec.ports(j).rpc_url())
+    // CometBFT wants two RPC servers; with one validator, the same one twice.
+    let servers: Vec<String> = (0..2)
+        .map(|j| spec.ports(j % spec.validators.max(1)).rpc_url())
         .collect();
     doc["statesync"]["enable"] = value(true);
     doc["statesync"]["rpc_servers"] = value(servers.join(","));

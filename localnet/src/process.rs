@@ -146,6 +146,10 @@ pub fn start_node_with_env(
             &interval,
             "--snapshot-chunk-bytes",
             &chunk,
+            // Snapshots come often on a localnet: keep enough that one a joining node
+            // has picked is still there when it asks for the chunks.
+            "--snapshot-keep",
+            "10",
         ],
         &nh.join("taod.log"),
         home,

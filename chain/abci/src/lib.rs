@@ -232,7 +232,7 @@ impl Application for AbciApp {
     }
 
     fn commit(&self) -> pb::ResponseCommit {
-        let next = self.app.storage().latest_version().map_or(0, |h| h + 1);
+        let next = self.app.storage().latest_version().map_or(1, |h| h + 1);
         self.maybe_crash(CrashPhase::BeforeCommit, next);
         let height = self.ok(self.app.commit());
         self.maybe_crash(CrashPhase::AfterCommit, height);

@@ -24,8 +24,9 @@ use tendermint_proto::v0_38::abci::{
 pub const MAX_CHUNKS: u32 = 1 << 16;
 /// The largest chunk accepted from a peer.
 pub const MAX_CHUNK_BYTES: usize = 16 << 20;
-/// The most bytes buffered for one restore.
-pub const MAX_RESTORE_BYTES: usize = 4 << 30;
+/// The most bytes buffered for one restore (a million accounts take ~49 MB; the restore
+/// holds a few copies while it builds the tree).
+pub const MAX_RESTORE_BYTES: usize = 1 << 30;
 
 /// A snapshot's ABCI metadata: the sha256 of each chunk, in order.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -149,6 +150,8 @@ impl Snapshots {
         app_hash: &[u8],
     ) -> pb::ResponseOfferSnapshot {
         let result = |r: OfferResult| pb::ResponseOfferSnapshot { result: r as i32 };
+        // A new offer replaces any earlier one: forget its buffer now.
+        *lock(&self.restore) = None;
         let Some(s) = snapshot else {
             return result(OfferResult::Reject);
         };
@@ -284,6 +287,14 @@ fn write_snapshot(config: &SnapshotConfig, height: u64, bytes: &[u8]) -> std::io
         chunk_hashes.push(Sha256::digest(chunk).into());
     }
     let chunks = chunk_hashes.len();
+    if chunks > MAX_CHUNKS as usize {
+        tracing::warn!(
+            height,
+            chunks,
+            max = MAX_CHUNKS,
+            "snapshot has more chunks than a peer accepts: raise --snapshot-chunk-bytes"
+        );
+    }
     let meta = borsh::to_vec(&Metadata { chunk_hashes })?;
     std::fs::write(tmp.join("meta"), meta)?;
     let dest = config.dir.join(height.to_string());

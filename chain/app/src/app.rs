@@ -107,6 +107,9 @@ impl App {
     /// Reports phases, results, contract calls and epochs to `observer` (the node's
     /// metrics). It never affects results.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        if let Some(h) = self.storage.latest_version() {
+            observer.opened(h);
+        }
         self.observer = observer;
         self
     }
@@ -188,8 +191,11 @@ impl App {
     pub fn check_tx(&self, bytes: &[u8], recheck: bool) -> Result<TxOutcome, AppError> {
         let started = self.observer.start();
         let out = self.check_tx_unobserved(bytes, recheck)?;
-        self.observer.phase(Phase::CheckTx, started);
-        self.observer.tx_result(Stage::CheckTx, out.code);
+        // Rechecks (after every commit, of what is still in the mempool) are not counted.
+        if !recheck {
+            self.observer.phase(Phase::CheckTx, started);
+            self.observer.tx_result(Stage::CheckTx, out.code);
+        }
         Ok(out)
     }
 

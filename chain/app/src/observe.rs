@@ -9,7 +9,7 @@
 /// A phase of a block's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
-    /// `CheckTx` of one transaction (mempool admission).
+    /// `CheckTx` of one new transaction (mempool admission; rechecks are not counted).
     CheckTx,
     /// Decoding and signature checks of a block's transactions.
     Signatures,
@@ -76,6 +76,8 @@ pub trait Observer: Send + Sync {
     fn epoch(&self, _netuid: u16, _started: Started) {}
     /// A block stored `bytes` of new blobs.
     fn blob_bytes(&self, _bytes: u64) {}
+    /// The store was opened at `height` (the last committed block).
+    fn opened(&self, _height: u64) {}
     /// Block `height` was committed with `txs` transactions.
     fn committed(&self, _height: u64, _txs: u64) {}
 }

@@ -4,8 +4,9 @@
 //! the node started and keeps histograms of each block phase, contract call and subnet
 //! epoch, counters of transaction results by stage and code, contract gas, blob bytes,
 //! and the last committed height. [`serve`] answers `GET /metrics` in the Prometheus
-//! text format (0.0.4), one connection at a time with short timeouts, so a slow or hostile
-//! client can hold it for at most a few seconds and never touches block execution.
+//! text format (0.0.4), one connection at a time, each given at most 2 s in all to send its
+//! request and 2 s to take the answer, so a slow or hostile client holds it for seconds
+//! at most and never touches block execution.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,8 +36,8 @@ const BOUNDS_NS: [u64; 13] = [
     10_000_000_000,
 ];
 
-/// The longest request head read, and how long a client may take to send it or read
-/// the answer.
+/// The longest request head read, and how long a client may take in all to send it (and,
+/// separately, to read the answer).
 const MAX_REQUEST: usize = 8 * 1024;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -243,6 +244,10 @@ impl Observer for Metrics {
         self.blob_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    fn opened(&self, height: u64) {
+        self.height.store(height, Ordering::Relaxed);
+    }
+
     fn committed(&self, height: u64, txs: u64) {
         self.height.store(height, Ordering::Relaxed);
         self.blocks.fetch_add(1, Ordering::Relaxed);
@@ -253,7 +258,11 @@ impl Observer for Metrics {
 /// Serves `GET /metrics` on `listener` forever (in the calling thread).
 pub fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // E.g. out of file descriptors: wait rather than spin.
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
         if let Err(e) = answer(stream, &metrics) {
             tracing::debug!(error = %e, "metrics client");
         }
@@ -262,11 +271,17 @@ pub fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
 
 /// Reads one request head (bounded in size and time) and answers it.
 fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        // One deadline for the whole head: a byte now and then does not extend it.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
         let n = stream.read(&mut buf)?;
         if n == 0 {
             break;
@@ -369,8 +384,23 @@ mod tests {
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
         assert!(out.is_empty() || out.starts_with("HTTP/1.1 431"), "{out}");
-        // A client that sends nothing is dropped after the timeout; others are then served.
+        // A client that sends nothing, or a byte at a time, is dropped after the one
+        // deadline; others are then served.
         let _idle = TcpStream::connect(addr).expect("connects");
+        let mut drip = TcpStream::connect(addr).expect("connects");
+        let dripping = std::thread::spawn(move || {
+            for _ in 0..40 {
+                if drip.write_all(b"G").is_err() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            false
+        });
+        assert!(
+            dripping.join().expect("drip"),
+            "a dripping client was never cut off"
+        );
         let after = request(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
         assert!(after.starts_with("HTTP/1.1 200 OK"), "{after}");
     }

@@ -5,14 +5,16 @@
 //! table: exactly the tree's leaves) in key order, and every blob (contract code, data
 //! blobs) in hash order. A Jellyfish Merkle tree's root depends only on its set of leaves,
 //! so writing the entries at the same version into an empty store gives the same root.
-//! Restore checks the order, the blob hashes and the version before writing anything, and
-//! writes through the normal prepare/commit path. Tree history below the snapshot is not
+//! Blobs are outside the tree: the state names each one it needs (`blob/<hash>` for data,
+//! `codehash/<hash>` for code), so restore requires every named blob, with matching bytes,
+//! and keeps only those. Restore checks the order, the blobs and the version before writing
+//! anything, and writes through the normal prepare/commit path. Tree history below the snapshot is not
 //! carried: a restored node can prove the snapshot version and later ones.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
 
-use crate::schema::{CF_BLOBS, CF_LATEST};
+use crate::schema::{BLOBS, CF_BLOBS, CF_LATEST, CODE_HASHES};
 use crate::{Blobs, Changes, Storage, StorageError};
 
 /// The snapshot format this code writes and reads.
@@ -106,6 +108,18 @@ impl Storage {
             last = Some(k);
             changes.insert(k.clone(), Some(v.clone()));
         }
+        // The blobs the state names: each must be in the snapshot (the app hash does not
+        // cover blob bytes, so a peer could otherwise leave one out).
+        let mut needed = std::collections::BTreeSet::new();
+        for (k, _) in &data.entries {
+            for prefix in [BLOBS.prefix(), CODE_HASHES.prefix()] {
+                if let Some(hash) = k.strip_prefix(prefix) {
+                    let hash = <[u8; 32]>::try_from(hash)
+                        .map_err(|_| corrupt("a blob key without a 32-byte hash"))?;
+                    needed.insert(hash);
+                }
+            }
+        }
         let mut blobs = Blobs::new();
         let mut last_hash: Option<[u8; 32]> = None;
         for (hash, b) in &data.blobs {
@@ -116,7 +130,15 @@ impl Storage {
             if <[u8; 32]>::from(Sha256::digest(b)) != *hash {
                 return Err(corrupt("a blob does not match its hash"));
             }
-            blobs.insert(*hash, Some(b.clone()));
+            if needed.contains(hash) {
+                blobs.insert(*hash, Some(b.clone()));
+            }
+        }
+        if let Some(missing) = needed.iter().find(|h| !blobs.contains_key(*h)) {
+            return Err(corrupt(format!(
+                "blob {} named by the state is missing",
+                hex(missing)
+            )));
         }
         let prepared = self.prepare(data.version, changes, blobs)?;
         let root = prepared.root();
@@ -153,9 +175,16 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
                 .collect();
+            let mut changes = changes;
             let mut blobs = Blobs::new();
             let blob = format!("blob {i}").into_bytes();
-            blobs.insert(Sha256::digest(&blob).into(), Some(blob));
+            let hash: [u8; 32] = Sha256::digest(&blob).into();
+            blobs.insert(hash, Some(blob));
+            // The state names the blob, as contract code does.
+            changes.insert(
+                crate::schema::code_hash_key(&hash).as_bytes().to_vec(),
+                Some(vec![]),
+            );
             let p = s.prepare(i as u64 + 1, changes, blobs).expect("prepare");
             s.commit(p).expect("commit");
         }
@@ -215,7 +244,9 @@ mod tests {
         empty_key.entries.insert(0, (vec![], b"x".to_vec()));
         let mut bad_blob = good.clone();
         bad_blob.blobs[0].1.push(0);
-        for bad in [unordered, dup, empty_key, bad_blob] {
+        let mut missing_blob = good.clone();
+        missing_blob.blobs.clear();
+        for bad in [unordered, dup, empty_key, bad_blob, missing_blob] {
             let fresh = Storage::in_memory(StorageOptions::default());
             let bytes = borsh::to_vec(&bad).expect("encode");
             assert!(fresh.restore_snapshot(&bytes, None).is_err());

@@ -282,9 +282,10 @@ impl Storage {
     /// `prepared` writes again keeps its preimage: the commit's writes come after these
     /// deletes in the batch.
     fn prune(&self, batch: &mut Vec<Op>, prepared: &PreparedCommit) -> Result<(), StorageError> {
-        let oldest_kept = prepared
-            .version
-            .saturating_sub(self.options.keep_versions.saturating_sub(1));
+        // The oldest version readable *before* this commit: a query that checked it may
+        // still be reading while the batch is written, so nothing it needs is deleted
+        // (what only older versions need goes now; its own leftovers at the next commit).
+        let oldest_kept = prepared.version.saturating_sub(self.options.keep_versions);
         let mut bad = None;
         self.db.scan(CF_STALE, &[], &mut |key, _| {
             let Some(since) = key

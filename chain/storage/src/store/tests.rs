@@ -239,8 +239,9 @@ fn value_history_is_pruned_to_the_kept_window() {
                 v,
                 &[("a", Some(value.as_str())), ("fixed", Some("x"))],
             );
-            // Each key keeps exactly the entries of the 3 readable versions.
-            let kept = 2 * v.min(3) as usize;
+            // Each key keeps exactly the entries of the 3 readable versions, and of the
+            // one before them (readable until this commit).
+            let kept = 2 * v.min(4) as usize;
             assert_eq!(count(store, CF_VALUES), kept, "after {v}");
         }
         for v in 8..=10u64 {
@@ -352,27 +353,25 @@ fn the_value_sweep_does_a_bounded_slice_per_commit_and_goes_round() {
         };
         commit(store, 1, &all("1"));
         commit(store, 2, &all("2"));
-        assert_eq!(count(store, CF_VALUES), 5_000);
+        commit(store, 3, &all("3"));
+        assert_eq!(count(store, CF_VALUES), 7_500);
         // One small change per block: each sweep visits about SWEEP_MIN entries.
-        commit(store, 3, &[("key00000", Some("3"))]);
+        commit(store, 4, &[("key00000", Some("4"))]);
         let after_one = count(store, CF_VALUES);
         assert!(
-            after_one > 5_000 - 1_000,
+            after_one > 7_500 - 1_000,
             "{after_one}: the slice is bounded"
         );
-        assert!(after_one < 5_000, "{after_one}: the sweep pruned something");
-        for v in 4..=9 {
+        assert!(after_one < 7_500, "{after_one}: the sweep pruned something");
+        for v in 5..=14 {
             commit(store, v, &[("key00000", Some("x"))]);
         }
         // Every old entry is gone: one per key, plus key00000's readable versions.
-        assert!(
-            count(store, CF_VALUES) <= 2_500 + 2,
-            "{}",
-            count(store, CF_VALUES)
-        );
+        let left = count(store, CF_VALUES);
+        assert!(left <= 2_500 + 3, "{left}");
         assert_eq!(
-            store.get_at(b"key02499", 9).expect("reads"),
-            Some(b"2".to_vec())
+            store.get_at(b"key02499", 14).expect("reads"),
+            Some(b"3".to_vec())
         );
     });
 }

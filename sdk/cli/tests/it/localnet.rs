@@ -611,7 +611,8 @@ fn a_validator_aborted_at_every_point_of_the_block_cycle_replays_to_the_same_app
         .zip(&sinks)
         .map(|(key, to)| {
             let (chain, to, rpcs, stop) = (spec.chain_id.clone(), *to, rpcs.clone(), stop.clone());
-            std::thread::spawn(move || crate::testnet::load(key, chain, to, rpcs, stop))
+            let seen = crate::testnet::Latencies::default();
+            std::thread::spawn(move || crate::testnet::load(key, chain, to, rpcs, stop, seen))
         })
         .collect();
     let node3 = Client::new(&spec.ports(3).rpc_url());
@@ -789,7 +790,8 @@ fn a_validator_whose_disk_fills_halts_with_a_clear_line_and_recovers_when_space_
     let sink = Address::from_public_key(&[177; 32]);
     let loader = {
         let (chain, rpcs, stop) = (spec.chain_id.clone(), rpcs.clone(), stop.clone());
-        std::thread::spawn(move || crate::testnet::load(key, chain, sink, rpcs, stop))
+        let seen = crate::testnet::Latencies::default();
+        std::thread::spawn(move || crate::testnet::load(key, chain, sink, rpcs, stop, seen))
     };
     let filler = data.join("filler");
     let room = free_bytes(&data).saturating_sub(16 * 1024);

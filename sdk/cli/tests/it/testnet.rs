@@ -203,15 +203,20 @@ impl Drop for Hosts {
     }
 }
 
+/// When each committed transfer was seen committed, and how long after it was sent.
+pub type Latencies = Arc<std::sync::Mutex<Vec<(Instant, Duration)>>>;
+
 /// Sends transfers from `key` to `to` one after another, each to the next node that
 /// accepts it, until `stop`: nonce n pays 1000 + n rao, so a transaction signed twice for
-/// the same nonce is the same bytes. Returns nothing: the balances tell what committed.
+/// the same nonce is the same bytes. The balances tell what committed; `seen` gets the
+/// latency of each one this sender saw commit.
 pub fn load(
     key: SigningKey,
     chain_id: String,
     to: Address,
     rpcs: Vec<String>,
     stop: Arc<AtomicBool>,
+    seen: Latencies,
 ) {
     let clients: Vec<Client> = rpcs.iter().map(|r| Client::new(r)).collect();
     let from = taochain_client::keys::address_of(&key);
@@ -225,8 +230,14 @@ pub fn load(
         };
         let nonce = account.nonce;
         let tx = Client::sign_transfer(&key, &chain_id, nonce, FEE, to, 1_000 + nonce);
+        let sent = Instant::now();
         if let Ok(hash) = c.broadcast(&tx) {
-            let _ = c.wait_committed(&hash, Duration::from_secs(10));
+            if let Ok(done) = c.wait_committed(&hash, Duration::from_secs(10))
+                && done.code == 0
+            {
+                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                seen.push((Instant::now(), sent.elapsed()));
+            }
         } else {
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -279,14 +290,22 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
         .map(|i| Address::from_public_key(&[200 + i as u8; 32]))
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
+    let seen = Latencies::default();
     let loaders: Vec<_> = senders
         .into_iter()
         .zip(&sinks)
         .map(|(key, to)| {
-            let (chain, to, rpcs, stop) = (spec.chain_id.clone(), *to, rpcs.clone(), stop.clone());
-            std::thread::spawn(move || load(key, chain, to, rpcs, stop))
+            let (chain, to, rpcs, stop, seen) = (
+                spec.chain_id.clone(),
+                *to,
+                rpcs.clone(),
+                stop.clone(),
+                seen.clone(),
+            );
+            std::thread::spawn(move || load(key, chain, to, rpcs, stop, seen))
         })
         .collect();
+    let mut phases = vec![("kills", Instant::now())];
 
     // 1. Each validator in turn: SIGKILL, the other three go on, restart, it catches up.
     for i in 0..NODES {
@@ -299,6 +318,7 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
         hosts.wait_height(&[i], now, &format!("node{i} after its restart"));
     }
 
+    phases.push(("partition", Instant::now()));
     // 2. A 2|2 partition: neither half has 2/3 of the power, so nothing commits; heal.
     let before = (0..NODES).map(|i| hosts.height(i)).max().unwrap_or(0);
     hosts.partition(&[2, 3]);
@@ -311,6 +331,7 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
     hosts.heal();
     hosts.wait_height(&[0, 1, 2, 3], before + 5, "after the partition healed");
 
+    phases.push(("isolation", Instant::now()));
     // 3. One of four isolated: the other three go on; it catches up when it returns.
     let h = hosts.height(0);
     hosts.isolate(3, true);
@@ -326,10 +347,12 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
     hosts.isolate(3, false);
     hosts.wait_height(&[3], others_at + 2, "node3 catching up");
 
+    phases.push(("end", Instant::now()));
     stop.store(true, Ordering::Relaxed);
     for l in loaders {
         l.join().expect("load thread");
     }
+    report(&phases, &seen);
     // Every node agrees on the app hash, and every committed transfer is in every balance.
     let h = hosts.height(0) + 1;
     hosts.wait_height(&[0, 1, 2, 3], h, "final");
@@ -369,4 +392,32 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
         "only {total} transfers committed under the faults"
     );
     eprintln!("testnet faults: {total} transfers committed, final height {h}");
+}
+
+/// Prints, per fault phase, the transfers seen committed, tx/s, and p50/p99 latency.
+fn report(phases: &[(&str, Instant)], seen: &Latencies) {
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    for pair in phases.windows(2) {
+        let (name, from) = pair[0];
+        let to = pair[1].1;
+        let mut lat: Vec<Duration> = seen
+            .iter()
+            .filter(|(at, _)| *at >= from && *at < to)
+            .map(|(_, l)| *l)
+            .collect();
+        lat.sort_unstable();
+        let pick = |q: usize| lat.get((lat.len() * q / 100).min(lat.len().saturating_sub(1)));
+        let ms = |d: Option<&Duration>| d.map_or(0, Duration::as_millis);
+        let secs = (to - from).as_millis().max(1);
+        let tenths = lat.len() as u128 * 10_000 / secs;
+        eprintln!(
+            "fault {name}: {} transfers committed in {} s ({}.{} tx/s), latency p50 {} ms, p99 {} ms",
+            lat.len(),
+            secs / 1000,
+            tenths / 10,
+            tenths % 10,
+            ms(pick(50)),
+            ms(pick(99))
+        );
+    }
 }
