@@ -175,28 +175,18 @@ pub fn run_testnet(ctx: &Ctx, cmd: TestnetCmd) -> anyhow::Result<()> {
         "{} exists: pick a new --out directory",
         out.display()
     );
-    let bar = spinner(
-        ctx.output,
-        "locating cometbft (installing with `go install` if missing)",
-    );
-    let cometbft = cometbft::locate_or_install();
-    bar.finish_and_clear();
-    let cometbft = cometbft?;
-    let taod = taod_binary()?;
-    let keystore = ctx.keystore()?;
-    let spec = init(&InitOptions {
-        home: &out,
-        validators,
-        base_port,
-        chain_id,
-        taod: &taod,
-        cometbft: &cometbft,
-        keystore: &keystore,
-        dev_accounts,
-        dev_balance: 100_000 * RAO_PER_TAO,
-        log_format: &log_format,
-        hosts: &hosts,
-    })?;
+    let spec = create(
+        ctx,
+        &out,
+        &Network {
+            validators,
+            base_port,
+            chain_id,
+            dev_accounts,
+            log_format: &log_format,
+            hosts: &hosts,
+        },
+    )?;
     taochain_localnet::testnet::write_launchers(&out, &spec)?;
     let ports = spec.all_ports();
     let json = serde_json::json!({"out": out, "chain_id": spec.chain_id, "nodes": ports});
@@ -249,11 +239,14 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
             let spec = load_or_init(
                 ctx,
                 &home,
-                validators,
-                base_port,
-                chain_id,
-                dev_accounts,
-                &log_format,
+                &Network {
+                    validators,
+                    base_port,
+                    chain_id,
+                    dev_accounts,
+                    log_format: &log_format,
+                    hosts: &[],
+                },
             )?;
             up(ctx, &home, &spec, timeout)?;
             if bare {
@@ -290,19 +283,27 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
     }
 }
 
-/// The localnet at `home`, created there first when it has none.
-fn load_or_init(
-    ctx: &Ctx,
-    home: &Path,
+/// What a new localnet or testnet is made of.
+struct Network<'a> {
     validators: usize,
     base_port: u16,
     chain_id: String,
     dev_accounts: u32,
-    log_format: &str,
-) -> anyhow::Result<LocalnetSpec> {
+    log_format: &'a str,
+    hosts: &'a [String],
+}
+
+/// The localnet at `home`, created there first when it has none.
+fn load_or_init(ctx: &Ctx, home: &Path, net: &Network<'_>) -> anyhow::Result<LocalnetSpec> {
     if let Ok(spec) = LocalnetSpec::load(home) {
         return Ok(spec);
     }
+    create(ctx, home, net)
+}
+
+/// Creates a network in `home`: locates (or installs) cometbft and taod, then the homes,
+/// keys and genesis.
+fn create(ctx: &Ctx, home: &Path, net: &Network<'_>) -> anyhow::Result<LocalnetSpec> {
     let bar = spinner(
         ctx.output,
         "locating cometbft (installing with `go install` if missing)",
@@ -314,16 +315,16 @@ fn load_or_init(
     let keystore = ctx.keystore()?;
     Ok(init(&InitOptions {
         home,
-        validators,
-        base_port,
-        chain_id,
+        validators: net.validators,
+        base_port: net.base_port,
+        chain_id: net.chain_id.clone(),
         taod: &taod,
         cometbft: &cometbft,
         keystore: &keystore,
-        dev_accounts,
+        dev_accounts: net.dev_accounts,
         dev_balance: 100_000 * RAO_PER_TAO,
-        log_format,
-        hosts: &[],
+        log_format: net.log_format,
+        hosts: net.hosts,
     })?)
 }
 
