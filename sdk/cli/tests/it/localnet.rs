@@ -594,6 +594,7 @@ fn a_validator_aborted_at_every_point_of_the_block_cycle_replays_to_the_same_app
     let keys = Keystore::open(home.join("keys")).expect("keystore");
     let rpcs: Vec<String> = (0..3).map(|i| spec.ports(i).rpc_url()).collect();
     let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = crate::testnet::StopOnDrop(stop.clone());
     let senders: Vec<SigningKey> = (0..3)
         .map(|i| keys.signing_key(&format!("dev{i}"), None).expect("dev key"))
         .collect();
@@ -787,6 +788,7 @@ fn a_validator_whose_disk_fills_halts_with_a_clear_line_and_recovers_when_space_
     let key = keys.signing_key("dev0", None).expect("dev0");
     let rpcs: Vec<String> = (0..3).map(|i| spec.ports(i).rpc_url()).collect();
     let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = crate::testnet::StopOnDrop(stop.clone());
     let sink = Address::from_public_key(&[177; 32]);
     let loader = {
         let (chain, rpcs, stop) = (spec.chain_id.clone(), rpcs.clone(), stop.clone());
@@ -794,8 +796,24 @@ fn a_validator_whose_disk_fills_halts_with_a_clear_line_and_recovers_when_space_
         std::thread::spawn(move || crate::testnet::load(key, chain, sink, rpcs, stop, seen))
     };
     let filler = data.join("filler");
+    // The node writes meanwhile: fill in pieces, and a full disk before the end is fine.
     let room = free_bytes(&data).saturating_sub(16 * 1024);
-    std::fs::write(&filler, vec![0u8; room as usize]).expect("fill");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let piece = vec![0u8; 1 << 20];
+        let mut written = 0u64;
+        while written < room {
+            let n = piece.len().min((room - written) as usize);
+            match file.write_all(&piece[..n]) {
+                Ok(()) => written += n as u64,
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "filling: {e}");
+                    break;
+                }
+            }
+        }
+    }
     // RocksDB writes its log into space it reserved ahead (~70 MB), so a running node
     // meets the full disk only much later; restarted on it (as after any crash), it has
     // no room left and stops: at once if the store cannot even open, else at the first

@@ -203,6 +203,16 @@ impl Drop for Hosts {
     }
 }
 
+/// Sets the load's stop flag when dropped, so a failing test cannot leave senders running
+/// into the next test's localnet on the same ports.
+pub struct StopOnDrop(pub Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// When each committed transfer was seen committed, and how long after it was sent.
 pub type Latencies = Arc<std::sync::Mutex<Vec<(Instant, Duration)>>>;
 
@@ -290,6 +300,7 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
         .map(|i| Address::from_public_key(&[200 + i as u8; 32]))
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(stop.clone());
     let seen = Latencies::default();
     let loaders: Vec<_> = senders
         .into_iter()
