@@ -47,6 +47,19 @@ fn save(home: &Path, launched: &[Launched]) -> Result<(), LocalnetError> {
     std::fs::write(&path, json).map_err(|e| LocalnetError::io(&path, e))
 }
 
+/// Whether `pid` has fully exited: gone, or a zombie none of whose threads still runs
+/// (a killed process's threads can outlive its main thread for a moment, holding its
+/// files, e.g. RocksDB's lock).
+pub fn is_gone(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit(')')
+        .next()
+        .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+    stat.is_empty() || (zombie && threads <= 1)
+}
+
 /// Whether `pid` is alive and still runs a binary named `kind`.
 pub fn is_ours(pid: u32, kind: &str) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {

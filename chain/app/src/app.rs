@@ -121,13 +121,6 @@ impl App {
         self
     }
 
-    /// Remembers at most `capacity` transactions whose signature `CheckTx` verified, so
-    /// `FinalizeBlock` need not verify them again (0: verify everything in the block).
-    pub fn with_verified_capacity(mut self, capacity: usize) -> Self {
-        self.verified = Verified::new(capacity);
-        self
-    }
-
     /// Checks useful work with `verifier` (e.g. the wgpu backend, which the node injects)
     /// instead of the CPU reference; every backend gives the same verdicts bit for bit.
     pub fn with_verifier(mut self, verifier: Arc<dyn Verifier + Send + Sync>) -> Self {

@@ -627,7 +627,7 @@ fn a_validator_aborted_at_every_point_of_the_block_cycle_replays_to_the_same_app
             let _ = process::signal(l, "KILL");
         }
         let start = std::time::Instant::now();
-        while mine.iter().any(|l| process::is_ours(l.pid, &l.kind)) {
+        while !mine.iter().all(|l| process::is_gone(l.pid)) {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
                 "node3 does not die"
@@ -742,7 +742,7 @@ fn a_validator_whose_disk_fills_halts_with_a_clear_line_and_recovers_when_space_
         for l in &mine {
             let _ = process::signal(l, "KILL");
         }
-        while mine.iter().any(|l| process::is_ours(l.pid, &l.kind)) {
+        while !mine.iter().all(|l| process::is_gone(l.pid)) {
             std::thread::sleep(Duration::from_millis(50));
         }
     };
