@@ -101,6 +101,7 @@ pub fn init(opts: &InitOptions<'_>) -> Result<LocalnetSpec, LocalnetError> {
         log_format: opts.log_format.to_string(),
         full_nodes: 0,
         hosts: opts.hosts.to_vec(),
+        audit: false,
     };
     let ids = node_ids(home, &spec)?;
     for i in 0..opts.validators {

@@ -65,6 +65,9 @@ pub struct LocalnetSpec {
     /// `hosts[i % hosts.len()]`, listening on every interface. Empty: all on 127.0.0.1.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Every taod audits its ledger after each commit (`taod start --audit`; `tao soak`).
+    #[serde(default)]
+    pub audit: bool,
 }
 
 fn plain() -> String {

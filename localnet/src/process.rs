@@ -133,7 +133,7 @@ pub fn start_node_with_env(
 ) -> Result<Vec<Launched>, LocalnetError> {
     let nh = node_home(home, i);
     let ports = spec.ports(i);
-    let taod_home = nh.join("taod");
+    let taod_home = nh.join("taod").to_string_lossy().into_owned();
     let abci = format!("127.0.0.1:{}", ports.abci);
     let metrics = format!("127.0.0.1:{}", ports.metrics);
     let interval = crate::SNAPSHOT_INTERVAL.to_string();
@@ -143,31 +143,29 @@ pub fn start_node_with_env(
     } else {
         "text"
     };
-    let taod_pid = spawn(
-        &spec.taod,
-        &[
-            "--log-format",
-            log_format,
-            "start",
-            "--home",
-            &taod_home.to_string_lossy(),
-            "--abci",
-            &abci,
-            "--metrics",
-            &metrics,
-            "--snapshot-interval",
-            &interval,
-            "--snapshot-chunk-bytes",
-            &chunk,
-            // Snapshots come often on a localnet: keep enough that one a joining node
-            // has picked is still there when it asks for the chunks.
-            "--snapshot-keep",
-            "10",
-        ],
-        &nh.join("taod.log"),
-        home,
-        taod_env,
-    )?;
+    let mut args = vec![
+        "--log-format",
+        log_format,
+        "start",
+        "--home",
+        &taod_home,
+        "--abci",
+        &abci,
+        "--metrics",
+        &metrics,
+        "--snapshot-interval",
+        &interval,
+        "--snapshot-chunk-bytes",
+        &chunk,
+        // Snapshots come often on a localnet: keep enough that one a joining node
+        // has picked is still there when it asks for the chunks.
+        "--snapshot-keep",
+        "10",
+    ];
+    if spec.audit {
+        args.push("--audit");
+    }
+    let taod_pid = spawn(&spec.taod, &args, &nh.join("taod.log"), home, taod_env)?;
     if !wait_port(ports.abci, Duration::from_secs(20)) {
         return Err(LocalnetError::Timeout(format!(
             "taod of node{i} did not listen on {abci}; see {}",

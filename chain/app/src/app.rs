@@ -7,11 +7,13 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use taochain_primitives::Params;
+use taochain_primitives::audit::AUDIT_PATH;
 use taochain_storage::schema::{CHAIN_ID_KEY, PARAMS_KEY};
 use taochain_storage::{Blobs, Changes, PreparedCommit, StateDelta, StateRead, Storage};
 use taochain_vm::Vm;
 use taochain_work::{CpuVerifier, Verifier};
 
+use crate::audit::Audits;
 use crate::checks::{Rejection, decode};
 use crate::deliver::{Context, deliver};
 use crate::emission::mint_block_reward;
@@ -81,6 +83,8 @@ pub struct App {
     verified: Verified,
     /// Told what happens, for metrics.
     observer: Arc<dyn Observer>,
+    /// The ledger audits of `--audit` (see [`crate::audit`]); none when off.
+    audits: Option<Audits>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,7 +105,15 @@ impl App {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             verified: Verified::default(),
             observer: Arc::new(Unobserved),
+            audits: None,
         }
+    }
+
+    /// Audits the ledger after every commit and serves the audits at `/audit` (see
+    /// [`crate::audit`]: O(accounts) per block, for soaks and test networks).
+    pub fn with_audit(mut self) -> Self {
+        self.audits = Some(Audits::default());
+        self
     }
 
     /// Reports phases, results, contract calls and epochs to `observer` (the node's
@@ -368,11 +380,20 @@ impl App {
         lock(&self.mempool).reset();
         self.observer.phase(Phase::Commit, started);
         self.observer.committed(height, txs);
+        if let Some(audits) = &self.audits {
+            audits.record(&self.storage)?;
+        }
         Ok(height)
     }
 
     /// Serves a read query (see [`crate::query`]); `data` is the message of a smart query.
     pub fn query(&self, path: &str, data: &[u8], height: u64, prove: bool) -> QueryOutcome {
+        if path == AUDIT_PATH {
+            return match &self.audits {
+                Some(audits) => audits.query(height),
+                None => crate::audit::not_auditing(),
+            };
+        }
         crate::query::query(&self.storage, &self.vm, path, data, height, prove)
     }
 }

@@ -9,6 +9,7 @@
 //! Consensus code uses integers and ordered maps only.
 
 pub mod app;
+pub mod audit;
 pub mod bank;
 pub mod checks;
 pub mod contracts;

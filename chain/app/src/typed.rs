@@ -124,7 +124,7 @@ pub fn apply(state: &mut (impl StateWrite + ?Sized), changes: Changes) {
 }
 
 /// The first key after every key that starts with `prefix` (`None`: unbounded).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

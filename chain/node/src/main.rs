@@ -52,6 +52,11 @@ enum Command {
         /// results never depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// Sum the ledger after every commit and serve it at the `/audit` query (every
+        /// balance against the issuance, the emission pool against pots and carry; the
+        /// last 10,000 heights). O(accounts) per block: for soaks and test networks.
+        #[arg(long)]
+        audit: bool,
         #[command(flatten)]
         snapshots: SnapshotArgs,
     },
@@ -107,6 +112,7 @@ fn main() -> anyhow::Result<()> {
             keep_versions,
             metrics,
             threads,
+            audit,
             snapshots,
         } => start(
             home,
@@ -114,6 +120,7 @@ fn main() -> anyhow::Result<()> {
             keep_versions,
             metrics.as_deref(),
             threads,
+            audit,
             &snapshots,
         ),
         Command::Bench(args) => bench::run(args),
@@ -126,6 +133,7 @@ fn start(
     keep_versions: u64,
     metrics: Option<&str>,
     threads: Option<usize>,
+    audit: bool,
     snapshots: &SnapshotArgs,
 ) -> anyhow::Result<()> {
     let db_path = home.join("data").join("state.db");
@@ -137,6 +145,10 @@ fn start(
     let mut app = App::new(Arc::new(storage), Arc::new(vm));
     if let Some(threads) = threads {
         app = app.with_threads(threads);
+    }
+    if audit {
+        tracing::info!("auditing the ledger after every commit (/audit)");
+        app = app.with_audit();
     }
     if let Some(addr) = metrics {
         let listener = std::net::TcpListener::bind(addr)

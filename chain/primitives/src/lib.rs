@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod address;
 pub mod amount;
+pub mod audit;
 pub mod axon;
 pub mod channel;
 pub mod codes;
@@ -26,6 +27,7 @@ pub mod tx;
 
 pub use address::{Address, AddressError};
 pub use amount::{AmountError, RAO_PER_TAO, format_tao, parse_amount};
+pub use audit::Audit;
 pub use codes::RejectCode;
 pub use emission::{TOTAL_SUPPLY_CAP, block_reward};
 pub use state::{Account, CodeRecord, ContractRecord, Params, Supply};

@@ -67,6 +67,14 @@ impl MockChain {
         )
     }
 
+    /// A fresh in-memory app that audits its ledger after every commit (`/audit`).
+    pub fn in_memory_with_audit() -> Self {
+        MockChain::over_app(
+            |s, vm| App::new(s, vm).with_audit(),
+            Storage::in_memory(StorageOptions::default()),
+        )
+    }
+
     /// A fresh in-memory app that takes and restores state-sync snapshots per `config`.
     pub fn in_memory_with_snapshots(config: taochain_abci::snapshots::SnapshotConfig) -> Self {
         let mut chain = MockChain::over(Storage::in_memory(StorageOptions::default()));

@@ -51,6 +51,14 @@ pub enum QueryCmd {
     Params,
     /// The emission pool and the current block reward.
     Emission,
+    /// The node's audit of its ledger at a height (nodes started with `taod start
+    /// --audit`): app hash, sum of balances against the issuance, emission pool against
+    /// pots and carry. Exits 1 when an invariant does not hold.
+    Audit {
+        /// Height (default: the latest the node audited).
+        #[arg(long, default_value_t = 0)]
+        height: u64,
+    },
 }
 
 /// An address, or the address of a key in the keystore.
@@ -138,7 +146,53 @@ pub fn run_query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
         QueryCmd::Supply => query_supply(ctx),
         QueryCmd::Params => query_params(ctx),
         QueryCmd::Emission => query_emission(ctx),
+        QueryCmd::Audit { height } => query_audit(ctx, height),
     }
+}
+
+/// JSON of a node's audit, with the invariants that do not hold.
+pub fn audit_json(a: &taochain_primitives::Audit) -> serde_json::Value {
+    serde_json::json!({
+        "height": a.height,
+        "app_hash": hex::encode_upper(a.app_hash),
+        "accounts": a.accounts,
+        "balances_rao": a.balances.to_string(),
+        "total_issuance_rao": a.supply.total_issuance.to_string(),
+        "emission_pool_rao": a.emission_pool.to_string(),
+        "pots_rao": a.pots.to_string(),
+        "carry_rao": a.carry.to_string(),
+        "violations": a.violations(),
+    })
+}
+
+/// `tao query audit`.
+fn query_audit(ctx: &Ctx, height: u64) -> anyhow::Result<()> {
+    let a = ctx.client().audit(height)?;
+    let violations = a.violations();
+    emit(ctx.output, &audit_json(&a), || {
+        format!(
+            "height:         {}\napp hash:       {}\naccounts:       {}\nbalances:       {} rao\ntotal issuance: {} rao\nemission pool:  {} rao = pots {} + carry {}\n{}",
+            a.height,
+            hex::encode_upper(a.app_hash),
+            a.accounts,
+            a.balances,
+            a.supply.total_issuance,
+            a.emission_pool,
+            a.pots,
+            a.carry,
+            if violations.is_empty() {
+                "the ledger adds up".to_string()
+            } else {
+                format!("VIOLATED: {}", violations.join("; "))
+            }
+        )
+    })?;
+    anyhow::ensure!(
+        violations.is_empty(),
+        "the ledger does not add up at height {}",
+        a.height
+    );
+    Ok(())
 }
 
 /// `tao query account`: balance and nonce as the node reports them.

@@ -4,7 +4,10 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
-use taochain_primitives::{Account, Address, Msg, Params, RejectCode, SignedTx, Supply, TxBody};
+use taochain_primitives::audit::AUDIT_PATH;
+use taochain_primitives::{
+    Account, Address, Audit, Msg, Params, RejectCode, SignedTx, Supply, TxBody,
+};
 
 use crate::keys::address_of;
 use crate::rpc::{Rpc, str_field, u64_field};
@@ -234,6 +237,12 @@ impl Client {
     /// The supply record as of `height` (0 = latest).
     pub fn supply_at(&self, height: u64) -> Result<Supply, ClientError> {
         decode("supply", &self.query_raw("/supply", height)?)
+    }
+
+    /// The node's audit of its ledger at `height` (0: the latest it audited); only a node
+    /// started with `taod start --audit` has one.
+    pub fn audit(&self, height: u64) -> Result<Audit, ClientError> {
+        decode("audit", &self.query_raw(AUDIT_PATH, height)?)
     }
 
     /// The chain parameters.

@@ -21,7 +21,7 @@ fn create(net: &mut Net, spec: &TaskSpec) -> (u32, String) {
             hyperparams: None,
         },
     );
-    let b = net.chain.block(vec![tx]);
+    let b = net.block(vec![tx]);
     (b.results[0].code, b.results[0].log.clone())
 }
 
@@ -73,7 +73,7 @@ fn a_subnet_declares_its_task_and_clients_read_it_from_the_chain() {
     assert_eq!(task(&net, 1), spec);
     // The contract's owner is its instantiator: the chain instantiates for the owner.
     let tx = net_tx(&mut net, 0, tune(4_000));
-    let b = net.chain.block(vec![tx]);
+    let b = net.block(vec![tx]);
     assert_eq!(b.results[0].code, 0, "{}", b.results[0].log);
     assert_eq!(task(&net, 1).challenge_timeout_ms, 4_000);
 }

@@ -315,7 +315,7 @@ fn a_redemption_without_gas_for_the_signature_check_is_refused() {
     let len = body(0).sign(&key(GATEWAY)).encode().len();
     let tight = gas::required(1, len) + 1_000;
     let tx = body(tight).sign(&key(GATEWAY)).encode();
-    let b = net.chain.block(vec![tx]);
+    let b = net.block(vec![tx]);
     assert_eq!(
         b.results[0].code,
         RejectCode::OutOfGas.code(),

@@ -50,7 +50,7 @@ impl Net {
     fn with_economy(economy: EconomyParams) -> Self {
         let mut app_state = genesis(KEYS, BALANCE);
         app_state["economy"] = serde_json::to_value(economy).expect("json");
-        let mut chain = MockChain::in_memory();
+        let mut chain = MockChain::in_memory_with_audit();
         chain.init(CHAIN_ID, &app_state);
         chain.block(vec![]);
         Net {
@@ -68,13 +68,31 @@ impl Net {
     /// One block with one transaction that must succeed.
     pub(crate) fn ok(&mut self, from: u8, msgs: Vec<Msg>) -> CommittedBlock {
         let tx = self.tx(from, msgs);
-        let b = self.chain.block(vec![tx]);
+        let b = self.block(vec![tx]);
         assert_eq!(b.results[0].code, 0, "{}", b.results[0].log);
         b
     }
 
     pub(crate) fn empty(&mut self) -> CommittedBlock {
-        self.chain.block(vec![])
+        self.block(vec![])
+    }
+
+    /// One block; the node's audit of it must add up (every balance against the issuance,
+    /// the emission pool against pots and carry) and name the block's app hash.
+    pub(crate) fn block(&mut self, txs: Vec<Vec<u8>>) -> CommittedBlock {
+        let b = self.chain.block(txs);
+        let q = self.chain.query("/audit", false);
+        assert_eq!(q.code, 0, "{}", q.log);
+        let audit: taochain_primitives::Audit = borsh::from_slice(&q.value).expect("an audit");
+        assert_eq!(audit.height, b.height);
+        assert_eq!(audit.app_hash.to_vec(), b.app_hash);
+        assert!(
+            audit.violations().is_empty(),
+            "height {}: {:?}",
+            b.height,
+            audit.violations()
+        );
+        b
     }
 
     pub(crate) fn get<T: borsh::BorshDeserialize>(&self, path: &str) -> Option<T> {
@@ -115,7 +133,7 @@ impl Net {
     pub(crate) fn refused(&mut self, from: u8, msg: Msg, code: RejectCode) {
         let before = self.snapshot();
         let tx = self.tx(from, vec![msg.clone()]);
-        let b = self.chain.block(vec![tx]);
+        let b = self.block(vec![tx]);
         assert_eq!(
             b.results[0].code,
             code.code(),
@@ -1035,7 +1053,7 @@ fn unclaimed(net: &Net, hot: u8, cold: u8) -> u64 {
 
 fn refused_tx(net: &mut Net, from: u8, msgs: Vec<Msg>, code: RejectCode) -> String {
     let tx = net.tx(from, msgs);
-    let b = net.chain.block(vec![tx]);
+    let b = net.block(vec![tx]);
     assert_eq!(b.results[0].code, code.code(), "{}", b.results[0].log);
     b.results[0].log.clone()
 }
@@ -1062,7 +1080,7 @@ fn an_epoch_visits_no_nominator_and_each_claims_its_exact_share() {
             )
         })
         .collect();
-    let b = net.chain.block(txs);
+    let b = net.block(txs);
     assert!(b.results.iter().all(|r| r.code == 0), "{:?}", b.results);
     assert!(epoch_event(&b, 1).is_none());
     validator_5_weights_miner_6(&mut net);
@@ -1222,7 +1240,7 @@ fn a_root_seat_cannot_be_taken_with_stake_added_or_removed_in_the_same_transacti
     body.gas_limit = taochain_primitives::state::gas::required(1, len) + SCAN_GAS - 1;
     let tx = body.sign(&taochain_testkit::fixtures::key(2)).encode();
     let before = net.snapshot();
-    let b = net.chain.block(vec![tx]);
+    let b = net.block(vec![tx]);
     assert_eq!(
         b.results[0].code,
         RejectCode::OutOfGas.code(),
@@ -1371,7 +1389,7 @@ fn epoch_hooks_of_one_block_share_the_block_gas_budget() {
         ..taochain_primitives::Params::default()
     })
     .expect("json");
-    let mut chain = MockChain::in_memory();
+    let mut chain = MockChain::in_memory_with_audit();
     chain.init(CHAIN_ID, &app_state);
     chain.block(vec![]);
     let mut net = Net {
