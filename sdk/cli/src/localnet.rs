@@ -284,13 +284,13 @@ pub fn run(ctx: &Ctx, cmd: LocalnetCmd) -> anyhow::Result<()> {
 }
 
 /// What a new localnet or testnet is made of.
-struct Network<'a> {
-    validators: usize,
-    base_port: u16,
-    chain_id: String,
-    dev_accounts: u32,
-    log_format: &'a str,
-    hosts: &'a [String],
+pub(crate) struct Network<'a> {
+    pub(crate) validators: usize,
+    pub(crate) base_port: u16,
+    pub(crate) chain_id: String,
+    pub(crate) dev_accounts: u32,
+    pub(crate) log_format: &'a str,
+    pub(crate) hosts: &'a [String],
 }
 
 /// The localnet at `home`, created there first when it has none.
@@ -303,7 +303,7 @@ fn load_or_init(ctx: &Ctx, home: &Path, net: &Network<'_>) -> anyhow::Result<Loc
 
 /// Creates a network in `home`: locates (or installs) cometbft and taod, then the homes,
 /// keys and genesis.
-fn create(ctx: &Ctx, home: &Path, net: &Network<'_>) -> anyhow::Result<LocalnetSpec> {
+pub(crate) fn create(ctx: &Ctx, home: &Path, net: &Network<'_>) -> anyhow::Result<LocalnetSpec> {
     let bar = spinner(
         ctx.output,
         "locating cometbft (installing with `go install` if missing)",

@@ -18,6 +18,7 @@ mod job;
 mod keys;
 mod localnet;
 mod output;
+mod soak;
 mod trust;
 mod work;
 mod yuma;
@@ -110,6 +111,9 @@ enum Command {
     /// Benchmarks against a running chain.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// A long determinism soak: its own 4 validators, a seeded random workload of every
+    /// message kind, app hashes compared and the ledger audited at every height.
+    Soak(soak::SoakArgs),
     /// Subnets: create, list, show, hyperparams, set-hyperparam, dissolve, lock-cost.
     #[command(subcommand)]
     Subnet(economy::SubnetCmd),
@@ -215,6 +219,7 @@ fn main() {
         Command::Contract(cmd) => contract::run(&ctx, cmd),
         Command::Vm(cmd) => contract::run_vm(&ctx, cmd),
         Command::Bench(cmd) => bench::run(&ctx, cmd),
+        Command::Soak(args) => soak::run(&ctx, args),
         Command::Subnet(cmd) => economy::run_subnet(&ctx, cmd),
         Command::Neuron(cmd) => economy::run_neuron(&ctx, cmd),
         Command::Stake(cmd) => economy::run_stake(&ctx, cmd),

@@ -74,7 +74,7 @@ pub struct Status {
 }
 
 /// A transaction in a block.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Committed {
     /// Transaction hash (hex).
     pub hash: String,

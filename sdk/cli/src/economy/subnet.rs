@@ -200,13 +200,18 @@ fn create_arena(
 }
 
 fn default_arena_wasm() -> std::path::PathBuf {
-    let dir = std::env::var_os("TAOCHAIN_CONTRACTS_DIR")
+    contracts_dir().join("arena.wasm")
+}
+
+/// Where `scripts/build-contracts.sh` puts the contracts: `$TAOCHAIN_CONTRACTS_DIR`, by
+/// default under `~/.cache/taochain-contracts-target`.
+pub fn contracts_dir() -> std::path::PathBuf {
+    std::env::var_os("TAOCHAIN_CONTRACTS_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
             std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
                 .join(".cache/taochain-contracts-target/wasm32-unknown-unknown/release")
-        });
-    dir.join("arena.wasm")
+        })
 }
 
 /// `tao subnet create`: registers a subnet, with hyperparameter overrides if any.

@@ -10,6 +10,7 @@ mod explorer;
 mod localnet;
 mod market;
 mod payments;
+mod soak;
 mod storm;
 mod testnet;
 mod work;
