@@ -193,6 +193,36 @@ pub fn start_node_with_env(
     ])
 }
 
+/// Starts every node's `cometbft` with its built-in `kvstore` app instead of taod (no
+/// signatures, no state tree: the fastest app CometBFT drives; `tao bench load
+/// --compare-kvstore` measures against it). Same homes, ports and settings.
+pub fn start_kvstore(home: &Path, spec: &LocalnetSpec) -> Result<Vec<Launched>, LocalnetError> {
+    let mut all = vec![];
+    for i in 0..spec.nodes() {
+        let nh = node_home(home, i);
+        let pid = spawn(
+            &spec.cometbft,
+            &[
+                "start",
+                "--home",
+                &nh.to_string_lossy(),
+                "--proxy_app",
+                "kvstore",
+            ],
+            &nh.join("cometbft.log"),
+            home,
+            &[],
+        )?;
+        all.push(Launched {
+            node: i,
+            kind: "cometbft".into(),
+            pid,
+        });
+        save(home, &all)?;
+    }
+    Ok(all)
+}
+
 /// Starts every node; refuses if processes from an earlier `start` still run.
 pub fn start(home: &Path, spec: &LocalnetSpec) -> Result<Vec<Launched>, LocalnetError> {
     if recorded(home).iter().any(|l| is_ours(l.pid, &l.kind)) {

@@ -1,10 +1,11 @@
 //! `tao bench load`: offered load against a running chain. Workers (one per dev account)
 //! sign transfers with pipelined nonces and broadcast them at a fixed total rate; a
 //! collector watches new blocks and stamps each transaction's commit time. Prints
-//! committed tx/s and p50/p99 latency from broadcast to commit.
+//! committed tx/s and p50/p99 latency from broadcast to commit. `--compare-kvstore` runs
+//! the same load against fresh networks of CometBFT's `kvstore` app and of taod.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -89,6 +90,14 @@ pub enum BenchCmd {
         /// falls back to --node when absent).
         #[arg(long)]
         home: Option<PathBuf>,
+        /// Instead of a running chain: start two fresh 4-validator networks in turn, one
+        /// of CometBFT's built-in `kvstore` app and one of taod, offer each the same load
+        /// (transactions of the same size), and print both and their ratio.
+        #[arg(long)]
+        compare_kvstore: bool,
+        /// First port of the networks `--compare-kvstore` starts.
+        #[arg(long, default_value_t = 28000)]
+        base_port: u16,
     },
 }
 
@@ -110,7 +119,21 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             accounts,
             sync,
             home,
-        } => load(ctx, rate, duration, accounts, sync, home),
+            compare_kvstore,
+            base_port,
+        } => {
+            let shape = Shape {
+                rate,
+                duration,
+                accounts,
+                sync,
+            };
+            if compare_kvstore {
+                compare(ctx, &shape, base_port)
+            } else {
+                load(ctx, &shape, home)
+            }
+        }
         BenchCmd::Vm { iterations } => vm(ctx, iterations),
         BenchCmd::Arena {
             axons,
@@ -127,26 +150,67 @@ pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     }
 }
 
-/// `tao bench load`: offers transfers at `rate` for `duration` seconds, then reports.
-fn load(
-    ctx: &Ctx,
+/// The load `tao bench load` offers.
+struct Shape {
     rate: u64,
     duration: u64,
     accounts: usize,
     sync: bool,
-    home: Option<PathBuf>,
-) -> anyhow::Result<()> {
+}
+
+/// What the workers send.
+#[derive(Clone)]
+enum Payload {
+    /// Signed self-transfers from the dev accounts, with pipelined nonces.
+    Transfers { chain_id: String, fee: u64 },
+    /// kvstore's `key=value` transactions of `len` bytes, unique within a run (`tag`).
+    KeyValue { len: usize, tag: u64 },
+}
+
+/// `tao bench load`: offers transfers at `rate` for `duration` seconds, then reports.
+fn load(ctx: &Ctx, shape: &Shape, home: Option<PathBuf>) -> anyhow::Result<()> {
+    let nodes = target_nodes(ctx, home);
+    let m = offer_load(ctx, shape, &nodes, transfers(ctx, shape, &nodes[0])?)?;
+    emit(ctx.output, &m.json(shape), || m.text(shape))
+}
+
+/// The transfers payload for `client`'s chain, and the keys that sign it.
+fn transfers(
+    ctx: &Ctx,
+    shape: &Shape,
+    node: &str,
+) -> anyhow::Result<(Payload, Vec<Option<ed25519_dalek::SigningKey>>)> {
     anyhow::ensure!(
-        rate > 0 && accounts > 0,
+        shape.rate > 0 && shape.accounts > 0,
         "--rate and --accounts must be positive"
     );
-    let nodes = target_nodes(ctx, home);
-    let keys = dev_keys(ctx, accounts)?;
+    let keys = dev_keys(ctx, shape.accounts)?
+        .into_iter()
+        .map(Some)
+        .collect();
+    let client = Client::new(node);
+    let payload = Payload::Transfers {
+        chain_id: client.status()?.chain_id,
+        fee: client
+            .params()?
+            .required_fee(taochain_client::client::DEFAULT_GAS_LIMIT),
+    };
+    Ok((payload, keys))
+}
+
+/// Offers `shape` to `nodes` and measures what was committed.
+fn offer_load(
+    ctx: &Ctx,
+    shape: &Shape,
+    nodes: &[String],
+    (payload, keys): (Payload, Vec<Option<ed25519_dalek::SigningKey>>),
+) -> anyhow::Result<Measured> {
+    anyhow::ensure!(
+        shape.rate > 0 && shape.accounts > 0,
+        "--rate and --accounts must be positive"
+    );
+    let (rate, duration, accounts) = (shape.rate, shape.duration, shape.accounts);
     let client = Client::new(&nodes[0]);
-    let chain_id = client.status()?.chain_id;
-    let fee = client
-        .params()?
-        .required_fee(taochain_client::client::DEFAULT_GAS_LIMIT);
     let start_height = client.status()?.height;
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
@@ -157,9 +221,8 @@ fn load(
     };
     let bar = progress_bar(ctx, rate * duration);
     let offer = Offer {
-        chain_id,
-        fee,
-        sync,
+        payload,
+        sync: shape.sync,
         interval: Duration::from_secs_f64(accounts as f64 / rate as f64),
         begin: Instant::now(),
         accounts,
@@ -167,21 +230,108 @@ fn load(
         ledger: ledger.clone(),
         bar: bar.clone(),
     };
-    offer.run_workers(keys, &nodes);
+    offer.run_workers(keys, nodes);
     let offered_for = offer.begin.elapsed();
     bar.set_message("waiting for the last blocks");
     wait_for_commits(&ledger);
     *lock(&stop_collector) = true;
     let _ = collector.join();
     bar.finish_and_clear();
-    report(
-        ctx,
-        &lock(&ledger),
-        offer.begin,
-        offered_for,
-        rate,
-        duration,
-    )
+    Ok(Measured::of(&lock(&ledger), offer.begin, offered_for))
+}
+
+/// `tao bench load --compare-kvstore`: the same load against a fresh 4-validator network
+/// of CometBFT's `kvstore` app, then against a fresh one of taod.
+fn compare(ctx: &Ctx, shape: &Shape, base_port: u16) -> anyhow::Result<()> {
+    let root = ctx.home.join("bench-compare");
+    let network = |name: &str| -> anyhow::Result<(PathBuf, LocalnetSpec)> {
+        let home = root.join(name);
+        if home.join("localnet.json").is_file() {
+            taochain_localnet::process::stop(&home)?;
+        }
+        if home.exists() {
+            std::fs::remove_dir_all(&home)
+                .with_context(|| format!("removing {}", home.display()))?;
+        }
+        let spec = crate::localnet::create(
+            ctx,
+            &home,
+            &crate::localnet::Network {
+                validators: 4,
+                base_port,
+                chain_id: format!("bench-{name}"),
+                dev_accounts: u32::try_from(shape.accounts.max(10)).unwrap_or(u32::MAX),
+                log_format: "plain",
+                hosts: &[],
+            },
+        )?;
+        Ok((home, spec))
+    };
+    let nodes = |spec: &LocalnetSpec| -> Vec<String> {
+        spec.all_ports().iter().map(|p| p.rpc_url()).collect()
+    };
+    let up = |home: &Path, spec: &LocalnetSpec| -> anyhow::Result<()> {
+        taochain_localnet::process::wait_for_height(
+            spec,
+            &[0, 1, 2, 3],
+            2,
+            Duration::from_secs(120),
+            |_| {},
+        )
+        .with_context(|| format!("starting the network in {}", home.display()))
+    };
+
+    let (home, spec) = network("taochain")?;
+    taochain_localnet::process::start(&home, &spec)?;
+    let taochain = up(&home, &spec).and_then(|()| {
+        let (payload, keys) = transfers(ctx, shape, &nodes(&spec)[0])?;
+        // The size of one signed transfer: what every kvstore transaction will weigh.
+        let len = match (&payload, keys.first()) {
+            (Payload::Transfers { chain_id, fee }, Some(Some(k))) => {
+                Client::sign_transfer(k, chain_id, 0, *fee, address_of(k), 1).len()
+            }
+            _ => 0,
+        };
+        Ok((offer_load(ctx, shape, &nodes(&spec), (payload, keys))?, len))
+    });
+    taochain_localnet::process::stop(&home)?;
+    let (taochain, len) = taochain?;
+
+    let (home, spec) = network("kvstore")?;
+    taochain_localnet::process::start_kvstore(&home, &spec)?;
+    let kvstore = up(&home, &spec).and_then(|()| {
+        let payload = Payload::KeyValue {
+            len,
+            tag: rand::random(),
+        };
+        offer_load(
+            ctx,
+            shape,
+            &nodes(&spec),
+            (payload, vec![None; shape.accounts]),
+        )
+    });
+    taochain_localnet::process::stop(&home)?;
+    let kvstore = kvstore?;
+
+    let ratio = if kvstore.tps > 0.0 {
+        taochain.tps / kvstore.tps
+    } else {
+        0.0
+    };
+    let json = serde_json::json!({
+        "tx_bytes": len,
+        "kvstore": kvstore.json(shape),
+        "taochain": taochain.json(shape),
+        "committed_tps_ratio": ratio,
+    });
+    emit(ctx.output, &json, || {
+        format!(
+            "kvstore:  {}\ntaochain: {}\ntaochain / kvstore committed tx/s: {ratio:.2} ({len}-byte transactions, 4 validators on this machine each)",
+            kvstore.text(shape),
+            taochain.text(shape)
+        )
+    })
 }
 
 /// RPC addresses to send to: every node of the localnet at `home`, else `--node`.
@@ -233,8 +383,7 @@ fn wait_for_commits(ledger: &Mutex<Ledger>) {
 /// What every load worker shares: the chain, the timetable, the ledger and the bar.
 #[derive(Clone)]
 struct Offer {
-    chain_id: String,
-    fee: u64,
+    payload: Payload,
     sync: bool,
     interval: Duration,
     begin: Instant,
@@ -246,7 +395,7 @@ struct Offer {
 
 impl Offer {
     /// Runs one worker thread per key (spread over `nodes`) and waits for them all.
-    fn run_workers(&self, keys: Vec<ed25519_dalek::SigningKey>, nodes: &[String]) {
+    fn run_workers(&self, keys: Vec<Option<ed25519_dalek::SigningKey>>, nodes: &[String]) {
         let (done_tx, done_rx) = mpsc::channel();
         for (i, key) in keys.into_iter().enumerate() {
             let client = Client::new(&nodes[i % nodes.len()]);
@@ -260,13 +409,16 @@ impl Offer {
         for _ in done_rx.iter() {}
     }
 
-    /// Worker `i`: sends its share of self-transfers from `key`, each at its due time.
-    fn work(&self, i: usize, client: &Client, key: &ed25519_dalek::SigningKey) {
-        let to = address_of(key);
-        let mut nonce = client
-            .account(&address_of(key))
-            .map(|a| a.nonce)
-            .unwrap_or(0);
+    /// Worker `i`: sends its share of the payload (self-transfers from `key`), each at
+    /// its due time.
+    fn work(&self, i: usize, client: &Client, key: &Option<ed25519_dalek::SigningKey>) {
+        let mut nonce = match key {
+            Some(key) => client
+                .account(&address_of(key))
+                .map(|a| a.nonce)
+                .unwrap_or(0),
+            None => 0,
+        };
         for k in 0..self.per_worker {
             let due = self.begin
                 + self.interval * k as u32
@@ -274,7 +426,17 @@ impl Offer {
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            let tx = Client::sign_transfer(key, &self.chain_id, nonce, self.fee, to, 1);
+            let tx = match (&self.payload, key) {
+                (Payload::Transfers { chain_id, fee }, Some(key)) => {
+                    Client::sign_transfer(key, chain_id, nonce, *fee, address_of(key), 1)
+                }
+                (Payload::KeyValue { len, tag }, _) => {
+                    let mut kv = format!("{tag:x}-{i}-{k}=").into_bytes();
+                    kv.resize((*len).max(kv.len() + 1), b'v');
+                    kv
+                }
+                (Payload::Transfers { .. }, None) => return,
+            };
             if self.broadcast(client, &tx) {
                 nonce += 1;
             }
@@ -367,56 +529,85 @@ fn collect(rpc: &Rpc, from: u64, ledger: &Mutex<Ledger>, stop: &Mutex<bool>) {
     }
 }
 
-fn report(
-    ctx: &Ctx,
-    l: &Ledger,
-    begin: Instant,
-    offered_for: Duration,
-    rate: u64,
-    duration: u64,
-) -> anyhow::Result<()> {
-    let mut latencies: Vec<Duration> = vec![];
-    let mut failed = 0u64;
-    let mut last_commit = begin;
-    for (hash, sent) in &l.sent {
-        if let Some((at, code)) = l.committed.get(hash) {
-            latencies.push(at.saturating_duration_since(*sent));
-            last_commit = last_commit.max(*at);
-            failed += u64::from(*code != 0);
+/// What one load run committed, and how fast.
+struct Measured {
+    sent: usize,
+    rejected: u64,
+    committed: u64,
+    failed: u64,
+    lost: u64,
+    tps: f64,
+    p50: Duration,
+    p99: Duration,
+    first_error: Option<String>,
+}
+
+impl Measured {
+    fn of(l: &Ledger, begin: Instant, offered_for: Duration) -> Self {
+        let mut latencies: Vec<Duration> = vec![];
+        let mut failed = 0u64;
+        let mut last_commit = begin;
+        for (hash, sent) in &l.sent {
+            if let Some((at, code)) = l.committed.get(hash) {
+                latencies.push(at.saturating_duration_since(*sent));
+                last_commit = last_commit.max(*at);
+                failed += u64::from(*code != 0);
+            }
+        }
+        latencies.sort();
+        let pct = |p: usize| {
+            latencies
+                .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        let committed = latencies.len() as u64 - failed;
+        let span = last_commit
+            .saturating_duration_since(begin)
+            .max(offered_for)
+            .as_secs_f64();
+        Measured {
+            sent: l.sent.len(),
+            rejected: l.rejected,
+            committed,
+            failed,
+            lost: l.sent.len() as u64 - latencies.len() as u64,
+            tps: committed as f64 / span,
+            p50: pct(50),
+            p99: pct(99),
+            first_error: l.first_error.clone(),
         }
     }
-    latencies.sort();
-    let pct = |p: usize| {
-        latencies
-            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    let committed = latencies.len() as u64 - failed;
-    let span = last_commit
-        .saturating_duration_since(begin)
-        .max(offered_for)
-        .as_secs_f64();
-    let tps = committed as f64 / span;
-    let json = serde_json::json!({
-        "offered_rate": rate, "duration_s": duration, "sent": l.sent.len(), "rejected_by_mempool": l.rejected,
-        "committed": committed, "failed_in_block": failed, "lost": l.sent.len() as u64 - latencies.len() as u64,
-        "committed_tps": tps, "first_error": l.first_error, "p50_ms": pct(50).as_millis() as u64, "p99_ms": pct(99).as_millis() as u64,
-    });
-    emit(ctx.output, &json, || {
+
+    fn json(&self, shape: &Shape) -> serde_json::Value {
+        serde_json::json!({
+            "offered_rate": shape.rate, "duration_s": shape.duration, "sent": self.sent,
+            "rejected_by_mempool": self.rejected, "committed": self.committed,
+            "failed_in_block": self.failed, "lost": self.lost, "committed_tps": self.tps,
+            "first_error": self.first_error, "p50_ms": self.p50.as_millis() as u64,
+            "p99_ms": self.p99.as_millis() as u64,
+        })
+    }
+
+    fn text(&self, shape: &Shape) -> String {
         format!(
-            "summary: offered {rate} tx/s for {duration} s; committed {committed} of {} sent ({} refused by the mempool, {failed} failed in a block, {} not seen) = {tps:.0} tx/s; latency broadcast->commit p50 {} ms, p99 {} ms",
-            l.sent.len(),
-            l.rejected,
-            l.sent.len() - latencies.len(),
-            pct(50).as_millis(),
-            pct(99).as_millis()
-        ) + &l
+            "summary: offered {} tx/s for {} s; committed {} of {} sent ({} refused by the mempool, {} failed in a block, {} not seen) = {:.0} tx/s; latency broadcast->commit p50 {} ms, p99 {} ms",
+            shape.rate,
+            shape.duration,
+            self.committed,
+            self.sent,
+            self.rejected,
+            self.failed,
+            self.lost,
+            self.tps,
+            self.p50.as_millis(),
+            self.p99.as_millis()
+        ) + &self
             .first_error
             .as_ref()
             .map(|e| format!("\nfirst broadcast error: {e}"))
             .unwrap_or_default()
-    })
+    }
 }
 
 /// The useful-work part of the gas schedule: `verify_matmul`'s per-hash and per-entry

@@ -266,10 +266,10 @@ pub fn bench_verify(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
     })
 }
 
-/// Best of 3 verifications (the first also warms caches and pipelines).
+/// Best of 10 verifications (the first also warms caches and pipelines).
 fn time_verify(v: &dyn Verifier, s: &MatmulStatement) -> anyhow::Result<f64> {
     let mut best = f64::MAX;
-    for _ in 0..3 {
+    for _ in 0..10 {
         let t = Instant::now();
         let verdict = v.verify(s)?;
         best = best.min(t.elapsed().as_secs_f64());
