@@ -193,6 +193,14 @@ pub fn start_node_with_env(
     ])
 }
 
+/// Refuses when processes from an earlier start at `home` still run.
+fn refuse_if_running(home: &Path) -> Result<(), LocalnetError> {
+    if recorded(home).iter().any(|l| is_ours(l.pid, &l.kind)) {
+        return Err(LocalnetError::AlreadyRunning(home.into()));
+    }
+    Ok(())
+}
+
 /// Starts every node's `cometbft` with its built-in `kvstore` app instead of taod (no
 /// signatures, no state tree: the fastest app CometBFT drives; `tao bench load
 /// --compare-kvstore` measures against it). Same homes, ports and settings.
@@ -225,9 +233,7 @@ pub fn start_kvstore(home: &Path, spec: &LocalnetSpec) -> Result<Vec<Launched>, 
 
 /// Starts every node; refuses if processes from an earlier `start` still run.
 pub fn start(home: &Path, spec: &LocalnetSpec) -> Result<Vec<Launched>, LocalnetError> {
-    if recorded(home).iter().any(|l| is_ours(l.pid, &l.kind)) {
-        return Err(LocalnetError::AlreadyRunning(home.into()));
-    }
+    refuse_if_running(home)?;
     let mut all = vec![];
     for i in 0..spec.nodes() {
         match start_node(home, spec, i) {

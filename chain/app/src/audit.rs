@@ -42,11 +42,12 @@ fn sum_table<V: borsh::BorshDeserialize>(
     Ok(())
 }
 
-/// The audit of the latest committed height.
-pub fn audit(storage: &Storage) -> Result<Option<Audit>, AppError> {
-    let Some(height) = storage.latest_version() else {
+/// The audit of `height`, which must be the latest committed height (the sums read the
+/// latest state; commits are serialised, so nothing moves it while the audit runs).
+pub fn audit(storage: &Storage, height: u64) -> Result<Option<Audit>, AppError> {
+    if storage.latest_version() != Some(height) {
         return Ok(None);
-    };
+    }
     let app_hash = storage
         .root_hash(height)?
         .ok_or_else(|| AppError::Invariant(format!("no root for committed height {height}")))?;
@@ -78,9 +79,9 @@ pub struct Audits {
 }
 
 impl Audits {
-    /// Audits the latest committed height and keeps the result.
-    pub fn record(&self, storage: &Storage) -> Result<(), AppError> {
-        let Some(a) = audit(storage)? else {
+    /// Audits `height`, just committed, and keeps the result.
+    pub fn record(&self, storage: &Storage, height: u64) -> Result<(), AppError> {
+        let Some(a) = audit(storage, height)? else {
             return Ok(());
         };
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,6 +117,17 @@ impl Audits {
                 ..QueryOutcome::default()
             },
         }
+    }
+}
+
+/// The `/audit` answer to a query asking for a proof: an audit is the node's own sums of
+/// the state, not a state entry, so nothing proves it.
+pub fn not_provable() -> QueryOutcome {
+    QueryOutcome {
+        code: codes::BAD_ARGUMENT,
+        log: "an audit is the node's own sums, not state: it has no proof (query without --prove)"
+            .into(),
+        ..QueryOutcome::default()
     }
 }
 
@@ -175,17 +187,22 @@ mod tests {
     #[test]
     fn the_audit_sums_every_account_and_pot_of_the_committed_state() {
         let storage = ledger(0);
-        let a = audit(&storage).expect("audit").expect("a height");
+        let a = audit(&storage, 1).expect("audit").expect("a height");
         assert_eq!(a.height, 1);
         assert_eq!(Some(a.app_hash), storage.root_hash(1).expect("root"));
         assert_eq!((a.accounts, a.balances), (3, 1_000));
         assert_eq!((a.emission_pool, a.pots, a.carry), (100, 90, 10));
+        assert_eq!(
+            audit(&storage, 2).expect("audit"),
+            None,
+            "not the latest height"
+        );
         assert!(a.violations().is_empty(), "{:?}", a.violations());
     }
 
     #[test]
     fn rao_outside_the_issuance_is_a_violation() {
-        let a = audit(&ledger(5)).expect("audit").expect("a height");
+        let a = audit(&ledger(5), 1).expect("audit").expect("a height");
         assert_eq!(a.balances, 1_005);
         assert_eq!(a.violations().len(), 1, "{:?}", a.violations());
     }
@@ -195,7 +212,7 @@ mod tests {
         let storage = ledger(0);
         let audits = Audits::default();
         assert_eq!(audits.query(0).code, codes::HEIGHT_UNAVAILABLE);
-        audits.record(&storage).expect("record");
+        audits.record(&storage, 1).expect("record");
         let q = audits.query(1);
         assert_eq!((q.code, q.height), (0, 1));
         let a: Audit = borsh::from_slice(&q.value).expect("an audit");
@@ -210,7 +227,7 @@ mod tests {
                 kept.insert(h, Audit::default());
             }
         }
-        audits.record(&storage).expect("record");
+        audits.record(&storage, 1).expect("record");
         let kept = audits.kept.lock().expect("lock");
         assert_eq!(kept.len(), AUDIT_HEIGHTS);
         assert!(

@@ -75,10 +75,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let timings = measure(&args, &addrs, &blocks, threads, checked, &bar)?;
         rows.push((name, timings));
     }
+    bar.set_message("empty blocks");
+    let empty = vec![vec![]; EMPTY_BLOCKS];
+    let empty = measure(&args, &addrs, &empty, 1, false, &bar)?;
     bar.finish_and_clear();
     print_report(&args, total, cores, limit, &rows);
+    let per_s = |blocks: usize, t: &Timings| {
+        blocks as f64 / (t.finalize + t.commit).as_secs_f64().max(1e-9)
+    };
+    if let Some((_, one)) = rows.first() {
+        println!(
+            "replay (what a catching-up node executes, 1 thread): {:.1} blocks/s of {} transfers, {:.0} blocks/s of empty blocks",
+            per_s(args.blocks, one),
+            args.txs_per_block,
+            per_s(EMPTY_BLOCKS, &empty)
+        );
+    }
     Ok(())
 }
+
+/// Empty blocks in the replay measurement (a chain's idle stretches).
+const EMPTY_BLOCKS: usize = 200;
 
 /// One run on a fresh store: `threads` for the block's pure work; with `checked`, every
 /// transaction goes through CheckTx first (untimed, as in a network where the mempool

@@ -93,9 +93,11 @@ fn i32_row(row: &[i32], x0: &[u32], x1: &[u32], bound: Option<i32>) -> (u32, u32
     (combine(s0, n0), combine(s1, n1), out && bound.is_some())
 }
 
-/// The bound check's limit as an i32: `None` when no i32 can exceed `bound`.
+/// The bound check's limit as an i32: `None` when no i32 can exceed `bound` (at least
+/// 2^31 = |i32::MIN|). With `bound = i32::MAX`, `i32::MIN` is out of bound, and the check
+/// `c < -bound` says so.
 fn i32_bound(bound: i64) -> Option<i32> {
-    i32::try_from(bound).ok().filter(|b| *b < i32::MAX)
+    i32::try_from(bound).ok()
 }
 
 /// Projections of the int8 rows of `m` (B, then A): the AVX2 kernel when the CPU has it.

@@ -241,7 +241,8 @@ fn offer_load(
 }
 
 /// `tao bench load --compare-kvstore`: the same load against a fresh 4-validator network
-/// of CometBFT's `kvstore` app, then against a fresh one of taod.
+/// of taod, then against a fresh one of CometBFT's `kvstore` app (with transactions of
+/// the size of a signed transfer). Each network is stopped on every way out.
 fn compare(ctx: &Ctx, shape: &Shape, base_port: u16) -> anyhow::Result<()> {
     let root = ctx.home.join("bench-compare");
     let network = |name: &str| -> anyhow::Result<(PathBuf, LocalnetSpec)> {
@@ -282,6 +283,7 @@ fn compare(ctx: &Ctx, shape: &Shape, base_port: u16) -> anyhow::Result<()> {
     };
 
     let (home, spec) = network("taochain")?;
+    let _stop = StopOnDrop(home.clone());
     taochain_localnet::process::start(&home, &spec)?;
     let taochain = up(&home, &spec).and_then(|()| {
         let (payload, keys) = transfers(ctx, shape, &nodes(&spec)[0])?;
@@ -298,6 +300,7 @@ fn compare(ctx: &Ctx, shape: &Shape, base_port: u16) -> anyhow::Result<()> {
     let (taochain, len) = taochain?;
 
     let (home, spec) = network("kvstore")?;
+    let _stop = StopOnDrop(home.clone());
     taochain_localnet::process::start_kvstore(&home, &spec)?;
     let kvstore = up(&home, &spec).and_then(|()| {
         let payload = Payload::KeyValue {
@@ -526,6 +529,15 @@ fn collect(rpc: &Rpc, from: u64, ledger: &Mutex<Ledger>, stop: &Mutex<bool>) {
             next += 1;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the network at its home when dropped.
+struct StopOnDrop(PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = taochain_localnet::process::stop(&self.0);
     }
 }
 

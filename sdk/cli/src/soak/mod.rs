@@ -66,11 +66,12 @@ pub fn run(ctx: &Ctx, args: SoakArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.minutes >= 1, "--minutes must be at least 1");
     let home = args.home.clone().unwrap_or_else(|| ctx.home.join("soak"));
     let spec = fresh_network(ctx, &home, &args)?;
-    let result = soak(ctx, &home, &spec, &args);
-    if !args.keep {
-        process::stop(&home).context("stopping the soak's network")?;
-    }
-    let report = result?;
+    let network = Network {
+        home: &home,
+        keep: args.keep,
+    };
+    let report = soak(ctx, &spec, &args)?;
+    drop(network);
     let failed = !report.failures.is_empty() || !report.never_ok.is_empty();
     emit(ctx.output, &report, || report.text(&home))?;
     anyhow::ensure!(
@@ -88,9 +89,37 @@ pub fn run(ctx: &Ctx, args: SoakArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replaces a soak network at `home` by a new one and starts it.
+/// The soak's running network: stopped when dropped (on every way out, an error or a
+/// panic included) unless `--keep`.
+struct Network<'a> {
+    home: &'a Path,
+    keep: bool,
+}
+
+impl Drop for Network<'_> {
+    fn drop(&mut self) {
+        if !self.keep
+            && let Err(e) = process::stop(self.home)
+        {
+            eprintln!(
+                "stopping the soak's network in {}: {e}",
+                self.home.display()
+            );
+        }
+    }
+}
+
+/// Replaces a soak network at `home` (never another kind of localnet) by a new one and
+/// starts it.
 fn fresh_network(ctx: &Ctx, home: &Path, args: &SoakArgs) -> anyhow::Result<LocalnetSpec> {
     if home.join("localnet.json").is_file() {
+        let old = LocalnetSpec::load(home)?;
+        anyhow::ensure!(
+            old.audit && old.chain_id.starts_with("soak-"),
+            "{} holds a localnet that is not a soak's (chain {}): give the soak its own --home",
+            home.display(),
+            old.chain_id
+        );
         process::stop(home)?;
         std::fs::remove_dir_all(home).with_context(|| format!("removing {}", home.display()))?;
     } else if home.read_dir().is_ok_and(|mut d| d.next().is_some()) {
@@ -118,7 +147,13 @@ fn fresh_network(ctx: &Ctx, home: &Path, args: &SoakArgs) -> anyhow::Result<Loca
         process::wait_for_height(&spec, &[0, 1, 2, 3], 2, Duration::from_secs(120), |_| {})
     });
     bar.finish_and_clear();
-    started.with_context(|| format!("starting the soak's network (logs in {})", home.display()))?;
+    if let Err(e) = started {
+        let _ = process::stop(home);
+        return Err(anyhow::Error::new(e).context(format!(
+            "starting the soak's network (logs in {})",
+            home.display()
+        )));
+    }
     Ok(spec)
 }
 
@@ -284,7 +319,7 @@ struct Run<'a> {
     stop_watch: AtomicBool,
 }
 
-fn soak(ctx: &Ctx, _home: &Path, spec: &LocalnetSpec, args: &SoakArgs) -> anyhow::Result<Report> {
+fn soak(ctx: &Ctx, spec: &LocalnetSpec, args: &SoakArgs) -> anyhow::Result<Report> {
     let bar = spinner(
         ctx.output,
         "funding actors, storing contracts, creating the market",
@@ -356,13 +391,16 @@ fn soak(ctx: &Ctx, _home: &Path, spec: &LocalnetSpec, args: &SoakArgs) -> anyhow
         for h in load {
             let _ = h.join();
         }
-        // Let the watcher audit every node up to the height the load ended at.
-        let end = Client::new(&spec.ports(0).rpc_url())
-            .status()
+        // Every node must have audited up to the highest height any node reached when the
+        // load ended.
+        let end = (0..NODES)
+            .filter_map(|i| Client::new(&spec.ports(i).rpc_url()).status().ok())
             .map(|s| s.height)
-            .unwrap_or(0);
+            .max();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
+        while let Some(end) = end
+            && Instant::now() < deadline
+        {
             let l = run.ledger.lock().unwrap_or_else(|e| e.into_inner());
             if (0..NODES).all(|n| l.highest(n) >= end) || !l.failures.is_empty() {
                 break;
@@ -371,7 +409,24 @@ fn soak(ctx: &Ctx, _home: &Path, spec: &LocalnetSpec, args: &SoakArgs) -> anyhow
             std::thread::sleep(Duration::from_millis(200));
         }
         run.stop_watch.store(true, Ordering::Relaxed);
-        let _ = watcher.join();
+        let watched = watcher.join();
+        let mut l = run.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        if watched.is_err() {
+            l.fail("the watcher thread panicked".into());
+        }
+        match end {
+            None => l.fail("no node answered at the end of the load".into()),
+            Some(end) => {
+                for n in 0..NODES {
+                    if l.highest(n) < end {
+                        let at = l.highest(n);
+                        l.fail(format!(
+                            "node{n} was audited only up to height {at}; the chain reached {end}"
+                        ));
+                    }
+                }
+            }
+        }
     });
     bar.finish_and_clear();
     let run = Arc::try_unwrap(run).map_err(|_| anyhow::anyhow!("soak threads still running"))?;
@@ -400,7 +455,8 @@ fn soak(ctx: &Ctx, _home: &Path, spec: &LocalnetSpec, args: &SoakArgs) -> anyhow
 }
 
 /// Reads every node's audit of every height, and node0's block results (transactions and
-/// epochs), until told to stop; a chain that commits nothing for [`STALL`] fails the soak.
+/// epochs), until told to stop; a node that has no new audit for [`STALL`] (stopped,
+/// unreachable, or the chain stalled) fails the soak.
 fn watch(run: &Run<'_>) {
     let clients: Vec<Client> = (0..NODES)
         .map(|i| Client::new(&run.spec.ports(i).rpc_url()))
@@ -411,9 +467,8 @@ fn watch(run: &Run<'_>) {
     // the block is stored, a moment before the app's Commit has audited it).
     let mut missing: [Option<Instant>; NODES] = [None; NODES];
     let mut results_next = 1u64;
-    let mut last_progress = Instant::now();
+    let mut last_progress = [Instant::now(); NODES];
     while !run.stop_watch.load(Ordering::Relaxed) {
-        let mut progressed = false;
         for (i, c) in clients.iter().enumerate() {
             let Ok(top) = c.status().map(|s| s.height) else {
                 continue;
@@ -440,7 +495,7 @@ fn watch(run: &Run<'_>) {
                     }
                 }
                 next[i] += 1;
-                progressed = true;
+                last_progress[i] = Instant::now();
             }
         }
         let lowest = next.iter().min().copied().unwrap_or(1);
@@ -460,15 +515,14 @@ fn watch(run: &Run<'_>) {
             }
             results_next += 1;
         }
-        if progressed {
-            last_progress = Instant::now();
-        } else if last_progress.elapsed() > STALL {
+        if let Some(i) = (0..NODES).find(|i| last_progress[*i].elapsed() > STALL) {
             run.ledger
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .fail(format!(
-                    "no node committed a block for {}s",
-                    STALL.as_secs()
+                    "node{i} has had no new block audited for {} s (last height {})",
+                    STALL.as_secs(),
+                    next[i] - 1
                 ));
             run.stop_load.store(true, Ordering::Relaxed);
             return;

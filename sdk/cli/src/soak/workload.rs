@@ -109,7 +109,7 @@ struct ChannelModel {
 }
 
 /// What the actors know of the chain (shared; updated from results).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct World {
     subnets: BTreeMap<u16, SubnetModel>,
     counters: Vec<(Address, Option<usize>)>,
@@ -295,11 +295,10 @@ impl Actor {
         stats: &Mutex<Stats>,
     ) -> &'static str {
         let height = self.client.status().map(|s| s.height).unwrap_or(0);
-        let plan = {
-            let w = world.lock().unwrap_or_else(|e| e.into_inner());
-            self.plan(seed, actors, setup, &w, height)
-        };
-        let Some(plan) = plan else {
+        // Planned on a copy: planning may query the node, and no actor should wait on that.
+        let w = world.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(plan) = self.plan(seed, actors, setup, &w, height) else {
+            std::thread::sleep(std::time::Duration::from_millis(50));
             return "none";
         };
         let plan = match plan {

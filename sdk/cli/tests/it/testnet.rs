@@ -160,6 +160,7 @@ impl Hosts {
             .args(["netns", "exec", &ns, "iptables", "-F", "INPUT"])
             .status();
         if percent > 0 {
+            assert!(percent < 100, "a loss of {percent}%");
             let p = format!("0.{percent:02}");
             let out = Command::new("ip")
                 .args([
@@ -181,6 +182,29 @@ impl Hosts {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+
+    /// Packets node `i`'s loss rule has dropped so far.
+    fn dropped(&self, i: usize) -> u64 {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(i),
+                "iptables",
+                "-L",
+                "INPUT",
+                "-v",
+                "-x",
+                "-n",
+            ])
+            .output()
+            .expect("iptables runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("DROP"))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
     }
 
     /// Takes node `i`'s only interface down (or up again).
@@ -514,6 +538,9 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
     hosts.wait_height(&[0, 1, 2, 3], h + 10, "with 5% packet loss");
     std::thread::sleep(FAULT.saturating_sub(lossy.elapsed()));
     for i in 0..NODES {
+        let dropped = hosts.dropped(i);
+        assert!(dropped > 0, "node{i}'s loss rule dropped nothing");
+        eprintln!("loss: node{i} dropped {dropped} packets");
         hosts.lose(i, 0);
     }
 
@@ -563,16 +590,24 @@ fn four_hosts_survive_kills_a_partition_and_an_isolation_under_load() {
         total >= 40,
         "only {total} transfers committed under the faults"
     );
-    // Every committed call is in the counter, on every node.
-    let calls = node0.account(&caller_addr).expect("account").nonce - calls_from;
-    for rpc in &rpcs {
-        let count = Client::new(rpc).smart_query(&counter, &[0]).expect("Count");
-        assert_eq!(
-            count,
-            calls.to_le_bytes().to_vec(),
-            "counter on {rpc} after {calls} committed calls"
+    // Every committed call is in the counter, on every node. A call whose wait timed out
+    // may still commit from a mempool: read again until the nonce and the counters settle.
+    let settle = Instant::now();
+    let calls = loop {
+        let calls = node0.account(&caller_addr).expect("account").nonce - calls_from;
+        let counts: Vec<Vec<u8>> = rpcs
+            .iter()
+            .map(|rpc| Client::new(rpc).smart_query(&counter, &[0]).expect("Count"))
+            .collect();
+        if counts.iter().all(|c| *c == calls.to_le_bytes()) {
+            break calls;
+        }
+        assert!(
+            settle.elapsed() < Duration::from_secs(30),
+            "counters {counts:?} after {calls} committed calls"
         );
-    }
+        std::thread::sleep(Duration::from_secs(1));
+    };
     assert!(
         calls >= 10,
         "only {calls} contract calls committed under the faults"
