@@ -9,38 +9,15 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use taochain_primitives::query::codes;
-use taochain_primitives::schema::{
-    ACCOUNTS, EMISSION_CARRY_KEY, POTS, SUPPLY_KEY, Table, account_key,
-};
+use taochain_primitives::schema::{ACCOUNTS, EMISSION_CARRY_KEY, POTS, SUPPLY_KEY, account_key};
 use taochain_primitives::{Account, Audit};
-use taochain_storage::{StateRead, Storage};
+use taochain_storage::Storage;
 
-use crate::typed::get_or_default;
+use crate::typed::{for_each, get_or_default};
 use crate::{AppError, QueryOutcome};
 
 /// Audited heights a node keeps (the oldest go first).
 pub const AUDIT_HEIGHTS: usize = 10_000;
-
-/// Adds up every value of `table` (each decoded as `V`) with `f`.
-fn sum_table<V: borsh::BorshDeserialize>(
-    state: &impl StateRead,
-    table: &Table<V>,
-    mut f: impl FnMut(V),
-) -> Result<(), AppError> {
-    let prefix = table.under(&[]);
-    let end = crate::typed::prefix_end(&prefix);
-    let mut start = prefix;
-    while let Some((k, v)) = state.next(&start, end.as_deref())? {
-        let value = borsh::from_slice(&v).map_err(|e| AppError::Corrupt {
-            key: String::from_utf8_lossy(&k).into_owned(),
-            detail: e.to_string(),
-        })?;
-        f(value);
-        start = k;
-        start.push(0);
-    }
-    Ok(())
-}
 
 /// The audit of `height`, which must be the latest committed height (the sums read the
 /// latest state; commits are serialised, so nothing moves it while the audit runs).
@@ -64,11 +41,11 @@ pub fn audit(storage: &Storage, height: u64) -> Result<Option<Audit>, AppError> 
         carry: get_or_default(&state, &EMISSION_CARRY_KEY)?,
         ..Audit::default()
     };
-    sum_table(&state, &ACCOUNTS, |a: Account| {
+    for_each(&state, &ACCOUNTS, |a: Account| {
         out.accounts += 1;
         out.balances += u128::from(a.balance);
     })?;
-    sum_table(&state, &POTS, |p: u64| out.pots += u128::from(p))?;
+    for_each(&state, &POTS, |p: u64| out.pots += u128::from(p))?;
     Ok(Some(out))
 }
 

@@ -112,6 +112,24 @@ pub fn scan<V: BorshDeserialize>(
     Ok(out)
 }
 
+/// Calls `f` with every value of `table`, in key order, without collecting them (a scan of
+/// a whole table, e.g. every account for an audit).
+pub fn for_each<V: BorshDeserialize>(
+    state: &(impl StateRead + ?Sized),
+    table: &Table<V>,
+    mut f: impl FnMut(V),
+) -> Result<(), AppError> {
+    let prefix = table.under(&[]);
+    let end = prefix_end(&prefix);
+    let mut start = prefix;
+    while let Some((k, v)) = state.next(&start, end.as_deref())? {
+        f(borsh::from_slice(&v).map_err(|e| corrupt(&k, e))?);
+        start = k;
+        start.push(0);
+    }
+    Ok(())
+}
+
 /// Applies a change set buffered elsewhere (a contract call's or a proposal's writes),
 /// key by key: the values were written through typed keys when they were buffered.
 pub fn apply(state: &mut (impl StateWrite + ?Sized), changes: Changes) {
@@ -124,7 +142,7 @@ pub fn apply(state: &mut (impl StateWrite + ?Sized), changes: Changes) {
 }
 
 /// The first key after every key that starts with `prefix` (`None`: unbounded).
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

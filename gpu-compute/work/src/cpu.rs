@@ -410,6 +410,12 @@ mod simd {
                     i8_row_scalar(&worst, &max, &max),
                     "n {n}"
                 );
+                // Every 15-bit limb at its largest against -128: the i32 lanes' worst case,
+                // over more entries than one widening step allows (an i32 overflow shows).
+                let wide = vec![-128i8; 8192];
+                let ones = vec![(1u32 << 30) - 1; 8192];
+                let limbs = Limbs::new(&ones, &ones).expect("avx2");
+                assert_eq!(limbs.i8_row(&wide), i8_row_scalar(&wide, &ones, &ones));
                 let c: Vec<i32> = (0..n)
                     .map(|j| match j % 4 {
                         0 => i32::MIN,
