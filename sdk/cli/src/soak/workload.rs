@@ -29,7 +29,7 @@ pub const SOAK_GAS: u64 = 300_000_000;
 /// Subnets the actors keep at most (besides the market).
 const MAX_SUBNETS: usize = 4;
 /// Blocks a job stays open.
-const JOB_BLOCKS: u64 = 20;
+const JOB_BLOCKS: u64 = 60;
 /// Blocks a channel runs before its user may close it.
 const CHANNEL_BLOCKS: u64 = 10;
 
@@ -349,6 +349,10 @@ impl Actor {
             return Some(Ok(Plan::new("reveal_weights", vec![msg])
                 .then(move |w, _| w.commits.retain(|x| x.salt != c.salt))));
         }
+        // So does finishing a job this actor is part of.
+        if let Some(p) = self.job_followup(w, setup, height) {
+            return Some(Ok(p));
+        }
         let other = |rng: &mut StdRng| {
             let i = rng.gen_range(0..actors - 1);
             if i >= me { i + 1 } else { i }
@@ -359,7 +363,7 @@ impl Actor {
             .filter(|(_, s)| s.neurons.contains(&me))
             .map(|(n, _)| *n)
             .collect();
-        let kind = self.rng.gen_range(0..30u32);
+        let kind = self.rng.gen_range(0..32u32);
         let rng = &mut self.rng;
         Some(Ok(match kind {
             0..=2 => {
@@ -693,7 +697,7 @@ impl Actor {
                     }
                 })
             }
-            26 => self.job_action(w, setup, height)?,
+            26 | 30 | 31 => self.job_action(w, setup, height)?,
             27 => self.channel_action(seed, actors, w, setup, height)?,
             28 => {
                 let netuid = *my_subnets.get(rng.gen_range(0..my_subnets.len().max(1)))?;
@@ -739,6 +743,46 @@ impl Actor {
         Ok((uids, values))
     }
 
+    /// Finishes what this actor started: collects its solved job, or submits the result
+    /// it stored (in an earlier block, as the chain requires) for a job still open.
+    fn job_followup(&self, w: &World, setup: &Setup, height: u64) -> Option<Plan> {
+        let me = self.index;
+        let market = setup.market_contract;
+        let execute = |msg: &MarketMsg| Msg::Execute {
+            contract: market,
+            msg: borsh::to_vec(msg).unwrap_or_default(),
+            funds: 0,
+        };
+        if let Some(j) = w.jobs.iter().find(|j| j.requester == me && j.done) {
+            let id = j.id;
+            return Some(
+                Plan::new(
+                    "collect_job",
+                    vec![execute(&MarketMsg::Collect { job: id })],
+                )
+                .then(move |w, _| w.jobs.retain(|j| j.id != id)),
+            );
+        }
+        let open = |id: u64| {
+            w.jobs
+                .iter()
+                .any(|j| j.id == id && !j.done && height + 2 < j.deadline)
+        };
+        let &(_, id, c) = w.results.iter().find(|r| r.0 == me && open(r.1))?;
+        Some(
+            Plan::new(
+                "submit_result",
+                vec![execute(&MarketMsg::SubmitResult { job: id, c })],
+            )
+            .then(move |w, _| {
+                if let Some(j) = w.jobs.iter_mut().find(|j| j.id == id) {
+                    j.done = true;
+                }
+                w.results.retain(|r| r.1 != id);
+            }),
+        )
+    }
+
     /// Posts a job, solves one, collects a solved one or reclaims an expired one.
     fn job_action(&mut self, w: &World, setup: &Setup, height: u64) -> Option<Plan> {
         let me = self.index;
@@ -748,15 +792,8 @@ impl Actor {
             msg: borsh::to_vec(msg).unwrap_or_default(),
             funds,
         };
-        if let Some(j) = w.jobs.iter().find(|j| j.requester == me && j.done) {
-            let id = j.id;
-            return Some(
-                Plan::new(
-                    "collect_job",
-                    vec![execute(&MarketMsg::Collect { job: id }, 0)],
-                )
-                .then(move |w, _| w.jobs.retain(|j| j.id != id)),
-            );
+        if let Some(p) = self.job_followup(w, setup, height) {
+            return Some(p);
         }
         if let Some(j) = w
             .jobs
@@ -781,20 +818,6 @@ impl Actor {
                 .iter()
                 .any(|j| j.id == id && !j.done && height + 2 < j.deadline)
         };
-        if let Some(&(_, id, c)) = w.results.iter().find(|r| r.0 == me && open(r.1)) {
-            return Some(
-                Plan::new(
-                    "submit_result",
-                    vec![execute(&MarketMsg::SubmitResult { job: id, c }, 0)],
-                )
-                .then(move |w, _| {
-                    if let Some(j) = w.jobs.iter_mut().find(|j| j.id == id) {
-                        j.done = true;
-                    }
-                    w.results.retain(|r| r.1 != id);
-                }),
-            );
-        }
         let unsolved = w.jobs.iter().find(|j| {
             j.requester != me && open(j.id) && !w.results.iter().any(|r| r.0 == me && r.1 == j.id)
         });
