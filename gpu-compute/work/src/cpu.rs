@@ -74,23 +74,45 @@ fn i8_row_scalar(row: &[i8], x0: &[u32], x1: &[u32]) -> (u32, u32) {
 /// a matrix can have. Also says whether some `|c| > bound` (the bound check, fused into
 /// the same pass so C is read once). The portable reference of [`simd::i32_row`].
 fn i32_row(row: &[i32], x0: &[u32], x1: &[u32], bound: Option<i32>) -> (u32, u32, bool) {
-    const MASK: u64 = P;
-    let fold = |v: u64| (v & MASK) + (v >> 31);
-    let (mut s0, mut s1, mut n0, mut n1) = (0u64, 0u64, 0u64, 0u64);
-    let mut out = false;
+    i32_sums(row, x0, x1, bound).finish(bound)
+}
+
+/// The u64 sums of [`i32_row`] (folded products, negative entries' x, out-of-bound seen),
+/// so the SIMD kernel can finish a row's tail with them.
+#[derive(Default)]
+struct I32Sums {
+    s: [u64; 2],
+    n: [u64; 2],
+    out: bool,
+}
+
+impl I32Sums {
+    /// `[C x0, C x1] mod p`, and whether some entry was out of `bound`.
+    fn finish(&self, bound: Option<i32>) -> (u32, u32, bool) {
+        let combine = |s: u64, n: u64| ((s % P + P - (2 * (n % P)) % P) % P) as u32;
+        (
+            combine(self.s[0], self.n[0]),
+            combine(self.s[1], self.n[1]),
+            self.out && bound.is_some(),
+        )
+    }
+}
+
+fn i32_sums(row: &[i32], x0: &[u32], x1: &[u32], bound: Option<i32>) -> I32Sums {
+    let fold = |v: u64| (v & P) + (v >> 31);
+    let mut sums = I32Sums::default();
     let b = bound.unwrap_or(i32::MAX);
     for ((c, v0), v1) in row.iter().zip(x0).zip(x1) {
         let cu = u64::from(*c as u32);
         let neg = 0u64.wrapping_sub(u64::from(*c < 0));
         let (v0, v1) = (u64::from(*v0), u64::from(*v1));
-        s0 += fold(cu * v0);
-        s1 += fold(cu * v1);
-        n0 += v0 & neg;
-        n1 += v1 & neg;
-        out |= (*c > b) | (*c < -b);
+        sums.s[0] += fold(cu * v0);
+        sums.s[1] += fold(cu * v1);
+        sums.n[0] += v0 & neg;
+        sums.n[1] += v1 & neg;
+        sums.out |= (*c > b) | (*c < -b);
     }
-    let combine = |s: u64, n: u64| ((s % P + P - (2 * (n % P)) % P) % P) as u32;
-    (combine(s0, n0), combine(s1, n1), out && bound.is_some())
+    sums
 }
 
 /// The bound check's limit as an i32: `None` when no i32 can exceed `bound` (at least
@@ -180,6 +202,7 @@ mod simd {
     mod avx2_kernels {
         use std::arch::x86_64::*;
 
+        use super::super::{I32Sums, i32_sums};
         use super::{Limbs, reduce};
         use crate::P;
 
@@ -297,22 +320,13 @@ mod simd {
                 );
                 j += 8;
             }
-            let (mut s0, mut s1, mut n0, mut n1) =
-                (hsum_u64(s0), hsum_u64(s1), hsum_u64(n0), hsum_u64(n1));
-            let mut out = _mm256_testz_si256(out, out) == 0;
-            let fold = |v: u64| (v & P) + (v >> 31);
-            for ((c, v0), v1) in row[full..n].iter().zip(&x0[full..n]).zip(&x1[full..n]) {
-                let cu = u64::from(*c as u32);
-                let negm = 0u64.wrapping_sub(u64::from(*c < 0));
-                let (v0, v1) = (u64::from(*v0), u64::from(*v1));
-                s0 += fold(cu * v0);
-                s1 += fold(cu * v1);
-                n0 += v0 & negm;
-                n1 += v1 & negm;
-                out |= (*c > b) | (*c < -b);
+            let tail = i32_sums(&row[full..n], &x0[full..n], &x1[full..n], bound);
+            I32Sums {
+                s: [hsum_u64(s0) + tail.s[0], hsum_u64(s1) + tail.s[1]],
+                n: [hsum_u64(n0) + tail.n[0], hsum_u64(n1) + tail.n[1]],
+                out: _mm256_testz_si256(out, out) == 0 || tail.out,
             }
-            let combine = |s: u64, n: u64| ((s % P + P - (2 * (n % P)) % P) % P) as u32;
-            (combine(s0, n0), combine(s1, n1), out && bound.is_some())
+            .finish(bound)
         }
     }
 

@@ -286,30 +286,8 @@ pub fn load(
     stop: Arc<AtomicBool>,
     seen: Latencies,
 ) {
-    let clients: Vec<Client> = rpcs.iter().map(|r| Client::new(r)).collect();
-    let from = taochain_client::keys::address_of(&key);
-    let mut turn = 0usize;
-    while !stop.load(Ordering::Relaxed) {
-        turn += 1;
-        let c = &clients[turn % clients.len()];
-        let Ok(account) = c.account(&from) else {
-            std::thread::sleep(Duration::from_millis(200));
-            continue;
-        };
-        let nonce = account.nonce;
-        let tx = Client::sign_transfer(&key, &chain_id, nonce, FEE, to, 1_000 + nonce);
-        let sent = Instant::now();
-        if let Ok(hash) = c.broadcast(&tx) {
-            if let Ok(done) = c.wait_committed(&hash, Duration::from_secs(10))
-                && done.code == 0
-            {
-                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                seen.push((Instant::now(), sent.elapsed()));
-            }
-        } else {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+    let sign = |nonce| Client::sign_transfer(&key, &chain_id, nonce, FEE, to, 1_000 + nonce);
+    load_with(&key, rpcs, stop, seen, sign);
 }
 
 /// Gas a counter `Increment` signs for (it uses ~2M).
@@ -325,20 +303,11 @@ pub fn load_calls(
     stop: Arc<AtomicBool>,
     seen: Latencies,
 ) {
-    let clients: Vec<Client> = rpcs.iter().map(|r| Client::new(r)).collect();
-    let from = taochain_client::keys::address_of(&key);
     let fee = taochain_primitives::Params::default().required_fee(CALL_GAS);
-    let mut turn = 0usize;
-    while !stop.load(Ordering::Relaxed) {
-        turn += 1;
-        let c = &clients[turn % clients.len()];
-        let Ok(account) = c.account(&from) else {
-            std::thread::sleep(Duration::from_millis(200));
-            continue;
-        };
-        let tx = TxBody {
+    let sign = |nonce| {
+        TxBody {
             chain_id: chain_id.clone(),
-            nonce: account.nonce,
+            nonce,
             fee,
             gas_limit: CALL_GAS,
             msgs: vec![Msg::Execute {
@@ -349,7 +318,31 @@ pub fn load_calls(
             }],
         }
         .sign(&key)
-        .encode();
+        .encode()
+    };
+    load_with(&key, rpcs, stop, seen, sign);
+}
+
+/// Sends `sign(nonce)` from `key`'s account one at a time, each waited for, rotating over
+/// `rpcs`, until `stop`; records each committed one's latency in `seen`.
+fn load_with(
+    key: &SigningKey,
+    rpcs: Vec<String>,
+    stop: Arc<AtomicBool>,
+    seen: Latencies,
+    sign: impl Fn(u64) -> Vec<u8>,
+) {
+    let clients: Vec<Client> = rpcs.iter().map(|r| Client::new(r)).collect();
+    let from = taochain_client::keys::address_of(key);
+    let mut turn = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        turn += 1;
+        let c = &clients[turn % clients.len()];
+        let Ok(account) = c.account(&from) else {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        };
+        let tx = sign(account.nonce);
         let sent = Instant::now();
         if let Ok(hash) = c.broadcast(&tx) {
             if let Ok(done) = c.wait_committed(&hash, Duration::from_secs(10))
