@@ -295,6 +295,12 @@ pub fn stop(home: &Path) -> Result<usize, LocalnetError> {
                 std::thread::sleep(Duration::from_millis(50));
             }
             signal(l, "KILL")?;
+            // Until every thread is gone: a zombie's other threads can still hold RocksDB's
+            // lock, and a `start` right after would meet it.
+            let start = Instant::now();
+            while !is_gone(l.pid) && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
     let _ = std::fs::remove_file(pids_path(home));

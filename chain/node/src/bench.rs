@@ -80,12 +80,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let empty = measure(&args, &addrs, &empty, 1, false, &bar)?;
     bar.finish_and_clear();
     print_report(&args, total, cores, limit, &rows);
+    // Tenths of a block per second.
     let per_s = |blocks: usize, t: &Timings| {
-        blocks as f64 / (t.finalize + t.commit).as_secs_f64().max(1e-9)
+        let tenths = blocks as u128 * 10_000_000_000 / (t.finalize + t.commit).as_nanos().max(1);
+        format!("{}.{}", tenths / 10, tenths % 10)
     };
     if let Some((_, one)) = rows.first() {
         println!(
-            "replay (what a catching-up node executes, 1 thread): {:.1} blocks/s of {} transfers, {:.0} blocks/s of empty blocks",
+            "replay (what a catching-up node executes, 1 thread): {} blocks/s of {} transfers, {} blocks/s of empty blocks",
             per_s(args.blocks, one),
             args.txs_per_block,
             per_s(EMPTY_BLOCKS, &empty)
