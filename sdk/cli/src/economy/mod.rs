@@ -23,8 +23,8 @@ pub use metagraph::run_metagraph;
 pub use neuron::{NeuronCmd, run_neuron};
 pub use root::{RootCmd, run_root};
 pub use stake::{StakeCmd, run_stake};
-pub use subnet::contracts_dir;
 pub use subnet::{SubnetCmd, run_subnet};
+pub use subnet::{code_id_of, contracts_dir};
 pub use weights::{WeightsCmd, run_weights};
 
 fn get<T: borsh::BorshDeserialize>(ctx: &Ctx, path: &str) -> anyhow::Result<Option<T>> {

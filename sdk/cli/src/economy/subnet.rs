@@ -188,15 +188,21 @@ fn create_arena(
                 .client()
                 .send(&key, vec![Msg::StoreCode { wasm: bytes }], None);
             bar.finish_and_clear();
-            let data = hex::decode(&c?.data)?;
-            u64::from_le_bytes(
-                data.get(..8)
-                    .and_then(|d| d.try_into().ok())
-                    .context("StoreCode returned no code id")?,
-            )
+            code_id_of(&c?.data)?
         }
     };
     create(ctx, from, hotkey, code_id, &borsh::to_vec(spec)?, set)
+}
+
+/// The code id in a committed `StoreCode`'s result data (hex: borsh u64, then the
+/// checksum).
+pub fn code_id_of(data: &str) -> anyhow::Result<u64> {
+    let data = hex::decode(data)?;
+    Ok(u64::from_le_bytes(
+        data.get(..8)
+            .and_then(|d| d.try_into().ok())
+            .context("StoreCode returned no code id")?,
+    ))
 }
 
 fn default_arena_wasm() -> std::path::PathBuf {

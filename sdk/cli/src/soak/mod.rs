@@ -181,12 +181,7 @@ fn set_up(ctx: &Ctx, spec: &LocalnetSpec, args: &SoakArgs) -> anyhow::Result<(Se
                 path.display()
             )
         })?;
-        let data = hex::decode(c.send(&dev0, vec![Msg::StoreCode { wasm }], None)?.data)?;
-        Ok(u64::from_le_bytes(
-            data.get(..8)
-                .and_then(|d| d.try_into().ok())
-                .context("StoreCode returned no code id")?,
-        ))
+        crate::economy::code_id_of(&c.send(&dev0, vec![Msg::StoreCode { wasm }], None)?.data)
     };
     let counter_code = code("counter.wasm")?;
     let market_code = code("matmul_market.wasm")?;
