@@ -4,7 +4,9 @@
 # chain/primitives builds without `std` (contracts and clients use it), and chain/app
 # touches raw state bytes only in `typed.rs` (every other read and write names a typed key),
 # and neither chain/app nor taod links the VM's test support (taochain-vm-sandbox), and
-# chain/economics builds without `std` too.
+# chain/economics builds without `std` too; and `cargo test` turns on no feature of a
+# dependency that `cargo build --bins` left off (taochain-workspace-hack evens them out), so
+# the tests never recompile what the binaries built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -34,5 +36,18 @@ if [ -n "$raw" ]; then
   echo "$raw" >&2
   exit 1
 fi
+features() {
+  cargo tree --locked --workspace -e "$1" --prefix none --format '{p} [{f}]' | grep -v ' (\*)$' | sort -u
+}
+# Each side in a variable first, so a failing `cargo tree` stops the script (set -e).
+without_dev=$(features normal,build)
+with_dev=$(features normal,build,dev)
+[ -n "$without_dev" ] && [ -n "$with_dev" ]
+changed=$(diff <(echo "$without_dev") <(echo "$with_dev") | sed -n 's/^< //p' || true)
+if [ -n "$changed" ]; then
+  echo "check-boundaries: the tests' dev-dependencies change the features of (add them to workspace-hack/Cargo.toml):" >&2
+  echo "$changed" >&2
+  exit 1
+fi
 cargo check --locked --quiet -p taochain-primitives -p taochain-economics --no-default-features --target wasm32-unknown-unknown
-echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; no VM sandbox in chain/app or taod; state bytes only in typed.rs; primitives and economics build no_std)"
+echo "check-boundaries: ok (chain/app: $(wc -l <<<"$deps") crates, none of rocksdb/wgpu/tokio/tendermint; no VM sandbox in chain/app or taod; state bytes only in typed.rs; primitives and economics build no_std; tests unify features with the binaries)"

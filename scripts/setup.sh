@@ -7,13 +7,14 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 need_apt=()
+# librocksdb-dev: RocksDB as a shared library, linked instead of compiled (.cargo/config.toml).
 # mesa-vulkan-drivers + libvulkan1: lavapipe, the software Vulkan adapter the wgpu tests
 # run on when a machine has no GPU.
 # The arena's tasks (sdk/tasks): espeak-ng makes speech challenges, DejaVu fonts image
 # challenges; PocketSphinx, Tesseract and Hunspell are the reference models.
 # chromium: the explorer's page is tested in a real headless browser.
 # iproute2 + iptables: the multi-host fault test's namespaces, links and packet loss.
-for pkg in clang libclang-dev build-essential pkg-config mesa-vulkan-drivers libvulkan1 \
+for pkg in clang libclang-dev build-essential pkg-config librocksdb-dev mesa-vulkan-drivers libvulkan1 \
   espeak-ng pocketsphinx pocketsphinx-en-us tesseract-ocr tesseract-ocr-eng \
   hunspell hunspell-en-us fonts-dejavu-core fonts-dejavu-extra chromium iproute2 iptables; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch,
+    ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode, Options,
+    WriteBatch,
 };
 
 use crate::backend::{Backend, Op};
@@ -14,6 +15,15 @@ use crate::{Entry, StorageError};
 /// RocksDB with the store's column families.
 pub struct RocksBackend {
     db: DB,
+}
+
+/// Every column compresses with LZ4, whichever RocksDB build the node links (Debian's
+/// defaults to Snappy, the bundled one has only LZ4), so a data directory written by one
+/// build opens with the other.
+fn column_options() -> Options {
+    let mut opts = Options::default();
+    opts.set_compression_type(DBCompressionType::Lz4);
+    opts
 }
 
 fn db_err(e: rocksdb::Error) -> StorageError {
@@ -28,8 +38,13 @@ impl RocksBackend {
         opts.create_missing_column_families(true);
         let cfs = COLUMNS
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
+            .map(|name| ColumnFamilyDescriptor::new(*name, column_options()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
+            StorageError::Db(format!(
+                "{e} (this taod links RocksDB 7; a data directory written by a newer RocksDB, \
+                 such as a taod built before it linked Debian's, must be started afresh)"
+            ))
+        })?;
         Ok(RocksBackend { db })
     }
 
