@@ -1,6 +1,7 @@
 //! The deterministic engine and the module cache.
 //!
-//! Engine: fuel metering on; NaN canonicalisation on (every float result that is NaN has
+//! Engine: fuel metering on (one fuel per operator, and per byte or element of a bulk
+//! memory or table operation, charged inline); NaN canonicalisation on (every float result that is NaN has
 //! the same bits on every CPU); threads, SIMD, relaxed SIMD, multi-memory, memory64, tail
 //! calls, GC, exceptions and every other proposal outside the profile off; the pooling
 //! instance allocator (instantiation in microseconds).
@@ -18,13 +19,15 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
-    PoolingAllocationConfig,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OperatorCost,
+    OptLevel, PoolingAllocationConfig,
 };
 
 use crate::imports::{StoreData, link};
 use crate::instrument::instrument;
-use crate::limits::{MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, MAX_WASM_STACK, cost_table_version};
+use crate::limits::{
+    MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS, MAX_WASM_STACK, cost_table_version, gas,
+};
 use crate::validate::{CodeInfo, validate};
 use crate::{ValidationError, VmError};
 
@@ -33,10 +36,41 @@ pub const ENGINE_VERSION: &str = "wasmtime-48.0.8";
 /// Instances that may be alive at once (nested queries and concurrent checks included).
 const POOL_INSTANCES: u32 = 256;
 
+/// Whether calls are metered. The chain always meters ([`Metering::Fuel`]). An unmetered
+/// VM exists only so `tao bench vm` can measure what metering costs on the same contracts
+/// and host functions: it runs the uninstrumented module with fuel off and charges
+/// nothing, so a loop in it never ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metering {
+    /// Fuel per operator, host calls charged, the module instrumented.
+    Fuel,
+    /// Nothing charged (benchmarks only).
+    Off,
+}
+
 /// The deterministic engine configuration.
-pub fn engine() -> Result<Engine, VmError> {
+pub fn engine(metering: Metering) -> Result<Engine, VmError> {
+    // wasmtime's table: 1 per operator, 0 for those that emit no code (nop, drop, block,
+    // loop, else, end, return, unreachable); every variable price the profile can reach is
+    // the chain's, pinned here (GC arrays are off).
+    const _: () = assert!(
+        crate::limits::FUEL_PER_GAS == 1,
+        "bulk prices are set in fuel"
+    );
+    let mut cost = OperatorCost::new();
+    let per = gas::BULK_PER_BYTE;
+    cost.variable.memory_copy_per_byte = per;
+    cost.variable.memory_fill_per_byte = per;
+    cost.variable.memory_init_per_byte = per;
+    cost.variable.table_copy_per_element = per;
+    cost.variable.table_fill_per_element = per;
+    cost.variable.table_init_per_element = per;
+    cost.variable.table_grow_per_element = per;
+    // `memory.grow` is capped at MAX_MEMORY_BYTES and costs its one operator.
+    cost.variable.memory_grow_per_page = 0;
     let mut c = Config::new();
-    c.consume_fuel(true)
+    c.operator_cost(cost);
+    c.consume_fuel(metering == Metering::Fuel)
         .cranelift_nan_canonicalization(true)
         .cranelift_opt_level(OptLevel::Speed)
         .wasm_relaxed_simd(false)
@@ -64,6 +98,7 @@ pub fn engine() -> Result<Engine, VmError> {
 /// Compiled contracts, hot in memory and precompiled on disk.
 pub struct ModuleCache {
     engine: Engine,
+    metering: Metering,
     linker: Linker<StoreData>,
     dir: Option<PathBuf>,
     hot: Mutex<BTreeMap<[u8; 32], Arc<InstancePre<StoreData>>>>,
@@ -74,9 +109,16 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl ModuleCache {
-    /// A cache; artifacts persist in `dir` when given.
+    /// A metered cache; artifacts persist in `dir` when given.
     pub fn new(dir: Option<PathBuf>) -> Result<Self, VmError> {
-        let engine = engine()?;
+        Self::with_metering(dir, Metering::Fuel)
+    }
+
+    /// A cache whose engine meters (or not: benchmarks only) as `metering` says; an
+    /// unmetered cache never writes or reads artifacts.
+    pub fn with_metering(dir: Option<PathBuf>, metering: Metering) -> Result<Self, VmError> {
+        let engine = engine(metering)?;
+        let dir = dir.filter(|_| metering == Metering::Fuel);
         let mut linker = Linker::new(&engine);
         link(&mut linker).map_err(|e| VmError::Host(format!("linker: {e:#}")))?;
         if let Some(d) = &dir {
@@ -85,6 +127,7 @@ impl ModuleCache {
         }
         Ok(ModuleCache {
             engine,
+            metering,
             linker,
             dir,
             hot: Mutex::default(),
@@ -94,6 +137,11 @@ impl ModuleCache {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// How this cache's engine meters.
+    pub fn metering(&self) -> Metering {
+        self.metering
     }
 
     fn artifact_path(&self, checksum: &[u8; 32]) -> Option<PathBuf> {
@@ -117,9 +165,12 @@ impl ModuleCache {
             return Ok(info);
         }
         // The code id is the checksum of the uploaded bytes; what runs is always the
-        // instrumented module (call-depth metering, per-byte bulk gas), here and on every
-        // reload from the chain's stored bytes.
-        let metered = instrument(wasm)?;
+        // instrumented module (call-depth metering), here and on every reload from the
+        // chain's stored bytes.
+        let metered = match self.metering {
+            Metering::Fuel => instrument(wasm)?,
+            Metering::Off => wasm.to_vec(),
+        };
         let module = Module::new(&self.engine, &metered)
             .map_err(|e| ValidationError::Compile(format!("{e:#}")))?;
         if let Some(path) = self.artifact_path(&info.checksum)

@@ -59,8 +59,13 @@ pub struct StoreData {
     pub(crate) events: Vec<Event>,
     pub(crate) debug: Vec<String>,
     pub(crate) read_only: bool,
+    /// False only on a benchmark's unmetered engine ([`crate::engine::Metering::Off`]).
+    pub(crate) metered: bool,
     pub(crate) depth: u32,
     pub(crate) limits: StoreLimits,
+    /// The instance's exported memory, looked up once after instantiation (host calls
+    /// during instantiation, if any, look it up by name).
+    pub(crate) memory: Option<wasmtime::Memory>,
     /// Set when the chain's storage failed: the call is aborted and the node must halt.
     pub(crate) host_error: Option<HostError>,
 }
@@ -81,6 +86,9 @@ type C<'a> = Caller<'a, StoreData>;
 
 /// Charges `amount` gas (as `amount * FUEL_PER_GAS` fuel).
 fn charge(c: &mut C<'_>, amount: u64) -> Result<()> {
+    if !c.data().metered {
+        return Ok(());
+    }
     let amount = amount.saturating_mul(FUEL_PER_GAS);
     let fuel = c.get_fuel()?;
     if fuel < amount {
@@ -112,6 +120,9 @@ fn host_failed(c: &mut C<'_>, e: HostError) -> wasmtime::Error {
 }
 
 fn memory(c: &mut C<'_>) -> Result<wasmtime::Memory> {
+    if let Some(m) = c.data().memory {
+        return Ok(m);
+    }
     match c.get_export("memory") {
         Some(Extern::Memory(m)) => Ok(m),
         _ => bail!("the module exports no memory"),
@@ -391,7 +402,11 @@ fn query_contract(mut c: C<'_>, a: i32, mp: i32, ml: i32, out: i32, cap: i32) ->
         write_capped(&mut c, out, cap, text.as_bytes())?;
         return Ok(ERR_DEPTH);
     }
-    let budget = c.get_fuel()? / FUEL_PER_GAS;
+    let budget = if c.data().metered {
+        c.get_fuel()? / FUEL_PER_GAS
+    } else {
+        u64::MAX
+    };
     let (used, result) = match host(&mut c).query_contract(array(addr)?, &msg, depth, budget) {
         Err(e) => return Err(host_failed(&mut c, e)),
         Ok(r) => r,
@@ -407,16 +422,6 @@ fn query_contract(mut c: C<'_>, a: i32, mp: i32, ml: i32, out: i32, cap: i32) ->
             Ok(ERR_QUERY_FAILED)
         }
     }
-}
-
-/// Not part of the ABI: added by `instrument` before every bulk memory/table operation,
-/// with the operation's length (an unsigned count of bytes or elements).
-fn bulk_gas(mut c: C<'_>, len: i32) -> Result<()> {
-    let len = u64::from(len as u32);
-    charge(
-        &mut c,
-        len.div_ceil(8).saturating_mul(gas::BULK_PER_8_BYTES),
-    )
 }
 
 /// `debug`: kept only when the host asks for it (offline runs, tests), at most
@@ -451,7 +456,6 @@ pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
     linker.func_wrap(m, "emit_event", emit_event)?;
     linker.func_wrap(m, "bank_send", bank_send)?;
     linker.func_wrap(m, "query_contract", query_contract)?;
-    linker.func_wrap(m, crate::instrument::BULK_GAS_IMPORT, bulk_gas)?;
     linker.func_wrap(m, "debug", debug)?;
     Ok(())
 }

@@ -24,7 +24,7 @@ pub mod limits;
 pub mod validate;
 mod vm;
 
-pub use engine::ModuleCache;
+pub use engine::{Metering, ModuleCache};
 pub use error::{ValidationError, VmError};
 pub use host::{Host, HostError};
 pub use validate::{CodeInfo, validate};

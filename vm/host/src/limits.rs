@@ -37,9 +37,12 @@ pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest chain of contract-to-contract queries (the first call is depth 0).
 pub const MAX_QUERY_DEPTH: u32 = 4;
 /// Native stack allowed for wasm per call. Recursion is bounded deterministically by
-/// [`crate::instrument::MAX_STACK_COST`] long before this (at most 4096 frames of <= 64 bytes of
-/// overhead plus 8192 values of <= 16 bytes: under 400 KiB), so this limit is a backstop
-/// that never decides a result. Node threads have 2 MiB stacks.
+/// [`crate::instrument::MAX_STACK_COST`] long before this: the counted 8,192 values plus
+/// the uncounted [`crate::instrument::MAX_FREE_COST`] and the entry's own frame (at most
+/// 2 + [`MAX_LOCALS`] + [`crate::instrument::MAX_OPERAND_HEIGHT`] = 5,122) make at most
+/// ~7,200 frames of <= 64 bytes of overhead plus ~14,400 values of <= 16 bytes: under
+/// 700 KiB. This limit is a backstop that never decides a result. Node threads have
+/// 2 MiB stacks.
 pub const MAX_WASM_STACK: usize = 1024 * 1024;
 /// Largest input or output of one call, bytes.
 pub const MAX_IO_BYTES: usize = 256 * 1024;
@@ -106,8 +109,10 @@ pub mod gas {
                 .saturating_add(entries.saturating_mul(VERIFY_MATMUL_PER_ENTRY)),
         )
     }
-    /// `memory.fill/copy/init` and `table.*` bulk operations, per 8 bytes (or elements).
-    pub const BULK_PER_8_BYTES: u64 = 1;
+    /// `memory.fill/copy/init`, per byte, and `table.fill/copy/init`, per element: charged
+    /// by the engine in fuel, inline, before the operation runs (wasmtime's variable
+    /// operator costs, set in [`crate::engine::engine`]).
+    pub const BULK_PER_BYTE: u8 = 1;
     /// Store-time price per byte of code: validation + compilation measured ~2.1 ms per KB.
     pub const STORE_PER_BYTE: u64 = 2_000;
 }
@@ -118,8 +123,10 @@ pub fn cost_table_version() -> u64 {
     let parts = [
         FUEL_PER_GAS,
         crate::instrument::MAX_STACK_COST as u64,
+        crate::instrument::MAX_FREE_COST as u64,
+        crate::instrument::MAX_OPERAND_HEIGHT as u64,
         gas::PER_BYTE,
-        gas::BULK_PER_8_BYTES,
+        u64::from(gas::BULK_PER_BYTE),
         gas::IO_BASE,
         gas::STORAGE_READ,
         gas::STORAGE_NEXT,

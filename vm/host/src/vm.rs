@@ -7,7 +7,7 @@ use std::sync::Arc;
 use taochain_vm_abi::{Call, Event, STATUS_ERROR, STATUS_OK};
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
-use crate::engine::ModuleCache;
+use crate::engine::{Metering, ModuleCache};
 use crate::host::Host;
 use crate::imports::{HostPtr, OutOfGas, StoreData};
 use crate::limits::{
@@ -93,6 +93,17 @@ impl Vm {
     pub fn new(cache_dir: Option<std::path::PathBuf>) -> Result<Self, VmError> {
         Ok(Vm {
             cache: ModuleCache::new(cache_dir)?,
+        })
+    }
+
+    /// A VM that meters as `metering` says: [`Metering::Off`] is for benchmarks only (see
+    /// [`Metering`]).
+    pub fn with_metering(
+        cache_dir: Option<std::path::PathBuf>,
+        metering: Metering,
+    ) -> Result<Self, VmError> {
+        Ok(Vm {
+            cache: ModuleCache::with_metering(cache_dir, metering)?,
         })
     }
 
@@ -197,19 +208,27 @@ impl Vm {
             events: vec![],
             debug: vec![],
             read_only: entry == Entry::Query,
+            metered: self.cache.metering() == Metering::Fuel,
             depth,
             limits,
+            memory: None,
             host_error: None,
         };
+        let metered = data.metered;
         let mut store = Store::new(self.cache.engine(), data);
         store.limiter(|d| &mut d.limits);
-        let result = store
-            .set_fuel(gas_limit.saturating_mul(FUEL_PER_GAS))
+        let fuel = if metered {
+            store.set_fuel(gas_limit.saturating_mul(FUEL_PER_GAS))
+        } else {
+            Ok(())
+        };
+        let result = fuel
             .map_err(|e| VmError::Host(e.to_string()))
             .and_then(|()| {
                 let instance = pre
                     .instantiate(&mut store)
                     .map_err(|e| classify(e, gas_limit))?;
+                store.data_mut().memory = instance.get_memory(&mut store, "memory");
                 let func = instance
                     .get_typed_func::<(), i32>(&mut store, entry.name())
                     .map_err(|_| VmError::NoEntry(entry.name()))?;
@@ -217,7 +236,12 @@ impl Vm {
                     .map_err(|e| classify(e, gas_limit))
             });
         let fuel_limit = gas_limit.saturating_mul(FUEL_PER_GAS);
-        let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
+        let fuel_left = if metered {
+            store.get_fuel().unwrap_or(0)
+        } else {
+            fuel_limit
+        };
+        let fuel_used = fuel_limit.saturating_sub(fuel_left);
         let gas_used = fuel_used.div_ceil(FUEL_PER_GAS).min(gas_limit);
         let data = store.into_data();
         let result = match (data.host_error, result) {

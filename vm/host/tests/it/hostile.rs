@@ -112,8 +112,100 @@ fn recursion_stops_at_exactly_the_metered_depth() {
     assert_eq!(one_more.gas_used, 26_218, "gas at the depth trap");
 }
 
+/// `$f0 -> $f1 -> ... -> $f(n-1)`: a chain of functions without locals (frame cost 2).
+fn chain(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            if i + 1 < n {
+                format!("(func $f{i} call $f{})", i + 1)
+            } else {
+                format!("(func $f{i})")
+            }
+        })
+        .collect()
+}
+
 #[test]
-fn a_4_mib_fill_costs_at_least_one_gas_per_8_bytes() {
+fn an_acyclic_call_chain_is_metered_as_deep_as_recursion() {
+    // Calls into small acyclic trees are not wrapped, but the wrapped call above them
+    // charges the whole tree: the chain stops exactly where counting every call would stop
+    // it (8192 / 2 = 4096 frames), with the metered `unreachable`, not the native limit.
+    let ok = run(&module(&chain(4096), "call $f0 i32.const 0"));
+    assert_eq!(ok.result, Ok(vec![]));
+    let deeper = run(&module(&chain(4097), "call $f0 i32.const 0"));
+    assert!(
+        matches!(deeper.result, Err(VmError::Trap(ref m)) if m.contains("unreachable")),
+        "{:?}",
+        deeper.result
+    );
+}
+
+#[test]
+fn a_function_holding_more_than_1024_operands_is_refused_at_store_time() {
+    // An entry point's frame is not charged by any call, so its size is capped instead:
+    // otherwise one huge entry frame plus deep metered recursion could reach the native
+    // stack limit first, at a depth that depends on the build.
+    let holding = |n: usize| {
+        module(
+            "",
+            &format!(
+                "{} {} i32.const 0",
+                "i32.const 1 ".repeat(n),
+                "drop ".repeat(n)
+            ),
+        )
+    };
+    assert!(validate(&wat(&holding(1024))).is_ok());
+    let e = refused(&holding(1025));
+    assert!(
+        matches!(e, ValidationError::TooLarge { what, got: 1025, limit: 1024 } if what.contains("operand")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn calls_into_small_acyclic_trees_are_not_wrapped() {
+    // The same leaf called 1000 times, once as a leaf and once with a (never taken) call
+    // to itself, which makes it recursive: only that one pays the depth meter per call.
+    let leaf = "(func $leaf (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))";
+    let cyclic = "(func $leaf (param i32) (result i32)
+        (if (i32.eqz (i32.const 1)) (then (drop (call $leaf (i32.const 0)))))
+        (i32.add (local.get 0) (i32.const 1)))";
+    let body = "(local $i i32) (loop $l (local.set $i (call $leaf (local.get $i)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 1000)))) i32.const 0";
+    let free = run(&module(leaf, body));
+    let wrapped = run(&module(cyclic, body));
+    assert_eq!(free.result, Ok(vec![]));
+    assert_eq!(wrapped.result, Ok(vec![]));
+    // The never-taken branch costs a few operators per call; the wrapper costs 14.
+    assert!(
+        wrapped.gas_used >= free.gas_used + 1000 * 14,
+        "{} vs {}",
+        wrapped.gas_used,
+        free.gas_used
+    );
+}
+
+#[test]
+fn bulk_memory_costs_its_bytes_inline() {
+    // The engine charges `memory.copy` per byte, with no host call: the length is the
+    // whole difference, for a constant length and for one only known at run time.
+    let copy = |len: &str| {
+        run(&module(
+            "",
+            &format!("(memory.copy (i32.const 0) (i32.const 128) {len}) i32.const 0"),
+        ))
+        .gas_used
+    };
+    let per = u64::from(taochain_vm::limits::gas::BULK_PER_BYTE);
+    assert!(per > 0);
+    assert_eq!(copy("(i32.const 4096)") - copy("(i32.const 0)"), 4096 * per);
+    let runtime = |n: u32| format!("(i32.add (i32.load8_u (i32.const 60000)) (i32.const {n}))");
+    assert_eq!(copy(&runtime(4096)) - copy(&runtime(0)), 4096 * per);
+}
+
+#[test]
+fn a_4_mib_fill_costs_its_bytes() {
     let body = |len: u32| {
         format!(
             "(drop (memory.grow (i32.const 63))) (memory.fill (i32.const 0) (i32.const 1) (i32.const {len})) i32.const 0"
@@ -122,12 +214,8 @@ fn a_4_mib_fill_costs_at_least_one_gas_per_8_bytes() {
     let empty = run(&module("", &body(0)));
     let full = run(&module("", &body(4 << 20)));
     assert_eq!(full.result, Ok(vec![]));
-    assert!(
-        full.gas_used - empty.gas_used >= (4 << 20) / 8,
-        "{} - {}",
-        full.gas_used,
-        empty.gas_used
-    );
+    let per = u64::from(taochain_vm::limits::gas::BULK_PER_BYTE);
+    assert_eq!(full.gas_used - empty.gas_used, (4 << 20) * per);
     // A loop of them stops at the limit like any other loop.
     let out = run(&module(
         "",
