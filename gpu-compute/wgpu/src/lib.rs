@@ -11,12 +11,17 @@
 //! It knows nothing of blocks or the chain.
 
 mod gemm;
+mod resident;
 mod roofline;
+
+pub use resident::{DEFAULT_RESIDENT_BYTES, MAX_RESIDENT_ENTRIES, ResidentStats};
+use resident::{Lookup, Resident};
 
 use std::sync::Mutex;
 
 use taochain_work::{
-    MatmulStatement, Projections, Verifier, WorkError, check_shapes, random_vectors,
+    BlobKeys, MatmulStatement, Projections, Verdict, Verifier, WorkError, check_shapes, compare,
+    random_vectors,
 };
 use wgpu::util::DeviceExt;
 
@@ -112,6 +117,7 @@ pub struct GpuVerifier {
     copy: wgpu::ComputePipeline,
     chunk_bytes: u64,
     buffers: Mutex<Buffers>,
+    resident: Mutex<Resident>,
 }
 
 /// Element type of a projected matrix.
@@ -119,6 +125,23 @@ pub struct GpuVerifier {
 enum Kind {
     I8,
     I32,
+}
+
+impl Kind {
+    fn bytes(self) -> u64 {
+        match self {
+            Kind::I8 => 1,
+            Kind::I32 => 4,
+        }
+    }
+}
+
+/// Where a projected matrix comes from.
+enum Source {
+    /// Host bytes, streamed to the device in chunks.
+    Host(Vec<u8>),
+    /// A resident buffer holding every row (`bytes` in use).
+    Device(wgpu::Buffer, u64),
 }
 
 impl GpuVerifier {
@@ -163,6 +186,7 @@ impl GpuVerifier {
             copy,
             chunk_bytes: chunk_bytes(&limits),
             buffers: Mutex::new(Buffers::default()),
+            resident: Mutex::new(Resident::new(DEFAULT_RESIDENT_BYTES)),
         })
     }
 
@@ -170,6 +194,58 @@ impl GpuVerifier {
     pub fn with_chunk_bytes(mut self, bytes: u64) -> Self {
         self.chunk_bytes = bytes.clamp(4, self.chunk_bytes) & !3;
         self
+    }
+
+    /// Sets the byte budget of the resident-matrix cache (evicting what no longer fits).
+    pub fn with_resident_bytes(self, bytes: u64) -> Self {
+        self.lock_resident().set_budget(bytes);
+        self
+    }
+
+    /// What the resident-matrix cache holds, and its hits and misses.
+    pub fn resident_stats(&self) -> ResidentStats {
+        self.lock_resident().stats()
+    }
+
+    fn lock_resident(&self) -> std::sync::MutexGuard<'_, Resident> {
+        self.resident.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The source of a matrix of `rows x cols` `kind` entries: its resident buffer when
+    /// `key` names one (uploaded now on a miss), else `bytes()` to stream.
+    fn source(
+        &self,
+        key: Option<&[u8; 32]>,
+        kind: Kind,
+        rows: usize,
+        cols: usize,
+        bytes: impl FnOnce() -> Vec<u8>,
+    ) -> Source {
+        let len = (rows as u64 * cols as u64 * kind.bytes())
+            .next_multiple_of(4)
+            .max(4);
+        let Some(key) = key.filter(|_| len <= self.chunk_bytes) else {
+            return Source::Host(bytes());
+        };
+        let shape = [len, rows as u64, cols as u64, kind.bytes()];
+        let mut cache = self.lock_resident();
+        match cache.lookup(key, shape) {
+            Lookup::Hit(buffer) => Source::Device(buffer, len),
+            Lookup::Refused => Source::Host(bytes()),
+            Lookup::Miss => {
+                let mut data = bytes();
+                data.resize(len as usize, 0);
+                let buffer = self
+                    .device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("resident"),
+                        contents: &data,
+                        usage: wgpu::BufferUsages::STORAGE,
+                    });
+                cache.insert(*key, shape, buffer.clone());
+                Source::Device(buffer, len)
+            }
+        }
     }
 
     /// A software adapter (lavapipe): correct, but slower than the CPU reference, so
@@ -186,12 +262,12 @@ impl GpuVerifier {
         )
     }
 
-    /// `[M x0, M x1]` mod p for a row-major matrix of `rows x cols` (`bytes` holds int8
-    /// entries or little-endian i32 ones).
+    /// `[M x0, M x1]` mod p for a row-major matrix of `rows x cols` (the source holds
+    /// int8 entries or little-endian i32 ones).
     fn project(
         &self,
         kind: Kind,
-        bytes: &[u8],
+        source: Source,
         rows: usize,
         cols: usize,
         x: [&[u32]; 2],
@@ -199,32 +275,41 @@ impl GpuVerifier {
         if rows == 0 {
             return Ok([vec![], vec![]]);
         }
-        let elem = match kind {
-            Kind::I8 => 1u64,
-            Kind::I32 => 4,
-        };
-        let row_bytes = (cols as u64 * elem).max(1);
+        let row_bytes = (cols as u64 * kind.bytes()).max(1);
         if row_bytes > self.chunk_bytes {
             return Err(GpuError::RowTooLarge(row_bytes));
         }
         let chunk_rows = (self.chunk_bytes / row_bytes).clamp(1, rows as u64) as usize;
+        let streamed = match &source {
+            Source::Host(_) => chunk_rows as u64 * row_bytes,
+            Source::Device(..) => 4,
+        };
         // The reused buffers stay locked until the result is read back: two calls never
         // share them.
         let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
-        let bufs = self.project_buffers(&mut guard, chunk_rows as u64 * row_bytes, rows, x);
+        let bufs = self.project_buffers(&mut guard, streamed, rows, x);
         let pipeline = match kind {
             Kind::I8 => &self.project_i8,
             Kind::I32 => &self.project_i32,
         };
-        let mut row0 = 0usize;
-        while row0 < rows {
-            let n = chunk_rows.min(rows - row0);
-            let start = row0 * row_bytes as usize;
-            let mut chunk = bytes[start..start + n * row_bytes as usize].to_vec();
-            chunk.resize(chunk.len().next_multiple_of(4), 0);
-            let last = row0 + n >= rows;
-            self.project_chunk(pipeline, &bufs, &chunk, [cols, row0, n, rows], last);
-            row0 += n;
+        match source {
+            Source::Device(buffer, len) => {
+                self.project_chunk(pipeline, &bufs, (&buffer, len), [cols, 0, rows, rows], true);
+            }
+            Source::Host(bytes) => {
+                let mut row0 = 0usize;
+                while row0 < rows {
+                    let n = chunk_rows.min(rows - row0);
+                    let start = row0 * row_bytes as usize;
+                    let mut chunk = bytes[start..start + n * row_bytes as usize].to_vec();
+                    chunk.resize(chunk.len().next_multiple_of(4), 0);
+                    self.queue.write_buffer(&bufs.matrix, 0, &chunk);
+                    let last = row0 + n >= rows;
+                    let matrix = (&bufs.matrix, chunk.len() as u64);
+                    self.project_chunk(pipeline, &bufs, matrix, [cols, row0, n, rows], last);
+                    row0 += n;
+                }
+            }
         }
         let out = self.read(&bufs.staging, bufs.y_size)?;
         drop(guard);
@@ -284,17 +369,17 @@ impl GpuVerifier {
     }
 
     /// Projects one chunk of `n` rows starting at `row0` (`dims` = `[cols, row0, n,
-    /// rows]`); after the `last` chunk, copies the result to the staging buffer.
+    /// rows]`) held in the first `matrix.1` bytes of `matrix.0`; after the `last` chunk,
+    /// copies the result to the staging buffer.
     fn project_chunk(
         &self,
         pipeline: &wgpu::ComputePipeline,
         bufs: &ProjectBuffers,
-        chunk: &[u8],
+        matrix: (&wgpu::Buffer, u64),
         dims: [usize; 4],
         last: bool,
     ) {
         let [cols, row0, n, rows] = dims;
-        self.queue.write_buffer(&bufs.matrix, 0, chunk);
         let groups_x = (n as u32).min(MAX_GROUPS_X);
         let groups_y = (n as u32).div_ceil(groups_x);
         let params: [u32; 8] = [
@@ -320,7 +405,7 @@ impl GpuVerifier {
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: bind(&bufs.matrix, chunk.len() as u64),
+                    resource: bind(matrix.0, matrix.1),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
@@ -499,41 +584,44 @@ fn i32_bytes(v: &[i32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-impl Verifier for GpuVerifier {
-    fn name(&self) -> String {
-        format!("wgpu {}", self.adapter())
+impl GpuVerifier {
+    /// The projections of `s`, with A, B and C kept resident on the device under `keys`
+    /// (the hashes of the blobs they were parsed from): bit for bit those of
+    /// [`Verifier::projections`].
+    pub fn projections_resident(
+        &self,
+        s: &MatmulStatement,
+        keys: &BlobKeys,
+    ) -> Result<Projections, WorkError> {
+        self.projections_with(s, Some(keys))
     }
 
-    fn projections(&self, s: &MatmulStatement) -> Result<Projections, WorkError> {
+    fn projections_with(
+        &self,
+        s: &MatmulStatement,
+        keys: Option<&BlobKeys>,
+    ) -> Result<Projections, WorkError> {
         check_shapes(s)?;
         let gpu = |e: GpuError| WorkError::Backend(e.to_string());
         let r = random_vectors(&s.seed, s.b.cols);
+        let (a, b, c) = (&s.a, &s.b, &s.c);
+        let source_b = self.source(keys.map(|k| &k.b), Kind::I8, b.rows, b.cols, || {
+            i8_bytes(&b.data)
+        });
         let br = self
-            .project(
-                Kind::I8,
-                &i8_bytes(&s.b.data),
-                s.b.rows,
-                s.b.cols,
-                [&r[0], &r[1]],
-            )
+            .project(Kind::I8, source_b, b.rows, b.cols, [&r[0], &r[1]])
             .map_err(gpu)?;
+        let source_a = self.source(keys.map(|k| &k.a), Kind::I8, a.rows, a.cols, || {
+            i8_bytes(&a.data)
+        });
         let abr = self
-            .project(
-                Kind::I8,
-                &i8_bytes(&s.a.data),
-                s.a.rows,
-                s.a.cols,
-                [&br[0], &br[1]],
-            )
+            .project(Kind::I8, source_a, a.rows, a.cols, [&br[0], &br[1]])
             .map_err(gpu)?;
+        let source_c = self.source(keys.map(|k| &k.c), Kind::I32, c.rows, c.cols, || {
+            i32_bytes(&c.data)
+        });
         let cr = self
-            .project(
-                Kind::I32,
-                &i32_bytes(&s.c.data),
-                s.c.rows,
-                s.c.cols,
-                [&r[0], &r[1]],
-            )
+            .project(Kind::I32, source_c, c.rows, c.cols, [&r[0], &r[1]])
             .map_err(gpu)?;
         let [a0, a1] = abr;
         let [c0, c1] = cr;
@@ -541,5 +629,23 @@ impl Verifier for GpuVerifier {
             abr: vec![a0, a1],
             cr: vec![c0, c1],
         })
+    }
+}
+
+impl Verifier for GpuVerifier {
+    fn name(&self) -> String {
+        format!("wgpu {}", self.adapter())
+    }
+
+    fn projections(&self, s: &MatmulStatement) -> Result<Projections, WorkError> {
+        self.projections_with(s, None)
+    }
+
+    fn verify_blobs(&self, s: &MatmulStatement, keys: &BlobKeys) -> Result<Verdict, WorkError> {
+        check_shapes(s)?;
+        if let Some(bad) = taochain_work::cpu::first_out_of_bound(s) {
+            return Ok(Err(bad));
+        }
+        Ok(compare(&self.projections_resident(s, keys)?))
     }
 }

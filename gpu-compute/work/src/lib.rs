@@ -57,6 +57,19 @@ pub struct MatmulStatement {
     pub seed: [u8; 32],
 }
 
+/// The content hashes (sha256) of the blobs a statement's A, B and C were parsed from. A
+/// backend may keep the matrices resident under them between checks, so the caller must
+/// pass the statement parsed from exactly these blobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobKeys {
+    /// A's blob.
+    pub a: [u8; 32],
+    /// B's blob.
+    pub b: [u8; 32],
+    /// C's blob.
+    pub c: [u8; 32],
+}
+
 /// Why a statement cannot even be checked (bad input, not an invalid result).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -160,6 +173,12 @@ pub trait Verifier {
         }
         Ok(compare(&self.projections(s)?))
     }
+    /// [`Verifier::verify`] of a statement parsed from the blobs `keys`: a backend may keep
+    /// those matrices resident across checks. The same verdict as `verify`.
+    fn verify_blobs(&self, s: &MatmulStatement, keys: &BlobKeys) -> Result<Verdict, WorkError> {
+        let _ = keys;
+        self.verify(s)
+    }
 }
 
 /// Checks that the dimensions chain and k is supported.
@@ -226,11 +245,20 @@ pub fn check_shape(
     Ok(())
 }
 
-/// Checks `s` with `primary` (a GPU, say) and, if that backend fails to run (readback
-/// error, device lost), with the CPU reference: a verdict never depends on whether a GPU
-/// hiccupped. Bad statements are still errors.
-pub fn verify_or_cpu(primary: &dyn Verifier, s: &MatmulStatement) -> Result<Verdict, WorkError> {
-    match primary.verify(s) {
+/// Checks `s` with `primary` (a GPU, say; by [`Verifier::verify_blobs`] when the blobs'
+/// `keys` are known) and, if that backend fails to run (readback error, device lost), with
+/// the CPU reference: a verdict never depends on whether a GPU hiccupped. Bad statements
+/// are still errors.
+pub fn verify_or_cpu(
+    primary: &dyn Verifier,
+    s: &MatmulStatement,
+    keys: Option<&BlobKeys>,
+) -> Result<Verdict, WorkError> {
+    let verdict = match keys {
+        Some(keys) => primary.verify_blobs(s, keys),
+        None => primary.verify(s),
+    };
+    match verdict {
         Err(WorkError::Backend(_)) => CpuVerifier::default().verify(s),
         other => other,
     }

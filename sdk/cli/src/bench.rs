@@ -663,13 +663,25 @@ fn verify_schedule() -> anyhow::Result<Vec<(String, f64, &'static str)>> {
     ])
 }
 
-/// `tao bench vm`.
+/// `tao bench vm`. The contract rows run the example contracts built by
+/// `scripts/build-contracts.sh`; without them they are skipped (with a note).
 fn vm(ctx: &Ctx, iterations: u32) -> anyhow::Result<()> {
+    let dir = crate::economy::contracts_dir();
+    let contracts = ["counter", "arena", "matmul_market"]
+        .iter()
+        .all(|c| dir.join(format!("{c}.wasm")).is_file())
+        .then_some(dir.clone());
+    if contracts.is_none() {
+        eprintln!(
+            "tao bench vm: no example contracts in {} (scripts/build-contracts.sh builds them): contract rows skipped",
+            dir.display()
+        );
+    }
     // On a thread with the node's stack size (taod starts every thread with 16 MiB), so
     // calls run on it as they do in the node rather than on a fresh stack segment.
     let measured = std::thread::Builder::new()
         .stack_size(16 * 1024 * 1024)
-        .spawn(move || taochain_vm_sandbox::bench::run(iterations))?
+        .spawn(move || taochain_vm_sandbox::bench::run(iterations, contracts.as_deref()))?
         .join()
         .map_err(|_| anyhow::anyhow!("the VM benchmark thread panicked"))??;
     let mut rows: Vec<(String, f64, &'static str)> = measured

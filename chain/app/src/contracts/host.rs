@@ -370,7 +370,7 @@ fn verify_matmul(
     hashes: [&[u8; 32]; 3],
 ) -> Result<i32, HostError> {
     use taochain_vm_abi::{ERR_BAD_STATEMENT, ERR_MISSING_BLOB, MATMUL_INVALID, MATMUL_VALID};
-    use taochain_work::{MatmulStatement, npy, verify_or_cpu};
+    use taochain_work::{BlobKeys, MatmulStatement, npy, verify_or_cpu};
     let Some(bytes) = usable_blobs(state, env, hashes)? else {
         return Ok(ERR_MISSING_BLOB);
     };
@@ -387,7 +387,14 @@ fn verify_matmul(
         c,
         seed: env.block_hash,
     };
-    Ok(match verify_or_cpu(env.verifier, &statement) {
+    // Blobs are stored under their sha256: the hashes name these matrices, so a GPU
+    // verifier may keep them on the device for the next check.
+    let keys = BlobKeys {
+        a: *hashes[0],
+        b: *hashes[1],
+        c: *hashes[2],
+    };
+    Ok(match verify_or_cpu(env.verifier, &statement, Some(&keys)) {
         Err(_) => ERR_BAD_STATEMENT,
         Ok(Ok(())) => MATMUL_VALID,
         Ok(Err(_)) => MATMUL_INVALID,

@@ -292,12 +292,12 @@ fn a_failing_backend_falls_back_to_the_cpu_verdict() {
     assert!(Broken.verify(&good).is_err(), "the backend itself fails");
     for s in [&good, &bad] {
         assert_eq!(
-            taochain_work::verify_or_cpu(&Broken, s).expect("checkable"),
+            taochain_work::verify_or_cpu(&Broken, s, None).expect("checkable"),
             CpuVerifier::default().verify(s).expect("checkable")
         );
     }
     // A bad statement is still an error, not a verdict.
     let mut shapeless = good.clone();
     shapeless.b.cols = 0;
-    assert!(taochain_work::verify_or_cpu(&Broken, &shapeless).is_err());
+    assert!(taochain_work::verify_or_cpu(&Broken, &shapeless, None).is_err());
 }
