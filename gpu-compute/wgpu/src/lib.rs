@@ -234,7 +234,11 @@ impl GpuVerifier {
             Lookup::Refused => Source::Host(bytes()),
             Lookup::Miss => {
                 let mut data = bytes();
+                let exact = data.len();
                 data.resize(len as usize, 0);
+                // A full device is not an error of the work: stream this matrix instead
+                // (wgpu's default for an uncaptured out-of-memory error is a panic).
+                let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
                 let buffer = self
                     .device
                     .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -242,6 +246,10 @@ impl GpuVerifier {
                         contents: &data,
                         usage: wgpu::BufferUsages::STORAGE,
                     });
+                if pollster::block_on(scope.pop()).is_some() {
+                    data.truncate(exact);
+                    return Source::Host(data);
+                }
                 cache.insert(*key, shape, buffer.clone());
                 Source::Device(buffer, len)
             }

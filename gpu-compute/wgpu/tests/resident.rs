@@ -77,27 +77,48 @@ fn the_cache_stays_inside_its_byte_budget_least_recently_used_first() {
     // Each statement's three matrices: 32*32 + 32*32 bytes of int8 and 32*32*4 of i32.
     let per_statement = 2 * 32 * 32 + 4 * 32 * 32;
     let g = g.with_resident_bytes(2 * per_statement);
-    for tag in [10u8, 20, 30, 40] {
-        let s = statement(32, 32, 32, u64::from(tag));
-        agree(&g, &s, &keys(tag));
+    let check = |tag: u8| {
+        agree(&g, &statement(32, 32, 32, u64::from(tag)), &keys(tag));
         let st = g.resident_stats();
         assert!(st.bytes <= st.budget, "{st:?}");
-    }
-    let st = g.resident_stats();
-    assert_eq!(
-        (st.entries, st.bytes),
-        (6, 2 * per_statement),
-        "{st:?}"
-    );
-    // The first statement was evicted: checking it again uploads it again.
-    let misses = st.misses;
-    agree(&g, &statement(32, 32, 32, 10), &keys(10));
-    assert_eq!(g.resident_stats().misses, misses + 3);
+        st
+    };
+    check(10);
+    check(20);
+    // 10 used again (hits only), so 20 is now the least recently used: 30 evicts it.
+    let before = check(10);
+    assert_eq!(before.misses, 6, "{before:?}");
+    let st = check(30);
+    assert_eq!((st.entries, st.bytes), (6, 2 * per_statement), "{st:?}");
+    assert_eq!(check(10).misses, st.misses, "10 stayed on the device");
+    assert_eq!(check(20).misses, st.misses + 3, "20 was evicted");
     // A matrix larger than the whole budget is streamed, never kept.
     let g = g.with_resident_bytes(100);
     assert_eq!(g.resident_stats().entries, 0, "a smaller budget evicts");
     agree(&g, &statement(32, 32, 32, 50), &keys(50));
     assert_eq!(g.resident_stats().entries, 0);
+}
+
+#[test]
+fn the_cache_keeps_at_most_its_entry_cap_however_small_the_matrices() {
+    let Some(g) = gpu() else { return };
+    let unique = |i: u32, which: u8| {
+        let mut k = [which; 32];
+        k[..4].copy_from_slice(&i.to_le_bytes());
+        k
+    };
+    // 3 tiny matrices per statement: 270 keys, far under the byte budget.
+    for i in 0..90u32 {
+        let k = BlobKeys {
+            a: unique(i, 1),
+            b: unique(i, 2),
+            c: unique(i, 3),
+        };
+        agree(&g, &statement(1, 2, 1, u64::from(i)), &k);
+    }
+    let st = g.resident_stats();
+    assert_eq!(st.entries, taochain_wgpu::MAX_RESIDENT_ENTRIES, "{st:?}");
+    assert_eq!(st.misses, 270, "{st:?}");
 }
 
 #[test]

@@ -86,6 +86,10 @@ fn analyse(wasm: &[u8]) -> Result<Facts, ValidationError> {
                     .map_err(invalid)?;
                 max_height = max_height.max(v.operand_stack_height());
             }
+            // The body's last `end` and its result types (what `validate_all` checks last).
+            reader
+                .finish_expression(&v.visitor(reader.original_position()))
+                .map_err(invalid)?;
             if max_height > MAX_OPERAND_HEIGHT {
                 return Err(ValidationError::TooLarge {
                     what: "operand stack height of one function",

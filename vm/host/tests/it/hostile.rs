@@ -356,6 +356,59 @@ fn reentrant_queries_stop_at_the_depth_limit() {
     );
 }
 
+/// A module whose one function body is `ops` exactly (no `end` added), exporting it as
+/// every required entry, with memory: raw bytes wat cannot write.
+fn raw_module(ops: &[wasm_encoder::Instruction<'_>]) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, MemorySection,
+        MemoryType, Module, TypeSection, ValType,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([], [ValType::I32]);
+    let mut funcs = FunctionSection::new();
+    funcs.function(0);
+    let mut memory = MemorySection::new();
+    memory.memory(MemoryType {
+        minimum: 1,
+        maximum: Some(1),
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut exports = ExportSection::new();
+    for entry in taochain_vm_abi::REQUIRED_ENTRIES {
+        exports.export(entry, ExportKind::Func, 0);
+    }
+    exports.export("memory", ExportKind::Memory, 0);
+    let mut f = Function::new([]);
+    for op in ops {
+        f.instruction(op);
+    }
+    let mut code = CodeSection::new();
+    code.function(&f);
+    let mut m = Module::new();
+    m.section(&types)
+        .section(&funcs)
+        .section(&memory)
+        .section(&exports)
+        .section(&code);
+    m.finish()
+}
+
+#[test]
+fn a_body_without_its_final_end_is_invalid_at_store_time() {
+    use wasm_encoder::Instruction::{End, I32Const};
+    let complete = validate(&raw_module(&[I32Const(0), End]));
+    assert!(complete.is_ok(), "with its end: {complete:?}");
+    assert!(
+        matches!(
+            validate(&raw_module(&[I32Const(0)])),
+            Err(ValidationError::Invalid(_))
+        ),
+        "a body that never ends is refused by validation, not later by the compiler"
+    );
+}
+
 fn refused(text: &str) -> ValidationError {
     validate(&wat(text)).expect_err("must be refused")
 }
