@@ -22,6 +22,19 @@ pub enum StorageError {
     /// A version outside the kept window (pruned) or in the future.
     #[error("version {0} is not available (pruned or not yet committed)")]
     VersionUnavailable(u64),
+    /// The data directory's file system is (nearly) full: the node stops before RocksDB
+    /// meets the full disk mid-write.
+    #[error(
+        "No space left on device: {free} bytes free on {path}, under the {keep} bytes this node keeps free for RocksDB"
+    )]
+    NoSpace {
+        /// The data directory.
+        path: String,
+        /// Bytes available to the node.
+        free: u64,
+        /// Bytes the node keeps free (`MIN_FREE_BYTES` by default).
+        keep: u64,
+    },
     /// Bytes on disk that do not decode.
     #[error("corrupt {what}: {detail}")]
     Corrupt {

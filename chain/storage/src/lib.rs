@@ -21,7 +21,7 @@ pub use backend::{Backend, MemBackend, Op};
 pub use delta::{Blobs, Changes, StateDelta};
 pub use error::StorageError;
 #[cfg(feature = "rocksdb")]
-pub use rocks::RocksBackend;
+pub use rocks::{MIN_FREE_BYTES, RocksBackend};
 pub use store::{PreparedCommit, Storage, StorageOptions};
 
 /// One key/value entry.

@@ -1,7 +1,8 @@
 //! The RocksDB backend (feature `rocksdb`): one column family per column of
-//! [`crate::schema::COLUMNS`], batches as one atomic `WriteBatch`.
+//! [`crate::schema::COLUMNS`], batches as one atomic `WriteBatch`, and the room it keeps
+//! free on its disk.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode, Options,
@@ -15,6 +16,38 @@ use crate::{Entry, StorageError};
 /// RocksDB with the store's column families.
 pub struct RocksBackend {
     db: DB,
+    path: PathBuf,
+    /// Free bytes kept on the disk ([`MIN_FREE_BYTES`] unless opened otherwise).
+    keep: u64,
+}
+
+/// Free bytes the node keeps on its data directory's file system: it refuses to open or
+/// to write below this, with a clear error (the node halts), so RocksDB never meets a full
+/// disk mid-write. (Debian's librocksdb is built with assertions on, and a write after a
+/// failed one aborts the process inside RocksDB.) Room for a preallocated write-ahead log
+/// (1.1 x the 64 MiB write buffer) is not needed up front: RocksDB falls back when
+/// preallocation fails.
+pub const MIN_FREE_BYTES: u64 = 64 << 20;
+
+/// Bytes available to an unprivileged writer on the file system holding `path`.
+fn free_bytes(path: &Path) -> Result<u64, StorageError> {
+    let st = rustix::fs::statvfs(path)
+        .map_err(|e| StorageError::Db(format!("statvfs {}: {e}", path.display())))?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Fails with [`StorageError::NoSpace`] when `path`'s file system has under `keep` bytes
+/// free.
+fn check_room(path: &Path, keep: u64) -> Result<(), StorageError> {
+    let free = free_bytes(path)?;
+    if free < keep {
+        return Err(StorageError::NoSpace {
+            path: path.display().to_string(),
+            free,
+            keep,
+        });
+    }
+    Ok(())
 }
 
 /// Every column compresses with LZ4, whichever RocksDB build the node links (Debian's
@@ -31,8 +64,17 @@ fn db_err(e: rocksdb::Error) -> StorageError {
 }
 
 impl RocksBackend {
-    /// Opens (or creates) the database in `path`.
+    /// Opens (or creates) the database in `path`, keeping [`MIN_FREE_BYTES`] free.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_keeping(path, MIN_FREE_BYTES)
+    }
+
+    /// Opens (or creates) the database in `path`; it refuses to open or to write with
+    /// under `keep` bytes free on its disk.
+    pub fn open_keeping(path: &Path, keep: u64) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| StorageError::Db(format!("creating {}: {e}", path.display())))?;
+        check_room(path, keep)?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -45,7 +87,11 @@ impl RocksBackend {
                  such as a taod built before it linked Debian's, must be started afresh)"
             ))
         })?;
-        Ok(RocksBackend { db })
+        Ok(RocksBackend {
+            db,
+            path: path.to_path_buf(),
+            keep,
+        })
     }
 
     fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StorageError> {
@@ -108,6 +154,46 @@ impl Backend for RocksBackend {
                 Op::Delete(cf, k) => batch.delete_cf(self.cf(cf)?, k),
             }
         }
+        check_room(&self.path, self.keep)?;
         self.db.write(batch).map_err(db_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CF: &str = COLUMNS[0];
+
+    fn put(k: &[u8]) -> Vec<Op> {
+        vec![Op::Put(CF, k.to_vec(), b"v".to_vec())]
+    }
+
+    #[test]
+    fn a_disk_under_the_kept_room_refuses_to_open_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = RocksBackend::open_keeping(dir.path(), u64::MAX)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, StorageError::NoSpace { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("No space left on device"),
+            "{err}"
+        );
+        assert!(RocksBackend::open(dir.path()).is_ok(), "this disk has room");
+    }
+
+    #[test]
+    fn a_write_under_the_kept_room_is_refused_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let free = free_bytes(dir.path()).expect("statvfs");
+        let mut db = RocksBackend::open_keeping(dir.path(), free / 2).expect("open");
+        db.write(put(b"a")).expect("room to write");
+        // The disk "fills": less free than kept.
+        db.keep = u64::MAX;
+        let err = db.write(put(b"b")).expect_err("refused");
+        assert!(matches!(err, StorageError::NoSpace { .. }), "{err}");
+        assert_eq!(db.get(CF, b"b").expect("get"), None);
+        assert!(db.get(CF, b"a").expect("get").is_some());
     }
 }
