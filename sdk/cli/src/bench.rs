@@ -25,8 +25,8 @@ use crate::output::{Output, emit};
 /// Benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCmd {
-    /// Useful-work verification vs recomputation (CPU reference; the wgpu backend is not
-    /// built yet).
+    /// Useful-work verification vs recomputation: the CPU reference (SIMD and portable) and
+    /// the GPU (inputs uploaded and resident), each against its copy roofline.
     Verify {
         /// Matrix size n (n x n times n x n).
         #[arg(long, default_value_t = 1024)]
