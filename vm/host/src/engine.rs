@@ -66,7 +66,8 @@ pub fn engine(metering: Metering) -> Result<Engine, VmError> {
     cost.variable.table_fill_per_element = per;
     cost.variable.table_init_per_element = per;
     cost.variable.table_grow_per_element = per;
-    // `memory.grow` is capped at MAX_MEMORY_BYTES and costs its one operator.
+    // `memory.grow` never runs as an operator: the instrumentation makes it a host call
+    // that charges its pages (`gas::MEMORY_PER_PAGE`).
     cost.variable.memory_grow_per_page = 0;
     let mut c = Config::new();
     c.operator_cost(cost);

@@ -14,7 +14,7 @@ use wasmtime::{Result, bail, format_err as anyhow};
 use crate::host::{Host, HostError};
 use crate::limits::{
     FUEL_PER_GAS, MAX_DEBUG_BYTES, MAX_DEBUG_LINES, MAX_EVENTS, MAX_IO_BYTES, MAX_KEY_BYTES,
-    MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
+    MAX_MEMORY_BYTES, MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
 };
 
 use ValType::{I32, I64};
@@ -424,6 +424,24 @@ fn query_contract(mut c: C<'_>, a: i32, mp: i32, ml: i32, out: i32, cap: i32) ->
     }
 }
 
+/// Not part of the ABI: `instrument` turns every `memory.grow` into a call to this. Asking
+/// past the memory cap returns -1 (as `memory.grow` does) for the price of a host call;
+/// otherwise the pages are charged first, then grown.
+fn memory_grow(mut c: C<'_>, pages: i32) -> Result<i32> {
+    let pages = u64::from(pages as u32);
+    let mem = memory(&mut c)?;
+    let max_pages = (MAX_MEMORY_BYTES as u64) / 65_536;
+    if mem.size(&c).saturating_add(pages) > max_pages {
+        charge(&mut c, gas::IO_BASE)?;
+        return Ok(-1);
+    }
+    charge(&mut c, pages.saturating_mul(gas::MEMORY_PER_PAGE))?;
+    Ok(match mem.grow(&mut c, pages) {
+        Ok(old) => i32::try_from(old).unwrap_or(-1),
+        Err(_) => -1,
+    })
+}
+
 /// `debug`: kept only when the host asks for it (offline runs, tests), at most
 /// [`MAX_DEBUG_LINES`] lines of at most [`MAX_DEBUG_BYTES`] bytes per call; on chain it is
 /// charged and dropped.
@@ -457,5 +475,6 @@ pub fn link(linker: &mut Linker<StoreData>) -> Result<()> {
     linker.func_wrap(m, "bank_send", bank_send)?;
     linker.func_wrap(m, "query_contract", query_contract)?;
     linker.func_wrap(m, "debug", debug)?;
+    linker.func_wrap(m, crate::instrument::GROW_IMPORT, memory_grow)?;
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! Store-time instrumentation of every module: deterministic call-depth metering. (Bulk
-//! memory and table operations need none: the engine charges them per byte and per element
-//! in fuel, inline; see [`crate::engine`].)
+//! Store-time instrumentation of every module: deterministic call-depth metering, and
+//! every `memory.grow` turned into a call to the host's [`GROW_IMPORT`], which charges the
+//! pages it maps. (Bulk memory and table operations need none: the engine charges them per
+//! byte and per element in fuel, inline; see [`crate::engine`].)
 //!
 //! wasmtime's `max_wasm_stack` depends on native frame sizes, which differ between compiler
 //! builds, so a deep recursion could trap at different depths on different nodes. Instead,
@@ -38,7 +39,7 @@ pub const MAX_STACK_COST: u32 = 8_192;
 pub const MAX_OPERAND_HEIGHT: u32 = 1_024;
 /// Bumped whenever the rewrite changes: part of the artifact cache key, so a node never
 /// runs code instrumented by an older rewrite.
-pub const INSTRUMENT_VERSION: u64 = 2;
+pub const INSTRUMENT_VERSION: u64 = 3;
 
 /// What the rewrite needs to know about the original module.
 #[derive(Default)]
@@ -47,6 +48,8 @@ struct Facts {
     graph: CallGraph,
     /// Defined globals.
     globals: u32,
+    /// Types in the type section (the grow import's type goes after them).
+    types: u32,
 }
 
 /// Validates every function body (the full wasm validation) and checks each one's operand
@@ -69,6 +72,7 @@ fn analyse(wasm: &[u8]) -> Result<Facts, ValidationError> {
                 }
             }
             Payload::GlobalSection(reader) => facts.globals = reader.count(),
+            Payload::TypeSection(reader) => facts.types = reader.count(),
             _ => {}
         }
         if let ValidPayload::Func(to_validate, body) =
@@ -119,16 +123,35 @@ fn analyse(wasm: &[u8]) -> Result<Facts, ValidationError> {
     Ok(facts)
 }
 
+/// Name of the private import every `memory.grow` becomes: it charges
+/// [`crate::limits::gas::MEMORY_PER_PAGE`] per page, then grows (not part of the ABI: a
+/// module that imports it is refused at store time like any unknown import).
+pub const GROW_IMPORT: &str = "__memory_grow";
+
 struct Meter {
     facts: Facts,
     /// Which calls are wrapped, and their charges.
     plan: CallPlan,
     saw_globals: bool,
+    saw_imports: bool,
 }
 
 impl Meter {
     fn depth_global(&self) -> u32 {
         self.facts.globals
+    }
+
+    /// The grow import's function index (after the original imports).
+    fn grow_fn(&self) -> u32 {
+        self.facts.graph.imports
+    }
+
+    fn grow_import(&self, imports: &mut wasm_encoder::ImportSection) {
+        imports.import(
+            taochain_vm_abi::IMPORT_MODULE,
+            GROW_IMPORT,
+            wasm_encoder::EntityType::Function(self.facts.types),
+        );
     }
 
     fn enter(&self, f: &mut wasm_encoder::Function, cost: u32) {
@@ -168,6 +191,36 @@ impl Meter {
 impl Reencode for Meter {
     type Error = std::convert::Infallible;
 
+    fn function_index(&mut self, func: u32) -> Result<u32, ReencodeError<Self::Error>> {
+        // The grow import goes after the original imports: defined functions shift by one.
+        Ok(if func >= self.facts.graph.imports {
+            func + 1
+        } else {
+            func
+        })
+    }
+
+    fn parse_type_section(
+        &mut self,
+        types: &mut wasm_encoder::TypeSection,
+        section: wasmparser::TypeSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Self::Error>> {
+        utils::parse_type_section(self, types, section)?;
+        types.ty().function([EncValType::I32], [EncValType::I32]);
+        Ok(())
+    }
+
+    fn parse_import_section(
+        &mut self,
+        imports: &mut wasm_encoder::ImportSection,
+        section: wasmparser::ImportSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Self::Error>> {
+        utils::parse_import_section(self, imports, section)?;
+        self.grow_import(imports);
+        self.saw_imports = true;
+        Ok(())
+    }
+
     fn parse_global_section(
         &mut self,
         globals: &mut wasm_encoder::GlobalSection,
@@ -187,6 +240,12 @@ impl Reencode for Meter {
         before: Option<wasm_encoder::SectionId>,
     ) -> Result<(), ReencodeError<Self::Error>> {
         let past = |id: wasm_encoder::SectionId| before.is_none_or(|b| b as u8 > id as u8);
+        if past(wasm_encoder::SectionId::Import) && !self.saw_imports {
+            let mut imports = wasm_encoder::ImportSection::new();
+            self.grow_import(&mut imports);
+            module.section(&imports);
+            self.saw_imports = true;
+        }
         let past_globals = past(wasm_encoder::SectionId::Global);
         if past_globals && !self.saw_globals {
             let mut globals = wasm_encoder::GlobalSection::new();
@@ -225,6 +284,11 @@ impl Reencode for Meter {
             if let Some(cost) = cost {
                 self.enter(&mut f, cost);
             }
+            if let wasmparser::Operator::MemoryGrow { .. } = op {
+                // [.. pages] -> [.. old size or -1], paid per page by the host.
+                f.instruction(&Instruction::Call(self.grow_fn()));
+                continue;
+            }
             f.instruction(&self.instruction(op)?);
             if let Some(cost) = cost {
                 self.leave(&mut f, cost);
@@ -243,6 +307,7 @@ pub fn instrument(wasm: &[u8]) -> Result<Vec<u8>, ValidationError> {
         facts,
         plan,
         saw_globals: false,
+        saw_imports: false,
     };
     let mut module = wasm_encoder::Module::new();
     meter

@@ -113,6 +113,13 @@ pub mod gas {
     /// by the engine in fuel, inline, before the operation runs (wasmtime's variable
     /// operator costs, set in [`crate::engine::engine`]).
     pub const BULK_PER_BYTE: u8 = 1;
+    /// Each 64 KiB page of linear memory a call can touch: the module's initial pages,
+    /// charged before instantiation, and each page `memory.grow` asks for, charged before it
+    /// grows. The first touch of each 4 KiB of a page faults it in and zeroes it, and the
+    /// pool resets it after the call: ~23 us per 64 KiB page measured on a 2-core VM
+    /// (`tao bench vm`, "grow to 16 MiB"), which the per-operator price of the touches
+    /// does not cover.
+    pub const MEMORY_PER_PAGE: u64 = 24_576;
     /// Store-time price per byte of code: validation + compilation measured ~2.1 ms per KB.
     pub const STORE_PER_BYTE: u64 = 2_000;
 }
@@ -127,6 +134,7 @@ pub fn cost_table_version() -> u64 {
         crate::instrument::MAX_OPERAND_HEIGHT as u64,
         gas::PER_BYTE,
         u64::from(gas::BULK_PER_BYTE),
+        gas::MEMORY_PER_PAGE,
         gas::IO_BASE,
         gas::STORAGE_READ,
         gas::STORAGE_NEXT,

@@ -12,7 +12,7 @@ use crate::host::Host;
 use crate::imports::{HostPtr, OutOfGas, StoreData};
 use crate::limits::{
     FUEL_PER_GAS, MAX_IO_BYTES, MAX_MEMORY_BYTES, MAX_QUERY_DEPTH, MAX_TABLE_ELEMENTS,
-    MAX_WASM_STACK,
+    MAX_WASM_STACK, gas,
 };
 use crate::validate::CodeInfo;
 use crate::{ValidationError, VmError};
@@ -225,6 +225,9 @@ impl Vm {
         let result = fuel
             .map_err(|e| VmError::Host(e.to_string()))
             .and_then(|()| {
+                if metered {
+                    charge_initial_memory(&mut store, pre, gas_limit)?;
+                }
                 let instance = pre
                     .instantiate(&mut store)
                     .map_err(|e| classify(e, gas_limit))?;
@@ -268,6 +271,29 @@ impl Vm {
             debug: data.debug,
         }
     }
+}
+
+/// Charges the module's initial memory pages ([`gas::MEMORY_PER_PAGE`] each) before it is
+/// instantiated: out of gas when the limit does not cover them.
+fn charge_initial_memory(
+    store: &mut Store<StoreData>,
+    pre: &wasmtime::InstancePre<StoreData>,
+    gas_limit: u64,
+) -> Result<(), VmError> {
+    let pages = match pre.module().get_export("memory") {
+        Some(wasmtime::ExternType::Memory(m)) => m.minimum(),
+        _ => 0,
+    };
+    let price = pages
+        .saturating_mul(gas::MEMORY_PER_PAGE)
+        .saturating_mul(FUEL_PER_GAS);
+    let fuel = store.get_fuel().map_err(|e| VmError::Host(e.to_string()))?;
+    let left = fuel
+        .checked_sub(price)
+        .ok_or(VmError::OutOfGas { limit: gas_limit })?;
+    store
+        .set_fuel(left)
+        .map_err(|e| VmError::Host(e.to_string()))
 }
 
 /// Maps a wasmtime error to a deterministic VM error.

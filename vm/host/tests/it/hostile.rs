@@ -68,6 +68,53 @@ fn memory_grow_bomb_stops_at_the_cap() {
     assert_eq!(out.result, Ok(vec![]));
 }
 
+/// `module` with `pages` pages of initial memory.
+fn module_with_pages(pages: u32, body: &str) -> String {
+    module("", body).replace(
+        r#"(memory (export "memory") 1)"#,
+        &format!(r#"(memory (export "memory") {pages})"#),
+    )
+}
+
+#[test]
+fn every_page_a_call_can_touch_is_paid_for() {
+    use taochain_vm::limits::gas::{IO_BASE, MEMORY_PER_PAGE};
+    // memory.grow returns the old size and costs its pages.
+    let grow = |pages: i32, expect: i32| {
+        run(&module(
+            "",
+            &format!(
+                "(if (i32.ne (memory.grow (i32.const {pages})) (i32.const {expect})) (then unreachable)) i32.const 0"
+            ),
+        ))
+    };
+    let none = grow(0, 1);
+    let ten = grow(10, 1);
+    assert_eq!((&none.result, &ten.result), (&Ok(vec![]), &Ok(vec![])));
+    assert_eq!(ten.gas_used - none.gas_used, 10 * MEMORY_PER_PAGE);
+    // Past the cap: -1, as memory.grow, for the price of a host call.
+    let refused = grow(300, -1);
+    assert_eq!(refused.result, Ok(vec![]));
+    assert_eq!(refused.gas_used - none.gas_used, IO_BASE);
+    // A negative count is a huge unsigned one: refused the same way.
+    assert_eq!(grow(-1, -1).result, Ok(vec![]));
+    // Initial pages are paid before instantiation.
+    let small = run(&module_with_pages(1, "i32.const 0"));
+    let large = run(&module_with_pages(64, "i32.const 0"));
+    assert_eq!(large.gas_used - small.gas_used, 63 * MEMORY_PER_PAGE);
+    let mut chain = Sandbox::new();
+    let code = chain
+        .store_code(&wat(&module_with_pages(64, "i32.const 0")))
+        .expect("validates");
+    chain.gas_limit = 63 * MEMORY_PER_PAGE;
+    let (_, out) = chain.instantiate(code, [1; 20], &[], 0);
+    assert!(
+        matches!(out.result, Err(VmError::OutOfGas { .. })),
+        "{:?}",
+        out.result
+    );
+}
+
 #[test]
 fn unbounded_recursion_traps_and_the_node_lives() {
     let out = run(&module("(func $r (call $r))", "call $r i32.const 0"));
@@ -108,8 +155,13 @@ fn recursion_stops_at_exactly_the_metered_depth() {
         "{:?}",
         one_more.result
     );
-    // The same gas every time and on every build: fuel counts the instrumented operators.
-    assert_eq!(one_more.gas_used, 26_218, "gas at the depth trap");
+    // The same gas every time and on every build: fuel counts the instrumented operators
+    // and the module's one page of memory.
+    assert_eq!(
+        one_more.gas_used,
+        26_218 + taochain_vm::limits::gas::MEMORY_PER_PAGE,
+        "gas at the depth trap"
+    );
 }
 
 /// `$f0 -> $f1 -> ... -> $f(n-1)`: a chain of functions without locals (frame cost 2).
