@@ -4,29 +4,11 @@
 //! (what `scripts/test.sh` sets) a missing adapter fails these tests instead of skipping.
 
 use proptest::prelude::*;
-use taochain_wgpu::{GpuMode, GpuVerifier};
+mod common;
+
+use common::{gpu, statement};
+use taochain_wgpu::GpuVerifier;
 use taochain_work::{CpuVerifier, MatmulStatement, Matrix, Verifier, gemm};
-
-fn gpu() -> Option<GpuVerifier> {
-    let mode = GpuMode::from_env().expect("TAOCHAIN_GPU");
-    let g = GpuVerifier::open(mode).expect("TAOCHAIN_GPU=required needs an adapter");
-    if g.is_none() {
-        eprintln!("no GPU adapter and TAOCHAIN_GPU != required: skipping");
-    }
-    g
-}
-
-fn statement(m: usize, k: usize, n: usize, seed: u64) -> MatmulStatement {
-    let a = Matrix::pseudo_random(m, k, seed);
-    let b = Matrix::pseudo_random(k, n, seed.wrapping_add(1));
-    let c = gemm(&a, &b).expect("gemm");
-    MatmulStatement {
-        a,
-        b,
-        c,
-        seed: [seed as u8; 32],
-    }
-}
 
 /// Same projections and same verdict as the CPU.
 fn agree(g: &GpuVerifier, s: &MatmulStatement) {

@@ -2,29 +2,11 @@
 //! key give the CPU reference's projections and verdicts, reuse what is on the device,
 //! stay inside their byte budget, and never trust a key seen with another shape.
 
-use taochain_wgpu::{GpuMode, GpuVerifier};
-use taochain_work::{BlobKeys, CpuVerifier, MatmulStatement, Matrix, Verifier, gemm};
+mod common;
 
-fn gpu() -> Option<GpuVerifier> {
-    let mode = GpuMode::from_env().expect("TAOCHAIN_GPU");
-    let g = GpuVerifier::open(mode).expect("TAOCHAIN_GPU=required needs an adapter");
-    if g.is_none() {
-        eprintln!("no GPU adapter and TAOCHAIN_GPU != required: skipping");
-    }
-    g
-}
-
-fn statement(m: usize, k: usize, n: usize, seed: u64) -> MatmulStatement {
-    let a = Matrix::pseudo_random(m, k, seed);
-    let b = Matrix::pseudo_random(k, n, seed.wrapping_add(1));
-    let c = gemm(&a, &b).expect("gemm");
-    MatmulStatement {
-        a,
-        b,
-        c,
-        seed: [seed as u8; 32],
-    }
-}
+use common::{gpu, statement};
+use taochain_wgpu::GpuVerifier;
+use taochain_work::{BlobKeys, CpuVerifier, MatmulStatement, Verifier};
 
 fn keys(tag: u8) -> BlobKeys {
     BlobKeys {
