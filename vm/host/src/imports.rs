@@ -425,21 +425,27 @@ fn query_contract(mut c: C<'_>, a: i32, mp: i32, ml: i32, out: i32, cap: i32) ->
 }
 
 /// Not part of the ABI: `instrument` turns every `memory.grow` into a call to this. Asking
-/// past the memory cap returns -1 (as `memory.grow` does) for the price of a host call;
-/// otherwise the pages are charged first, then grown.
+/// past the memory's maximum (its own, or the cap) returns -1, as `memory.grow` does, for
+/// the price of a host call; otherwise the pages are charged first, then grown. A grow that
+/// still fails is this node's failure (the operating system refused memory), not the
+/// contract's: the node halts rather than give a result other nodes would not.
 fn memory_grow(mut c: C<'_>, pages: i32) -> Result<i32> {
     let pages = u64::from(pages as u32);
     let mem = memory(&mut c)?;
-    let max_pages = (MAX_MEMORY_BYTES as u64) / 65_536;
+    let cap = (MAX_MEMORY_BYTES as u64) / 65_536;
+    let max_pages = mem.ty(&c).maximum().unwrap_or(cap).min(cap);
     if mem.size(&c).saturating_add(pages) > max_pages {
         charge(&mut c, gas::IO_BASE)?;
         return Ok(-1);
     }
     charge(&mut c, pages.saturating_mul(gas::MEMORY_PER_PAGE))?;
-    Ok(match mem.grow(&mut c, pages) {
-        Ok(old) => i32::try_from(old).unwrap_or(-1),
-        Err(_) => -1,
-    })
+    match mem.grow(&mut c, pages) {
+        Ok(old) => Ok(i32::try_from(old).unwrap_or(-1)),
+        Err(e) => Err(host_failed(
+            &mut c,
+            HostError(format!("memory.grow of {pages} pages failed: {e}")),
+        )),
+    }
 }
 
 /// `debug`: kept only when the host asks for it (offline runs, tests), at most

@@ -116,6 +116,59 @@ fn every_page_a_call_can_touch_is_paid_for() {
 }
 
 #[test]
+fn grow_is_priced_in_every_module_shape_and_cannot_be_imported() {
+    use taochain_vm::limits::gas::{IO_BASE, MEMORY_PER_PAGE};
+    // No import section at all: the grow import is added in its own section.
+    let bare = |pages: u32| {
+        format!(
+            r#"(module (memory (export "memory") 1 {max})
+              (func (export "instantiate") (result i32) i32.const 0)
+              (func (export "query") (result i32) i32.const 0)
+              (func (export "execute") (result i32)
+                (if (i32.ne (memory.grow (i32.const {pages})) (i32.const 1)) (then unreachable))
+                i32.const 0))"#,
+            max = "",
+        )
+    };
+    let (none, four) = (run(&bare(0)), run(&bare(4)));
+    assert_eq!((&none.result, &four.result), (&Ok(vec![]), &Ok(vec![])));
+    assert_eq!(four.gas_used - none.gas_used, 4 * MEMORY_PER_PAGE);
+    // The module's own maximum: past it, -1 for the price of a host call.
+    let capped = run(&bare(4)
+        .replace(r#""memory") 1 )"#, r#""memory") 1 2)"#)
+        .replace(
+            "(i32.ne (memory.grow (i32.const 4)) (i32.const 1))",
+            "(i32.ne (memory.grow (i32.const 4)) (i32.const -1))",
+        ));
+    assert_eq!(capped.result, Ok(vec![]));
+    assert_eq!(capped.gas_used - none.gas_used, IO_BASE);
+    // Functions renumbered by the added import: a table, an element segment and
+    // call_indirect still reach the right function after a grow.
+    let indirect = run(&module(
+        r#"(type $t (func (result i32)))
+           (table 1 funcref) (elem (i32.const 0) $seven)
+           (func $seven (result i32) (drop (memory.grow (i32.const 1))) i32.const 7)"#,
+        "(if (i32.ne (call_indirect (type $t) (i32.const 0)) (i32.const 7)) (then unreachable))
+         (if (i32.ne (memory.size) (i32.const 2)) (then unreachable)) i32.const 0",
+    ));
+    assert_eq!(indirect.result, Ok(vec![]));
+    // Uploaded code cannot import the grow function itself.
+    let own = r#"(module (import "tao" "__memory_grow" (func $g (param i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32) i32.const 0)
+          (func (export "query") (result i32) i32.const 0))"#;
+    assert!(
+        matches!(
+            validate(&wat(own)),
+            Err(ValidationError::UnknownImport { .. })
+        ),
+        "{:?}",
+        validate(&wat(own))
+    );
+}
+
+#[test]
 fn unbounded_recursion_traps_and_the_node_lives() {
     let out = run(&module("(func $r (call $r))", "call $r i32.const 0"));
     assert!(
