@@ -14,7 +14,7 @@ use wasmtime::{Result, bail, format_err as anyhow};
 use crate::host::{Host, HostError};
 use crate::limits::{
     FUEL_PER_GAS, MAX_DEBUG_BYTES, MAX_DEBUG_LINES, MAX_EVENTS, MAX_IO_BYTES, MAX_KEY_BYTES,
-    MAX_MEMORY_BYTES, MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
+    MAX_MEMORY_PAGES, MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
 };
 
 use ValType::{I32, I64};
@@ -432,8 +432,11 @@ fn query_contract(mut c: C<'_>, a: i32, mp: i32, ml: i32, out: i32, cap: i32) ->
 fn memory_grow(mut c: C<'_>, pages: i32) -> Result<i32> {
     let pages = u64::from(pages as u32);
     let mem = memory(&mut c)?;
-    let cap = (MAX_MEMORY_BYTES as u64) / 65_536;
-    let max_pages = mem.ty(&c).maximum().unwrap_or(cap).min(cap);
+    let max_pages = mem
+        .ty(&c)
+        .maximum()
+        .unwrap_or(MAX_MEMORY_PAGES)
+        .min(MAX_MEMORY_PAGES);
     if mem.size(&c).saturating_add(pages) > max_pages {
         charge(&mut c, gas::IO_BASE)?;
         return Ok(-1);

@@ -34,6 +34,8 @@ pub const MAX_DATA_BYTES: u64 = 256 * 1024;
 pub const MAX_INITIAL_PAGES: u64 = 64;
 /// Memory cap at runtime: `memory.grow` past this returns -1 (deterministically).
 pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+/// [`MAX_MEMORY_BYTES`] in 64 KiB wasm pages.
+pub const MAX_MEMORY_PAGES: u64 = (MAX_MEMORY_BYTES / 65_536) as u64;
 /// Deepest chain of contract-to-contract queries (the first call is depth 0).
 pub const MAX_QUERY_DEPTH: u32 = 4;
 /// Native stack allowed for wasm per call. Recursion is bounded deterministically by
