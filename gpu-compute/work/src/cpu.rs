@@ -3,8 +3,8 @@
 //! cache-friendly GEMM for miners without a GPU.
 
 use crate::{
-    Invalid, MatmulStatement, Matrix, P, Projections, Verifier, WorkError, check_shapes,
-    random_vectors,
+    Invalid, MatmulStatement, Matrix, P, Projections, VECTORS, Verifier, WorkError, check_shapes,
+    random_entry,
 };
 
 /// The reference verifier.
@@ -54,9 +54,30 @@ fn par_rows(rows: usize, threads: usize, f: impl Fn(usize) -> (u32, u32) + Sync)
     ]
 }
 
+/// [`crate::random_vectors`], entries split into contiguous ranges across threads (each
+/// entry is its own hash, so the split cannot change a value).
+fn par_random_vectors(seed: &[u8; 32], n: usize, threads: usize) -> Vec<Vec<u32>> {
+    (0..VECTORS)
+        .map(|v| {
+            let mut out = vec![0u32; n];
+            let chunk = n.div_ceil(threads.max(1)).max(1);
+            std::thread::scope(|s| {
+                for (c, slice) in out.chunks_mut(chunk).enumerate() {
+                    s.spawn(move || {
+                        for (o, x) in slice.iter_mut().enumerate() {
+                            *x = random_entry(seed, v, c * chunk + o);
+                        }
+                    });
+                }
+            });
+            out
+        })
+        .collect()
+}
+
 /// `[M x0, M x1] mod p` for an int8 matrix in one pass (products < 2^38, so an i64 sum of
 /// up to 2^25 terms is exact; k and n are far below that). The portable reference; on
-/// x86-64 with AVX2 [`simd::i8_row`] computes the same sums faster.
+/// x86-64 with AVX2 [`simd::Limbs::i8_row`] computes the same residues faster.
 fn i8_row_scalar(row: &[i8], x0: &[u32], x1: &[u32]) -> (u32, u32) {
     let (mut s0, mut s1) = (0i64, 0i64);
     for ((a, v0), v1) in row.iter().zip(x0).zip(x1) {
@@ -72,47 +93,27 @@ fn i8_row_scalar(row: &[i8], x0: &[u32], x1: &[u32]) -> (u32, u32) {
 /// `sum c x = sum c_u x - 2 * sum_{c < 0} x`. Each `c_u * x < 2^63` is folded
 /// (`2^31 = 1 mod p`) below 2^33 before it is summed, so nothing overflows for any n
 /// a matrix can have. Also says whether some `|c| > bound` (the bound check, fused into
-/// the same pass so C is read once). The portable reference of [`simd::i32_row`].
+/// the same pass so C is read once). The portable reference of [`simd::Offset::i32_row`].
 fn i32_row(row: &[i32], x0: &[u32], x1: &[u32], bound: Option<i32>) -> (u32, u32, bool) {
-    i32_sums(row, x0, x1, bound).finish(bound)
-}
-
-/// The u64 sums of [`i32_row`] (folded products, negative entries' x, out-of-bound seen),
-/// so the SIMD kernel can finish a row's tail with them.
-#[derive(Default)]
-struct I32Sums {
-    s: [u64; 2],
-    n: [u64; 2],
-    out: bool,
-}
-
-impl I32Sums {
-    /// `[C x0, C x1] mod p`, and whether some entry was out of `bound`.
-    fn finish(&self, bound: Option<i32>) -> (u32, u32, bool) {
-        let combine = |s: u64, n: u64| ((s % P + P - (2 * (n % P)) % P) % P) as u32;
-        (
-            combine(self.s[0], self.n[0]),
-            combine(self.s[1], self.n[1]),
-            self.out && bound.is_some(),
-        )
-    }
-}
-
-fn i32_sums(row: &[i32], x0: &[u32], x1: &[u32], bound: Option<i32>) -> I32Sums {
     let fold = |v: u64| (v & P) + (v >> 31);
-    let mut sums = I32Sums::default();
+    let (mut s, mut neg_x, mut out) = ([0u64; 2], [0u64; 2], false);
     let b = bound.unwrap_or(i32::MAX);
     for ((c, v0), v1) in row.iter().zip(x0).zip(x1) {
         let cu = u64::from(*c as u32);
         let neg = 0u64.wrapping_sub(u64::from(*c < 0));
         let (v0, v1) = (u64::from(*v0), u64::from(*v1));
-        sums.s[0] += fold(cu * v0);
-        sums.s[1] += fold(cu * v1);
-        sums.n[0] += v0 & neg;
-        sums.n[1] += v1 & neg;
-        sums.out |= (*c > b) | (*c < -b);
+        s[0] += fold(cu * v0);
+        s[1] += fold(cu * v1);
+        neg_x[0] += v0 & neg;
+        neg_x[1] += v1 & neg;
+        out |= (*c > b) | (*c < -b);
     }
-    sums
+    let combine = |s: u64, n: u64| ((s % P + P - (2 * (n % P)) % P) % P) as u32;
+    (
+        combine(s[0], neg_x[0]),
+        combine(s[1], neg_x[1]),
+        out && bound.is_some(),
+    )
 }
 
 /// The bound check's limit as an i32: `None` when no i32 can exceed `bound` (at least
@@ -140,8 +141,12 @@ fn mat_vec2_i32(
 ) -> ([Vec<u32>; 2], bool) {
     let bound = i32_bound(bound);
     let flags = std::sync::atomic::AtomicBool::new(false);
+    let offset = simd::Offset::new(x0, x1);
     let p = par_rows(m.rows, threads, |i| {
-        let (a, b, out) = simd::i32_row(m.row(i), x0, x1, bound);
+        let (a, b, out) = match &offset {
+            Some(o) => o.i32_row(m.row(i), bound),
+            None => i32_row(m.row(i), x0, x1, bound),
+        };
         if out {
             flags.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -151,22 +156,46 @@ fn mat_vec2_i32(
 }
 
 mod simd {
-    //! The same sums on wider vectors, chosen at run time: on x86-64 with AVX2, the int8
-    //! projection splits each vector entry into three 15-bit limbs
-    //! (`x = l0 + l1 2^15 + l2 2^30`) so `vpmaddwd` multiplies 16 int8 entries by 16 limbs
-    //! at once with pair sums in i32 lanes (exact; widened to i64 every 2048 entries), and
-    //! the i32 projection runs [`super::i32_row`]'s arithmetic four u64 lanes at a time
-    //! (`vpmuludq`). Every other CPU runs the portable code. The sums are the same
-    //! integers either way, so the projections are bit-identical (tested).
+    //! The same sums on wider vectors, chosen at run time: on x86-64 with AVX2 the int8
+    //! projection multiplies 16 entries at a time with `vpmaddwd` against each vector entry
+    //! split into two signed 16-bit limbs, and the i32 projection runs four u64 lanes of
+    //! `vpmuludq` against C offset into unsigned range. Both prefetch the matrix a few KiB
+    //! ahead: the hardware prefetcher alone left the i32 pass at a fifth of the memory's
+    //! speed. Every other CPU runs the portable code. The projections are the same residues
+    //! mod p either way (tested against the portable code, extremes included).
     #![allow(unsafe_code)]
 
-    use super::{i32_row as portable_i32_row, reduce};
+    use crate::P;
 
-    /// A pair of vectors split into 15-bit limbs, for the AVX2 int8 kernel.
+    /// How far ahead of the current entry the kernels prefetch, in bytes.
+    #[cfg(target_arch = "x86_64")]
+    const PREFETCH_BYTES: usize = 4096;
+
+    /// `x mod p` as the representative of least magnitude: `|centred(x)| <= (p - 1) / 2
+    /// < 2^30`.
+    fn centred(x: u32) -> i32 {
+        let r = u64::from(x) % P;
+        (if r > P / 2 {
+            r as i64 - P as i64
+        } else {
+            r as i64
+        }) as i32
+    }
+
+    /// `c = lo + hi * 2^16` with `lo` in `[-2^15, 2^15)` and, for `|c| < 2^30`,
+    /// `|hi| <= 2^14`: both fit an i16.
+    fn limbs16(c: i32) -> (i16, i16) {
+        let lo = ((c + 0x8000) & 0xFFFF) - 0x8000;
+        (lo as i16, ((c - lo) >> 16) as i16)
+    }
+
+    /// A pair of vectors as the int8 kernel reads them.
     pub struct Limbs {
-        /// `limbs[v][l][j]`: limb `l` of entry `j` of vector `v`.
-        limbs: [[Vec<i16>; 3]; 2],
-        x: [Vec<u32>; 2],
+        /// `limbs[v][l][j]`: limb `l` of the centred entry `j` of vector `v`, so that
+        /// `x_j = limbs[v][0][j] + limbs[v][1][j] * 2^16 (mod p)`.
+        limbs: [[Vec<i16>; 2]; 2],
+        /// The centred entries, for a row's tail.
+        centred: [Vec<i32>; 2],
     }
 
     impl Limbs {
@@ -175,12 +204,17 @@ mod simd {
             if !avx2() {
                 return None;
             }
-            let split = |x: &[u32]| -> [Vec<i16>; 3] {
-                [0, 15, 30].map(|shift| x.iter().map(|v| ((v >> shift) & 0x7FFF) as i16).collect())
+            let centre = |x: &[u32]| -> Vec<i32> { x.iter().map(|v| centred(*v)).collect() };
+            let centred = [centre(x0), centre(x1)];
+            let split = |c: &[i32]| -> [Vec<i16>; 2] {
+                [
+                    c.iter().map(|v| limbs16(*v).0).collect(),
+                    c.iter().map(|v| limbs16(*v).1).collect(),
+                ]
             };
             Some(Limbs {
-                limbs: [split(x0), split(x1)],
-                x: [x0.to_vec(), x1.to_vec()],
+                limbs: [split(&centred[0]), split(&centred[1])],
+                centred,
             })
         }
 
@@ -193,21 +227,76 @@ mod simd {
             }
             #[cfg(not(target_arch = "x86_64"))]
             {
-                super::i8_row_scalar(row, &self.x[0], &self.x[1])
+                let sum = |v: usize| -> i64 {
+                    row.iter()
+                        .zip(&self.centred[v])
+                        .map(|(a, x)| i64::from(*a) * i64::from(*x))
+                        .sum()
+                };
+                (reduce(sum(0)), reduce(sum(1)))
             }
         }
+    }
+
+    /// A pair of vectors as the i32 kernel reads them: reduced mod p, with their sums.
+    ///
+    /// With `c' = c + 2^31` (C's sign bit flipped, an unsigned 32-bit value),
+    /// `sum c x = sum c' x - 2^31 sum x = sum c' x - sum x (mod p)` since `2^31 = 1 mod p`:
+    /// one product per entry and no separate sum for negative entries.
+    pub struct Offset {
+        x: [Vec<u32>; 2],
+        sum: [u64; 2],
+    }
+
+    impl Offset {
+        /// The prepared vectors; `None` when the CPU lacks AVX2.
+        pub fn new(x0: &[u32], x1: &[u32]) -> Option<Self> {
+            if !avx2() {
+                return None;
+            }
+            let reduced =
+                |x: &[u32]| -> Vec<u32> { x.iter().map(|v| (u64::from(*v) % P) as u32).collect() };
+            let x = [reduced(x0), reduced(x1)];
+            let sum = [0, 1].map(|v| x[v].iter().map(|e| u64::from(*e)).sum::<u64>() % P);
+            Some(Offset { x, sum })
+        }
+
+        /// [`super::i32_row`]'s result for `row`.
+        pub fn i32_row(&self, row: &[i32], bound: Option<i32>) -> (u32, u32, bool) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                // SAFETY: `Offset` exists only when the CPU has AVX2 (`new`).
+                unsafe { avx2_kernels::i32_row(row, self, bound) }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                super::i32_row(row, &self.x[0], &self.x[1], bound)
+            }
+        }
+
+        /// The row's result from its offset sums (`s[v] = sum c' x`, any multiple of p
+        /// apart) and its least and greatest entries.
+        fn finish(&self, s: [u64; 2], min: i32, max: i32, bound: Option<i32>) -> (u32, u32, bool) {
+            let r = |v: usize| ((s[v] % P + P - self.sum[v]) % P) as u32;
+            let out = bound.is_some_and(|b| max > b || min < -b);
+            (r(0), r(1), out)
+        }
+    }
+
+    /// `x mod p` for an exact i64 sum.
+    fn reduce(x: i64) -> u32 {
+        x.rem_euclid(P as i64) as u32
     }
 
     #[cfg(target_arch = "x86_64")]
     mod avx2_kernels {
         use std::arch::x86_64::*;
 
-        use super::super::{I32Sums, i32_sums};
-        use super::{Limbs, reduce};
+        use super::{Limbs, Offset, PREFETCH_BYTES, reduce};
         use crate::P;
 
         /// 16-entry steps between widenings: each i32 lane gains at most
-        /// `2 * 128 * (2^15 - 1) < 2^23` per step, so 128 steps stay below 2^30.
+        /// `2 * 128 * 2^15 = 2^23` per step, so 128 steps stay below 2^30.
         const STEPS: usize = 128;
 
         /// The sum of the 8 i32 lanes of `v`, as i64.
@@ -228,24 +317,42 @@ mod simd {
             lanes.iter().sum()
         }
 
-        /// `sum a x` for both vectors, exactly, then mod p.
+        /// The 8 i32 lanes of `v`.
+        #[target_feature(enable = "avx2")]
+        fn lanes_i32(v: __m256i) -> [i32; 8] {
+            let mut lanes = [0i32; 8];
+            // SAFETY: as in `hsum_i32`.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v) };
+            lanes
+        }
+
+        /// Asks for the cache line `bytes` past `p`; a hint, so an address past the end
+        /// of the matrix is harmless (no access is made).
+        #[target_feature(enable = "avx2")]
+        fn prefetch<T>(p: *const T, bytes: usize) {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>().wrapping_add(bytes));
+        }
+
+        /// `sum a x` for both vectors, mod p: `sum a lo + 2^16 sum a hi` over the limbs
+        /// (the same residue as the exact sum).
         #[allow(clippy::needless_range_loop)] // vector v, limb k: indices name them
         #[target_feature(enable = "avx2")]
         pub fn i8_row(row: &[i8], l: &Limbs) -> (u32, u32) {
-            let n = row.len().min(l.x[0].len()).min(l.x[1].len());
+            let n = row.len().min(l.centred[0].len()).min(l.centred[1].len());
             let full = n / 16 * 16;
-            let mut total = [[0i64; 3]; 2];
+            let mut total = [[0i64; 2]; 2];
             let mut j = 0;
             while j < full {
                 let stop = (j + 16 * STEPS).min(full);
-                let mut acc = [[_mm256_setzero_si256(); 3]; 2];
+                let mut acc = [[_mm256_setzero_si256(); 2]; 2];
                 while j < stop {
+                    prefetch(row.as_ptr().wrapping_add(j), PREFETCH_BYTES);
                     // SAFETY: j + 16 <= full <= n <= every slice's length.
                     let a = unsafe {
                         _mm256_cvtepi8_epi16(_mm_loadu_si128(row.as_ptr().add(j).cast()))
                     };
                     for v in 0..2 {
-                        for k in 0..3 {
+                        for k in 0..2 {
                             // SAFETY: as above; each limb vector has the entries' length.
                             let x =
                                 unsafe { _mm256_loadu_si256(l.limbs[v][k].as_ptr().add(j).cast()) };
@@ -255,46 +362,42 @@ mod simd {
                     j += 16;
                 }
                 for v in 0..2 {
-                    for k in 0..3 {
+                    for k in 0..2 {
                         total[v][k] += hsum_i32(acc[v][k]);
                     }
                 }
             }
             let mut sums = [0i64; 2];
             for v in 0..2 {
-                sums[v] = total[v][0] + (total[v][1] << 15) + (total[v][2] << 30);
-                for (a, x) in row[full..n].iter().zip(&l.x[v][full..n]) {
+                sums[v] = total[v][0] + (total[v][1] << 16);
+                for (a, x) in row[full..n].iter().zip(&l.centred[v][full..n]) {
                     sums[v] += i64::from(*a) * i64::from(*x);
                 }
             }
-            (reduce(i128::from(sums[0])), reduce(i128::from(sums[1])))
+            (reduce(sums[0]), reduce(sums[1]))
         }
 
-        /// [`super::super::i32_row`], eight entries at a time: the products of the even
-        /// and of the odd 32-bit lanes in u64 lanes (`vpmuludq` reads the low half of each).
+        /// `sum c' x` for both vectors, eight entries at a time: the products of the even
+        /// and of the odd 32-bit lanes in u64 lanes (`vpmuludq` reads the low half of
+        /// each; `c' < 2^32` and `x < 2^31`, so even + odd < 2^64), folded below 2^34
+        /// (`2^31 = 1 mod p`) before they are summed; the least and greatest entries in
+        /// i32 lanes for the bound.
         #[target_feature(enable = "avx2")]
-        pub fn i32_row(
-            row: &[i32],
-            x0: &[u32],
-            x1: &[u32],
-            bound: Option<i32>,
-        ) -> (u32, u32, bool) {
+        pub fn i32_row(row: &[i32], o: &Offset, bound: Option<i32>) -> (u32, u32, bool) {
+            let (x0, x1) = (&o.x[0], &o.x[1]);
             let n = row.len().min(x0.len()).min(x1.len());
             let full = n / 8 * 8;
             let mask = _mm256_set1_epi64x(P as i64);
-            let low = _mm256_set1_epi64x(0xFFFF_FFFF);
-            let zero = _mm256_setzero_si256();
-            let b = bound.unwrap_or(i32::MAX);
-            let (hi, lo) = (_mm256_set1_epi32(b), _mm256_set1_epi32(-b));
+            let sign = _mm256_set1_epi32(i32::MIN);
             let fold = |p: __m256i| {
                 _mm256_add_epi64(_mm256_and_si256(p, mask), _mm256_srli_epi64::<31>(p))
             };
-            // Both halves of each 64-bit lane of `t` (u32 values), added as u64.
-            let widen =
-                |t: __m256i| _mm256_add_epi64(_mm256_and_si256(t, low), _mm256_srli_epi64::<32>(t));
-            let (mut s0, mut s1, mut n0, mut n1, mut out) = (zero, zero, zero, zero, zero);
+            let (mut s0, mut s1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            let mut hi = _mm256_set1_epi32(i32::MIN);
+            let mut lo = _mm256_set1_epi32(i32::MAX);
             let mut j = 0;
             while j < full {
+                prefetch(row.as_ptr().wrapping_add(j), PREFETCH_BYTES);
                 // SAFETY: j + 8 <= full <= n <= every slice's length.
                 let (c, v0, v1) = unsafe {
                     (
@@ -303,41 +406,34 @@ mod simd {
                         _mm256_loadu_si256(x1.as_ptr().add(j).cast()),
                     )
                 };
-                let c_odd = _mm256_srli_epi64::<32>(c);
+                hi = _mm256_max_epi32(hi, c);
+                lo = _mm256_min_epi32(lo, c);
+                let c_even = _mm256_xor_si256(c, sign);
+                let c_odd = _mm256_srli_epi64::<32>(c_even);
                 let products = |v: __m256i| {
-                    let even = fold(_mm256_mul_epu32(c, v));
-                    let odd = fold(_mm256_mul_epu32(c_odd, _mm256_srli_epi64::<32>(v)));
-                    _mm256_add_epi64(even, odd)
+                    fold(_mm256_add_epi64(
+                        _mm256_mul_epu32(c_even, v),
+                        _mm256_mul_epu32(c_odd, _mm256_srli_epi64::<32>(v)),
+                    ))
                 };
                 s0 = _mm256_add_epi64(s0, products(v0));
                 s1 = _mm256_add_epi64(s1, products(v1));
-                let neg = _mm256_srai_epi32::<31>(c);
-                n0 = _mm256_add_epi64(n0, widen(_mm256_and_si256(v0, neg)));
-                n1 = _mm256_add_epi64(n1, widen(_mm256_and_si256(v1, neg)));
-                out = _mm256_or_si256(
-                    out,
-                    _mm256_or_si256(_mm256_cmpgt_epi32(c, hi), _mm256_cmpgt_epi32(lo, c)),
-                );
                 j += 8;
             }
-            let tail = i32_sums(&row[full..n], &x0[full..n], &x1[full..n], bound);
-            I32Sums {
-                s: [hsum_u64(s0) + tail.s[0], hsum_u64(s1) + tail.s[1]],
-                n: [hsum_u64(n0) + tail.n[0], hsum_u64(n1) + tail.n[1]],
-                out: _mm256_testz_si256(out, out) == 0 || tail.out,
+            let mut s = [hsum_u64(s0), hsum_u64(s1)];
+            let mut max = lanes_i32(hi).into_iter().max().unwrap_or(i32::MIN);
+            let mut min = lanes_i32(lo).into_iter().min().unwrap_or(i32::MAX);
+            for (k, c) in row[full..n].iter().enumerate() {
+                let c_off = u64::from(*c as u32 ^ 0x8000_0000);
+                for (v, x) in [x0, x1].into_iter().enumerate() {
+                    let p = c_off * u64::from(x[full + k]);
+                    s[v] += (p & P) + (p >> 31);
+                }
+                max = max.max(*c);
+                min = min.min(*c);
             }
-            .finish(bound)
+            o.finish(s, min, max, bound)
         }
-    }
-
-    /// [`super::i32_row`], on AVX2 when the CPU has it.
-    pub fn i32_row(row: &[i32], x0: &[u32], x1: &[u32], bound: Option<i32>) -> (u32, u32, bool) {
-        #[cfg(target_arch = "x86_64")]
-        if avx2() {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { avx2_kernels::i32_row(row, x0, x1, bound) };
-        }
-        portable_i32_row(row, x0, x1, bound)
     }
 
     /// Whether this CPU runs the AVX2 kernels (`TAOCHAIN_CPU_SIMD=off` forces the portable
@@ -357,7 +453,7 @@ mod simd {
 
     #[cfg(test)]
     mod tests {
-        use super::super::i8_row_scalar;
+        use super::super::{i8_row_scalar, i32_row as portable_i32_row};
         use super::*;
 
         /// Deterministic pseudo-random u64s (xorshift).
@@ -372,12 +468,26 @@ mod simd {
         }
 
         #[test]
-        fn the_simd_kernels_sum_exactly_what_the_portable_ones_do() {
+        fn the_simd_kernels_give_the_portable_residues() {
             if !avx2() {
                 eprintln!("no AVX2 on this CPU: only the portable kernels run");
                 return;
             }
             let p = crate::P as u32;
+            // Vector entries at the limbs' extremes: centred -2^30 + 2^15 (low limb -2^15,
+            // high limb -2^14 + 1), (p - 1) / 2 (high limb 2^14), 2^15 (low limb -2^15),
+            // p - 1 and 0; and entries at or past p, which are reduced first.
+            let extremes = [
+                (1 << 30) + 32767,
+                (p - 1) / 2,
+                (p - 1) / 2 + 1,
+                32768,
+                p - 1,
+                0,
+                p,
+                p + 1,
+                u32::MAX,
+            ];
             for (n, seed) in [
                 (1, 1),
                 (15, 2),
@@ -388,7 +498,7 @@ mod simd {
                 (4099, 7),
             ] {
                 let mut r = stream(seed);
-                // Extremes (-128, 127 against p - 1 and 0), then random entries.
+                // Extremes (-128, 127), then random entries.
                 let row: Vec<i8> = (0..n)
                     .map(|j| match j % 7 {
                         0 => -128,
@@ -399,7 +509,7 @@ mod simd {
                 let x0: Vec<u32> = (0..n)
                     .map(|j| {
                         if j % 3 == 0 {
-                            p - 1
+                            extremes[(j / 3) % extremes.len()]
                         } else {
                             (r() % u64::from(p)) as u32
                         }
@@ -408,7 +518,7 @@ mod simd {
                 let x1: Vec<u32> = (0..n)
                     .map(|j| {
                         if j % 5 == 0 {
-                            0
+                            extremes[(j / 5 + 4) % extremes.len()]
                         } else {
                             (r() % u64::from(p)) as u32
                         }
@@ -416,20 +526,16 @@ mod simd {
                     .collect();
                 let limbs = Limbs::new(&x0, &x1).expect("avx2");
                 assert_eq!(limbs.i8_row(&row), i8_row_scalar(&row, &x0, &x1), "n {n}");
-                let worst = vec![-128i8; n];
-                let max = vec![p - 1; n];
-                let limbs = Limbs::new(&max, &max).expect("avx2");
-                assert_eq!(
-                    limbs.i8_row(&worst),
-                    i8_row_scalar(&worst, &max, &max),
-                    "n {n}"
-                );
-                // Every 15-bit limb at its largest against -128: the i32 lanes' worst case,
-                // over more entries than one widening step allows (an i32 overflow shows).
-                let wide = vec![-128i8; 8192];
-                let ones = vec![(1u32 << 30) - 1; 8192];
-                let limbs = Limbs::new(&ones, &ones).expect("avx2");
-                assert_eq!(limbs.i8_row(&wide), i8_row_scalar(&wide, &ones, &ones));
+                for x in extremes {
+                    let worst = vec![-128i8; n];
+                    let same = vec![x; n];
+                    let limbs = Limbs::new(&same, &same).expect("avx2");
+                    assert_eq!(
+                        limbs.i8_row(&worst),
+                        i8_row_scalar(&worst, &same, &same),
+                        "n {n} x {x}"
+                    );
+                }
                 let c: Vec<i32> = (0..n)
                     .map(|j| match j % 4 {
                         0 => i32::MIN,
@@ -437,18 +543,55 @@ mod simd {
                         _ => r() as i32,
                     })
                     .collect();
-                for bound in [None, Some(1 << 20), Some(i32::MAX - 1)] {
+                let offset = Offset::new(&x0, &x1).expect("avx2");
+                for bound in [None, Some(1 << 20), Some(i32::MAX - 1), Some(i32::MAX)] {
                     assert_eq!(
-                        i32_row(&c, &x0, &x1, bound),
+                        offset.i32_row(&c, bound),
                         portable_i32_row(&c, &x0, &x1, bound),
                         "n {n} bound {bound:?}"
                     );
                 }
+                // One entry just out of bound, at each end of the row (the last one is in
+                // the scalar tail when n is not a multiple of 8).
+                for (at, value) in [(n - 1, (1 << 20) + 1), (0, -(1 << 20) - 1)] {
+                    let mut spike = vec![7i32; n];
+                    spike[at] = value;
+                    let got = offset.i32_row(&spike, Some(1 << 20));
+                    assert!(got.2, "n {n}: {value} at {at} is out of bound");
+                    assert_eq!(got, portable_i32_row(&spike, &x0, &x1, Some(1 << 20)));
+                }
                 let small: Vec<i32> = c.iter().map(|v| v >> 12).collect();
-                assert_eq!(
-                    i32_row(&small, &x0, &x1, Some(1 << 20)),
-                    portable_i32_row(&small, &x0, &x1, Some(1 << 20))
-                );
+                for bound in [Some(1 << 20), Some((1 << 19) - 1)] {
+                    assert_eq!(
+                        offset.i32_row(&small, bound),
+                        portable_i32_row(&small, &x0, &x1, bound),
+                        "n {n} bound {bound:?}"
+                    );
+                }
+            }
+            // Every limb at its largest magnitude against -128 and 127: the i32 lanes'
+            // worst case, over more entries than one widening step allows (an i32
+            // overflow shows).
+            for a in [-128i8, 127] {
+                let wide = vec![a; 8192];
+                for x in extremes {
+                    let same = vec![x; 8192];
+                    let limbs = Limbs::new(&same, &same).expect("avx2");
+                    assert_eq!(limbs.i8_row(&wide), i8_row_scalar(&wide, &same, &same));
+                }
+            }
+            // C's extremes against the vectors' extremes, over a whole row of each.
+            for c in [i32::MIN, i32::MAX, -1, 0, 1] {
+                let row = vec![c; 8195];
+                for x in extremes {
+                    let same = vec![x; 8195];
+                    let offset = Offset::new(&same, &same).expect("avx2");
+                    assert_eq!(
+                        offset.i32_row(&row, Some(1 << 30)),
+                        portable_i32_row(&row, &same, &same, Some(1 << 30)),
+                        "c {c} x {x}"
+                    );
+                }
             }
         }
     }
@@ -478,7 +621,7 @@ impl CpuVerifier {
     /// The projections, and whether some entry of C is out of bound.
     fn fused(&self, s: &MatmulStatement) -> Result<(Projections, bool), WorkError> {
         check_shapes(s)?;
-        let r = random_vectors(&s.seed, s.b.cols);
+        let r = par_random_vectors(&s.seed, s.b.cols, self.threads);
         let [br0, br1] = mat_vec2_i8(&s.b, &r[0], &r[1], self.threads);
         let [a0, a1] = mat_vec2_i8(&s.a, &br0, &br1, self.threads);
         let bound = (s.a.cols as i64) * 128 * 128;

@@ -275,25 +275,25 @@ pub fn compare(p: &Projections) -> Verdict {
 }
 
 /// The random vectors for a seed: `VECTORS` vectors of `n` field elements, entry `j` of
-/// vector `v` = first 8 bytes (LE) of `sha256("taochain/freivalds/v1" || seed || v || j)`
-/// mod p. Deterministic, so every node and backend uses the same vectors.
+/// vector `v` = [`random_entry`]. Deterministic, so every node and backend uses the same
+/// vectors.
 pub fn random_vectors(seed: &[u8; 32], n: usize) -> Vec<Vec<u32>> {
-    use sha2::{Digest, Sha256};
     (0..VECTORS)
-        .map(|v| {
-            (0..n)
-                .map(|j| {
-                    let mut h = Sha256::new();
-                    h.update(b"taochain/freivalds/v1");
-                    h.update(seed);
-                    h.update((v as u32).to_le_bytes());
-                    h.update((j as u64).to_le_bytes());
-                    let d = h.finalize();
-                    let mut w = [0u8; 8];
-                    w.copy_from_slice(&d[..8]);
-                    (u64::from_le_bytes(w) % P) as u32
-                })
-                .collect()
-        })
+        .map(|v| (0..n).map(|j| random_entry(seed, v, j)).collect())
         .collect()
+}
+
+/// Entry `j` of random vector `v`: the first 8 bytes (LE) of
+/// `sha256("taochain/freivalds/v1" || seed || v || j)` mod p.
+pub fn random_entry(seed: &[u8; 32], v: usize, j: usize) -> u32 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"taochain/freivalds/v1");
+    h.update(seed);
+    h.update((v as u32).to_le_bytes());
+    h.update((j as u64).to_le_bytes());
+    let d = h.finalize();
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&d[..8]);
+    (u64::from_le_bytes(w) % P) as u32
 }
