@@ -20,7 +20,7 @@ use crate::emission::mint_block_reward;
 use crate::mempool::MempoolState;
 use crate::observe::{Observer, Phase, Stage, Unobserved};
 use crate::query::QueryOutcome;
-use crate::signatures::{Verified, check_block};
+use crate::signatures::{Verified, check_block_streaming};
 use crate::typed::get_or_default;
 use crate::{AppError, Event, Genesis};
 
@@ -314,34 +314,42 @@ impl App {
             contracts: &env,
         };
         let mut blobs = Blobs::new();
-        let started = self.observer.start();
-        let checked = check_block(txs, &params, &self.verified, self.threads);
-        self.observer.phase(Phase::Signatures, started);
+        // Delivery overlaps the checking of later chunks: `Signatures` spans until every
+        // chunk's verdicts are in, `Transactions` the whole loop.
         let started = self.observer.start();
         let mut tx_results = Vec::with_capacity(txs.len());
-        for ((tx, sig_ok), bytes) in checked.iter().zip(txs) {
-            let outcome = match (tx, sig_ok) {
-                (Err(r), _) => TxOutcome::rejected(r.clone()),
-                (Ok(_), Err(r)) => TxOutcome::rejected(r.clone()),
-                (Ok(tx), Ok(())) => {
-                    let d = deliver(&mut block, tx, bytes.as_ref().len(), &ctx, &mut blobs)?;
-                    let (code, log) = match d.result {
-                        Ok(()) => (0, String::new()),
-                        Err(r) => (r.code.code(), r.log),
-                    };
-                    TxOutcome {
-                        code,
-                        log,
-                        gas_wanted: tx.body.gas_limit,
-                        gas_used: d.gas_used,
-                        events: d.events,
-                        data: d.data,
+        let mut lengths = txs.iter().map(|t| t.as_ref().len());
+        check_block_streaming(
+            txs,
+            &params,
+            &self.verified,
+            self.threads,
+            || self.observer.phase(Phase::Signatures, started),
+            |(tx, sig_ok)| {
+                let len = lengths.next().unwrap_or(0);
+                let outcome = match (tx, sig_ok) {
+                    (Err(r), _) | (Ok(_), Err(r)) => TxOutcome::rejected(r),
+                    (Ok(tx), Ok(())) => {
+                        let d = deliver(&mut block, &tx, len, &ctx, &mut blobs)?;
+                        let (code, log) = match d.result {
+                            Ok(()) => (0, String::new()),
+                            Err(r) => (r.code.code(), r.log),
+                        };
+                        TxOutcome {
+                            code,
+                            log,
+                            gas_wanted: tx.body.gas_limit,
+                            gas_used: d.gas_used,
+                            events: d.events,
+                            data: d.data,
+                        }
                     }
-                }
-            };
-            self.observer.tx_result(Stage::FinalizeBlock, outcome.code);
-            tx_results.push(outcome);
-        }
+                };
+                self.observer.tx_result(Stage::FinalizeBlock, outcome.code);
+                tx_results.push(outcome);
+                Ok::<(), AppError>(())
+            },
+        )?;
         self.observer.phase(Phase::Transactions, started);
         let started = self.observer.start();
         let (mint, reward) = mint_block_reward(&mut block)?;

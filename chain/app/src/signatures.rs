@@ -15,8 +15,8 @@
 //! Only the strict check fills the memory, never a batch (which is not the same rule).
 
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -125,40 +125,170 @@ pub fn check_block<T: AsRef<[u8]> + Sync>(
     verified: &Verified,
     threads: usize,
 ) -> Vec<Checked> {
-    let chunks: Vec<&[T]> = txs.chunks(CHUNK).collect();
-    let workers = threads.clamp(1, chunks.len().max(1));
-    if workers == 1 {
-        return chunks
-            .iter()
-            .flat_map(|c| check_chunk(c, params, verified))
-            .collect();
+    let mut out = Vec::with_capacity(txs.len());
+    let delivered: Result<(), std::convert::Infallible> = check_block_streaming(
+        txs,
+        params,
+        verified,
+        threads,
+        || {},
+        |c| {
+            out.push(c);
+            Ok(())
+        },
+    );
+    match delivered {
+        Ok(()) => out,
     }
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, Vec<Checked>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = vec![];
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(chunk) = chunks.get(i) else { break };
-                        mine.push((i, check_chunk(chunk, params, verified)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                // A worker only panics if the process is already failing (allocation);
-                // re-raise it rather than guess a verdict.
-                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-            })
-            .collect()
-    });
-    done.sort_unstable_by_key(|(i, _)| *i);
-    done.into_iter().flat_map(|(_, c)| c).collect()
+}
+
+/// [`check_block`], handing each transaction's result to `deliver` in block order as soon
+/// as its chunk is checked, so that delivery overlaps the checking of later chunks: with
+/// more than one thread, `threads - 1` helpers check chunks in order while this thread
+/// delivers, and checks a chunk itself whenever the next one it needs is not yet taken.
+/// `all_checked` runs once every chunk's verdicts are in hand (before the last chunk is
+/// delivered). The first error from `deliver` stops the work and is returned; helpers
+/// stop after the chunk they are on.
+pub fn check_block_streaming<T: AsRef<[u8]> + Sync, E>(
+    txs: &[T],
+    params: &Params,
+    verified: &Verified,
+    threads: usize,
+    all_checked: impl FnOnce(),
+    mut deliver: impl FnMut(Checked) -> Result<(), E>,
+) -> Result<(), E> {
+    let chunks: Vec<&[T]> = txs.chunks(CHUNK).collect();
+    let helpers = threads
+        .saturating_sub(1)
+        .min(chunks.len().saturating_sub(1));
+    let mut all_checked = Some(all_checked);
+    if helpers == 0 {
+        for (i, chunk) in chunks.iter().enumerate() {
+            let results = check_chunk(chunk, params, verified);
+            if i + 1 == chunks.len()
+                && let Some(f) = all_checked.take()
+            {
+                f();
+            }
+            results.into_iter().try_for_each(&mut deliver)?;
+        }
+        if let Some(f) = all_checked.take() {
+            f();
+        }
+        return Ok(());
+    }
+    let board = Board {
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        done: Mutex::new(Done {
+            chunks: (0..chunks.len()).map(|_| None).collect(),
+            helper_failed: false,
+        }),
+        ready: Condvar::new(),
+    };
+    std::thread::scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|| board.help(&chunks, params, verified));
+        }
+        let result = (|| {
+            for i in 0..chunks.len() {
+                let results = board.take(i, &chunks, params, verified);
+                if i + 1 == chunks.len()
+                    && let Some(f) = all_checked.take()
+                {
+                    f();
+                }
+                results.into_iter().try_for_each(&mut deliver)?;
+            }
+            Ok(())
+        })();
+        board.stop.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+/// What the delivering thread and the helpers share: the next chunk nobody has taken, a
+/// stop flag, and the checked chunks not yet delivered.
+struct Board {
+    next: AtomicUsize,
+    stop: AtomicBool,
+    done: Mutex<Done>,
+    ready: Condvar,
+}
+
+/// Checked chunks by index (taken out when delivered), and whether a helper died.
+struct Done {
+    chunks: Vec<Option<Vec<Checked>>>,
+    helper_failed: bool,
+}
+
+/// Marks the board when a helper unwinds, so the delivering thread stops waiting for a
+/// chunk that will never come (the scope re-raises the helper's panic when it ends).
+struct HelperGuard<'a>(&'a Board);
+
+impl Drop for HelperGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().helper_failed = true;
+            self.0.ready.notify_all();
+        }
+    }
+}
+
+impl Board {
+    /// A helper: takes chunks in order and checks them until none is left or delivery
+    /// stopped.
+    fn help<T: AsRef<[u8]>>(&self, chunks: &[&[T]], params: &Params, verified: &Verified) {
+        let _guard = HelperGuard(self);
+        while !self.stop.load(Ordering::Relaxed) {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = chunks.get(i) else { break };
+            let results = check_chunk(chunk, params, verified);
+            self.lock().chunks[i] = Some(results);
+            self.ready.notify_all();
+        }
+    }
+
+    /// Chunk `i`'s results, for the delivering thread. While a helper is still checking
+    /// chunk `i`, this thread checks the next chunk nobody has taken (chunk `i` itself
+    /// when it is untaken) instead of waiting: every thread checks while there is checking
+    /// to do, and delivery goes on in block order.
+    fn take<T: AsRef<[u8]>>(
+        &self,
+        i: usize,
+        chunks: &[&[T]],
+        params: &Params,
+        verified: &Verified,
+    ) -> Vec<Checked> {
+        loop {
+            if let Some(results) = self.lock().chunks[i].take() {
+                return results;
+            }
+            let j = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = chunks.get(j) else {
+                // Nothing left to take: chunk `i` is a helper's, wait for it.
+                let mut done = self
+                    .ready
+                    .wait_while(self.lock(), |d| d.chunks[i].is_none() && !d.helper_failed)
+                    .unwrap_or_else(|e| e.into_inner());
+                // `None` only when a helper panicked (the process is already failing,
+                // e.g. an allocation): check the chunk here; the scope re-raises the
+                // helper's panic when it ends.
+                let results = done.chunks[i].take();
+                drop(done);
+                return results.unwrap_or_else(|| check_chunk(chunks[i], params, verified));
+            };
+            let results = check_chunk(chunk, params, verified);
+            if j == i {
+                return results;
+            }
+            self.lock().chunks[j] = Some(results);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Done> {
+        self.done.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// One chunk: decode, then one batch for the signatures that pass the per-signature

@@ -142,3 +142,81 @@ fn the_memory_is_bounded_and_forgets_the_oldest() {
     none.remember([1; 32]);
     assert!(none.is_empty());
 }
+
+#[test]
+fn delivery_is_in_block_order_and_an_error_stops_it() {
+    let txs = block();
+    let params = Params::default();
+    let expected = check_block(&txs, &params, &Verified::new(0), 1);
+    for threads in [1, 2, 3, 16] {
+        // Every result, in block order, and the "all checked" mark once, before the last
+        // chunk's transactions.
+        let (mut seen, mut marked_at) = (vec![], vec![]);
+        let delivered: Result<(), ()> = check_block_streaming(
+            &txs,
+            &params,
+            &Verified::new(0),
+            threads,
+            || marked_at.push(()),
+            |c| {
+                seen.push(c);
+                Ok(())
+            },
+        );
+        assert_eq!(delivered, Ok(()));
+        assert_eq!(seen, expected, "{threads} threads");
+        assert_eq!(marked_at.len(), 1, "{threads} threads");
+        // The first error stops delivery there and is returned.
+        let mut calls = 0;
+        let stopped = check_block_streaming(
+            &txs,
+            &params,
+            &Verified::new(0),
+            threads,
+            || {},
+            |_| {
+                calls += 1;
+                if calls == 300 { Err(calls) } else { Ok(()) }
+            },
+        );
+        assert_eq!(stopped, Err(300), "{threads} threads");
+        assert_eq!(
+            calls, 300,
+            "{threads} threads: nothing delivered after the error"
+        );
+    }
+}
+
+#[test]
+fn all_checked_comes_before_the_last_chunk_is_delivered() {
+    let txs = block();
+    let params = Params::default();
+    for threads in [1, 2, 4] {
+        let delivered = std::cell::Cell::new(0usize);
+        let at = std::cell::Cell::new(None);
+        let done: Result<(), ()> = check_block_streaming(
+            &txs,
+            &params,
+            &Verified::new(0),
+            threads,
+            || at.set(Some(delivered.get())),
+            |_| {
+                delivered.set(delivered.get() + 1);
+                Ok(())
+            },
+        );
+        assert_eq!(done, Ok(()));
+        // 700 transactions: chunks of 128, the last one starts at 640.
+        assert_eq!(at.get(), Some(640), "{threads} threads");
+    }
+    let mut marks = 0;
+    let none: Result<(), ()> = check_block_streaming::<Vec<u8>, ()>(
+        &[],
+        &params,
+        &Verified::new(0),
+        2,
+        || marks += 1,
+        |_| Ok(()),
+    );
+    assert_eq!((none, marks), (Ok(()), 1), "an empty block is all checked");
+}
