@@ -142,9 +142,9 @@ fn event(e: Event) -> pb::Event {
             .attributes
             .into_iter()
             .map(|(key, value)| pb::EventAttribute {
+                index: INDEXED_ATTRIBUTES.contains(&key.as_str()),
                 key,
                 value,
-                index: true,
             })
             .collect(),
     }
@@ -326,5 +326,33 @@ impl Application for AbciApp {
             app_hash: out.app_hash.to_vec().into(),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_named_attributes_are_indexed() {
+        let e = event(Event::new(
+            "transfer",
+            &[
+                ("sender", "a".into()),
+                ("recipient", "b".into()),
+                ("amount", "5".into()),
+            ],
+        ));
+        let indexed: Vec<(&str, bool)> = e
+            .attributes
+            .iter()
+            .map(|a| (a.key.as_str(), a.index))
+            .collect();
+        assert_eq!(
+            indexed,
+            [("sender", true), ("recipient", true), ("amount", false)]
+        );
+        let fee = event(Event::new("fee", &[("payer", "a".into()), ("amount", "1".into())]));
+        assert!(fee.attributes[0].index && !fee.attributes[1].index);
     }
 }
