@@ -352,7 +352,10 @@ mod tests {
             indexed,
             [("sender", true), ("recipient", true), ("amount", false)]
         );
-        let fee = event(Event::new("fee", &[("payer", "a".into()), ("amount", "1".into())]));
+        let fee = event(Event::new(
+            "fee",
+            &[("payer", "a".into()), ("amount", "1".into())],
+        ));
         assert!(fee.attributes[0].index && !fee.attributes[1].index);
     }
 }

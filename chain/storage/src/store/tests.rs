@@ -177,6 +177,46 @@ mod batched_tree_update {
         prop::collection::vec((0..600u16, any::<u8>(), prop::bool::weighted(0.3)), 1..200)
     }
 
+    /// Commits each block after checking that the batched update (when it applies) and
+    /// the one-by-one update give the same root and the same writes.
+    fn same_trees(blocks: &[&[(&str, Option<&str>)]]) {
+        let store = Storage::in_memory(StorageOptions { keep_versions: 3 });
+        for (v, pairs) in blocks.iter().enumerate() {
+            let version = v as u64 + 1;
+            let changes = changes(pairs);
+            let view = TreeView { db: &*store.db };
+            let tree = Sha256Jmt::new(&view);
+            let ours = update_tree(&tree, &changes, version).expect("updates");
+            let one_by_one = tree
+                .put_value_set(
+                    changes
+                        .iter()
+                        .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone())),
+                    version,
+                )
+                .expect("updates");
+            assert_eq!(ours, one_by_one, "block {version}");
+            commit(&store, version, pairs);
+        }
+    }
+
+    #[test]
+    fn the_batched_update_handles_a_leaf_root_and_a_null_root() {
+        // A root that is a leaf, written again with the same value.
+        same_trees(&[&[("k0", Some("a"))], &[("k0", Some("a"))]]);
+        // A root that is a leaf, split by a new key.
+        same_trees(&[&[("k0", Some("a"))], &[("k1", Some("b"))]]);
+        // Everything deleted (a null root), then written again.
+        same_trees(&[&[("k0", Some("a"))], &[("k0", None)], &[("k1", Some("b"))]]);
+        // A null root carried over by a block that changes nothing, then written.
+        same_trees(&[
+            &[("k0", Some("a"))],
+            &[("k0", None)],
+            &[("k0", None)],
+            &[("k1", Some("b")), ("k2", Some("c"))],
+        ]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
         /// Every block without a deletion is applied in one sorted pass; the one-by-one
