@@ -117,32 +117,8 @@ impl Verified {
     }
 }
 
-/// Decodes `txs` and verdicts their signatures on up to `threads` threads; one result per
-/// transaction, in block order, identical for every `threads`.
-pub fn check_block<T: AsRef<[u8]> + Sync>(
-    txs: &[T],
-    params: &Params,
-    verified: &Verified,
-    threads: usize,
-) -> Vec<Checked> {
-    let mut out = Vec::with_capacity(txs.len());
-    let delivered: Result<(), std::convert::Infallible> = check_block_streaming(
-        txs,
-        params,
-        verified,
-        threads,
-        || {},
-        |c| {
-            out.push(c);
-            Ok(())
-        },
-    );
-    match delivered {
-        Ok(()) => out,
-    }
-}
-
-/// [`check_block`], handing each transaction's result to `deliver` in block order as soon
+/// Decodes `txs` and verdicts their signatures on up to `threads` threads, handing each
+/// transaction's result (identical for every `threads`) to `deliver` in block order as soon
 /// as its chunk is checked, so that delivery overlaps the checking of later chunks: with
 /// more than one thread, `threads - 1` helpers check chunks in order while this thread
 /// delivers, and checks a chunk itself whenever the next one it needs is not yet taken.
@@ -162,21 +138,6 @@ pub fn check_block_streaming<T: AsRef<[u8]> + Sync, E>(
         .saturating_sub(1)
         .min(chunks.len().saturating_sub(1));
     let mut all_checked = Some(all_checked);
-    if helpers == 0 {
-        for (i, chunk) in chunks.iter().enumerate() {
-            let results = check_chunk(chunk, params, verified);
-            if i + 1 == chunks.len()
-                && let Some(f) = all_checked.take()
-            {
-                f();
-            }
-            results.into_iter().try_for_each(&mut deliver)?;
-        }
-        if let Some(f) = all_checked.take() {
-            f();
-        }
-        return Ok(());
-    }
     let board = Board {
         next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
@@ -199,6 +160,9 @@ pub fn check_block_streaming<T: AsRef<[u8]> + Sync, E>(
                     f();
                 }
                 results.into_iter().try_for_each(&mut deliver)?;
+            }
+            if let Some(f) = all_checked.take() {
+                f(); // an empty block
             }
             Ok(())
         })();

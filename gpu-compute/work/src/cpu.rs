@@ -285,7 +285,7 @@ mod simd {
 
     /// `x mod p` for an exact i64 sum.
     fn reduce(x: i64) -> u32 {
-        x.rem_euclid(P as i64) as u32
+        super::reduce(i128::from(x))
     }
 
     #[cfg(target_arch = "x86_64")]

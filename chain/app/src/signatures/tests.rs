@@ -5,6 +5,30 @@ use taochain_primitives::{Address, Msg, Params, RejectCode, TxBody};
 
 use super::*;
 
+/// Every result of [`check_block_streaming`], in block order.
+fn check_block<T: AsRef<[u8]> + Sync>(
+    txs: &[T],
+    params: &Params,
+    verified: &Verified,
+    threads: usize,
+) -> Vec<Checked> {
+    let mut out = Vec::with_capacity(txs.len());
+    let delivered: Result<(), std::convert::Infallible> = check_block_streaming(
+        txs,
+        params,
+        verified,
+        threads,
+        || {},
+        |c| {
+            out.push(c);
+            Ok(())
+        },
+    );
+    match delivered {
+        Ok(()) => out,
+    }
+}
+
 fn key(i: usize) -> SigningKey {
     let mut seed = [3u8; 32];
     seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
