@@ -14,11 +14,12 @@ use taochain_vm::Vm;
 use taochain_work::{CpuVerifier, Verifier};
 
 use crate::audit::Audits;
-use crate::checks::{Rejection, decode};
+use crate::checks::Rejection;
 use crate::deliver::{Context, deliver};
 use crate::emission::mint_block_reward;
-use crate::mempool::MempoolState;
+use crate::mempool::{Included, MempoolState};
 use crate::observe::{Observer, Phase, Stage, Unobserved};
+use crate::proposal;
 use crate::query::QueryOutcome;
 use crate::signatures::{Verified, check_block_streaming};
 use crate::typed::get_or_default;
@@ -66,8 +67,9 @@ pub struct BlockOutcome {
 struct Consensus {
     /// Genesis state, applied as part of the first block's changes.
     genesis: Option<Changes>,
-    /// The finalized, not yet committed block, and its transaction count.
-    prepared: Option<(PreparedCommit, u64)>,
+    /// The finalized, not yet committed block, its transaction count, and the sender,
+    /// nonce and hash of each decoded transaction (for the mempool view).
+    prepared: Option<(PreparedCommit, u64, Vec<Included>)>,
 }
 
 /// The taochain application.
@@ -191,6 +193,12 @@ impl App {
         Ok((chain_id, params))
     }
 
+    /// Transactions this node admitted that no committed block has included yet (its
+    /// `CheckTx` view; see [`MempoolState::len`]).
+    pub fn mempool_pending(&self) -> usize {
+        lock(&self.mempool).len()
+    }
+
     /// Mempool admission (`CheckTx`). `recheck` (after a commit, for transactions already
     /// admitted) re-runs every check but the signature, which cannot have changed.
     pub fn check_tx(&self, bytes: &[u8], recheck: bool) -> Result<TxOutcome, AppError> {
@@ -225,52 +233,21 @@ impl App {
         })
     }
 
-    /// Picks transactions for a proposal: in mempool order, dropping undecodable ones and
-    /// ones signing for more than `max_tx_gas`, stopping before `max_bytes` or the block gas
-    /// budget (`max_block_gas`, the sum of the transactions' gas limits) would be exceeded.
+    /// Picks transactions for a proposal (see [`proposal::prepare`]).
     pub fn prepare_proposal<T: AsRef<[u8]>>(
         &self,
         txs: Vec<T>,
         max_bytes: u64,
     ) -> Result<Vec<T>, AppError> {
         let params = self.with_committed(Self::chain_id_and_params)?.1;
-        let (mut bytes, mut gas) = (0u64, 0u64);
-        let mut out = Vec::with_capacity(txs.len());
-        for tx in txs {
-            let Ok(decoded) = decode(tx.as_ref(), &params) else {
-                continue;
-            };
-            if decoded.body.gas_limit > params.max_tx_gas {
-                continue;
-            }
-            let len = tx.as_ref().len() as u64;
-            if bytes.saturating_add(len) > max_bytes
-                || gas.saturating_add(decoded.body.gas_limit) > params.max_block_gas
-            {
-                break;
-            }
-            bytes += len;
-            gas += decoded.body.gas_limit;
-            out.push(tx);
-        }
-        Ok(out)
+        Ok(proposal::prepare(txs, max_bytes, &params))
     }
 
     /// Accepts a proposal only if every transaction decodes and their gas limits together
-    /// stay within the block gas budget (`max_block_gas`).
+    /// stay within the block gas budget (see [`proposal::acceptable`]).
     pub fn process_proposal<T: AsRef<[u8]>>(&self, txs: &[T]) -> Result<bool, AppError> {
         let params = self.with_committed(Self::chain_id_and_params)?.1;
-        let mut gas = 0u64;
-        for tx in txs {
-            let Ok(decoded) = decode(tx.as_ref(), &params) else {
-                return Ok(false);
-            };
-            gas = gas.saturating_add(decoded.body.gas_limit);
-            if gas > params.max_block_gas {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(proposal::acceptable(txs, &params))
     }
 
     /// Executes a block and returns its results and the new app hash (not yet durable).
@@ -318,7 +295,8 @@ impl App {
         // chunk's verdicts are in, `Transactions` the whole loop.
         let started = self.observer.start();
         let mut tx_results = Vec::with_capacity(txs.len());
-        let mut lengths = txs.iter().map(|t| t.as_ref().len());
+        let mut raw = txs.iter().map(AsRef::as_ref);
+        let mut included = Vec::with_capacity(txs.len());
         check_block_streaming(
             txs,
             &params,
@@ -326,7 +304,11 @@ impl App {
             self.threads,
             || self.observer.phase(Phase::Signatures, started),
             |(tx, sig_ok)| {
-                let len = lengths.next().unwrap_or(0);
+                let bytes = raw.next().unwrap_or_default();
+                let len = bytes.len();
+                if let Ok(tx) = &tx {
+                    included.push((tx.sender(), tx.body.nonce, Verified::key(bytes)));
+                }
                 let outcome = match (tx, sig_ok) {
                     (Err(r), _) | (Ok(_), Err(r)) => TxOutcome::rejected(r),
                     (Ok(tx), Ok(())) => {
@@ -363,7 +345,7 @@ impl App {
         let prepared = self.storage.prepare(height, block.into_changes(), blobs)?;
         let app_hash = prepared.root();
         self.observer.phase(Phase::Tree, started);
-        consensus.prepared = Some((prepared, txs.len() as u64));
+        consensus.prepared = Some((prepared, txs.len() as u64, included));
         Ok(BlockOutcome {
             tx_results,
             events,
@@ -374,18 +356,24 @@ impl App {
     /// Makes the finalized block durable. Returns the committed height.
     pub fn commit(&self) -> Result<u64, AppError> {
         let started = self.observer.start();
-        let (height, txs) = {
+        let (height, txs, included) = {
             let mut consensus = lock(&self.consensus);
-            let (prepared, txs) = consensus
+            let (prepared, txs, included) = consensus
                 .prepared
                 .take()
                 .ok_or_else(|| AppError::OutOfOrder("Commit without FinalizeBlock".into()))?;
             let height = prepared.version();
             self.storage.commit(prepared)?;
             consensus.genesis = None;
-            (height, txs)
+            (height, txs, included)
         };
-        lock(&self.mempool).reset();
+        let pending = {
+            let mut mempool = lock(&self.mempool);
+            mempool.committed(height, &included);
+            mempool.len()
+        };
+        self.observer
+            .mempool_pending(u64::try_from(pending).unwrap_or(u64::MAX));
         self.observer.phase(Phase::Commit, started);
         self.observer.committed(height, txs);
         if let Some(audits) = &self.audits {

@@ -21,6 +21,7 @@ pub mod events;
 pub mod genesis;
 pub mod mempool;
 pub mod observe;
+pub mod proposal;
 pub mod query;
 pub mod signatures;
 pub mod simulate;

@@ -80,6 +80,8 @@ pub trait Observer: Send + Sync {
     fn opened(&self, _height: u64) {}
     /// Block `height` was committed with `txs` transactions.
     fn committed(&self, _height: u64, _txs: u64) {}
+    /// After a commit, `pending` transactions this node admitted await inclusion.
+    fn mempool_pending(&self, _pending: u64) {}
 }
 
 /// The observer that ignores everything (tests, queries, simulations).

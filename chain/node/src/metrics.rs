@@ -104,6 +104,7 @@ pub struct Metrics {
     height: AtomicU64,
     blocks: AtomicU64,
     block_txs: AtomicU64,
+    mempool_pending: AtomicU64,
     results: Mutex<BTreeMap<(Stage, u32), u64>>,
 }
 
@@ -119,6 +120,7 @@ impl Default for Metrics {
             height: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
             block_txs: AtomicU64::new(0),
+            mempool_pending: AtomicU64::new(0),
             results: Mutex::default(),
         }
     }
@@ -162,6 +164,13 @@ impl Metrics {
             "counter",
             "Transactions in blocks committed since the node started.",
             self.block_txs.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "taochain_mempool_pending",
+            "gauge",
+            "Transactions this node admitted that no committed block has included yet.",
+            self.mempool_pending.load(Ordering::Relaxed),
         );
         out.push_str("# HELP taochain_block_phase_seconds Time in each phase of a block (check_tx: one transaction).\n# TYPE taochain_block_phase_seconds histogram\n");
         for (phase, h) in Phase::ALL.iter().zip(&self.phases) {
@@ -253,6 +262,10 @@ impl Observer for Metrics {
         self.blocks.fetch_add(1, Ordering::Relaxed);
         self.block_txs.fetch_add(txs, Ordering::Relaxed);
     }
+
+    fn mempool_pending(&self, pending: u64) {
+        self.mempool_pending.store(pending, Ordering::Relaxed);
+    }
 }
 
 /// Serves `GET /metrics` on `listener` forever (in the calling thread).
@@ -335,6 +348,7 @@ mod tests {
         m.tx_result(Stage::FinalizeBlock, 0);
         m.tx_result(Stage::CheckTx, RejectCode::NonceReplayed.code());
         m.committed(7, 3);
+        m.mempool_pending(12);
         let text = m.render();
         let sig = "taochain_block_phase_seconds_bucket{phase=\"signatures\",";
         assert!(text.contains(&format!("{sig}le=\"0.0001\"}} 1")), "{text}");
@@ -356,6 +370,7 @@ mod tests {
         )));
         assert!(text.contains("taochain_height 7\n"));
         assert!(text.contains("taochain_block_txs_total 3\n"));
+        assert!(text.contains("taochain_mempool_pending 12\n"), "{text}");
     }
 
     fn request(addr: std::net::SocketAddr, bytes: &[u8]) -> String {

@@ -146,6 +146,11 @@ impl MockChain {
         })
     }
 
+    /// Transactions the app's mempool view holds as pending.
+    pub fn mempool_pending(&self) -> usize {
+        self.abci.app().mempool_pending()
+    }
+
     /// Proposes, accepts, finalizes and commits a block of `txs`, as every honest
     /// validator would.
     pub fn block(&mut self, txs: Vec<Vec<u8>>) -> CommittedBlock {

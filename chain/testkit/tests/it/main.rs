@@ -9,6 +9,7 @@ mod blocks;
 mod channels;
 mod contracts;
 mod economy;
+mod mempool_view;
 mod state_sync;
 mod useful_work;
 
