@@ -98,12 +98,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     /// An app over `storage`, running contracts in `vm`.
     pub fn new(storage: Arc<Storage>, vm: Arc<Vm>) -> Self {
+        let height = storage.latest_version().unwrap_or(0);
         App {
             storage,
             vm,
             verifier: Arc::new(CpuVerifier::default()),
             consensus: Mutex::default(),
-            mempool: Mutex::default(),
+            mempool: Mutex::new(MempoolState::at(height)),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             verified: Verified::default(),
             observer: Arc::new(Unobserved),

@@ -115,11 +115,14 @@ pub enum RejectCode {
     ChannelClosed = 53,
     /// The channel cannot be closed before its expiry.
     ChannelNotExpired = 54,
+    /// The sender already has as many transactions pending in this node's mempool as it
+    /// holds per sender.
+    TooManyPending = 55,
 }
 
 impl RejectCode {
     /// Every code, in order.
-    pub const ALL: [RejectCode; 54] = [
+    pub const ALL: [RejectCode; 55] = [
         RejectCode::TxTooLarge,
         RejectCode::Truncated,
         RejectCode::TrailingBytes,
@@ -174,6 +177,7 @@ impl RejectCode {
         RejectCode::VoucherNotIncreasing,
         RejectCode::ChannelClosed,
         RejectCode::ChannelNotExpired,
+        RejectCode::TooManyPending,
     ];
 
     /// The numeric code returned over ABCI.
@@ -243,6 +247,7 @@ impl RejectCode {
             RejectCode::VoucherNotIncreasing => "voucher_not_increasing",
             RejectCode::ChannelClosed => "channel_closed",
             RejectCode::ChannelNotExpired => "channel_not_expired",
+            RejectCode::TooManyPending => "too_many_pending",
         }
     }
 }

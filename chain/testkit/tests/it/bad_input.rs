@@ -201,7 +201,7 @@ fn mempool_accepts_consecutive_nonces_but_not_gaps_or_overspend() {
 }
 
 #[test]
-fn recheck_after_commit_rebuilds_pending_nonces() {
+fn recheck_after_commit_keeps_pending_nonces() {
     let mut chain = started_chain_in_memory();
     let (t0, t1, t2) = (
         transfer(0, 0, addr(1), 5),
@@ -217,7 +217,11 @@ fn recheck_after_commit_rebuilds_pending_nonces() {
         0,
         "the next nonce follows the leftover"
     );
-    assert_eq!(chain.check_tx(&t1).code, RejectCode::NonceReplayed.code());
+    assert_eq!(
+        chain.check_tx(&transfer(0, 1, addr(2), 5)).code,
+        RejectCode::NonceReplayed.code(),
+        "another transaction cannot take a pending nonce"
+    );
     assert_eq!(
         chain.recheck_tx(&t0).code,
         RejectCode::NonceReplayed.code(),

@@ -1,8 +1,9 @@
-//! The mempool view survives commits without rechecks: pending nonces and spends carry
-//! over, a block's inclusions and used nonces leave it, and an entry no block includes is
-//! forgotten after `PENDING_BLOCKS`.
+//! The mempool view survives commits: pending nonces and spends carry over, a block's
+//! inclusions and used nonces leave it, a recheck renews what CometBFT still holds, an
+//! entry neither rechecked nor included is forgotten after `PENDING_BLOCKS`, one sender
+//! holds at most `MAX_PENDING_PER_SENDER`; proposals put each sender's nonces in order.
 
-use taochain_app::mempool::PENDING_BLOCKS;
+use taochain_app::mempool::{MAX_PENDING_PER_SENDER, PENDING_BLOCKS};
 use taochain_primitives::RejectCode;
 use taochain_testkit::fixtures::{FEE, addr, transfer};
 use tendermint_abci::Application;
@@ -26,7 +27,7 @@ fn pending_nonces_carry_over_a_commit_without_a_recheck() {
     );
     let again = chain.check_tx(&transfer(0, 2, addr(1), 6));
     assert_eq!(again.code, RejectCode::NonceReplayed.code());
-    assert!(again.log.contains("already pending"), "{}", again.log);
+    assert!(again.log.contains("pending here"), "{}", again.log);
     assert_eq!(
         chain.check_tx(&transfer(0, 5, addr(1), 5)).code,
         RejectCode::NonceFuture.code()
@@ -68,7 +69,7 @@ fn an_included_transaction_leaves_the_view_even_when_it_fails() {
 }
 
 #[test]
-fn an_entry_no_block_includes_is_forgotten_after_pending_blocks() {
+fn an_entry_neither_rechecked_nor_included_is_forgotten_after_pending_blocks() {
     let mut chain = started_chain_in_memory();
     assert_eq!(chain.check_tx(&transfer(0, 0, addr(1), 5)).code, 0);
     let other = transfer(0, 0, addr(2), 7);
@@ -121,7 +122,7 @@ fn a_recheck_behind_a_gap_fails_and_frees_its_nonce() {
     // Nonce 0 used by the drain: t0 replayed; t1 (nonce 1) no longer affordable.
     assert_eq!(chain.recheck_tx(&t0).code, RejectCode::NonceReplayed.code());
     assert_ne!(chain.recheck_tx(&t1).code, 0);
-    // Its entry is gone: nothing is pending for account 0.
+    assert_eq!(chain.mempool_pending(), 0, "both entries are gone");
     assert_eq!(
         chain.check_tx(&transfer(0, 1, addr(3), 1)).code,
         RejectCode::InsufficientFee.code(),
@@ -187,6 +188,14 @@ fn a_proposal_puts_each_senders_transactions_in_nonce_order_in_the_places_it_hol
     // Account 0 holds places 0, 2, 4 and account 1 places 1, 3, 5 (its duplicate nonce 0
     // keeps its order and fails in the block).
     assert_eq!(got, vec![a(0), b(0), a(1), b(0), a(2), b(1)]);
+    let verdict = chain.abci().process_proposal(pb::RequestProcessProposal {
+        txs: proposal.txs.clone(),
+        ..Default::default()
+    });
+    assert_eq!(
+        verdict.status,
+        pb::response_process_proposal::ProposalStatus::Accept as i32
+    );
     let block = chain.finalize_and_commit(proposal.txs);
     let codes: Vec<u32> = block.results.iter().map(|r| r.code).collect();
     assert_eq!(
@@ -194,5 +203,69 @@ fn a_proposal_puts_each_senders_transactions_in_nonce_order_in_the_places_it_hol
         vec![0, 0, 0, RejectCode::NonceReplayed.code(), 0, 0],
         "{:?}",
         block.results
+    );
+}
+
+#[test]
+fn a_recheck_renews_the_hold_of_what_cometbft_still_holds() {
+    let mut chain = started_chain_in_memory();
+    let (t0, t1) = (transfer(0, 0, addr(1), 5), transfer(0, 1, addr(1), 5));
+    assert_eq!(chain.check_tx(&t0).code, 0);
+    assert_eq!(chain.check_tx(&t1).code, 0);
+    // CometBFT keeps t0 (and rechecks it after every commit) but dropped t1.
+    for _ in 0..PENDING_BLOCKS + 3 {
+        chain.block(vec![]);
+        assert_eq!(chain.recheck_tx(&t0).code, 0);
+    }
+    assert_eq!(chain.mempool_pending(), 1, "t1 is forgotten, t0 held");
+    assert_eq!(
+        chain.check_tx(&transfer(0, 0, addr(2), 7)).code,
+        RejectCode::NonceReplayed.code()
+    );
+    assert_eq!(
+        chain.check_tx(&transfer(0, 1, addr(2), 7)).code,
+        0,
+        "nonce 1 is free again"
+    );
+}
+
+#[test]
+fn one_sender_holds_at_most_max_pending_per_sender() {
+    let mut chain = started_chain_in_memory();
+    let limit = MAX_PENDING_PER_SENDER as u64;
+    for n in 0..limit {
+        assert_eq!(chain.check_tx(&transfer(0, n, addr(1), 1)).code, 0);
+    }
+    let over = chain.check_tx(&transfer(0, limit, addr(1), 1));
+    assert_eq!(over.code, RejectCode::TooManyPending.code(), "{}", over.log);
+    assert!(over.log.contains("wait for blocks"), "{}", over.log);
+    // Another sender is not affected; a recheck of a held one still passes.
+    assert_eq!(chain.check_tx(&transfer(1, 0, addr(1), 1)).code, 0);
+    assert_eq!(
+        chain.recheck_tx(&transfer(0, limit - 1, addr(1), 1)).code,
+        0
+    );
+    // Once a block includes one, there is room for one more.
+    chain.block(vec![transfer(0, 0, addr(1), 1)]);
+    assert_eq!(chain.check_tx(&transfer(0, limit, addr(1), 1)).code, 0);
+}
+
+#[test]
+fn a_restarted_node_holds_what_it_admits_for_pending_blocks_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut chain = crate::started_chain(dir.path());
+    for _ in 0..PENDING_BLOCKS + 2 {
+        chain.block(vec![]);
+    }
+    drop(chain);
+    let mut reopened = taochain_testkit::MockChain::open(dir.path());
+    assert_eq!(reopened.check_tx(&transfer(0, 0, addr(1), 5)).code, 0);
+    for _ in 0..PENDING_BLOCKS - 1 {
+        reopened.block(vec![]);
+    }
+    assert_eq!(
+        reopened.check_tx(&transfer(0, 0, addr(2), 7)).code,
+        RejectCode::NonceReplayed.code(),
+        "the hold counts from the height the node reopened at, not from 0"
     );
 }
