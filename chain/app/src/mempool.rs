@@ -118,7 +118,8 @@ impl MempoolState {
 
     /// Admission records held (live or not yet expired): at most about twice the
     /// admissions and rechecks of the last [`PENDING_BLOCKS`] blocks.
-    pub fn records(&self) -> usize {
+    #[cfg(test)]
+    fn records(&self) -> usize {
         self.admitted.len()
     }
 
