@@ -187,10 +187,16 @@ impl Application for AbciApp {
     }
 
     fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
-        let height = u64::try_from(request.height).unwrap_or(0);
-        let out = self
-            .app
-            .query(&request.path, &request.data, height, request.prove);
+        let out = match u64::try_from(request.height) {
+            Ok(height) => self
+                .app
+                .query(&request.path, &request.data, height, request.prove),
+            Err(_) => taochain_app::QueryOutcome {
+                code: taochain_primitives::query::codes::BAD_ARGUMENT,
+                log: format!("height {} is negative", request.height),
+                ..Default::default()
+            },
+        };
         let proof_ops = out.proof.map(|p| ProofOps {
             ops: vec![ProofOp {
                 r#type: PROOF_OP_TYPE.into(),

@@ -112,18 +112,32 @@ pub fn query(
         .strip_prefix("/contract/")
         .and_then(|r| r.strip_suffix("/smart"))
     {
+        if prove {
+            return not_provable("a smart query's answer is computed by the contract");
+        }
         return smart(storage, vm, addr, data, height);
     }
     if path == "/simulate" {
+        if prove {
+            return not_provable("a simulation is computed, not stored");
+        }
         return crate::simulate::simulate(storage, vm, data);
     }
     if let Some(out) = economy_view(storage, path, height) {
+        if prove && out.code == 0 {
+            return not_provable("a computed view is assembled from many state entries");
+        }
         return out;
     }
     if let Some(hash) = path
         .strip_prefix("/blob/")
         .and_then(|r| r.strip_suffix("/bytes"))
     {
+        if prove {
+            return not_provable(
+                "a blob's bytes are proved by their hash: prove `/blob/{hash}` and hash the bytes",
+            );
+        }
         return blob_bytes(storage, hash);
     }
     let key = match key_for_path(path) {
@@ -157,6 +171,15 @@ pub fn query(
         ),
         Err(e) => error(codes::INTERNAL, e.to_string()),
     }
+}
+
+/// The answer to `prove` on a path with no proof: a light client asking for one must not
+/// get a bare value that looks verified.
+fn not_provable(why: &str) -> QueryOutcome {
+    error(
+        codes::BAD_ARGUMENT,
+        format!("{why}: it has no proof (query without --prove)"),
+    )
 }
 
 /// Serves the economy's computed views (latest height only).

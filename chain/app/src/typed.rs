@@ -98,9 +98,31 @@ pub fn scan<V: BorshDeserialize>(
 ) -> Result<Vec<(Key<V>, V)>, AppError> {
     let prefix = table.under(parts);
     let end = prefix_end(&prefix);
+    scan_range(state, table, prefix, end.as_deref())
+}
+
+/// Like [`scan`] over the whole table, only the entries whose key after the table's prefix
+/// sorts below `below`: a range of an index keyed by a big-endian number (a height) first,
+/// read without touching what lies beyond it.
+pub fn scan_below<V: BorshDeserialize>(
+    state: &(impl StateRead + ?Sized),
+    table: &Table<V>,
+    below: &[u8],
+) -> Result<Vec<(Key<V>, V)>, AppError> {
+    let prefix = table.under(&[]);
+    let mut end = prefix.clone();
+    end.extend_from_slice(below);
+    scan_range(state, table, prefix, Some(&end))
+}
+
+fn scan_range<V: BorshDeserialize>(
+    state: &(impl StateRead + ?Sized),
+    table: &Table<V>,
+    mut start: Vec<u8>,
+    end: Option<&[u8]>,
+) -> Result<Vec<(Key<V>, V)>, AppError> {
     let mut out = vec![];
-    let mut start = prefix;
-    while let Some((k, v)) = state.next(&start, end.as_deref())? {
+    while let Some((k, v)) = state.next(&start, end)? {
         let key = table
             .key_of(&k)
             .ok_or_else(|| corrupt(&k, "a scan left its table"))?;

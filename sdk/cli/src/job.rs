@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use borsh::BorshDeserialize;
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
@@ -229,16 +229,21 @@ fn post_job(
     let key = signing_key(ctx, from)?;
     let market = contract(&c, netuid)?;
     let (am, bm) = read_operands(a, b)?;
+    // Everything that can be refused is checked before the blobs are paid for.
+    let funds = parse_amount(bounty)?;
+    let deadline = c
+        .status()?
+        .height
+        .checked_add(blocks)
+        .context("--blocks is too large: the deadline would overflow")?;
     let bar = spinner(ctx.output, "storing A and B, posting the job");
     let ah = store_blob(&c, &key, npy::encode(&am))?;
     let bh = store_blob(&c, &key, npy::encode(&bm))?;
-    let deadline = c.status()?.height + blocks;
     let msg = borsh::to_vec(&ExecuteMsg::PostJob {
         a: ah,
         b: bh,
         deadline,
     })?;
-    let funds = parse_amount(bounty)?;
     let done = c.send(
         &key,
         vec![Msg::Execute {

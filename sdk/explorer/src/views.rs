@@ -92,8 +92,17 @@ impl Source {
         Ok(self.node.status()?.height)
     }
 
+    /// A query's value; the node's "no such thing" (a bad argument: a subnet, account or
+    /// channel that does not exist) is the explorer's 404, not a failing node.
     fn raw(&self, path: &str) -> Result<Vec<u8>, ExplorerError> {
-        Ok(self.node.query_raw(path, 0)?)
+        self.node.query_raw(path, 0).map_err(|e| match e {
+            taochain_client::ClientError::Query { code, log, .. }
+                if code == taochain_primitives::query::codes::BAD_ARGUMENT =>
+            {
+                ExplorerError::NotFound(log)
+            }
+            e => e.into(),
+        })
     }
 
     /// The chain overview (without the sampler's block interval, which the server adds).
@@ -165,24 +174,32 @@ impl Source {
             return t;
         }
         let q = borsh::to_vec(&taochain_arena_msg::QueryMsg::Task).ok()?;
-        let task = self
-            .node
-            .smart_query(&s.info.contract, &q)
-            .ok()
+        // Only a definite answer is remembered: the contract's own reply or refusal. A node
+        // that could not be reached (restarting, timed out) is asked again next time.
+        let definite = |r: Result<Vec<u8>, taochain_client::ClientError>| match r {
+            Ok(raw) => Some(Some(raw)),
+            Err(taochain_client::ClientError::Query { .. }) => Some(None),
+            Err(_) => None,
+        };
+        let arena = definite(self.node.smart_query(&s.info.contract, &q))?;
+        let task = match arena
             .and_then(|raw| borsh::from_slice::<taochain_arena_msg::TaskSpec>(&raw).ok())
-            .map(|t| t.kind.name().to_string())
-            .or_else(|| {
-                self.is_market(&s.info.contract)
-                    .then(|| "matmul market".into())
-            });
+        {
+            Some(t) => Some(t.kind.name().to_string()),
+            None => {
+                let q =
+                    borsh::to_vec(&taochain_matmul_market_msg::QueryMsg::Jobs { start: 0 }).ok()?;
+                definite(self.node.smart_query(&s.info.contract, &q))?
+                    .and_then(|raw| {
+                        borsh::from_slice::<Vec<(u64, taochain_matmul_market_msg::Job)>>(&raw).ok()
+                    })
+                    .map(|_| "matmul market".to_string())
+            }
+        };
         if let Ok(mut m) = self.tasks.lock() {
             m.insert(key, task.clone());
         }
         task
-    }
-
-    fn is_market(&self, contract: &Address) -> bool {
-        self.market_jobs(contract).is_some()
     }
 
     fn market_jobs(
@@ -232,11 +249,7 @@ impl Source {
 
     /// A subnet's metagraph rows.
     pub fn metagraph_rows(&self, netuid: u16) -> Result<Vec<MetagraphRow>, ExplorerError> {
-        let raw = self.raw(&format!("/metagraph/{netuid}"))?;
-        if raw.is_empty() {
-            return Err(ExplorerError::NotFound(format!("no subnet {netuid}")));
-        }
-        decode("metagraph", &raw)
+        decode("metagraph", &self.raw(&format!("/metagraph/{netuid}"))?)
     }
 
     /// Channels 1, 2, ... (until one is missing, at most [`MAX_CHANNELS`]), scanned at most

@@ -6,10 +6,14 @@
 //! calls, GC, exceptions and every other proposal outside the profile off; the pooling
 //! instance allocator (instantiation in microseconds).
 //!
-//! Cache: compiled modules are kept hot in memory as `InstancePre` (imports resolved), and
+//! Cache: compiled modules are kept hot in memory as `InstancePre` (imports resolved), at
+//! most [`MAX_HOT`] of them (the least recently used goes first: a `StoreCode` costs a few
+//! rao per byte, so the number of distinct modules is the sender's to choose), and
 //! precompiled artifacts on disk under `<dir>/<key>.cwasm`, where the key hashes the code
 //! checksum, the engine version and the cost table (which includes the instrumentation
-//! version), so a new engine, gas table or rewrite never loads an old artifact. What is
+//! version), so a new engine, gas table or rewrite never loads an old artifact. An
+//! artifact is written when stored code is loaded to run, never at store time (a
+//! transaction that stores code may still fail). What is
 //! compiled is always the instrumented module ([`crate::instrument`]); the code id stays
 //! the checksum of the uploaded bytes.
 
@@ -96,13 +100,53 @@ pub fn engine(metering: Metering) -> Result<Engine, VmError> {
     Engine::new(&c).map_err(|e| VmError::Host(format!("engine: {e:#}")))
 }
 
+/// Compiled modules kept in memory at most. Which modules are hot changes only speed: a
+/// call's gas never depends on it.
+pub const MAX_HOT: usize = 128;
+
 /// Compiled contracts, hot in memory and precompiled on disk.
 pub struct ModuleCache {
     engine: Engine,
     metering: Metering,
     linker: Linker<StoreData>,
     dir: Option<PathBuf>,
-    hot: Mutex<BTreeMap<[u8; 32], Arc<InstancePre<StoreData>>>>,
+    hot: Mutex<Hot>,
+}
+
+/// The hot modules by checksum, each with the tick of its last use.
+#[derive(Default)]
+struct Hot {
+    modules: BTreeMap<[u8; 32], (Arc<InstancePre<StoreData>>, u64)>,
+    tick: u64,
+}
+
+impl Hot {
+    /// The module for `checksum`, marked as just used.
+    fn touch(&mut self, checksum: &[u8; 32]) -> Option<Arc<InstancePre<StoreData>>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.modules.get_mut(checksum).map(|(pre, used)| {
+            *used = tick;
+            pre.clone()
+        })
+    }
+
+    /// Adds a module, then forgets the least recently used ones over [`MAX_HOT`].
+    fn insert(&mut self, checksum: [u8; 32], pre: Arc<InstancePre<StoreData>>) {
+        self.tick += 1;
+        self.modules.insert(checksum, (pre, self.tick));
+        while self.modules.len() > MAX_HOT {
+            let oldest = self
+                .modules
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| *k);
+            match oldest {
+                Some(k) => self.modules.remove(&k),
+                None => break,
+            };
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -155,37 +199,36 @@ impl ModuleCache {
             .map(|d| d.join(format!("{}.cwasm", hex(&h.finalize()))))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<[u8; 32], Arc<InstancePre<StoreData>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Hot> {
         self.hot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Validates, compiles and caches `wasm` (store time).
+    /// How many compiled modules are hot in memory (at most [`MAX_HOT`]).
+    pub fn hot_len(&self) -> usize {
+        self.lock().modules.len()
+    }
+
+    /// Validates, compiles and caches `wasm` (store time; nothing is written to disk).
     pub fn compile(&self, wasm: &[u8]) -> Result<CodeInfo, ValidationError> {
         let info = validate(wasm)?;
-        if self.lock().contains_key(&info.checksum) {
+        if self.lock().touch(&info.checksum).is_some() {
             return Ok(info);
         }
-        // The code id is the checksum of the uploaded bytes; what runs is always the
-        // instrumented module (call-depth metering), here and on every reload from the
-        // chain's stored bytes.
+        let module = self.build(wasm)?;
+        self.insert(info.checksum, &module)
+            .map_err(|e| ValidationError::Compile(e.to_string()))?;
+        Ok(info)
+    }
+
+    /// Compiles validated `wasm`. The code id is the checksum of the uploaded bytes; what
+    /// runs is always the instrumented module (call-depth metering), at store time and on
+    /// every reload from the chain's stored bytes.
+    fn build(&self, wasm: &[u8]) -> Result<Module, ValidationError> {
         let metered = match self.metering {
             Metering::Fuel => instrument(wasm)?,
             Metering::Off => wasm.to_vec(),
         };
-        let module = Module::new(&self.engine, &metered)
-            .map_err(|e| ValidationError::Compile(format!("{e:#}")))?;
-        if let Some(path) = self.artifact_path(&info.checksum)
-            && let Ok(bytes) = module.serialize()
-        {
-            // A failed write only costs a recompilation later.
-            let tmp = path.with_extension("tmp");
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
-        }
-        self.insert(info.checksum, &module)
-            .map_err(|e| ValidationError::Compile(e.to_string()))?;
-        Ok(info)
+        Module::new(&self.engine, &metered).map_err(|e| ValidationError::Compile(format!("{e:#}")))
     }
 
     fn insert(
@@ -209,8 +252,8 @@ impl ModuleCache {
         checksum: &[u8; 32],
         load: &dyn Fn() -> Option<Vec<u8>>,
     ) -> Result<Arc<InstancePre<StoreData>>, VmError> {
-        if let Some(pre) = self.lock().get(checksum) {
-            return Ok(pre.clone());
+        if let Some(pre) = self.lock().touch(checksum) {
+            return Ok(pre);
         }
         if let Some(module) = self
             .artifact_path(checksum)
@@ -220,16 +263,23 @@ impl ModuleCache {
         }
         let wasm =
             load().ok_or_else(|| VmError::Host(format!("code {} not found", hex(checksum))))?;
-        let info = self.compile(&wasm)?;
+        let info = validate(&wasm)?;
         if &info.checksum != checksum {
             return Err(VmError::Host(
                 "stored code does not match its checksum".into(),
             ));
         }
-        self.lock()
-            .get(checksum)
-            .cloned()
-            .ok_or_else(|| VmError::Host("cache insert lost".into()))
+        let module = self.build(&wasm)?;
+        if let Some(path) = self.artifact_path(checksum)
+            && let Ok(bytes) = module.serialize()
+        {
+            // A failed write only costs a recompilation later.
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        self.insert(*checksum, &module)
     }
 
     #[allow(unsafe_code)]
@@ -242,5 +292,49 @@ impl ModuleCache {
         // data directory, which only the node writes; wasmtime also checks the artifact's
         // engine and configuration before using it and errors on a mismatch.
         unsafe { Module::deserialize_file(&self.engine, path) }.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid contract module, distinct for each `n`.
+    fn module(n: usize) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module
+              (memory (export "memory") 1)
+              (func (export "instantiate") (result i32) i32.const 0)
+              (func (export "execute") (result i32) i32.const {n} drop i32.const 0)
+              (func (export "query") (result i32) i32.const 0))"#
+        ))
+        .expect("wat")
+    }
+
+    #[test]
+    fn at_most_max_hot_modules_stay_in_memory_and_the_least_recently_used_goes_first() {
+        let cache = ModuleCache::new(None).expect("cache");
+        let first = cache.compile(&module(0)).expect("compiles").checksum;
+        let second = cache.compile(&module(1)).expect("compiles").checksum;
+        for n in 2..MAX_HOT + 5 {
+            // The first module is used all along; the second never again.
+            cache.get(&first, &|| None).expect("still hot");
+            cache.compile(&module(n)).expect("compiles");
+        }
+        assert_eq!(cache.hot_len(), MAX_HOT);
+        cache
+            .get(&first, &|| None)
+            .expect("the module in use stayed");
+        let evicted = cache.get(&second, &|| None);
+        assert!(
+            evicted.is_err(),
+            "the least recently used module was evicted"
+        );
+        // Evicted is not lost: the chain's stored bytes compile it again.
+        let bytes = module(1);
+        cache
+            .get(&second, &|| Some(bytes.clone()))
+            .expect("recompiled from the stored bytes");
+        assert_eq!(cache.hot_len(), MAX_HOT);
     }
 }

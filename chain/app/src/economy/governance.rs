@@ -26,7 +26,7 @@ use crate::bank::transfer;
 use crate::contracts::{self, Done};
 use crate::emission::recycle;
 use crate::events::Event;
-use crate::typed::{contains, delete, get, get_or_default, put, scan};
+use crate::typed::{contains, delete, get, get_or_default, put, scan, scan_below};
 
 fn check_action(
     state: &mut (impl StateWrite + ?Sized),
@@ -179,7 +179,10 @@ pub fn end_block(
     env: &contracts::Env<'_>,
 ) -> Result<Vec<Event>, AppError> {
     let mut events = vec![];
-    for (key, ()) in scan(state, &GOV_OPEN, &[])? {
+    // Only the proposals ending by now are read (the index is ordered by end height): the
+    // open ones beyond cost a block nothing.
+    let due = env.height.saturating_add(1).to_be_bytes();
+    for (key, ()) in scan_below(state, &GOV_OPEN, &due)? {
         let tail = GOV_OPEN.suffix(&key);
         let (Some(end), Some(id)) = (
             tail.get(..8)

@@ -8,8 +8,8 @@ use taochain_primitives::subnet::{Hyperparams, Neuron, SubnetInfo};
 use taochain_primitives::{Address, RAO_PER_TAO, RejectCode};
 use taochain_storage::StateWrite;
 use taochain_storage::schema::{
-    COMMITS, EMISSION_CARRY_KEY, LAST_LOCK_KEY, axon_key, gateway_share_key, lock_prev_key,
-    neuron_key, pot_key, subnet_key, uid_key,
+    COMMITS, EMISSION_CARRY_KEY, LAST_LOCK_KEY, SUBNET_SHARES_KEY, axon_key, gateway_share_key,
+    lock_prev_key, neuron_key, pot_key, subnet_key, uid_key,
 };
 
 use super::staking::ensure_hotkey;
@@ -241,6 +241,25 @@ pub fn dissolve_by_owner(
     dissolve(state, netuid)
 }
 
+/// Root's votes for `netuid` and its stored share of the emission end with the subnet: one
+/// registered later on the same netuid starts with neither (it earns its own root weights).
+fn forget_root_votes(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<(), Fail> {
+    let shares: Vec<(u16, u64)> = get_or_default(state, &SUBNET_SHARES_KEY)?;
+    if shares.iter().any(|s| s.0 == netuid) {
+        let kept: Vec<(u16, u64)> = shares.into_iter().filter(|s| s.0 != netuid).collect();
+        put(state, &SUBNET_SHARES_KEY, &kept);
+    }
+    for uid in 0..super::neurons::root_n(state)? {
+        if let Some(mut m) = store::neuron(state, 0, uid)?
+            && m.weights.iter().any(|w| w.0 == netuid)
+        {
+            m.weights.retain(|w| w.0 != netuid);
+            set_neuron(state, 0, uid, &m);
+        }
+    }
+    Ok(())
+}
+
 /// Removes a subnet: lock back to the owner, pot back to the emission carry.
 pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<Done, Fail> {
     let s = existing(state, netuid)?;
@@ -287,6 +306,7 @@ pub fn dissolve(state: &mut (impl StateWrite + ?Sized), netuid: u16) -> Result<D
     for (k, _) in scan(state, &COMMITS, &[&netuid.to_be_bytes()])? {
         delete(state, k);
     }
+    forget_root_votes(state, netuid)?;
     delete(state, subnet_key(netuid));
     done(vec![Event::new(
         "subnet_dissolved",

@@ -242,6 +242,53 @@ fn unknown_query_paths_and_bad_addresses_get_codes() {
     );
     let res = chain.abci().app().query("/supply", &[], 999, false);
     assert_eq!(res.code, taochain_app::query::codes::HEIGHT_UNAVAILABLE);
+    // A negative height is an error, not "the latest".
+    use tendermint_abci::Application;
+    let res = chain
+        .abci()
+        .query(tendermint_proto::v0_38::abci::RequestQuery {
+            path: "/supply".into(),
+            height: -5,
+            ..Default::default()
+        });
+    assert_eq!(
+        res.code,
+        taochain_app::query::codes::BAD_ARGUMENT,
+        "{}",
+        res.log
+    );
+    assert!(
+        res.value.is_empty() && res.log.contains("negative"),
+        "{}",
+        res.log
+    );
+}
+
+#[test]
+fn a_proof_asked_of_a_path_that_has_none_is_refused_not_left_out() {
+    let chain = started_chain_in_memory();
+    let hash = "00".repeat(32);
+    for path in [
+        "/subnets".to_string(),
+        format!("/contract/{}/smart", addr(0)),
+        "/simulate".to_string(),
+        format!("/blob/{hash}/bytes"),
+    ] {
+        let res = chain.query(&path, true);
+        assert_eq!(
+            res.code,
+            taochain_app::query::codes::BAD_ARGUMENT,
+            "{path}: {}",
+            res.log
+        );
+        assert!(res.log.contains("no proof"), "{path}: {}", res.log);
+    }
+    // The same paths without a proof still answer (or fail for their own reasons).
+    assert_eq!(chain.query("/subnets", false).code, 0);
+    // A provable path still gets its proof.
+    let res = chain.query(&format!("/account/{}", addr(0)), true);
+    assert_eq!(res.code, 0, "{}", res.log);
+    assert!(res.proof_ops.is_some());
 }
 
 proptest! {

@@ -765,6 +765,48 @@ fn a_full_subnet_replaces_the_lowest_emission_non_immune_neuron() {
 }
 
 #[test]
+fn a_dissolved_subnets_root_votes_and_share_do_not_pass_to_the_next_subnet_on_its_netuid() {
+    let mut net = Net::new();
+    subnet_one(&mut net);
+    register_subnet(&mut net, 1, 8);
+    net.ok(3, vec![Msg::RootRegister { hotkey: addr(10) }]);
+    stake(&mut net, 3, 10, 50);
+    net.ok(
+        10,
+        vec![Msg::SetWeights {
+            netuid: 0,
+            uids: vec![2],
+            values: vec![1],
+            version_key: 0,
+        }],
+    );
+    let shares = |net: &Net| net.get::<Vec<(u16, u64)>>("/shares").unwrap_or_default();
+    for _ in 0..1000 {
+        if shares(&net).iter().any(|s| s.0 == 2) {
+            break;
+        }
+        net.empty();
+    }
+    assert!(
+        shares(&net).iter().any(|s| s.0 == 2),
+        "root's weights made a share"
+    );
+    // Subnet 2 is dissolved; a newcomer registers and gets netuid 2 back.
+    net.ok(1, vec![Msg::DissolveSubnet { netuid: 2 }]);
+    assert!(shares(&net).iter().all(|s| s.0 != 2), "{:?}", shares(&net));
+    let root: taochain_primitives::subnet::Neuron = net.get("/neuron/0/0").expect("root neuron");
+    assert!(root.weights.iter().all(|w| w.0 != 2), "{:?}", root.weights);
+    register_subnet(&mut net, 2, 9);
+    let fresh: SubnetInfo = net.get("/subnet/2").expect("re-registered on netuid 2");
+    assert_eq!(fresh.owner, addr(2));
+    // Through the next root epochs nothing gives the newcomer the old subnet's share.
+    for _ in 0..3 {
+        net.empty();
+        assert!(shares(&net).iter().all(|s| s.0 != 2), "{:?}", shares(&net));
+    }
+}
+
+#[test]
 fn root_weights_set_subnet_shares_and_governance_raises_the_subnet_limit() {
     let mut net = Net::new();
     subnet_one(&mut net);

@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::json;
+use taochain_arena_msg::TaskKind;
 use taochain_client::keys::address_of;
+use taochain_neuron::gateway::MAX_INPUT;
 use taochain_neuron::gateway::api::{Answer, GatewayInfo, RouteVoucher, VoucherWire};
 use taochain_neuron::gateway::client::GatewayClient;
 use taochain_primitives::channel::{Channel, Voucher};
@@ -200,6 +202,49 @@ fn describe(a: &Answer) -> String {
     )
 }
 
+/// Refuses, before any channel is opened and paid for, what the gateway would refuse: a
+/// subnet it does not serve, an input over [`MAX_INPUT`] bytes, an input that is not what
+/// the first subnet's task takes.
+fn check_servable(info: &GatewayInfo, netuids: &[u16], input: &[u8]) -> anyhow::Result<()> {
+    let served = |netuid: u16| {
+        info.subnets
+            .iter()
+            .find(|s| s.netuid == netuid)
+            .with_context(|| {
+                let list: Vec<String> = info
+                    .subnets
+                    .iter()
+                    .map(|s| format!("{} ({})", s.netuid, s.task))
+                    .collect();
+                format!(
+                    "the gateway serves no subnet {netuid}; it serves {}",
+                    list.join(", ")
+                )
+            })
+    };
+    for &netuid in netuids {
+        served(netuid)?;
+    }
+    anyhow::ensure!(
+        input.len() <= MAX_INPUT,
+        "the input is {} bytes, over the gateway's {MAX_INPUT}-byte limit",
+        input.len()
+    );
+    let Some(&first) = netuids.first() else {
+        anyhow::bail!("no subnet to ask");
+    };
+    let task = &served(first)?.task;
+    let kind = taochain_tasks::route::input_kind(input)
+        .map_err(|e| anyhow::anyhow!("subnet {first} ({task}) cannot take this input: {e}"))?;
+    anyhow::ensure!(
+        kind.name() == task,
+        "subnet {first} runs {task}, which takes {}; this input is for {}",
+        TaskKind::from_name(task).map_or("another input", |k| k.input_type()),
+        kind.name()
+    );
+    Ok(())
+}
+
 /// Runs `tao ai ask`.
 pub fn run(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
     let input = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
@@ -237,6 +282,7 @@ pub fn run(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<_>>()?,
     };
+    check_servable(&info, &netuids, &input)?;
     let mut s = Session {
         ctx,
         user: address_of(&key),
@@ -281,4 +327,48 @@ pub fn run(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
         lines.extend(route.iter().map(describe));
         lines.join("\n")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taochain_neuron::gateway::api::SubnetEntry;
+
+    fn info() -> GatewayInfo {
+        GatewayInfo {
+            chain_id: "c".into(),
+            gateway: "g".into(),
+            price_rao: "1".into(),
+            top_k: 1,
+            expiry_margin_blocks: 1,
+            subnets: vec![
+                SubnetEntry {
+                    netuid: 1,
+                    task: "speech-to-text".into(),
+                },
+                SubnetEntry {
+                    netuid: 3,
+                    task: "text-correction".into(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_served_subnet_and_an_input_its_task_takes_pass() {
+        check_servable(&info(), &[3], b"helo wrld").expect("servable");
+    }
+
+    #[test]
+    fn what_the_gateway_would_refuse_is_refused_before_paying() {
+        let err = check_servable(&info(), &[4], b"hello").expect_err("refused");
+        assert!(err.to_string().contains("serves no subnet 4"), "{err}");
+        let err = check_servable(&info(), &[1], b"hello").expect_err("refused");
+        assert!(err.to_string().contains("takes audio/wav"), "{err}");
+        let big = vec![b'a'; MAX_INPUT + 1];
+        let err = check_servable(&info(), &[3], &big).expect_err("refused");
+        assert!(err.to_string().contains("byte limit"), "{err}");
+        let err = check_servable(&info(), &[3], &[0xff, 0xfe]).expect_err("refused");
+        assert!(err.to_string().contains("cannot take this input"), "{err}");
+    }
 }

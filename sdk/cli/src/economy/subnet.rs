@@ -4,8 +4,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::{Value, json};
 use taochain_arena_msg::TaskSpec;
-use taochain_primitives::Msg;
 use taochain_primitives::subnet::{EconomyParams, Hyperparams, SubnetView};
+use taochain_primitives::{Address, Msg};
 
 use super::{bytes_arg, get, name_value, send, tao};
 use crate::Ctx;
@@ -172,6 +172,8 @@ fn create_arena(
     set: &[String],
 ) -> anyhow::Result<()> {
     spec.validate().map_err(anyhow::Error::msg)?;
+    // Everything that can be refused is checked before the contract upload is paid for.
+    let (hotkey, hyperparams) = subnet_terms(ctx, hotkey, set)?;
     let code_id = match code_id {
         Some(id) => id,
         None => {
@@ -191,7 +193,14 @@ fn create_arena(
             code_id_of(&c?.data)?
         }
     };
-    create(ctx, from, hotkey, code_id, &borsh::to_vec(spec)?, set)
+    register(
+        ctx,
+        from,
+        hotkey,
+        code_id,
+        &borsh::to_vec(spec)?,
+        hyperparams,
+    )
 }
 
 /// The code id in a committed `StoreCode`'s result data (hex: borsh u64, then the
@@ -229,7 +238,21 @@ fn create(
     init_msg: &[u8],
     set: &[String],
 ) -> anyhow::Result<()> {
+    let (hotkey, hyperparams) = subnet_terms(ctx, hotkey, set)?;
+    register(ctx, from, hotkey, code_id, init_msg, hyperparams)
+}
+
+/// The owner hotkey and the hyperparameters (the chain's defaults with the `--set`
+/// overrides; `None` without any), refused before anything is sent.
+fn subnet_terms(
+    ctx: &Ctx,
+    hotkey: &str,
+    set: &[String],
+) -> anyhow::Result<(Address, Option<Hyperparams>)> {
     let hotkey = resolve_address(ctx, hotkey)?;
+    if set.is_empty() {
+        return Ok((hotkey, None));
+    }
     let mut hp = get::<EconomyParams>(ctx, "/economy")?
         .unwrap_or_default()
         .default_hyperparams;
@@ -237,11 +260,23 @@ fn create(
         let (n, v) = name_value(s)?;
         hp.set(&n, v).map_err(anyhow::Error::msg)?;
     }
+    Ok((hotkey, Some(hp)))
+}
+
+/// Sends `RegisterSubnet`.
+fn register(
+    ctx: &Ctx,
+    from: &str,
+    hotkey: Address,
+    code_id: u64,
+    init_msg: &[u8],
+    hyperparams: Option<Hyperparams>,
+) -> anyhow::Result<()> {
     let msg = Msg::RegisterSubnet {
         hotkey,
         code_id,
         init_msg: init_msg.to_vec(),
-        hyperparams: (!set.is_empty()).then_some(hp),
+        hyperparams,
     };
     send(
         ctx,

@@ -112,15 +112,33 @@ fn precompiled_artifacts_survive_a_restart_of_the_vm() {
         .store_code(&wasm)
         .expect("stores")
         .checksum;
-    let artifacts = std::fs::read_dir(dir.path()).expect("cache dir").count();
-    assert_eq!(artifacts, 1, "one precompiled artifact on disk");
-    // A fresh VM (a restarted node) runs the code without being given the wasm bytes.
-    let vm = Vm::new(Some(dir.path().to_path_buf())).expect("vm");
+    let artifacts = || std::fs::read_dir(dir.path()).expect("cache dir").count();
+    // Storing writes nothing to disk (the storing transaction may still fail).
+    assert_eq!(artifacts(), 0, "no artifact at store time");
     let call = Call {
         msg: vec![0],
         ..Call::default()
     };
     let mut host = taochain_vm_sandbox::MapHost::default();
+    // A restarted node loads the stored bytes once and precompiles them to disk...
+    let stored = wasm.clone();
+    let out = Vm::new(Some(dir.path().to_path_buf())).expect("vm").call(
+        &checksum,
+        &|| Some(stored.clone()),
+        Entry::Query,
+        &call,
+        &mut host,
+        10_000_000,
+        0,
+    );
+    assert!(
+        matches!(out.result, Err(VmError::Contract(_))),
+        "{:?}",
+        out.result
+    );
+    assert_eq!(artifacts(), 1, "one precompiled artifact on disk");
+    // ...and the next one runs the code without being given the wasm bytes.
+    let vm = Vm::new(Some(dir.path().to_path_buf())).expect("vm");
     let out = vm.call(
         &checksum,
         &|| None,
