@@ -365,6 +365,8 @@ impl App {
                 .ok_or_else(|| AppError::OutOfOrder("Commit without FinalizeBlock".into()))?;
             let height = prepared.version();
             self.storage.commit(prepared)?;
+            // What the block stored is committed now: its modules may leave the VM's memory.
+            self.vm.settle();
             consensus.genesis = None;
             (height, txs, included)
         };

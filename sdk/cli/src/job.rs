@@ -231,14 +231,18 @@ fn post_job(
     let (am, bm) = read_operands(a, b)?;
     // Everything that can be refused is checked before the blobs are paid for.
     let funds = parse_amount(bounty)?;
-    let deadline = c
-        .status()?
-        .height
-        .checked_add(blocks)
-        .context("--blocks is too large: the deadline would overflow")?;
+    anyhow::ensure!(blocks > 0, "--blocks must be at least 1");
+    let deadline_after = |height: u64| {
+        height
+            .checked_add(blocks)
+            .context("--blocks is too large: the deadline would overflow")
+    };
+    deadline_after(c.status()?.height)?;
     let bar = spinner(ctx.output, "storing A and B, posting the job");
     let ah = store_blob(&c, &key, npy::encode(&am))?;
     let bh = store_blob(&c, &key, npy::encode(&bm))?;
+    // Counted from after the blobs are stored: miners get the blocks asked for.
+    let deadline = deadline_after(c.status()?.height)?;
     let msg = borsh::to_vec(&ExecuteMsg::PostJob {
         a: ah,
         b: bh,

@@ -178,7 +178,12 @@ impl Source {
         // that could not be reached (restarting, timed out) is asked again next time.
         let definite = |r: Result<Vec<u8>, taochain_client::ClientError>| match r {
             Ok(raw) => Some(Some(raw)),
-            Err(taochain_client::ClientError::Query { .. }) => Some(None),
+            Err(taochain_client::ClientError::Query { code, .. })
+                if code == taochain_primitives::query::codes::CONTRACT_FAILED
+                    || code == taochain_primitives::query::codes::BAD_ARGUMENT =>
+            {
+                Some(None)
+            }
             Err(_) => None,
         };
         let arena = definite(self.node.smart_query(&s.info.contract, &q))?;

@@ -7,8 +7,11 @@
 //! instance allocator (instantiation in microseconds).
 //!
 //! Cache: compiled modules are kept hot in memory as `InstancePre` (imports resolved), at
-//! most [`MAX_HOT`] of them (the least recently used goes first: a `StoreCode` costs a few
-//! rao per byte, so the number of distinct modules is the sender's to choose), and
+//! most [`MAX_HOT`] of them besides those stored since the last commit (the least recently
+//! used goes first: a `StoreCode` costs a few rao per byte, so the number of distinct modules
+//! is the sender's to choose). A module compiled at store time stays pinned until
+//! [`ModuleCache::settle`] (the block's commit): before that its bytes are only in the
+//! block's pending writes, so an evicted one could not be loaded back. And
 //! precompiled artifacts on disk under `<dir>/<key>.cwasm`, where the key hashes the code
 //! checksum, the engine version and the cost table (which includes the instrumentation
 //! version), so a new engine, gas table or rewrite never loads an old artifact. An
@@ -113,36 +116,53 @@ pub struct ModuleCache {
     hot: Mutex<Hot>,
 }
 
-/// The hot modules by checksum, each with the tick of its last use.
+/// The hot modules by checksum.
 #[derive(Default)]
 struct Hot {
-    modules: BTreeMap<[u8; 32], (Arc<InstancePre<StoreData>>, u64)>,
+    modules: BTreeMap<[u8; 32], HotModule>,
     tick: u64,
 }
 
+/// A hot module, the tick of its last use, and whether it is pinned (stored since the last
+/// commit: never evicted until then).
+struct HotModule {
+    pre: Arc<InstancePre<StoreData>>,
+    used: u64,
+    pinned: bool,
+}
+
 impl Hot {
-    /// The module for `checksum`, marked as just used.
-    fn touch(&mut self, checksum: &[u8; 32]) -> Option<Arc<InstancePre<StoreData>>> {
+    /// The module for `checksum`, marked as just used (and pinned when `pin`).
+    fn touch(&mut self, checksum: &[u8; 32], pin: bool) -> Option<Arc<InstancePre<StoreData>>> {
         self.tick += 1;
         let tick = self.tick;
-        self.modules.get_mut(checksum).map(|(pre, used)| {
-            *used = tick;
-            pre.clone()
+        self.modules.get_mut(checksum).map(|m| {
+            m.used = tick;
+            m.pinned |= pin;
+            m.pre.clone()
         })
     }
 
-    /// Adds a module, then forgets the least recently used ones over [`MAX_HOT`].
-    fn insert(&mut self, checksum: [u8; 32], pre: Arc<InstancePre<StoreData>>) {
+    /// Adds a module, then forgets the least recently used unpinned ones over [`MAX_HOT`].
+    fn insert(&mut self, checksum: [u8; 32], pre: Arc<InstancePre<StoreData>>, pinned: bool) {
         self.tick += 1;
-        self.modules.insert(checksum, (pre, self.tick));
+        let used = self.tick;
+        self.modules
+            .insert(checksum, HotModule { pre, used, pinned });
+        self.evict();
+    }
+
+    fn evict(&mut self) {
         while self.modules.len() > MAX_HOT {
             let oldest = self
                 .modules
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .filter(|(_, m)| !m.pinned)
+                .min_by_key(|(_, m)| m.used)
                 .map(|(k, _)| *k);
             match oldest {
                 Some(k) => self.modules.remove(&k),
+                // Everything left is pinned: the block's own stores, bounded by its gas.
                 None => break,
             };
         }
@@ -208,16 +228,27 @@ impl ModuleCache {
         self.lock().modules.len()
     }
 
-    /// Validates, compiles and caches `wasm` (store time; nothing is written to disk).
+    /// Validates, compiles and caches `wasm` (store time; nothing is written to disk). The
+    /// module stays pinned in memory until [`ModuleCache::settle`].
     pub fn compile(&self, wasm: &[u8]) -> Result<CodeInfo, ValidationError> {
         let info = validate(wasm)?;
-        if self.lock().touch(&info.checksum).is_some() {
+        if self.lock().touch(&info.checksum, true).is_some() {
             return Ok(info);
         }
         let module = self.build(wasm)?;
-        self.insert(info.checksum, &module)
+        self.insert(info.checksum, &module, true)
             .map_err(|e| ValidationError::Compile(e.to_string()))?;
         Ok(info)
+    }
+
+    /// The block is committed: what it stored is in committed storage now, so modules
+    /// compiled at store time may be evicted like any other.
+    pub fn settle(&self) {
+        let mut hot = self.lock();
+        for m in hot.modules.values_mut() {
+            m.pinned = false;
+        }
+        hot.evict();
     }
 
     /// Compiles validated `wasm`. The code id is the checksum of the uploaded bytes; what
@@ -235,13 +266,14 @@ impl ModuleCache {
         &self,
         checksum: [u8; 32],
         module: &Module,
+        pinned: bool,
     ) -> Result<Arc<InstancePre<StoreData>>, VmError> {
         let pre = self
             .linker
             .instantiate_pre(module)
             .map_err(|e| VmError::Validation(ValidationError::Compile(format!("{e:#}"))))?;
         let pre = Arc::new(pre);
-        self.lock().insert(checksum, pre.clone());
+        self.lock().insert(checksum, pre.clone(), pinned);
         Ok(pre)
     }
 
@@ -252,14 +284,14 @@ impl ModuleCache {
         checksum: &[u8; 32],
         load: &dyn Fn() -> Option<Vec<u8>>,
     ) -> Result<Arc<InstancePre<StoreData>>, VmError> {
-        if let Some(pre) = self.lock().touch(checksum) {
+        if let Some(pre) = self.lock().touch(checksum, false) {
             return Ok(pre);
         }
         if let Some(module) = self
             .artifact_path(checksum)
             .and_then(|p| self.load_artifact(&p))
         {
-            return self.insert(*checksum, &module);
+            return self.insert(*checksum, &module, false);
         }
         let wasm =
             load().ok_or_else(|| VmError::Host(format!("code {} not found", hex(checksum))))?;
@@ -279,7 +311,7 @@ impl ModuleCache {
                 let _ = std::fs::rename(&tmp, &path);
             }
         }
-        self.insert(*checksum, &module)
+        self.insert(*checksum, &module, false)
     }
 
     #[allow(unsafe_code)]
@@ -312,22 +344,41 @@ mod tests {
     }
 
     #[test]
-    fn at_most_max_hot_modules_stay_in_memory_and_the_least_recently_used_goes_first() {
+    fn modules_stored_in_a_block_stay_until_its_commit_then_at_most_max_hot_remain() {
+        let cache = ModuleCache::new(None).expect("cache");
+        let stored: Vec<[u8; 32]> = (0..MAX_HOT + 5)
+            .map(|n| cache.compile(&module(n)).expect("compiles").checksum)
+            .collect();
+        // Stored in the same block: all pinned (their bytes are not committed yet), so each
+        // can still be run without loading anything.
+        assert_eq!(cache.hot_len(), MAX_HOT + 5);
+        for c in &stored {
+            cache
+                .get(c, &|| None)
+                .expect("a module stored this block stays");
+        }
+        cache.settle();
+        assert_eq!(cache.hot_len(), MAX_HOT);
+    }
+
+    #[test]
+    fn the_least_recently_used_module_goes_first_and_comes_back_from_the_stored_bytes() {
         let cache = ModuleCache::new(None).expect("cache");
         let first = cache.compile(&module(0)).expect("compiles").checksum;
         let second = cache.compile(&module(1)).expect("compiles").checksum;
+        cache.settle();
         for n in 2..MAX_HOT + 5 {
             // The first module is used all along; the second never again.
             cache.get(&first, &|| None).expect("still hot");
             cache.compile(&module(n)).expect("compiles");
+            cache.settle();
         }
         assert_eq!(cache.hot_len(), MAX_HOT);
         cache
             .get(&first, &|| None)
             .expect("the module in use stayed");
-        let evicted = cache.get(&second, &|| None);
         assert!(
-            evicted.is_err(),
+            cache.get(&second, &|| None).is_err(),
             "the least recently used module was evicted"
         );
         // Evicted is not lost: the chain's stored bytes compile it again.

@@ -112,6 +112,12 @@ impl Vm {
         self.cache.compile(wasm)
     }
 
+    /// The block is committed: modules stored in it may leave memory now (see
+    /// [`ModuleCache::settle`]).
+    pub fn settle(&self) {
+        self.cache.settle();
+    }
+
     /// The module cache.
     pub fn cache(&self) -> &ModuleCache {
         &self.cache
