@@ -236,7 +236,7 @@ fn economy_message(
             name,
             value,
         } => subnets::set_hyperparam(state, s, *netuid, name, *value),
-        Msg::DissolveSubnet { netuid } => subnets::dissolve_by_owner(state, s, *netuid),
+        Msg::DissolveSubnet { netuid } => subnets::dissolve_by_owner(state, s, *netuid, gas_left),
         Msg::BurnedRegister { netuid, hotkey } => {
             neurons::burned_register(state, s, *netuid, hotkey, h, gas_left)
         }

@@ -45,15 +45,6 @@ pub fn get_raw(
     Ok(state.get(key.as_bytes())?)
 }
 
-/// The first raw entry in `[from, to)` (a contract's storage range), key and bytes as stored.
-pub fn next_raw(
-    state: &(impl StateRead + ?Sized),
-    from: &Key<Raw>,
-    to: &[u8],
-) -> Result<Option<taochain_storage::Entry>, AppError> {
-    Ok(state.next(from.as_bytes(), Some(to))?)
-}
-
 /// Whether anything is stored under `key`.
 pub fn contains<V>(state: &(impl StateRead + ?Sized), key: &Key<V>) -> Result<bool, AppError> {
     Ok(state.get(key.as_bytes())?.is_some())

@@ -62,10 +62,22 @@ impl<R: StateRead + ?Sized> StateRead for StateDelta<'_, R> {
     /// Merges this delta's changes over the base: a change shadows the base entry with
     /// the same key, and a deletion hides it.
     fn next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, StorageError> {
+        self.next_limited(start, end, &mut 0, u64::MAX)
+    }
+
+    /// [`StateDelta::next`], counting the deletions it steps over (here and in the layers
+    /// below) against `limit`.
+    fn next_limited(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        skipped: &mut u64,
+        limit: u64,
+    ) -> Result<Option<Entry>, StorageError> {
         let in_range = |k: &[u8]| end.is_none_or(|e| k < e);
         let mut cursor = start.to_vec();
         loop {
-            let base = self.base.next(&cursor, end)?;
+            let base = self.base.next_limited(&cursor, end, skipped, limit)?;
             let own = self
                 .changes
                 .range(cursor.clone()..)
@@ -76,6 +88,10 @@ impl<R: StateRead + ?Sized> StateRead for StateDelta<'_, R> {
                 (Some((k, v)), base) if base.as_ref().is_none_or(|(bk, _)| k <= bk) => match v {
                     Some(v) => return Ok(Some((k.clone(), v.clone()))),
                     None => {
+                        if *skipped >= limit {
+                            return Err(StorageError::SkipLimit(limit));
+                        }
+                        *skipped += 1;
                         cursor = k.clone();
                         cursor.push(0);
                     }
@@ -117,6 +133,32 @@ pub type Blobs = BTreeMap<[u8; 32], Option<Vec<u8>>>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_read_counts_the_deletions_it_steps_over_in_every_layer_and_stops_at_its_limit() {
+        let base: Changes = [(b"z".to_vec(), Some(b"1".to_vec()))].into();
+        let mut block = StateDelta::new(&base);
+        block.delete(b"a".to_vec());
+        block.delete(b"b".to_vec());
+        let mut tx = StateDelta::new(&block);
+        tx.delete(b"c".to_vec());
+        let mut skipped = 0;
+        let found = tx
+            .next_limited(b"", None, &mut skipped, 3)
+            .expect("within the limit");
+        assert_eq!(found, Some((b"z".to_vec(), b"1".to_vec())));
+        assert_eq!(
+            skipped, 3,
+            "two deletions in the block, one in the transaction"
+        );
+        let mut skipped = 0;
+        let err = tx
+            .next_limited(b"", None, &mut skipped, 2)
+            .expect_err("over the limit");
+        assert!(matches!(err, StorageError::SkipLimit(2)), "{err}");
+        // The plain read is unlimited and sees the same entry.
+        assert_eq!(tx.next(b"", None).expect("reads"), found);
+    }
 
     #[test]
     fn child_writes_shadow_parent_until_dropped() {

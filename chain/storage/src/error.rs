@@ -35,6 +35,10 @@ pub enum StorageError {
         /// Bytes the node keeps free (`MIN_FREE_BYTES` by default).
         keep: u64,
     },
+    /// A range read met more deletions of pending writes than it was allowed to step over
+    /// ([`crate::StateRead::next_limited`]): the caller ran out of what it paid for.
+    #[error("a range read stepped over more than {0} deleted entries")]
+    SkipLimit(u64),
     /// Bytes on disk that do not decode.
     #[error("corrupt {what}: {detail}")]
     Corrupt {

@@ -34,6 +34,20 @@ pub trait StateRead {
     /// The first live entry with `start <= key < end` (`end == None`: unbounded), in
     /// byte order.
     fn next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, StorageError>;
+    /// Like [`StateRead::next`], adding to `skipped` each entry deleted by pending writes
+    /// that it steps over (each costs a read of the state below), and failing with
+    /// [`StorageError::SkipLimit`] before it would step over more than `limit` in all. A
+    /// state without pending writes steps over nothing.
+    fn next_limited(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        skipped: &mut u64,
+        limit: u64,
+    ) -> Result<Option<Entry>, StorageError> {
+        let _ = (skipped, limit);
+        self.next(start, end)
+    }
 }
 
 /// Write access to key/value state (buffered; nothing reaches disk until commit).

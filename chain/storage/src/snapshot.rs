@@ -20,6 +20,13 @@ use crate::{Blobs, Changes, Storage, StorageError};
 /// The snapshot format this code writes and reads.
 pub const FORMAT: u32 = 1;
 
+/// The most state entries a snapshot may carry. A restore holds every entry and the tree
+/// built over them in memory before it can compare the root with the trusted app hash, so
+/// a peer's count is refused above this before anything is decoded (a gigabyte of empty
+/// entries would otherwise decode into tens of gigabytes). A node whose state is larger
+/// offers no snapshot (peers sync by replaying blocks).
+pub const MAX_SNAPSHOT_ENTRIES: u32 = 4_000_000;
+
 /// A snapshot's content.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SnapshotData {
@@ -48,8 +55,13 @@ impl Storage {
         let mut entries = vec![];
         self.db.scan(CF_LATEST, &[], &mut |k, v| {
             entries.push((k.to_vec(), v.to_vec()));
-            true
+            entries.len() <= MAX_SNAPSHOT_ENTRIES as usize
         })?;
+        if entries.len() > MAX_SNAPSHOT_ENTRIES as usize {
+            return Err(corrupt(format!(
+                "the state has more than {MAX_SNAPSHOT_ENTRIES} entries: too large to snapshot"
+            )));
+        }
         let mut blobs = vec![];
         let mut bad = None;
         self.db
@@ -89,6 +101,17 @@ impl Storage {
                 "restore into a store already at version {v}"
             )));
         }
+        // borsh: the version (8 bytes), then the entries' count (u32, little-endian).
+        let count = bytes
+            .get(8..12)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| corrupt("too short to hold a snapshot"))?;
+        if count > MAX_SNAPSHOT_ENTRIES {
+            return Err(corrupt(format!(
+                "{count} entries, over the {MAX_SNAPSHOT_ENTRIES} a restore takes"
+            )));
+        }
         let data: SnapshotData =
             borsh::from_slice(bytes).map_err(|e| corrupt(format!("does not decode: {e}")))?;
         if let Some((version, _)) = expected
@@ -99,19 +122,15 @@ impl Storage {
                 data.version
             )));
         }
+        // The entries move into the change set (no second copy); the blobs the state names
+        // must each be in the snapshot (the app hash does not cover blob bytes, so a peer
+        // could otherwise leave one out).
         let mut changes = Changes::new();
-        let mut last: Option<&[u8]> = None;
-        for (k, v) in &data.entries {
-            if k.is_empty() || last.is_some_and(|l| l >= k.as_slice()) {
+        let mut needed = std::collections::BTreeSet::new();
+        for (k, v) in data.entries {
+            if k.is_empty() || changes.last_key_value().is_some_and(|(l, _)| *l >= k) {
                 return Err(corrupt("entries are not in strictly increasing key order"));
             }
-            last = Some(k);
-            changes.insert(k.clone(), Some(v.clone()));
-        }
-        // The blobs the state names: each must be in the snapshot (the app hash does not
-        // cover blob bytes, so a peer could otherwise leave one out).
-        let mut needed = std::collections::BTreeSet::new();
-        for (k, _) in &data.entries {
             for prefix in [BLOBS.prefix(), CODE_HASHES.prefix()] {
                 if let Some(hash) = k.strip_prefix(prefix) {
                     let hash = <[u8; 32]>::try_from(hash)
@@ -119,19 +138,20 @@ impl Storage {
                     needed.insert(hash);
                 }
             }
+            changes.insert(k, Some(v));
         }
         let mut blobs = Blobs::new();
         let mut last_hash: Option<[u8; 32]> = None;
-        for (hash, b) in &data.blobs {
-            if last_hash.is_some_and(|l| l >= *hash) {
+        for (hash, b) in data.blobs {
+            if last_hash.is_some_and(|l| l >= hash) {
                 return Err(corrupt("blobs are not in strictly increasing hash order"));
             }
-            last_hash = Some(*hash);
-            if <[u8; 32]>::from(Sha256::digest(b)) != *hash {
+            last_hash = Some(hash);
+            if <[u8; 32]>::from(Sha256::digest(&b)) != hash {
                 return Err(corrupt("a blob does not match its hash"));
             }
-            if needed.contains(hash) {
-                blobs.insert(*hash, Some(b.clone()));
+            if needed.contains(&hash) {
+                blobs.insert(hash, Some(b));
             }
         }
         if let Some(missing) = needed.iter().find(|h| !blobs.contains_key(*h)) {
@@ -252,6 +272,12 @@ mod tests {
             assert!(fresh.restore_snapshot(&bytes, None).is_err());
             assert_eq!(fresh.latest_version(), None);
         }
+        // A count over the cap is refused before anything is decoded or allocated.
+        let mut huge = 7u64.to_le_bytes().to_vec();
+        huge.extend((MAX_SNAPSHOT_ENTRIES + 1).to_le_bytes());
+        let fresh = Storage::in_memory(StorageOptions::default());
+        let err = fresh.restore_snapshot(&huge, None).expect_err("refused");
+        assert!(err.to_string().contains("entries, over the"), "{err}");
         let bytes = borsh::to_vec(&good).expect("encode");
         let fresh = Storage::in_memory(StorageOptions::default());
         assert!(

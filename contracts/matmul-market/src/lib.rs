@@ -132,10 +132,20 @@ fn submit(ctx: &mut Ctx<'_>, id: u64, c: [u8; 32]) -> Result<Vec<u8>, ContractEr
     let key = miner;
     let mut stats = MINERS.get(ctx.api, &key)?.unwrap_or_default();
     // Pinning C first binds it to its uploader: only the miner who stored it can submit it.
-    if ctx.api.blob_pin(&c, true).is_none() {
-        return Err(ContractError::Unauthorized(
-            "C must be a stored blob uploaded by the submitting hotkey".into(),
-        ));
+    // A C that is already pinned (another job's result, or an input) carries no such proof
+    // (the chain checks the uploader only on a blob's first pin), so it is refused.
+    match ctx.api.blob_pin(&c, true) {
+        None => {
+            return Err(ContractError::Unauthorized(
+                "C must be a stored blob uploaded by the submitting hotkey".into(),
+            ));
+        }
+        Some(pins) if pins > 1 => {
+            return Err(ContractError::Unauthorized(
+                "C is already pinned (another job's result or an input): submit a C you stored for this job".into(),
+            ));
+        }
+        Some(_) => {}
     }
     match ctx.api.verify_matmul(&j.a, &j.b, &c) {
         taochain_contract::abi::MATMUL_VALID => {
@@ -311,6 +321,7 @@ mod tests {
         // Paid: the inputs were released (pruned), the result is pinned for the requester.
         assert_eq!(api.blobs.get(&[4; 32]), None);
         assert_eq!(api.blobs.get(&[6; 32]), Some(&1));
+
         assert!(
             api.call(execute, honest, 0, &msg(&ExecuteMsg::Collect { job: 1 }))
                 .is_err()
@@ -385,5 +396,51 @@ mod tests {
             deadline: 99,
         };
         assert!(api.call(execute, requester, 1, &msg(&post)).is_err());
+    }
+
+    #[test]
+    fn another_jobs_pinned_result_is_nobodys_proof_of_work() {
+        let mut api = MockApi::default();
+        let (requester, honest, copier) = ([1u8; 20], [2u8; 20], [3u8; 20]);
+        api.env.height = 10;
+        api.uids.insert(honest, 1);
+        api.uids.insert(copier, 2);
+        for b in [[4; 32], [5; 32], [6; 32]] {
+            api.blobs.insert(b, 0);
+        }
+        api.matmul
+            .insert([6; 32], taochain_contract::abi::MATMUL_VALID);
+        api.call(instantiate, requester, 0, &msg(&InstantiateMsg {}))
+            .expect("init");
+        let post = ExecuteMsg::PostJob {
+            a: [4; 32],
+            b: [5; 32],
+            deadline: 20,
+        };
+        api.call(execute, requester, 500, &msg(&post))
+            .expect("job 1");
+        api.call(
+            execute,
+            honest,
+            0,
+            &msg(&ExecuteMsg::SubmitResult { job: 1, c: [6; 32] }),
+        )
+        .expect("paid");
+        // The same statement posted again: job 1's result, still pinned for its requester,
+        // is public, but submitting it proves no work.
+        api.blobs.insert([4; 32], 0);
+        api.blobs.insert([5; 32], 0);
+        api.call(execute, requester, 500, &msg(&post))
+            .expect("job 2");
+        let err = api
+            .call(
+                execute,
+                copier,
+                0,
+                &msg(&ExecuteMsg::SubmitResult { job: 2, c: [6; 32] }),
+            )
+            .expect_err("a pinned C");
+        assert!(err.contains("already pinned"), "{err}");
+        assert_eq!(api.balances.get(&copier), None, "nothing paid");
     }
 }

@@ -176,6 +176,7 @@ async fn net() -> Net {
         metagraphs,
         weights: BTreeMap::new(),
         redemptions: Default::default(),
+        transactions: Default::default(),
     });
     let mut config = GatewayConfig::new(vec![SPEECH, TEXT], PRICE);
     config.redeem_every_blocks = 5;
@@ -380,6 +381,9 @@ async fn a_failed_request_is_not_charged_and_only_earned_vouchers_are_redeemed()
                 r.contains(&(1, 2 * PRICE)) && r.contains(&(4, PRICE)),
                 "{r:?}"
             );
+            // Both due at once: one transaction.
+            let txs = n.chain.transactions.lock().expect("lock").clone();
+            assert_eq!(txs, vec![2], "{txs:?}");
             break;
         }
         assert!(Instant::now() < deadline, "not redeemed: {r:?}");

@@ -10,6 +10,17 @@ pub struct HostError(pub String);
 /// One storage entry: key (without namespace) and value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// What [`Host::storage_next`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// The first entry in range (`None`: none), and how many entries deleted by pending
+    /// writes were stepped over to find it (the VM charges for each).
+    Found(Option<Entry>, u64),
+    /// More than the allowed number of deleted entries lay in the way: the call has run
+    /// out of the gas that would pay for stepping over them.
+    TooManySkips,
+}
+
 /// State and effects available to a running contract.
 pub trait Host {
     /// The value under `key` in the contract's namespace.
@@ -18,8 +29,14 @@ pub trait Host {
     fn storage_set(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError>;
     /// Removes `key` (never called by the VM during a query).
     fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError>;
-    /// The first entry with `start <= key` and `key < end` (`None`: unbounded).
-    fn storage_next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Entry>, HostError>;
+    /// The first entry with `start <= key` and `key < end` (`None`: unbounded), stepping
+    /// over at most `max_skips` entries that pending writes deleted.
+    fn storage_next(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        max_skips: u64,
+    ) -> Result<Next, HostError>;
     /// Sends `amount` rao from the contract's account to `to`. `Ok(Err(code))` is a
     /// refusal the contract sees (`ERR_INSUFFICIENT_FUNDS`, `ERR_INVALID`).
     fn bank_send(&mut self, to: [u8; 20], amount: u64) -> Result<Result<(), i32>, HostError>;

@@ -11,7 +11,7 @@ use wasmparser::ValType;
 use wasmtime::{Caller, Extern, Linker, StoreLimits};
 use wasmtime::{Result, bail, format_err as anyhow};
 
-use crate::host::{Host, HostError};
+use crate::host::{Host, HostError, Next};
 use crate::limits::{
     FUEL_PER_GAS, MAX_DEBUG_BYTES, MAX_DEBUG_LINES, MAX_EVENTS, MAX_IO_BYTES, MAX_KEY_BYTES,
     MAX_MEMORY_PAGES, MAX_QUERY_DEPTH, MAX_VALUE_BYTES, gas,
@@ -287,10 +287,27 @@ fn storage_next(mut c: C<'_>, s: i32, sl: i32, e: i32, el: i32, out: i32, cap: i
     ];
     let [start, end] = charge_and_read(&mut c, gas::STORAGE_NEXT, spans)?;
     let end = (!end.is_empty()).then_some(end.as_slice());
-    match host(&mut c).storage_next(&start, end) {
-        Err(e) => Err(host_failed(&mut c, e)),
-        Ok(None) => Ok(ABSENT),
-        Ok(Some((key, value))) => {
+    // Each deleted entry stepped over is a read of the state below: at most as many as the
+    // gas left pays for, charged after the walk.
+    let max_skips = if c.data().metered {
+        c.get_fuel()? / FUEL_PER_GAS / gas::STORAGE_SKIP
+    } else {
+        u64::MAX
+    };
+    let found = match host(&mut c).storage_next(&start, end, max_skips) {
+        Err(e) => return Err(host_failed(&mut c, e)),
+        Ok(Next::TooManySkips) => {
+            c.set_fuel(0)?;
+            return Err(OutOfGas.into());
+        }
+        Ok(Next::Found(found, skipped)) => {
+            charge(&mut c, skipped.saturating_mul(gas::STORAGE_SKIP))?;
+            found
+        }
+    };
+    match found {
+        None => Ok(ABSENT),
+        Some((key, value)) => {
             let bytes = borsh::to_vec(&Record { key, value })?;
             charge(&mut c, per_byte(bytes.len()))?;
             write_capped(&mut c, out, cap, &bytes)

@@ -26,6 +26,6 @@ mod vm;
 
 pub use engine::{Metering, ModuleCache};
 pub use error::{ValidationError, VmError};
-pub use host::{Host, HostError};
+pub use host::{Host, HostError, Next};
 pub use validate::{CodeInfo, validate};
 pub use vm::{CallOutcome, Entry, VM_THREAD_STACK, Vm};

@@ -69,6 +69,9 @@ pub mod gas {
     pub const STORAGE_READ: u64 = 3_000;
     /// `storage_next` (a range seek).
     pub const STORAGE_NEXT: u64 = 5_000;
+    /// Each entry deleted by the call's pending writes that `storage_next` steps over (one
+    /// more seek below it).
+    pub const STORAGE_SKIP: u64 = 5_000;
     /// `storage_set` / `storage_remove` (a tree leaf update is ~20-40 us at commit).
     pub const STORAGE_WRITE: u64 = 20_000;
     /// `sha256` base (~1.7 GB/s on top: per byte).
@@ -140,6 +143,7 @@ pub fn cost_table_version() -> u64 {
         gas::IO_BASE,
         gas::STORAGE_READ,
         gas::STORAGE_NEXT,
+        gas::STORAGE_SKIP,
         gas::STORAGE_WRITE,
         gas::SHA256_BASE,
         gas::ED25519_VERIFY,

@@ -13,8 +13,7 @@ use borsh::BorshSerialize;
 use taochain_vm_abi::{Call, EpochCall, MessageInfo};
 
 use crate::MapHost;
-use taochain_vm::host::Entry as Record;
-use taochain_vm::{Entry, Host, HostError, Metering, Vm, VmError};
+use taochain_vm::{Entry, Host, HostError, Metering, Next, Vm, VmError};
 
 /// One measured figure.
 #[derive(Debug, Clone)]
@@ -312,8 +311,13 @@ impl Host for PinHost {
     fn storage_remove(&mut self, key: &[u8]) -> Result<(), HostError> {
         self.0.storage_remove(key)
     }
-    fn storage_next(&self, start: &[u8], end: Option<&[u8]>) -> Result<Option<Record>, HostError> {
-        self.0.storage_next(start, end)
+    fn storage_next(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        max_skips: u64,
+    ) -> Result<Next, HostError> {
+        self.0.storage_next(start, end, max_skips)
     }
     fn bank_send(&mut self, to: [u8; 20], amount: u64) -> Result<Result<(), i32>, HostError> {
         self.0.bank_send(to, amount)

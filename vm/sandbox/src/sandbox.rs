@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use taochain_vm_abi::{Call, Env, MessageInfo};
 
-use taochain_vm::{CallOutcome, Entry, Host, HostError, ValidationError, Vm};
+use taochain_vm::{CallOutcome, Entry, Host, HostError, Next, ValidationError, Vm};
 
 /// Chain state the mock keeps.
 #[derive(Default)]
@@ -210,14 +210,17 @@ impl Host for SandboxHost<'_> {
         &self,
         start: &[u8],
         end: Option<&[u8]>,
-    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
-        Ok(self
+        _max_skips: u64,
+    ) -> Result<Next, HostError> {
+        // A map without pending deletions: nothing to step over.
+        let found = self
             .state
             .storage
             .range((self.contract, start.to_vec())..)
             .take_while(|((c, k), _)| *c == self.contract && end.is_none_or(|e| k.as_slice() < e))
             .map(|((_, k), v)| (k.clone(), v.clone()))
-            .next())
+            .next();
+        Ok(Next::Found(found, 0))
     }
     fn bank_send(&mut self, to: [u8; 20], amount: u64) -> Result<Result<(), i32>, HostError> {
         if amount == 0 {
@@ -340,13 +343,15 @@ impl Host for MapHost {
         &self,
         start: &[u8],
         end: Option<&[u8]>,
-    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
-        Ok(self
+        _max_skips: u64,
+    ) -> Result<Next, HostError> {
+        let found = self
             .storage
             .range(start.to_vec()..)
             .find(|_| true)
             .filter(|(k, _)| end.is_none_or(|e| k.as_slice() < e))
-            .map(|(k, v)| (k.clone(), v.clone())))
+            .map(|(k, v)| (k.clone(), v.clone()));
+        Ok(Next::Found(found, 0))
     }
     fn bank_send(&mut self, _: [u8; 20], _: u64) -> Result<Result<(), i32>, HostError> {
         Ok(Err(taochain_vm_abi::ERR_INSUFFICIENT_FUNDS))

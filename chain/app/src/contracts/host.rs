@@ -4,8 +4,8 @@
 
 use taochain_primitives::Address;
 use taochain_storage::schema::{contract_key, contract_store_key};
-use taochain_storage::{StateRead, StateWrite};
-use taochain_vm::{Entry, Host, HostError, VmError};
+use taochain_storage::{StateRead, StateWrite, StorageError};
+use taochain_vm::{Entry, Host, HostError, Next, VmError};
 use taochain_vm_abi::{Call, ERR_INSUFFICIENT_FUNDS, ERR_INVALID, MessageInfo};
 
 use super::{Env, code_loader};
@@ -18,13 +18,15 @@ fn host_err(e: impl std::fmt::Display) -> HostError {
     HostError(e.to_string())
 }
 
-/// The first entry of `contract`'s storage in `[start, end)`, keys without the namespace.
+/// The first entry of `contract`'s storage in `[start, end)`, keys without the namespace,
+/// stepping over at most `max_skips` entries pending writes deleted.
 fn next_in_namespace(
     state: &(impl StateRead + ?Sized),
     contract: &Address,
     start: &[u8],
     end: Option<&[u8]>,
-) -> Result<Option<taochain_vm::host::Entry>, HostError> {
+    max_skips: u64,
+) -> Result<Next, HostError> {
     let prefix = contract_store_key(contract.as_bytes(), &[]).into_bytes();
     let from = contract_store_key(contract.as_bytes(), start);
     let to = match end {
@@ -41,8 +43,15 @@ fn next_in_namespace(
             p
         }
     };
-    let found = crate::typed::next_raw(state, &from, &to).map_err(host_err)?;
-    Ok(found.map(|(k, v)| (k[prefix.len()..].to_vec(), v)))
+    let mut skipped = 0;
+    match state.next_limited(from.as_bytes(), Some(&to), &mut skipped, max_skips) {
+        Ok(found) => Ok(Next::Found(
+            found.map(|(k, v)| (k[prefix.len()..].to_vec(), v)),
+            skipped,
+        )),
+        Err(StorageError::SkipLimit(_)) => Ok(Next::TooManySkips),
+        Err(e) => Err(host_err(e)),
+    }
 }
 
 /// `key` of `contract`'s storage.
@@ -211,8 +220,9 @@ impl<S: StateWrite + ?Sized> Host for ChainHost<'_, S> {
         &self,
         start: &[u8],
         end: Option<&[u8]>,
-    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
-        next_in_namespace(&*self.state, &self.contract, start, end)
+        max_skips: u64,
+    ) -> Result<Next, HostError> {
+        next_in_namespace(&*self.state, &self.contract, start, end, max_skips)
     }
     fn bank_send(&mut self, to: [u8; 20], amount: u64) -> Result<Result<(), i32>, HostError> {
         match transfer(self.state, &self.contract, &Address(to), amount).map_err(host_err)? {
@@ -283,8 +293,9 @@ impl<R: StateRead + ?Sized> Host for QueryHost<'_, R> {
         &self,
         start: &[u8],
         end: Option<&[u8]>,
-    ) -> Result<Option<taochain_vm::host::Entry>, HostError> {
-        next_in_namespace(self.state, &self.contract, start, end)
+        max_skips: u64,
+    ) -> Result<Next, HostError> {
+        next_in_namespace(self.state, &self.contract, start, end, max_skips)
     }
     fn bank_send(&mut self, _: [u8; 20], _: u64) -> Result<Result<(), i32>, HostError> {
         Err(host_err("bank_send reached the host in a query"))

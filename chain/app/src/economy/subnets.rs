@@ -14,7 +14,7 @@ use taochain_storage::schema::{
 
 use super::staking::ensure_hotkey;
 use super::store::{self, set_neuron, set_subnet, set_uid, subnet};
-use super::{Fail, done, locks_account, reject, subnets_admin};
+use super::{Fail, done, locks_account, reject, scan_gas, subnets_admin};
 use crate::bank::transfer;
 use crate::contracts::{self, Done};
 use crate::events::Event;
@@ -231,14 +231,22 @@ pub fn set_hyperparam(
     )])
 }
 
-/// `DissolveSubnet` by its owner.
+/// `DissolveSubnet` by its owner. Dissolving visits every UID of the subnet, every root
+/// member and every subnet (the lock chain): paid as a scan before it runs.
 pub fn dissolve_by_owner(
     state: &mut (impl StateWrite + ?Sized),
     sender: &Address,
     netuid: u16,
+    gas_left: u64,
 ) -> Result<Done, Fail> {
-    owned(state, sender, netuid)?;
-    dissolve(state, netuid)
+    let s = owned(state, sender, netuid)?;
+    let entries = u64::from(s.n)
+        .saturating_add(u64::from(super::neurons::root_n(state)?))
+        .saturating_add(store::params(state)?.subnet_limit);
+    let scan_cost = scan_gas(entries, gas_left)?;
+    let mut d = dissolve(state, netuid)?;
+    d.gas_used = d.gas_used.saturating_add(scan_cost);
+    Ok(d)
 }
 
 /// Root's votes for `netuid` and its stored share of the emission end with the subnet: one

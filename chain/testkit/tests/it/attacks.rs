@@ -18,6 +18,7 @@ fn hostile(execute: &str, query: &str) -> String {
     format!(
         r#"(module
           (import "tao" "storage_set" (func $storage_set (param i32 i32 i32 i32)))
+          (import "tao" "storage_remove" (func $storage_remove (param i32 i32)))
           (import "tao" "storage_next" (func $storage_next (param i32 i32 i32 i32 i32 i32) (result i64)))
           (import "tao" "verify_matmul" (func $verify_matmul (param i32) (result i32)))
           (import "tao" "input_read" (func $input_read (param i32)))
@@ -490,4 +491,49 @@ fn a_free_smart_query_stops_at_its_own_gas_bound() {
     );
     // Bounded like a small transaction (~0.1 s), far below one transaction's most.
     assert!(taochain_app::query::SMART_QUERY_GAS * 10 <= Params::default().max_tx_gas);
+}
+
+/// Removes 1,000 keys that do not exist (each leaves a deletion in the transaction's
+/// pending writes), then reads the first entry of the whole namespace once.
+const REMOVE_THEN_SCAN: &str = "(local $i i32)
+    (loop $l
+      (i32.store (i32.const 0) (local.get $i))
+      (call $storage_remove (i32.const 0) (i32.const 4))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))
+    (drop (call $storage_next (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 64) (i32.const 64)))
+    i32.const 0";
+
+#[test]
+fn a_range_read_pays_for_each_pending_deletion_it_steps_over() {
+    let mut chain = started_chain_in_memory();
+    let c = instantiate_wat(&mut chain, &hostile(REMOVE_THEN_SCAN, "i32.const 0"));
+    let call = |nonce: u64, gas_limit: u64| {
+        TxBody {
+            chain_id: CHAIN_ID.into(),
+            nonce,
+            fee: Params::default().required_fee(gas_limit),
+            gas_limit,
+            msgs: vec![Msg::Execute {
+                contract: c,
+                msg: vec![],
+                funds: 0,
+            }],
+        }
+        .sign(&key(2))
+        .encode()
+    };
+    let writes = 1_000 * taochain_vm::limits::gas::STORAGE_WRITE;
+    let skips = 1_000 * taochain_vm::limits::gas::STORAGE_SKIP;
+    // Enough for the removals and the read's base price, not for stepping over 1,000
+    // deletions: out of gas (without the per-step price, a loop of such reads could make
+    // a block's reads quadratic in its deletions for a linear price).
+    let block = chain.block(vec![call(0, writes + 2_000_000)]);
+    let r = &block.results[0];
+    assert_eq!(r.code, RejectCode::OutOfGas.code(), "{}", r.log);
+    // Paid for, it runs, and its gas counts every step.
+    let block = chain.block(vec![call(1, writes + skips + 2_000_000)]);
+    let r = &block.results[0];
+    assert_eq!(r.code, 0, "{}", r.log);
+    assert!(r.gas_used >= (writes + skips) as i64, "{}", r.gas_used);
 }

@@ -252,3 +252,68 @@ fn two_nodes_agree_on_contract_gas_and_app_hash() {
     };
     assert_eq!(run(), run());
 }
+
+/// A valid contract module, distinct for each `n`.
+fn tiny_module(n: usize) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+          (memory (export "memory") 1)
+          (func (export "instantiate") (result i32) i32.const 0)
+          (func (export "execute") (result i32) i32.const {n} drop i32.const 0)
+          (func (export "query") (result i32) i32.const 0))"#
+    ))
+    .expect("wat")
+}
+
+#[test]
+fn code_stored_early_in_a_block_runs_later_in_it_after_more_stores_than_the_vm_keeps_hot() {
+    let mut chain = started_chain_in_memory();
+    // Counter first, then more modules than the VM keeps in memory, then run counter: all
+    // in one block, where counter's bytes are not committed yet.
+    let mut txs = vec![signed(
+        0,
+        0,
+        vec![Msg::StoreCode {
+            wasm: contract_wasm("counter"),
+        }],
+    )];
+    let others = taochain_vm::engine::MAX_HOT + 2;
+    let per_tx = 64;
+    for (i, start) in (0..others).step_by(per_tx).enumerate() {
+        let msgs = (start..(start + per_tx).min(others))
+            .map(|n| Msg::StoreCode {
+                wasm: tiny_module(n),
+            })
+            .collect();
+        txs.push(signed(0, 1 + i as u64, msgs));
+    }
+    let nonce = txs.len() as u64;
+    txs.push(signed(
+        0,
+        nonce,
+        vec![Msg::Instantiate {
+            code_id: 1,
+            msg: 5u64.to_le_bytes().to_vec(),
+            funds: 0,
+            admin: None,
+            label: "c".into(),
+        }],
+    ));
+    let block = chain.block(txs);
+    for r in &block.results {
+        assert_eq!(r.code, 0, "{}", r.log);
+    }
+    // After the commit, the evicted modules come back from committed storage.
+    let block = chain.block(vec![signed(
+        0,
+        nonce + 1,
+        vec![Msg::Instantiate {
+            code_id: 2,
+            msg: vec![],
+            funds: 0,
+            admin: None,
+            label: "t".into(),
+        }],
+    )]);
+    assert_eq!(block.results[0].code, 0, "{}", block.results[0].log);
+}

@@ -765,6 +765,58 @@ fn a_full_subnet_replaces_the_lowest_emission_non_immune_neuron() {
 }
 
 #[test]
+fn dissolving_a_subnet_pays_for_what_it_visits_before_it_runs() {
+    let mut net = Net::new();
+    subnet_one(&mut net);
+    register_subnet(&mut net, 1, 8);
+    let limit = net
+        .get::<EconomyParams>("/economy")
+        .expect("params")
+        .subnet_limit;
+    // One UID (the owner's hotkey), no root members, every possible subnet.
+    let scan = (1 + limit) * SCAN_GAS;
+    let msgs = vec![Msg::DissolveSubnet { netuid: 2 }];
+    let nonce = net.nonces.get(&1).copied().unwrap_or(0);
+    let mut body = TxBody {
+        chain_id: CHAIN_ID.into(),
+        nonce,
+        fee: FEE,
+        gas_limit: 0,
+        msgs: msgs.clone(),
+    };
+    let len = body
+        .clone()
+        .sign(&taochain_testkit::fixtures::key(1))
+        .encode()
+        .len();
+    body.gas_limit = taochain_primitives::state::gas::required(1, len) + scan - 1;
+    let tx = body.sign(&taochain_testkit::fixtures::key(1)).encode();
+    let before = net.snapshot();
+    let b = net.block(vec![tx]);
+    assert_eq!(
+        b.results[0].code,
+        RejectCode::OutOfGas.code(),
+        "{}",
+        b.results[0].log
+    );
+    assert!(
+        b.results[0].log.contains("scanning"),
+        "{}",
+        b.results[0].log
+    );
+    assert_eq!(before, net.snapshot(), "a refused dissolve changes nothing");
+    assert!(net.get::<SubnetInfo>("/subnet/2").is_some());
+    *net.nonces.entry(1).or_default() += 1;
+    let b = net.ok(1, msgs);
+    assert!(
+        b.results[0].gas_used >= scan as i64,
+        "{} < {scan}",
+        b.results[0].gas_used
+    );
+    assert!(net.get::<SubnetInfo>("/subnet/2").is_none());
+}
+
+#[test]
 fn a_dissolved_subnets_root_votes_and_share_do_not_pass_to_the_next_subnet_on_its_netuid() {
     let mut net = Net::new();
     subnet_one(&mut net);

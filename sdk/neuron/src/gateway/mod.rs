@@ -51,6 +51,9 @@ use crate::validator::blocking;
 /// must fit the axon's 1 MiB body limit.
 pub const MAX_INPUT: usize = 512 * 1024;
 
+/// Vouchers redeemed in one transaction (the chain's default `max_msgs`).
+pub const REDEEM_BATCH: usize = 64;
+
 /// The largest request body (base64 of [`MAX_INPUT`] and the vouchers).
 pub const MAX_BODY: usize = 768 * 1024;
 
@@ -421,7 +424,10 @@ impl Gateway {
         }
     }
 
-    /// Redeems the due vouchers (every unredeemed one when `all`), nearest expiry first.
+    /// Redeems the due vouchers (every unredeemed one when `all`), nearest expiry first,
+    /// up to [`REDEEM_BATCH`] in one transaction (a block each, so a crowd of channels
+    /// expiring together is redeemed in time); a batch the chain refuses is redeemed one
+    /// by one, so one bad voucher costs the others nothing.
     async fn redeem(&self, all: bool) {
         let height = self.height.load(Ordering::Relaxed);
         let (every, margin) = (self.config.redeem_every_blocks, self.config.expiry_margin);
@@ -430,25 +436,51 @@ impl Gateway {
             Ok(b) => b.due(height, every, margin),
             Err(_) => return,
         };
-        for r in due {
+        for batch in due.chunks(REDEEM_BATCH) {
+            let (c, key) = (Arc::clone(&self.chain), self.key.clone());
+            let vouchers: Vec<(u64, u64, [u8; 64])> = batch
+                .iter()
+                .map(|r| (r.channel, r.cumulative, r.signature))
+                .collect();
+            let sent = blocking(move || c.redeem_all(&key, &vouchers)).await;
+            match sent {
+                Ok(h) => {
+                    for r in batch {
+                        self.redeemed(r.channel, r.cumulative, h);
+                    }
+                }
+                Err(_) if batch.len() > 1 => self.redeem_each(batch).await,
+                Err(e) => {
+                    for r in batch {
+                        self.redemption_failed(r.channel, r.cumulative, &e).await;
+                    }
+                }
+            }
+        }
+        self.save();
+    }
+
+    /// Books a redemption the chain committed at block `h`.
+    fn redeemed(&self, id: u64, cumulative: u64, h: u64) {
+        let paid = self
+            .books
+            .lock()
+            .map_or(0, |mut b| b.redeemed(id, cumulative));
+        self.stats.redeemed.fetch_add(paid, Ordering::Relaxed);
+        self.log(|| format!("redeemed channel {id} up to {cumulative} rao (block {h})"));
+    }
+
+    /// Redeems each voucher in its own transaction.
+    async fn redeem_each(&self, due: &[ledger::Redemption]) {
+        for r in due.iter().cloned() {
             let (c, key) = (Arc::clone(&self.chain), self.key.clone());
             let (id, cumulative) = (r.channel, r.cumulative);
             let sent = blocking(move || c.redeem(&key, id, cumulative, r.signature)).await;
             match sent {
-                Ok(h) => {
-                    let paid = self
-                        .books
-                        .lock()
-                        .map_or(0, |mut b| b.redeemed(id, cumulative));
-                    self.stats.redeemed.fetch_add(paid, Ordering::Relaxed);
-                    self.log(|| {
-                        format!("redeemed channel {id} up to {cumulative} rao (block {h})")
-                    });
-                }
+                Ok(h) => self.redeemed(id, cumulative, h),
                 Err(e) => self.redemption_failed(id, cumulative, &e).await,
             }
         }
-        self.save();
     }
 
     /// A redemption failed: what the chain says settles it (redeemed already, closed for

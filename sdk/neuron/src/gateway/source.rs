@@ -36,6 +36,19 @@ pub trait GatewayChain: Send + Sync + 'static {
         cumulative: u64,
         signature: [u8; 64],
     ) -> Result<u64, NeuronError>;
+    /// Redeems several vouchers `(channel, cumulative, signature)` at once (one
+    /// transaction on a node: all or none); the block height.
+    fn redeem_all(
+        &self,
+        key: &SigningKey,
+        vouchers: &[(u64, u64, [u8; 64])],
+    ) -> Result<u64, NeuronError> {
+        let mut height = self.height()?;
+        for &(channel, cumulative, signature) in vouchers {
+            height = self.redeem(key, channel, cumulative, signature)?;
+        }
+        Ok(height)
+    }
 }
 
 fn decode<T: borsh::BorshDeserialize>(what: &str, raw: &[u8]) -> Result<T, NeuronError> {
@@ -91,14 +104,23 @@ impl GatewayChain for Chain {
         cumulative: u64,
         signature: [u8; 64],
     ) -> Result<u64, NeuronError> {
-        self.send(
-            key,
-            vec![Msg::RedeemVoucher {
+        self.redeem_all(key, &[(channel, cumulative, signature)])
+    }
+
+    fn redeem_all(
+        &self,
+        key: &SigningKey,
+        vouchers: &[(u64, u64, [u8; 64])],
+    ) -> Result<u64, NeuronError> {
+        let msgs = vouchers
+            .iter()
+            .map(|&(channel, cumulative, signature)| Msg::RedeemVoucher {
                 channel,
                 cumulative,
                 signature,
-            }],
-        )
+            })
+            .collect();
+        self.send(key, msgs)
     }
 }
 
@@ -119,6 +141,8 @@ pub struct Fixed {
     pub weights: BTreeMap<(u16, Address), Vec<(u16, u16)>>,
     /// Every redemption: `(channel, cumulative)`.
     pub redemptions: Mutex<Vec<(u64, u64)>>,
+    /// Each redeeming transaction's number of vouchers.
+    pub transactions: Mutex<Vec<usize>>,
 }
 
 fn poisoned() -> NeuronError {
@@ -164,12 +188,47 @@ impl GatewayChain for Fixed {
 
     fn redeem(
         &self,
-        _key: &SigningKey,
+        key: &SigningKey,
         channel: u64,
         cumulative: u64,
         signature: [u8; 64],
     ) -> Result<u64, NeuronError> {
+        self.redeem_all(key, &[(channel, cumulative, signature)])
+    }
+
+    /// All or none, as one transaction on a node.
+    fn redeem_all(
+        &self,
+        _key: &SigningKey,
+        vouchers: &[(u64, u64, [u8; 64])],
+    ) -> Result<u64, NeuronError> {
         let mut channels = self.channels.lock().map_err(|_| poisoned())?;
+        let mut after = channels.clone();
+        for &(channel, cumulative, signature) in vouchers {
+            Self::redeem_in(&mut after, &self.chain_id, channel, cumulative, signature)?;
+        }
+        *channels = after;
+        self.redemptions
+            .lock()
+            .map_err(|_| poisoned())?
+            .extend(vouchers.iter().map(|v| (v.0, v.1)));
+        self.transactions
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(vouchers.len());
+        self.height()
+    }
+}
+
+impl Fixed {
+    /// One voucher checked and applied to `channels`, as the chain would.
+    fn redeem_in(
+        channels: &mut BTreeMap<u64, Channel>,
+        chain_id: &str,
+        channel: u64,
+        cumulative: u64,
+        signature: [u8; 64],
+    ) -> Result<(), NeuronError> {
         let c = channels
             .get_mut(&channel)
             .ok_or_else(|| NeuronError::Chain(format!("no channel {channel}")))?;
@@ -177,7 +236,7 @@ impl GatewayChain for Fixed {
             channel,
             cumulative,
         }
-        .digest(&self.chain_id, c.netuid);
+        .digest(chain_id, c.netuid);
         if !taochain_primitives::tx::verify_strict(&c.user_key, &digest, &signature) {
             return Err(NeuronError::Chain("voucher_bad_signature".into()));
         }
@@ -185,10 +244,6 @@ impl GatewayChain for Fixed {
             return Err(NeuronError::Chain("voucher_not_increasing".into()));
         }
         c.redeemed = cumulative;
-        self.redemptions
-            .lock()
-            .map_err(|_| poisoned())?
-            .push((channel, cumulative));
-        self.height()
+        Ok(())
     }
 }

@@ -641,8 +641,9 @@ impl taochain_vm::Host for PanickingHost {
         &self,
         _: &[u8],
         _: Option<&[u8]>,
-    ) -> Result<Option<taochain_vm::host::Entry>, taochain_vm::HostError> {
-        Ok(None)
+        _: u64,
+    ) -> Result<taochain_vm::Next, taochain_vm::HostError> {
+        Ok(taochain_vm::Next::Found(None, 0))
     }
     fn bank_send(
         &mut self,
