@@ -220,7 +220,7 @@ impl App {
             Ok(match checked {
                 Ok((wanted, gas)) => {
                     if !recheck {
-                        // Admitted with a strictly verified signature.
+                        // Admitted with a verified signature.
                         self.verified.remember(Verified::key(bytes));
                     }
                     TxOutcome {

@@ -2,41 +2,42 @@
 //!
 //! The block is cut into fixed chunks of [`CHUNK`] transactions in block order; each chunk
 //! is decoded and its valid-looking signatures checked in one ed25519 batch (falling back to
-//! one-by-one strict checks when the batch fails). The chunk boundaries depend on nothing
-//! but the block, and a chunk's verdicts on nothing but its bytes, so the results are the
-//! same whatever the thread count or the order the threads finish in: workers only decide
-//! *who* computes a chunk, never *what* it computes.
+//! one-by-one checks when the batch fails). The rule is the chain's cofactored one
+//! (`taochain_primitives::signature`), under which a batch passes exactly when each of its
+//! signatures passes alone: a verdict never depends on the other transactions in a chunk.
+//! The chunk boundaries depend on nothing but the block, and a chunk's verdicts on nothing
+//! but its bytes, so the results are the same whatever the thread count or the order the
+//! threads finish in: workers only decide *who* computes a chunk, never *what* it computes.
 //!
-//! [`Verified`] remembers transactions whose signature passed the strict check in `CheckTx`
+//! [`Verified`] remembers transactions whose signature passed the check in `CheckTx`
 //! (keyed by the sha256 of their bytes, since a verdict is a pure function of them). A chunk
 //! whose every signature is remembered skips its batch. That cannot change a verdict: a
-//! strictly valid signature contributes nothing to a batch equation, so the batch over such
-//! a chunk always passes. A chunk with any unremembered transaction is computed in full.
-//! Only the strict check fills the memory, never a batch (which is not the same rule).
+//! valid signature contributes nothing to a batch equation, so the batch over such a chunk
+//! always passes. A chunk with any unremembered transaction is computed in full. Only a
+//! single check fills the memory, never a batch.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
+use taochain_primitives::signature::{self, Prepared};
 use taochain_primitives::{Params, SignedTx};
 
 use crate::checks::{Rejection, check_signature, decode};
 
-/// Transactions per batch. Fixed: verdicts may depend on the batch a signature is in (the
-/// batch equation is not the strict rule for crafted signatures), so it must never depend
-/// on the machine.
+/// Transactions per batch. Fixed, so that which batch a transaction is in never depends on
+/// the machine (its verdict does not depend on the batch either, but the work does).
 pub const CHUNK: usize = 128;
 
-/// How many strictly verified transactions [`Verified`] remembers by default (32 bytes
+/// How many verified transactions [`Verified`] remembers by default (32 bytes
 /// each, about 8 MiB with the set's overhead): a few full blocks' worth.
 pub const DEFAULT_REMEMBERED: usize = 100_000;
 
 /// One transaction after the pure per-transaction work: decoded, and its signature verdict.
 pub type Checked = (Result<SignedTx, Rejection>, Result<(), Rejection>);
 
-/// Transactions whose signature passed the strict check, bounded, oldest forgotten first.
+/// Transactions whose signature passed the check alone, bounded, oldest forgotten first.
 #[derive(Debug)]
 pub struct Verified {
     capacity: usize,
@@ -71,7 +72,7 @@ impl Verified {
         Sha256::digest(bytes).into()
     }
 
-    /// Remembers that `key`'s transaction passed the strict signature check.
+    /// Remembers that `key`'s transaction passed the signature check alone.
     pub fn remember(&self, key: [u8; 32]) {
         if self.capacity == 0 {
             return;
@@ -256,14 +257,14 @@ impl Board {
 }
 
 /// One chunk: decode, then one batch for the signatures that pass the per-signature
-/// pre-checks (a valid key that is not weak, an `R` that is not of small order, the same
-/// rule as `CheckTx`), then strict one-by-one checks if the batch fails.
+/// pre-checks (a key and an `R` that decode and are not of small order, a canonical `s`:
+/// the same rule as `CheckTx`), then one-by-one checks if the batch fails.
 fn check_chunk<T: AsRef<[u8]>>(chunk: &[T], params: &Params, verified: &Verified) -> Vec<Checked> {
     let decoded: Vec<Result<SignedTx, Rejection>> =
         chunk.iter().map(|b| decode(b.as_ref(), params)).collect();
     let mut verdicts: Vec<Result<(), Rejection>> = vec![Ok(()); chunk.len()];
-    // Every decoded transaction remembered: all strictly valid (which implies the
-    // pre-checks), so neither the pre-checks nor the batch can refuse one.
+    // Every decoded transaction remembered: all valid (which implies the pre-checks), so
+    // neither the pre-checks nor the batch can refuse one.
     let keys: Vec<[u8; 32]> = decoded
         .iter()
         .zip(chunk)
@@ -273,21 +274,24 @@ fn check_chunk<T: AsRef<[u8]>>(chunk: &[T], params: &Params, verified: &Verified
     if keys.is_empty() || verified.all_known(&keys) {
         return decoded.into_iter().zip(verdicts).collect();
     }
-    let mut batch: Vec<(usize, VerifyingKey, Signature, [u8; 32])> = vec![];
+    let mut index = vec![];
+    let mut batch: Vec<Prepared> = vec![];
     for (i, tx) in decoded.iter().enumerate() {
         let Ok(tx) = tx else { continue };
         match tx.verification_parts() {
-            Ok((key, sig, digest)) => batch.push((i, key, sig, digest)),
+            Ok(parts) => {
+                index.push(i);
+                batch.push(parts);
+            }
             Err(_) => verdicts[i] = check_signature(tx),
         }
     }
-    let messages: Vec<&[u8]> = batch.iter().map(|p| &p.3[..]).collect();
-    let sigs: Vec<Signature> = batch.iter().map(|p| p.2).collect();
-    let pubkeys: Vec<VerifyingKey> = batch.iter().map(|p| p.1).collect();
-    if ed25519_dalek::verify_batch(&messages, &sigs, &pubkeys).is_err() {
-        for (i, _, _, _) in &batch {
-            if let Ok(tx) = &decoded[*i] {
-                verdicts[*i] = check_signature(tx);
+    if !signature::verify_batch(&batch) {
+        for (i, parts) in index.into_iter().zip(&batch) {
+            if !parts.verify()
+                && let Ok(tx) = &decoded[i]
+            {
+                verdicts[i] = check_signature(tx);
             }
         }
     }

@@ -21,6 +21,7 @@ pub mod codes;
 pub mod emission;
 pub mod query;
 pub mod schema;
+pub mod signature;
 pub mod state;
 pub mod subnet;
 pub mod tx;

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::address::Address;
 use crate::codes::RejectCode;
+use crate::signature::{self, Prepared};
 use crate::subnet::{Hyperparams, ProposalAction, VoteChoice};
 
 /// Domain separator for transaction signatures.
@@ -512,38 +513,20 @@ impl SignedTx {
         Address::from_public_key(&self.public_key)
     }
 
-    /// Parses the public key and signature for verification (single or batched).
-    ///
-    /// This is where the one signature rule of the chain lives, for `CheckTx` (one strict
-    /// verification) and `FinalizeBlock` (one batch per block) alike: a small-order public
-    /// key or a small-order `R` is refused here, before either verification, so a batch can
-    /// never accept what a strict check refuses (a batch accepts a small-order `R` for
-    /// about half of its random coefficients).
-    pub fn verification_parts(&self) -> Result<(VerifyingKey, Signature, [u8; 32]), RejectCode> {
-        let key =
-            VerifyingKey::from_bytes(&self.public_key).map_err(|_| RejectCode::InvalidPublicKey)?;
-        if key.is_weak() {
-            return Err(RejectCode::InvalidPublicKey);
-        }
-        let r: [u8; 32] = self.signature[..32]
-            .try_into()
-            .map_err(|_| RejectCode::BadSignature)?;
-        if is_small_order_encoding(&r) {
-            return Err(RejectCode::BadSignature);
-        }
-        Ok((
-            key,
-            Signature::from_bytes(&self.signature),
-            self.body.sign_digest(),
-        ))
+    /// Parses the public key and signature under the chain's one signature rule
+    /// ([`crate::signature`]), for `CheckTx` (verified alone) and `FinalizeBlock` (verified
+    /// in batches) alike: a batch passes exactly when each of its signatures passes alone.
+    pub fn verification_parts(&self) -> Result<Prepared, RejectCode> {
+        signature::prepare(&self.public_key, &self.signature, &self.body.sign_digest())
     }
 
-    /// Verifies the signature on its own (strict: no malleable signatures, no weak keys, no
-    /// small-order `R`).
+    /// Verifies the signature on its own (the cofactored rule of [`crate::signature`]).
     pub fn verify_signature(&self) -> Result<(), RejectCode> {
-        let (key, sig, digest) = self.verification_parts()?;
-        key.verify_strict(&digest, &sig)
-            .map_err(|_| RejectCode::BadSignature)
+        if self.verification_parts()?.verify() {
+            Ok(())
+        } else {
+            Err(RejectCode::BadSignature)
+        }
     }
 
     /// The sha256 of the encoded transaction, as CometBFT names transactions.
@@ -563,49 +546,6 @@ pub fn verify_strict(public_key: &[u8; 32], msg: &[u8], signature: &[u8; 64]) ->
         && key
             .verify_strict(msg, &Signature::from_bytes(signature))
             .is_ok()
-}
-
-/// The `y` coordinates (little-endian) of the eight points of small order on Ed25519:
-/// 0 (order 4), 1 (the identity), p - 1 (order 2) and the pair of order-8 points.
-const SMALL_ORDER_Y: [[u8; 32]; 5] = [
-    [0; 32],
-    {
-        let mut y = [0u8; 32];
-        y[0] = 1;
-        y
-    },
-    {
-        let mut y = [0xff; 32];
-        y[0] = 0xec;
-        y[31] = 0x7f;
-        y
-    },
-    [
-        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
-        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
-        0xfc, 0x05,
-    ],
-    [
-        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
-        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
-        0x03, 0x7a,
-    ],
-];
-
-/// Whether a compressed point decodes to a point of small order, in any of its encodings
-/// (either sign bit; `y` taken mod p, as decompression does, so the non-canonical `p` and
-/// `p + 1` count as 0 and 1). A byte comparison: no decompression, no scalar work.
-pub fn is_small_order_encoding(point: &[u8; 32]) -> bool {
-    let mut y = *point;
-    y[31] &= 0x7f;
-    // y >= p only for p..=2^255-1, i.e. p + t with t < 19: reduce to t.
-    let at_least_p = y[1..31].iter().all(|b| *b == 0xff) && y[31] == 0x7f && y[0] >= 0xed;
-    if at_least_p {
-        let t = y[0] - 0xed;
-        y = [0; 32];
-        y[0] = t;
-    }
-    SMALL_ORDER_Y.contains(&y)
 }
 
 #[cfg(test)]

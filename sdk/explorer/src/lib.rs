@@ -49,6 +49,9 @@ pub enum ExplorerError {
     /// A malformed argument.
     #[error("{0}")]
     BadRequest(String),
+    /// Every read slot stayed taken for [`BUSY_WAIT`].
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl IntoResponse for ExplorerError {
@@ -56,6 +59,7 @@ impl IntoResponse for ExplorerError {
         let status = match &self {
             ExplorerError::NotFound(_) => StatusCode::NOT_FOUND,
             ExplorerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ExplorerError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
         };
         (status, axum::Json(json!({"error": self.to_string()}))).into_response()
@@ -63,8 +67,11 @@ impl IntoResponse for ExplorerError {
 }
 
 /// API requests reading the chain at once; more wait (the node is not the explorer's to
-/// flood).
+/// flood), each at most [`BUSY_WAIT`], then get 503.
 pub const MAX_READS: usize = 8;
+
+/// How long a request waits for a read slot before it is answered 503 (busy).
+pub const BUSY_WAIT: Duration = Duration::from_secs(5);
 
 /// The explorer's state.
 pub struct Explorer {
@@ -77,9 +84,14 @@ static READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_REA
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ExplorerError> + Send + 'static,
 ) -> Result<T, ExplorerError> {
-    let _slot = READS
-        .acquire()
+    let _slot = tokio::time::timeout(BUSY_WAIT, READS.acquire())
         .await
+        .map_err(|_| {
+            ExplorerError::Busy(format!(
+                "the explorer is busy: {MAX_READS} reads of the chain in progress for {} s; try again",
+                BUSY_WAIT.as_secs()
+            ))
+        })?
         .map_err(|e| ExplorerError::Chain(format!("read limit: {e}")))?;
     tokio::task::spawn_blocking(f)
         .await
@@ -267,3 +279,6 @@ async fn asset(uri: axum::http::Uri) -> Response {
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,6 +19,11 @@ pub const MAX_CHANNELS: u64 = 1_000;
 /// Most blocks in the recent-blocks view.
 pub const MAX_BLOCKS: u64 = 50;
 
+/// Bytes of block views kept (a committed block never changes, so each is read from the
+/// node once while it stays); the lowest heights go first. A block whose view alone is
+/// larger than a quarter of this is not kept.
+pub const BLOCK_CACHE_BYTES: usize = 64 << 20;
+
 /// The nodes read.
 pub struct Source {
     /// The node the explorer reads (`--node`).
@@ -30,7 +35,12 @@ pub struct Source {
     /// The last channel scan and when it was made (one scan serves every request for
     /// [`CHANNELS_TTL`]).
     channels: Mutex<Option<(std::time::Instant, Channels)>>,
+    /// Block views by height, and their size in bytes in all.
+    blocks: Mutex<BlockCache>,
 }
+
+/// Block views by height with their sizes, and the bytes of all of them.
+type BlockCache = (BTreeMap<u64, (Value, usize)>, usize);
 
 /// Channels by id.
 pub type Channels = Vec<(u64, Channel)>;
@@ -84,6 +94,7 @@ impl Source {
             peers: all,
             tasks: Mutex::new(BTreeMap::new()),
             channels: Mutex::new(None),
+            blocks: Mutex::new((BTreeMap::new(), 0)),
         }
     }
 
@@ -327,8 +338,41 @@ impl Source {
         Ok(json!({"channels": channels, "proposals": proposals, "jobs": jobs}))
     }
 
-    /// Block `h` with its transactions (results and events) and its block events.
+    /// Block `h` (at most the latest height: committed, so final) with its transactions
+    /// (results and events) and its block events: from the cache, or read and kept.
     pub fn block(&self, h: u64) -> Result<Value, ExplorerError> {
+        if let Some((v, _)) = self.cached_blocks().0.get(&h) {
+            return Ok(v.clone());
+        }
+        let v = self.read_block(h)?;
+        let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
+        if size <= BLOCK_CACHE_BYTES / 4 {
+            let mut cache = self.cached_blocks();
+            let (map, total) = &mut *cache;
+            if map.insert(h, (v.clone(), size)).is_none() {
+                *total += size;
+            }
+            while *total > BLOCK_CACHE_BYTES {
+                let Some((_, (_, gone))) = map.pop_first() else {
+                    break;
+                };
+                *total -= gone;
+            }
+        }
+        Ok(v)
+    }
+
+    fn cached_blocks(&self) -> std::sync::MutexGuard<'_, BlockCache> {
+        self.blocks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many block views are kept, and their bytes.
+    pub fn cached_block_views(&self) -> (usize, usize) {
+        let cache = self.cached_blocks();
+        (cache.0.len(), cache.1)
+    }
+
+    fn read_block(&self, h: u64) -> Result<Value, ExplorerError> {
         let b = self
             .node
             .rpc()
@@ -438,12 +482,14 @@ impl Source {
             return Ok(json!({"kind": "account", "target": q}));
         }
         if q.len() == 64 && q.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(match self.tx(q) {
-                Ok(_) => json!({"kind": "tx", "target": q.to_uppercase()}),
-                Err(_) => {
-                    json!({"kind": "none", "target": q, "message": format!("no transaction {q}")})
-                }
-            });
+            // Only the node's "no such transaction" is an answer; a failing node is an error.
+            return match self.tx(q) {
+                Ok(_) => Ok(json!({"kind": "tx", "target": q.to_uppercase()})),
+                Err(ExplorerError::NotFound(_)) => Ok(
+                    json!({"kind": "none", "target": q, "message": format!("no transaction {q}")}),
+                ),
+                Err(e) => Err(e),
+            };
         }
         Ok(json!({"kind": "none", "target": q,
                   "message": "search by a tao1... address or hotkey, a 64-hex transaction hash or a block height"}))

@@ -131,40 +131,51 @@ proptest! {
 }
 
 #[test]
-fn small_order_encodings_are_exactly_the_small_order_points() {
+fn every_encoding_of_a_small_order_point_is_refused_as_a_key_and_as_r() {
     use curve25519_dalek::edwards::CompressedEdwardsY;
-    // Every listed y, with either sign bit, that decodes is a small-order point...
-    let mut decoded = 0;
-    for y in SMALL_ORDER_Y {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let tx = sample_body().sign(&key);
+    assert_eq!(tx.verify_signature(), Ok(()));
+    // Every y below 2^255 whose point has small order, canonical or not (y >= p), with
+    // either sign bit: found by decompressing, not from a list.
+    let mut found = 0;
+    let candidates = (0u8..=255).flat_map(|low| {
+        let mut small = [0u8; 32];
+        small[0] = low;
+        let mut high = [0xff; 32];
+        high[0] = low;
+        high[31] = 0x7f;
+        [small, high]
+    });
+    for y in candidates {
         for sign in [0u8, 0x80] {
             let mut e = y;
             e[31] |= sign;
-            assert!(is_small_order_encoding(&e));
-            if let Some(p) = CompressedEdwardsY(e).decompress() {
-                assert!(p.is_small_order(), "{e:02x?}");
-                decoded += 1;
+            let Some(p) = CompressedEdwardsY(e).decompress() else {
+                continue;
+            };
+            if !p.is_small_order() {
+                continue;
             }
+            found += 1;
+            let mut as_key = tx.clone();
+            as_key.public_key = e;
+            assert_eq!(
+                as_key.verify_signature(),
+                Err(RejectCode::InvalidPublicKey),
+                "{e:02x?}"
+            );
+            let mut as_r = tx.clone();
+            as_r.signature[..32].copy_from_slice(&e);
+            assert_eq!(
+                as_r.verify_signature(),
+                Err(RejectCode::BadSignature),
+                "{e:02x?}"
+            );
         }
     }
-    assert!(
-        decoded >= 8,
-        "all eight torsion points are covered ({decoded})"
-    );
-    // ...including the non-canonical encodings of 0 and 1 (p and p + 1)...
-    let mut p_plus_one = SMALL_ORDER_Y[2];
-    p_plus_one[0] = 0xee;
-    assert!(is_small_order_encoding(&p_plus_one));
-    assert!(
-        CompressedEdwardsY(p_plus_one)
-            .decompress()
-            .is_some_and(|p| p.is_small_order())
-    );
-    // ...and an ordinary point or a key is not.
-    let key = SigningKey::from_bytes(&[7; 32]);
-    assert!(!is_small_order_encoding(key.verifying_key().as_bytes()));
-    let mut p_plus_two = p_plus_one;
-    p_plus_two[0] = 0xef;
-    assert!(!is_small_order_encoding(&p_plus_two));
+    // 0, 1 and p - 1 with their non-canonical forms p and p + 1, each with both signs.
+    assert!(found >= 6, "{found}");
 }
 
 #[test]
@@ -181,7 +192,9 @@ fn a_small_order_r_is_refused_before_any_verification() {
         }],
     };
     let mut tx = body.sign(&key);
-    tx.signature[..32].copy_from_slice(&SMALL_ORDER_Y[1]);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    tx.signature[..32].copy_from_slice(&identity);
     assert_eq!(
         tx.verification_parts().err(),
         Some(RejectCode::BadSignature)

@@ -280,6 +280,79 @@ fn a_small_order_r_that_a_batch_would_accept_is_refused_in_blocks_too() {
     );
 }
 
+/// Key `i`'s transfer signed with an `R` that carries a point of order 2: valid under the
+/// chain's cofactored rule, refused by a cofactorless strict check, and accepted by a
+/// cofactorless batch for about half of its coefficients.
+fn torsion_signed(i: u8, nonce: u64, amount: u64) -> Vec<u8> {
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use sha2::Sha512;
+    let body = transfer_body(nonce, addr(9), amount);
+    let digest = body.sign_digest();
+    let mut tx = body.sign(&key(i));
+    let mut y = [0xff; 32];
+    y[0] = 0xec;
+    y[31] = 0x7f;
+    let two = CompressedEdwardsY(y).decompress().expect("(0, -1)");
+    let nonce_scalar = Scalar::from_bytes_mod_order([i.wrapping_add(nonce as u8 + 3); 32]);
+    let r = (EdwardsPoint::mul_base(&nonce_scalar) + two)
+        .compress()
+        .to_bytes();
+    let h = Scalar::from_hash(
+        Sha512::new()
+            .chain_update(r)
+            .chain_update(tx.public_key)
+            .chain_update(digest),
+    );
+    let s = nonce_scalar + h * key(i).to_scalar();
+    tx.signature[..32].copy_from_slice(&r);
+    tx.signature[32..].copy_from_slice(s.as_bytes());
+    assert!(
+        !taochain_primitives::tx::verify_strict(&tx.public_key, &digest, &tx.signature),
+        "a strict check refuses it"
+    );
+    tx.encode()
+}
+
+#[test]
+fn a_signature_gets_the_same_verdict_in_check_tx_and_in_any_block() {
+    let mut chain = started_chain_in_memory();
+    // Forty blocks, each with a crafted-torsion signature among honest ones and a bad one
+    // in varying positions: a cofactorless batch would accept or refuse the crafted one by
+    // its batch's coefficients; here CheckTx and every block accept it.
+    let mut nonces = [0u64; 4];
+    for n in 0..40u64 {
+        let crafted = torsion_signed(0, n, 1);
+        assert_eq!(chain.check_tx(&crafted).code, 0, "CheckTx, round {n}");
+        let mut bad = transfer_body(0, addr(9), 1).sign(&key(1));
+        bad.signature[40] ^= 1;
+        let mut txs: Vec<Vec<u8>> = (2..2 + n % 3)
+            .map(|i| {
+                let i = i as usize;
+                nonces[i] += 1;
+                transfer_body(nonces[i] - 1, addr(9), 1)
+                    .sign(&key(i as u8))
+                    .encode()
+            })
+            .collect();
+        txs.insert((n % 5) as usize % (txs.len() + 1), crafted);
+        txs.push(bad.encode());
+        let want: Vec<u32> = txs
+            .iter()
+            .map(|t| {
+                if *t == bad.encode() {
+                    RejectCode::BadSignature.code()
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let block = chain.block(txs);
+        let got: Vec<u32> = block.results.iter().map(|r| r.code).collect();
+        assert_eq!(got, want, "round {n}");
+    }
+}
+
 #[test]
 fn proposals_hold_at_most_the_block_gas_budget() {
     use tendermint_abci::Application;

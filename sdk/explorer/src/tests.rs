@@ -1,0 +1,172 @@
+//! The explorer against a fake CometBFT RPC (an in-process HTTP server answering `status`,
+//! `block` and `block_results`, counting what it is asked): committed blocks are read from
+//! the node once, and a request that finds every read slot taken is answered 503.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// A fake node at a loopback port: `status` answers height `height` after `status_delay`.
+struct FakeNode {
+    url: String,
+    calls: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+fn fake_node(height: u64, status_delay: Duration) -> FakeNode {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let calls = Arc::new(Mutex::new(BTreeMap::new()));
+    let counted = Arc::clone(&calls);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let counted = Arc::clone(&counted);
+            std::thread::spawn(move || answer(conn, height, status_delay, &counted));
+        }
+    });
+    FakeNode { url, calls }
+}
+
+fn answer(
+    conn: TcpStream,
+    height: u64,
+    status_delay: Duration,
+    calls: &Mutex<BTreeMap<String, u64>>,
+) {
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let method = req["method"].as_str().unwrap_or_default().to_string();
+        let h = req["params"]["height"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        *calls
+            .lock()
+            .expect("calls")
+            .entry(format!("{method} {h}"))
+            .or_default() += 1;
+        let result = match method.as_str() {
+            "status" => {
+                std::thread::sleep(status_delay);
+                json!({"node_info": {"network": "fake", "id": "f"},
+                       "sync_info": {"latest_block_height": height.to_string()}})
+            }
+            "block" => json!({"block_id": {"hash": format!("H{h}")},
+                              "block": {"header": {"time": "t", "proposer_address": "P"},
+                                        "data": {"txs": []}}}),
+            "block_results" => json!({"txs_results": [], "finalize_block_events": []}),
+            _ => json!({}),
+        };
+        let out = json!({"jsonrpc": "2.0", "id": 1, "result": result}).to_string();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            out.len()
+        );
+        let conn = reader.get_mut();
+        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(out.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn block_reads(node: &FakeNode) -> u64 {
+    node.calls
+        .lock()
+        .expect("calls")
+        .iter()
+        .filter(|(k, _)| k.starts_with("block "))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[test]
+fn committed_blocks_are_read_from_the_node_once() {
+    let node = fake_node(30, Duration::ZERO);
+    let source = views::Source::new(&node.url, &[]);
+    let first = source.blocks(5).expect("blocks");
+    assert_eq!(first.as_array().map(Vec::len), Some(5));
+    assert_eq!(first[0]["height"], 30);
+    assert_eq!(block_reads(&node), 5);
+    // The same view again, and a longer one: only the blocks not seen are read.
+    assert_eq!(source.blocks(5).expect("blocks"), first);
+    assert_eq!(block_reads(&node), 5);
+    source.blocks(8).expect("blocks");
+    assert_eq!(block_reads(&node), 8);
+    assert_eq!(source.cached_block_views().0, 8);
+}
+
+/// `GET path` on the explorer at `addr`: status code and body.
+fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .expect("sends");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, out)
+}
+
+#[test]
+fn a_request_that_finds_every_read_slot_taken_is_answered_busy() {
+    // Every status call takes longer than a request waits for a slot.
+    let node = fake_node(3, BUSY_WAIT + Duration::from_secs(2));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let addr = rt
+        .block_on(Explorer::new(&node.url, &[]).spawn("127.0.0.1:0".parse().expect("addr")))
+        .expect("serves");
+    let answers: Vec<(u16, String)> = std::thread::scope(|s| {
+        let requests: Vec<_> = (0..MAX_READS + 2)
+            .map(|_| s.spawn(move || get(addr, "/api/height")))
+            .collect();
+        requests
+            .into_iter()
+            .map(|r| r.join().expect("request"))
+            .collect()
+    });
+    let codes: Vec<u16> = answers.iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == 200).count(),
+        MAX_READS,
+        "{codes:?}"
+    );
+    let busy: Vec<&String> = answers
+        .iter()
+        .filter(|(c, _)| *c == 503)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(busy.len(), 2, "{codes:?}");
+    assert!(busy[0].contains("the explorer is busy"), "{}", busy[0]);
+}
