@@ -367,7 +367,8 @@ impl Source {
     }
 
     /// How many block views are kept, and their bytes.
-    pub fn cached_block_views(&self) -> (usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn cached_block_views(&self) -> (usize, usize) {
         let cache = self.cached_blocks();
         (cache.0.len(), cache.1)
     }

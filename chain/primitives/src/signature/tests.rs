@@ -21,13 +21,10 @@ fn honest(i: u8, msg: &[u8]) -> ([u8; 32], [u8; 64]) {
     (k.verifying_key().to_bytes(), k.sign(msg).to_bytes())
 }
 
-/// A signature by key `i` whose `R` carries a torsion component: valid under the cofactored
-/// rule, refused by a cofactorless strict check.
-fn torsion_r(i: u8, msg: &[u8]) -> ([u8; 32], [u8; 64]) {
-    let k = key(i);
-    let a = k.verifying_key().to_bytes();
-    let nonce = Scalar::from_bytes_mod_order([i.wrapping_add(7); 32]);
-    let r = (EdwardsPoint::mul_base(&nonce) + order_two())
+/// Key `i`'s signature over `msg` as a signer would make it, but under the public key bytes
+/// `a` and with the nonce point `nonce * B + extra` (`extra` a torsion point or the identity).
+fn sign_raw(i: u8, a: [u8; 32], nonce: Scalar, extra: EdwardsPoint, msg: &[u8]) -> [u8; 64] {
+    let r = (EdwardsPoint::mul_base(&nonce) + extra)
         .compress()
         .to_bytes();
     let h = Scalar::from_hash(
@@ -36,32 +33,28 @@ fn torsion_r(i: u8, msg: &[u8]) -> ([u8; 32], [u8; 64]) {
             .chain_update(a)
             .chain_update(msg),
     );
-    let s = nonce + h * k.to_scalar();
+    let s = nonce + h * key(i).to_scalar();
     let mut sig = [0u8; 64];
     sig[..32].copy_from_slice(&r);
     sig[32..].copy_from_slice(s.as_bytes());
-    (a, sig)
+    sig
+}
+
+/// A signature by key `i` whose `R` carries a torsion component: valid under the cofactored
+/// rule, refused by a cofactorless strict check.
+fn torsion_r(i: u8, msg: &[u8]) -> ([u8; 32], [u8; 64]) {
+    let a = key(i).verifying_key().to_bytes();
+    let nonce = Scalar::from_bytes_mod_order([i.wrapping_add(7); 32]);
+    (a, sign_raw(i, a, nonce, order_two(), msg))
 }
 
 /// A signature by key `i` under a public key with a torsion component (`A + T`).
 fn torsion_a(i: u8, msg: &[u8]) -> ([u8; 32], [u8; 64]) {
-    let k = key(i);
-    let a = (k.verifying_key().to_edwards() + order_two())
+    let a = (key(i).verifying_key().to_edwards() + order_two())
         .compress()
         .to_bytes();
     let nonce = Scalar::from_bytes_mod_order([i.wrapping_add(9); 32]);
-    let r = EdwardsPoint::mul_base(&nonce).compress().to_bytes();
-    let h = Scalar::from_hash(
-        Sha512::new()
-            .chain_update(r)
-            .chain_update(a)
-            .chain_update(msg),
-    );
-    let s = nonce + h * k.to_scalar();
-    let mut sig = [0u8; 64];
-    sig[..32].copy_from_slice(&r);
-    sig[32..].copy_from_slice(s.as_bytes());
-    (a, sig)
+    (a, sign_raw(i, a, nonce, EdwardsPoint::default(), msg))
 }
 
 /// A signature that fails: one bit of `s` changed (still canonical).
