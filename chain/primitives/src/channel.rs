@@ -37,9 +37,10 @@ pub struct Channel {
     pub gateway: Address,
     /// The subnet whose pot is paid.
     pub netuid: u16,
-    /// That subnet's registration block when the channel opened: a later subnet on the
-    /// same netuid is another subnet, and its pot is not paid.
-    pub subnet_registered_at: u64,
+    /// That subnet's contract when the channel opened: the subnet's identity. A later
+    /// subnet on the same netuid (even one registered in the same block) has another
+    /// contract, and its pot is not paid.
+    pub subnet_contract: Address,
     /// The gateway's share of each redemption, basis points, fixed when the channel opened.
     pub gateway_share_bps: u64,
     /// rao escrowed.

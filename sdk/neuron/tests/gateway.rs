@@ -81,7 +81,7 @@ fn channel(netuid: u16, deposit: u64, gateway: Address) -> Channel {
         user_key: user().verifying_key().to_bytes(),
         gateway,
         netuid,
-        subnet_registered_at: 1,
+        subnet_contract: Address([9; 20]),
         gateway_share_bps: 1000,
         deposit,
         redeemed: 0,

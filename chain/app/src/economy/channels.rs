@@ -116,7 +116,7 @@ pub fn open(
             user_key: *user_key,
             gateway: *gateway,
             netuid,
-            subnet_registered_at: subnet.registered_at,
+            subnet_contract: subnet.contract,
             gateway_share_bps: gateway_share(state, netuid)?,
             deposit,
             redeemed: 0,
@@ -204,9 +204,11 @@ pub fn redeem(
     let to_gateway = gateway_part(increment, c.gateway_share_bps);
     let rest = increment - to_gateway;
     // The channel's subnet, unless it was dissolved (or its netuid reused) since the open:
-    // then the gateway is still paid for its work and the rest joins the emission carry.
+    // then the gateway is still paid for its work and the rest joins the emission carry. A
+    // subnet is known by its contract, new at each registration (a registration block would
+    // not tell apart two subnets registered on one netuid in one block).
     let same_subnet =
-        store::subnet(state, c.netuid)?.is_some_and(|s| s.registered_at == c.subnet_registered_at);
+        store::subnet(state, c.netuid)?.is_some_and(|s| s.contract == c.subnet_contract);
     let invariant =
         |(_, log): (RejectCode, String)| AppError::Invariant(format!("channel {id}: {log}"));
     if to_gateway > 0 {

@@ -203,3 +203,49 @@ fn batch_verdicts_equal_the_single_verdicts_over_mixed_batches() {
         );
     }
 }
+
+/// Two signatures that each fail alone but whose errors cancel under the batch's
+/// coefficients (`z1 d1 + z2 d2 = 0`, the `s` of each moved by `d`) would pass a batch whose
+/// coefficients did not depend on `s`: the attacker picks `R`, `A` and the message (which fix
+/// `k`), reads the coefficients, then picks the `s` values. Hashing `s` into them refuses it.
+#[test]
+fn errors_chosen_to_cancel_under_the_coefficients_do_not_pass_a_batch() {
+    let msg = b"cancel";
+    let mut items = vec![prep(honest(1, msg), msg), prep(honest(2, msg), msg)];
+    let z = coefficients(&items);
+    let d1 = Scalar::from(12_345u64);
+    let d2 = -(z[0] * d1) * z[1].invert();
+    items[0].s += d1;
+    items[1].s += d2;
+    assert!(!items[0].verify() && !items[1].verify(), "each fails alone");
+    // Under the coefficients read before `s` was chosen, the errors cancel exactly...
+    let b = -(z[0] * items[0].s + z[1] * items[1].s);
+    let sum = EdwardsPoint::vartime_multiscalar_mul(
+        [z[0], z[0] * items[0].k, z[1], z[1] * items[1].k, b],
+        [
+            items[0].r,
+            items[0].a,
+            items[1].r,
+            items[1].a,
+            ED25519_BASEPOINT_POINT,
+        ],
+    );
+    assert!(
+        sum.mul_by_cofactor().is_identity(),
+        "the errors cancel under z"
+    );
+    // ...but the batch's own coefficients see the new `s`, and it fails.
+    assert!(!verify_batch(&items));
+}
+
+/// Every coefficient is odd, so none is zero (a zero one would drop its signature from
+/// the equation), over many batch sizes.
+#[test]
+fn every_batch_coefficient_is_odd() {
+    for n in 1..40u8 {
+        let items: Vec<Prepared> = (0..n).map(|i| prep(honest(i, &[i]), &[i])).collect();
+        let z = coefficients(&items);
+        assert_eq!(z.len(), items.len());
+        assert!(z.iter().all(|z| z.as_bytes()[0] & 1 == 1), "batch of {n}");
+    }
+}

@@ -376,3 +376,77 @@ fn a_dissolved_subnets_channel_pays_the_gateway_and_the_carry() {
         "a new subnet does not inherit the share"
     );
 }
+
+/// A channel opened on a subnet that is dissolved and replaced on the same netuid within
+/// the same block (so both subnets have the same registration block) still pays only the
+/// subnet it was opened for: the rest goes to the carry, not the newcomer's pot.
+#[test]
+fn a_channel_does_not_pay_a_subnet_registered_on_its_netuid_in_the_same_block() {
+    let mut net = Net::new();
+    standard(&mut net);
+    // Coldkey 1 registers subnet 2 with owner hotkey 8 (UID 0, so it may be a gateway),
+    // the user opens a channel to hotkey 8 on it, coldkey 1 dissolves it, and coldkey 3
+    // registers netuid 2 again: four transactions, one block.
+    let txs = vec![
+        net.tx(
+            1,
+            vec![Msg::RegisterSubnet {
+                hotkey: addr(8),
+                code_id: 1,
+                init_msg: 0u64.to_le_bytes().to_vec(),
+                hyperparams: None,
+            }],
+        ),
+        net.tx(
+            USER,
+            vec![Msg::OpenChannel {
+                gateway: addr(8),
+                netuid: 2,
+                deposit: RAO_PER_TAO,
+                blocks: 100,
+                user_key: key(USER).verifying_key().to_bytes(),
+            }],
+        ),
+        net.tx(1, vec![Msg::DissolveSubnet { netuid: 2 }]),
+        net.tx(
+            3,
+            vec![Msg::RegisterSubnet {
+                hotkey: addr(9),
+                code_id: 1,
+                init_msg: 0u64.to_le_bytes().to_vec(),
+                hyperparams: None,
+            }],
+        ),
+    ];
+    let b = net.block(txs);
+    for r in &b.results {
+        assert_eq!(r.code, 0, "{}", r.log);
+    }
+    let id: u64 = borsh::from_slice(&b.results[1].data).expect("channel id");
+    let s: taochain_primitives::subnet::SubnetInfo =
+        net.get("/subnet/2").expect("the new subnet 2");
+    assert_eq!(s.owner, addr(3));
+    assert_eq!(
+        s.registered_at, b.height,
+        "the same block as the channel's subnet"
+    );
+    let r = net.ok(
+        8,
+        vec![redeem(id, 1_000, voucher(USER, CHAIN_ID, 2, id, 1_000))],
+    );
+    let attr = |k: &str| -> String {
+        r.results[0]
+            .events
+            .iter()
+            .flat_map(|e| e.attributes.iter())
+            .find(|a| a.key == k)
+            .map(|a| a.value.clone())
+            .expect("attribute")
+    };
+    assert_eq!(
+        (attr("to_pot"), attr("to_carry")),
+        ("0".into(), "900".into()),
+        "the gateway's 10% to it, the rest to the carry, none to the newcomer's pot"
+    );
+    supply_matches(&net);
+}

@@ -41,7 +41,7 @@ fn channel(deposit: u64) -> Channel {
         user_key: key(2).verifying_key().to_bytes(),
         gateway: address(&key(1)),
         netuid: NETUID,
-        subnet_registered_at: 1,
+        subnet_contract: Address([9; 20]),
         gateway_share_bps: 1_000,
         deposit,
         redeemed: 0,

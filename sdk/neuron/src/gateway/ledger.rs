@@ -342,7 +342,7 @@ mod tests {
             user_key: user().verifying_key().to_bytes(),
             gateway: GW,
             netuid: 2,
-            subnet_registered_at: 1,
+            subnet_contract: Address([9; 20]),
             gateway_share_bps: 1000,
             deposit: 1_000,
             redeemed: 0,
