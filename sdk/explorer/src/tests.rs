@@ -119,6 +119,36 @@ fn committed_blocks_are_read_from_the_node_once() {
     assert_eq!(source.cached_block_views().0, 8);
 }
 
+#[test]
+fn the_block_cache_keeps_the_newest_views_within_its_bytes_and_no_oversized_one() {
+    let node = fake_node(30, Duration::ZERO);
+    let full = views::Source::new(&node.url, &[]);
+    full.blocks(8).expect("blocks");
+    let (n, bytes) = full.cached_block_views();
+    assert_eq!(n, 8);
+    let view = bytes / 8;
+    // Room for four views: the newest four stay, the oldest are dropped.
+    let cap = 4 * view + view / 2;
+    let node = fake_node(30, Duration::ZERO);
+    let source = views::Source::new(&node.url, &[]).with_block_cache_bytes(cap);
+    source.blocks(8).expect("blocks");
+    let (kept, kept_bytes) = source.cached_block_views();
+    assert_eq!(kept, 4);
+    assert!(kept_bytes <= cap, "{kept_bytes} > {cap}");
+    assert_eq!(block_reads(&node), 8);
+    source.blocks(4).expect("the newest four");
+    assert_eq!(block_reads(&node), 8, "the newest are kept");
+    source.block(23).expect("the oldest");
+    assert_eq!(block_reads(&node), 9, "the oldest was dropped");
+    // A view larger than a quarter of the cache is never kept.
+    let node = fake_node(30, Duration::ZERO);
+    let small = views::Source::new(&node.url, &[]).with_block_cache_bytes(2 * view);
+    small.block(30).expect("block");
+    small.block(30).expect("block");
+    assert_eq!(block_reads(&node), 2);
+    assert_eq!(small.cached_block_views(), (0, 0));
+}
+
 /// `GET path` on the explorer at `addr`: status code and body.
 fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connects");

@@ -30,13 +30,17 @@ pub struct Source {
     pub node: Client,
     /// Every node whose app hash is shown (the node first), by RPC URL.
     pub peers: Vec<(String, Client)>,
-    /// A subnet's task name by (netuid, registration block); `None`: not an arena.
-    tasks: Mutex<BTreeMap<(u16, u64), Option<String>>>,
+    /// A subnet's task name by its contract (new at each registration, so a subnet
+    /// replaced on its netuid, even within one block, is asked again); `None`: neither an
+    /// arena nor a market.
+    tasks: Mutex<BTreeMap<Address, Option<String>>>,
     /// The last channel scan and when it was made (one scan serves every request for
     /// [`CHANNELS_TTL`]).
     channels: Mutex<Option<(std::time::Instant, Channels)>>,
     /// Block views by height, and their size in bytes in all.
     blocks: Mutex<BlockCache>,
+    /// The most bytes of block views kept ([`BLOCK_CACHE_BYTES`]).
+    block_cache_bytes: usize,
 }
 
 /// Block views by height with their sizes, and the bytes of all of them.
@@ -95,7 +99,15 @@ impl Source {
             tasks: Mutex::new(BTreeMap::new()),
             channels: Mutex::new(None),
             blocks: Mutex::new((BTreeMap::new(), 0)),
+            block_cache_bytes: BLOCK_CACHE_BYTES,
         }
+    }
+
+    /// The same source keeping at most `bytes` of block views (tests).
+    #[cfg(test)]
+    pub(crate) fn with_block_cache_bytes(mut self, bytes: usize) -> Self {
+        self.block_cache_bytes = bytes;
+        self
     }
 
     /// The latest height.
@@ -178,9 +190,9 @@ impl Source {
         decode("subnets", &self.raw("/subnets")?)
     }
 
-    /// A subnet's arena task (cached per registration), if it is an arena.
+    /// A subnet's arena task (cached per contract), if it is an arena.
     fn task(&self, s: &SubnetView) -> Option<String> {
-        let key = (s.netuid, s.info.registered_at);
+        let key = s.info.contract;
         if let Some(t) = self.tasks.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return t;
         }
@@ -346,13 +358,13 @@ impl Source {
         }
         let v = self.read_block(h)?;
         let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
-        if size <= BLOCK_CACHE_BYTES / 4 {
+        if size <= self.block_cache_bytes / 4 {
             let mut cache = self.cached_blocks();
             let (map, total) = &mut *cache;
             if map.insert(h, (v.clone(), size)).is_none() {
                 *total += size;
             }
-            while *total > BLOCK_CACHE_BYTES {
+            while *total > self.block_cache_bytes {
                 let Some((_, (_, gone))) = map.pop_first() else {
                     break;
                 };
