@@ -18,11 +18,11 @@ use alloc::vec::Vec;
 use crate::Address;
 use crate::emission::emission_pool;
 use crate::schema::{
-    CHAIN_ID_KEY, ECONOMY_PARAMS_KEY, EMISSION_CARRY_KEY, PARAMS_KEY, SUBNET_SHARES_KEY,
-    SUPPLY_KEY, TOTAL_STAKE_KEY, account_key, axon_key, blob_key, channel_key, code_key,
-    cold_lock_key, cold_stake_key, contract_key, contract_store_key, hotkey_key, hotkey_lock_key,
-    neuron_key, pool_key, pot_key, proposal_key, share_key, stake_key, subnet_key, uid_key,
-    vote_key,
+    CHAIN_ID_KEY, CHANNEL_SEQ_KEY, ECONOMY_PARAMS_KEY, EMISSION_CARRY_KEY, PARAMS_KEY,
+    SUBNET_SHARES_KEY, SUPPLY_KEY, TOTAL_STAKE_KEY, account_key, axon_key, blob_key, channel_key,
+    code_key, cold_lock_key, cold_stake_key, contract_key, contract_store_key, hotkey_key,
+    hotkey_lock_key, neuron_key, pool_key, pot_key, proposal_key, share_key, stake_key, subnet_key,
+    uid_key, vote_key,
 };
 
 /// Query error codes (distinct from transaction codes).
@@ -115,6 +115,7 @@ fn economy_key(parts: &[&str]) -> Result<Option<Vec<u8>>, PathError> {
         ["neuron", n, u] => neuron_key(num("netuid", n)?, num("uid", u)?).into_bytes(),
         ["axon", n, u] => axon_key(num("netuid", n)?, num("uid", u)?).into_bytes(),
         ["channel", id] => channel_key(num("channel id", id)?).into_bytes(),
+        ["channel_seq"] => CHANNEL_SEQ_KEY.into_bytes(),
         ["uid", n, h] => uid_key(num("netuid", n)?, addr(h)?.as_bytes()).into_bytes(),
         ["hotkey", h] => hotkey_key(addr(h)?.as_bytes()).into_bytes(),
         ["stake", h, c] => stake_key(addr(h)?.as_bytes(), addr(c)?.as_bytes()).into_bytes(),

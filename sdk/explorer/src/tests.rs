@@ -9,16 +9,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use taochain_primitives::Address;
+use taochain_primitives::channel::Channel;
 
 use super::*;
 
-/// A fake node at a loopback port: `status` answers height `height` after `status_delay`.
+/// A fake node at a loopback port: `status` answers height `height` after `status_delay`;
+/// `abci_query` knows channels 1..=`channels`.
 struct FakeNode {
     url: String,
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 fn fake_node(height: u64, status_delay: Duration) -> FakeNode {
+    fake_node_with_channels(height, status_delay, 0)
+}
+
+fn fake_node_with_channels(height: u64, status_delay: Duration, channels: u64) -> FakeNode {
     let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let calls = Arc::new(Mutex::new(BTreeMap::new()));
@@ -27,7 +34,7 @@ fn fake_node(height: u64, status_delay: Duration) -> FakeNode {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
             let counted = Arc::clone(&counted);
-            std::thread::spawn(move || answer(conn, height, status_delay, &counted));
+            std::thread::spawn(move || answer(conn, height, status_delay, channels, &counted));
         }
     });
     FakeNode { url, calls }
@@ -37,6 +44,7 @@ fn answer(
     conn: TcpStream,
     height: u64,
     status_delay: Duration,
+    channels: u64,
     calls: &Mutex<BTreeMap<String, u64>>,
 ) {
     let mut reader = BufReader::new(conn);
@@ -60,10 +68,12 @@ fn answer(
         }
         let req: Value = serde_json::from_slice(&body).unwrap_or_default();
         let method = req["method"].as_str().unwrap_or_default().to_string();
-        let h = req["params"]["height"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let h = match method.as_str() {
+            "abci_query" => req["params"]["path"].as_str(),
+            _ => req["params"]["height"].as_str(),
+        }
+        .unwrap_or_default()
+        .to_string();
         *calls
             .lock()
             .expect("calls")
@@ -79,6 +89,11 @@ fn answer(
                               "block": {"header": {"time": "t", "proposer_address": "P"},
                                         "data": {"txs": []}}}),
             "block_results" => json!({"txs_results": [], "finalize_block_events": []}),
+            "abci_query" => {
+                let value = fake_state(&h, channels);
+                json!({"response": {"code": 0, "log": "", "key": "", "height": height.to_string(),
+                                    "value": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, value)}})
+            }
             _ => json!({}),
         };
         let out = json!({"jsonrpc": "2.0", "id": 1, "result": result}).to_string();
@@ -87,10 +102,82 @@ fn answer(
             out.len()
         );
         let conn = reader.get_mut();
-        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(out.as_bytes()).is_err() {
+        // One write: a head and body sent apart wait on the peer's delayed ACK.
+        if conn.write_all(format!("{head}{out}").as_bytes()).is_err() {
             return;
         }
     }
+}
+
+/// The raw value at `path` in a state holding channels 1..=`channels` (empty: absent).
+fn fake_state(path: &str, channels: u64) -> Vec<u8> {
+    if path == "/channel_seq" {
+        return borsh::to_vec(&channels).expect("encodes");
+    }
+    match path
+        .strip_prefix("/channel/")
+        .and_then(|id| id.parse::<u64>().ok())
+    {
+        Some(id) if (1..=channels).contains(&id) => borsh::to_vec(&Channel {
+            user: Address([1; 20]),
+            user_key: [2; 32],
+            gateway: Address([3; 20]),
+            netuid: 1,
+            subnet_contract: Address([4; 20]),
+            gateway_share_bps: 1_000,
+            deposit: id,
+            redeemed: 0,
+            expires_at: 100,
+            closed: false,
+        })
+        .expect("encodes"),
+        _ => vec![],
+    }
+}
+
+/// Each path the explorer read from the node, and how often.
+fn queries(node: &FakeNode) -> BTreeMap<String, u64> {
+    node.calls
+        .lock()
+        .expect("calls")
+        .iter()
+        .filter_map(|(k, n)| Some((k.strip_prefix("abci_query ")?.to_string(), *n)))
+        .collect()
+}
+
+#[test]
+fn the_channel_scan_reads_the_newest_channels_once_each() {
+    let node = fake_node_with_channels(10, Duration::ZERO, views::MAX_CHANNELS + 500);
+    let source = views::Source::new(&node.url, &[]);
+    let list = source.channels().expect("channels");
+    let ids: Vec<u64> = list.iter().map(|(id, _)| *id).collect();
+    let first = 501;
+    assert_eq!(ids, (first..=views::MAX_CHANNELS + 500).collect::<Vec<_>>());
+    assert!(list.iter().all(|(id, c)| c.deposit == *id));
+    let read = queries(&node);
+    assert_eq!(
+        read.len() as u64,
+        views::MAX_CHANNELS + 1,
+        "the newest and the last id"
+    );
+    assert!(read.values().all(|n| *n == 1));
+    assert!(!read.contains_key("/channel/500"));
+    // A chain with fewer channels than the cap: all of them, from 1; none: an empty list.
+    let node = fake_node_with_channels(10, Duration::ZERO, 3);
+    let ids: Vec<u64> = views::Source::new(&node.url, &[])
+        .channels()
+        .expect("channels")
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    let node = fake_node_with_channels(10, Duration::ZERO, 0);
+    assert!(
+        views::Source::new(&node.url, &[])
+            .channels()
+            .expect("none")
+            .is_empty()
+    );
 }
 
 fn block_reads(node: &FakeNode) -> u64 {

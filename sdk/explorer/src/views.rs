@@ -13,7 +13,7 @@ use taochain_primitives::{Address, TOTAL_SUPPLY_CAP, block_reward};
 
 use crate::ExplorerError;
 
-/// Most channels scanned for the activity view and the usage per subnet.
+/// Most channels scanned (the newest) for the activity view and the usage per subnet.
 pub const MAX_CHANNELS: u64 = 1_000;
 
 /// Most blocks in the recent-blocks view.
@@ -280,9 +280,9 @@ impl Source {
         decode("metagraph", &self.raw(&format!("/metagraph/{netuid}"))?)
     }
 
-    /// Channels 1, 2, ... (until one is missing, at most [`MAX_CHANNELS`]), scanned at most
-    /// once per [`CHANNELS_TTL`] (the lock is held while scanning: concurrent requests wait
-    /// for one scan rather than each making their own).
+    /// The newest [`MAX_CHANNELS`] channels (ids are dense: a channel is never deleted), in
+    /// id order, scanned at most once per [`CHANNELS_TTL`] (the lock is held while scanning:
+    /// concurrent requests wait for one scan rather than each making their own).
     pub fn channels(&self) -> Result<Vec<(u64, Channel)>, ExplorerError> {
         let mut cache = self
             .channels
@@ -299,8 +299,14 @@ impl Source {
     }
 
     fn scan_channels(&self) -> Result<Vec<(u64, Channel)>, ExplorerError> {
+        let raw = self.raw("/channel_seq")?;
+        let last: u64 = if raw.is_empty() {
+            0
+        } else {
+            decode("channel_seq", &raw)?
+        };
         let mut out = vec![];
-        for id in 1..=MAX_CHANNELS {
+        for id in last.saturating_sub(MAX_CHANNELS - 1).max(1)..=last {
             let raw = self.raw(&format!("/channel/{id}"))?;
             if raw.is_empty() {
                 break;

@@ -2,7 +2,8 @@
 //! `/subnet/{netuid}/pot`, `/neuron/{netuid}/{uid}`, `/uid/{netuid}/{hotkey}`,
 //! `/hotkey/{addr}`, `/stake/{hotkey}/{coldkey}`, `/coldstake/{coldkey}`, `/proposal/{id}`,
 //! `/vote/{id}/{addr}`, `/pool/{hotkey}`, `/share/{hotkey}/{coldkey}`, `/hlock/{hotkey}`,
-//! `/clock/{coldkey}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`) map to their
+//! `/clock/{coldkey}`, `/economy`, `/shares`, `/total_stake`, `/emission_carry`,
+//! `/channel_seq`: the last channel id) map to their
 //! keys in [`taochain_primitives::query::economy_key_for_path`]. Computed views at the latest
 //! height (borsh, no proof): `/subnets` (`Vec<SubnetView>`), `/metagraph/{netuid}`
 //! (`Vec<MetagraphRow>`), `/nominators/{hotkey}` (`Vec<(Address, u64)>`),

@@ -61,6 +61,11 @@ fn vouchers_pay_the_gateway_share_and_the_pot_and_the_rest_comes_back() {
     standard(&mut net);
     let deposit = 10 * RAO_PER_TAO;
     let id = open(&mut net, deposit, 20);
+    assert_eq!(
+        net.get::<u64>("/channel_seq"),
+        Some(id),
+        "the last channel id"
+    );
     let c: Channel = net.get(&format!("/channel/{id}")).expect("channel");
     assert_eq!((c.deposit, c.redeemed, c.closed), (deposit, 0, false));
     assert_eq!(
