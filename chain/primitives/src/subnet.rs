@@ -526,6 +526,10 @@ pub struct Proposal {
     pub abstain: u64,
     /// Status.
     pub status: ProposalStatus,
+    /// The contract of the subnet the action names, at submission (`None` for a parameter
+    /// change): the action runs only on that subnet, never on one registered later on its
+    /// netuid.
+    pub subnet_contract: Option<Address>,
 }
 
 /// The commitment of a weights reveal: `sha256(borsh(hotkey, netuid, uids, values, salt,

@@ -9,14 +9,14 @@
 //! else changes.
 
 use taochain_primitives::subnet::{
-    Proposal, ProposalAction, ProposalStatus, StakeLock, VoteChoice, VoteRecord,
+    Proposal, ProposalAction, ProposalStatus, StakeLock, SubnetInfo, VoteChoice, VoteRecord,
 };
 use taochain_primitives::{Address, Params, RejectCode};
 use taochain_storage::schema::{
     GOV_OPEN, PARAMS_KEY, PROPOSAL_SEQ_KEY, TOTAL_STAKE_KEY, VOTES, gov_open_key, proposal_key,
     vote_key,
 };
-use taochain_storage::{StateDelta, StateWrite};
+use taochain_storage::{StateDelta, StateRead, StateWrite};
 
 use super::store::{self, cold_stake};
 use super::subnets::{dissolve, existing};
@@ -28,22 +28,40 @@ use crate::emission::recycle;
 use crate::events::Event;
 use crate::typed::{contains, delete, get, get_or_default, put, scan, scan_below};
 
+/// Refuses an action that could not run now; returns the contract of the subnet it names.
 fn check_action(
     state: &mut (impl StateWrite + ?Sized),
     action: &ProposalAction,
-) -> Result<(), Fail> {
+) -> Result<Option<Address>, Fail> {
     match action {
         ProposalAction::SetParam { name, value } => {
             // Refused at submission when outside its safe range (nothing is written).
             let mut child = StateDelta::new(&*state);
             set_param(&mut child, name, *value)?;
+            Ok(None)
         }
         ProposalAction::MigrateSubnet { netuid, .. }
-        | ProposalAction::DissolveSubnet { netuid } => {
-            existing(state, *netuid)?;
-        }
+        | ProposalAction::DissolveSubnet { netuid } => Ok(Some(existing(state, *netuid)?.contract)),
     }
-    Ok(())
+}
+
+/// The subnet on `netuid`, if it is still the one the proposal named (`contract`): a subnet
+/// registered on the netuid after the vote began is another subnet and is left alone.
+fn named_subnet(
+    state: &(impl StateRead + ?Sized),
+    netuid: u16,
+    contract: Option<Address>,
+) -> Result<SubnetInfo, Fail> {
+    let s = existing(state, netuid)?;
+    if Some(s.contract) != contract {
+        return reject(
+            RejectCode::SubnetNotFound,
+            format!(
+                "the subnet this proposal named on netuid {netuid} was dissolved (netuid {netuid} is another subnet now)"
+            ),
+        );
+    }
+    Ok(s)
 }
 
 /// Sets a chain parameter ([`taochain_primitives::state::CHAIN_PARAMS`]) or an economy
@@ -91,7 +109,7 @@ pub fn propose(
             ),
         );
     }
-    check_action(state, action)?;
+    let subnet_contract = check_action(state, action)?;
     transfer(state, sender, &deposits_account(), deposit)?
         .map_err(|r| Fail::Reject(r.into(), 0))?;
     let id = get_or_default(state, &PROPOSAL_SEQ_KEY)?.saturating_add(1);
@@ -108,6 +126,7 @@ pub fn propose(
         no: 0,
         abstain: 0,
         status: ProposalStatus::Open,
+        subnet_contract,
     };
     put(state, &proposal_key(id), &proposal);
     put(state, &gov_open_key(voting_end, id), &());
@@ -242,7 +261,7 @@ fn tally(
         refund(state, &p.proposer, p.deposit)?;
         let yes_needed = (p.yes as u128 + p.no as u128) * params.threshold_bps as u128;
         if p.yes > 0 && p.yes as u128 * 10_000 >= yes_needed {
-            p.status = match execute(state, env, &p.action)? {
+            p.status = match execute(state, env, &p.action, p.subnet_contract)? {
                 Ok(()) => ProposalStatus::Executed,
                 Err(why) => ProposalStatus::Failed(why),
             };
@@ -268,6 +287,7 @@ fn execute(
     state: &mut (impl StateWrite + ?Sized),
     env: &contracts::Env<'_>,
     action: &ProposalAction,
+    subnet_contract: Option<Address>,
 ) -> Result<Result<(), String>, AppError> {
     let mut child = StateDelta::new(&*state);
     let result: Result<(), Fail> = (|| match action {
@@ -277,7 +297,7 @@ fn execute(
             code_id,
             msg,
         } => {
-            let s = existing(&child, *netuid)?;
+            let s = named_subnet(&child, *netuid, subnet_contract)?;
             let gas = store::params(&child)?.epoch_gas;
             match contracts::migrate(
                 &mut child,
@@ -292,7 +312,10 @@ fn execute(
                 Err((r, gas)) => Err(Fail::Reject(r, gas)),
             }
         }
-        ProposalAction::DissolveSubnet { netuid } => dissolve(&mut child, *netuid).map(|_| ()),
+        ProposalAction::DissolveSubnet { netuid } => {
+            named_subnet(&child, *netuid, subnet_contract)?;
+            dissolve(&mut child, *netuid).map(|_| ())
+        }
     })();
     match result {
         Ok(()) => {

@@ -1581,3 +1581,91 @@ fn stake_activated_by_another_subnets_epoch_still_earns_nothing_on_this_one() {
     net.until_epoch(1);
     assert!(unclaimed(&net, 5, 2) > 0);
 }
+
+/// A proposal acts on the subnet it named, never on a subnet registered later on the same
+/// netuid: subnet 2 is dissolved and its netuid taken by another owner (in one block) while
+/// a migration and a dissolution of it are being voted; both pass and both fail to run.
+#[test]
+fn a_passed_proposal_leaves_alone_a_subnet_that_took_its_netuid() {
+    let mut net = Net::new();
+    standard(&mut net);
+    register_subnet(&mut net, 1, 8);
+    // One block: both proposals. The next: both votes, coldkey 1 dissolves subnet 2 and
+    // coldkey 2 registers and gets netuid 2.
+    let propose = |action| Msg::Propose {
+        action,
+        deposit: RAO_PER_TAO,
+    };
+    let txs = vec![
+        net.tx(
+            1,
+            vec![propose(ProposalAction::MigrateSubnet {
+                netuid: 2,
+                code_id: 1,
+                msg: 5u64.to_le_bytes().to_vec(),
+            })],
+        ),
+        net.tx(
+            0,
+            vec![propose(ProposalAction::DissolveSubnet { netuid: 2 })],
+        ),
+    ];
+    let b = net.block(txs);
+    let ids: Vec<u64> = b
+        .results
+        .iter()
+        .map(|r| {
+            assert_eq!(r.code, 0, "{}", r.log);
+            u64::from_be_bytes(r.data[..8].try_into().expect("id"))
+        })
+        .collect();
+    let votes = ids
+        .iter()
+        .map(|&id| Msg::Vote {
+            id,
+            choice: VoteChoice::Yes,
+        })
+        .collect();
+    let txs = vec![
+        net.tx(3, votes),
+        net.tx(1, vec![Msg::DissolveSubnet { netuid: 2 }]),
+        net.tx(
+            2,
+            vec![Msg::RegisterSubnet {
+                hotkey: addr(9),
+                code_id: 1,
+                init_msg: 0u64.to_le_bytes().to_vec(),
+                hyperparams: None,
+            }],
+        ),
+    ];
+    let b = net.block(txs);
+    assert!(b.results.iter().all(|r| r.code == 0), "{:?}", b.results);
+    let newcomer = net.get::<SubnetInfo>("/subnet/2").expect("netuid 2 again");
+    assert_eq!(newcomer.owner, addr(2));
+    let status = |net: &Net, id: u64| {
+        net.get::<Proposal>(&format!("/proposal/{id}"))
+            .expect("p")
+            .status
+    };
+    while ids
+        .iter()
+        .any(|id| status(&net, *id) == ProposalStatus::Open)
+    {
+        net.empty();
+    }
+    for id in ids {
+        match status(&net, id) {
+            ProposalStatus::Failed(why) => assert!(why.contains("was dissolved"), "{why}"),
+            other => panic!("proposal {id}: {other:?}"),
+        }
+    }
+    let after = net
+        .get::<SubnetInfo>("/subnet/2")
+        .expect("the newcomer stays");
+    assert_eq!(
+        (after.owner, after.contract, after.registered_at),
+        (newcomer.owner, newcomer.contract, newcomer.registered_at),
+        "neither migrated nor dissolved"
+    );
+}
