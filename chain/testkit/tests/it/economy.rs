@@ -1655,10 +1655,11 @@ fn a_passed_proposal_leaves_alone_a_subnet_that_took_its_netuid() {
         net.empty();
     }
     for id in ids {
-        match status(&net, id) {
-            ProposalStatus::Failed(why) => assert!(why.contains("was dissolved"), "{why}"),
-            other => panic!("proposal {id}: {other:?}"),
-        }
+        let st = status(&net, id);
+        assert!(
+            matches!(&st, ProposalStatus::Failed(why) if why.contains("was dissolved")),
+            "proposal {id}: {st:?}"
+        );
     }
     let after = net
         .get::<SubnetInfo>("/subnet/2")
