@@ -259,7 +259,17 @@ fn economy_message(
             values,
             salt,
             version_key,
-        } => weights::reveal(state, s, *netuid, uids, values, salt, *version_key, h),
+        } => weights::reveal(
+            state,
+            s,
+            *netuid,
+            uids,
+            values,
+            salt,
+            *version_key,
+            h,
+            gas_left,
+        ),
         Msg::Propose { action, deposit } => governance::propose(state, s, action, *deposit, h),
         Msg::Vote { id, choice } => governance::vote(state, s, *id, *choice, h),
         Msg::ServeAxon {

@@ -3,17 +3,19 @@
 //! UIDs; every UID exists; a validator permit unless the vector is a self-weight; at least
 //! `min_allowed_weights` entries; not within `weights_rate_limit` blocks of its last update;
 //! values are max-upscaled to u16 and stored sorted by UID. On root (netuid 0) the UIDs are
-//! netuids of existing subnets and every root member may vote.
+//! netuids of existing subnets and every root member may vote. A reveal speaks for the
+//! block of its commit: weights on a UID whose holder registered at or after that block
+//! (it replaced the neuron the validator judged) are dropped, the scan paid per weight.
 
 use taochain_economics::fixed::max_upscale;
 use taochain_primitives::subnet::{MAX_COMMITS, SubnetInfo, weights_commit_hash};
 use taochain_primitives::{Address, RejectCode};
-use taochain_storage::StateWrite;
 use taochain_storage::schema::commit_key;
+use taochain_storage::{StateRead, StateWrite};
 
 use super::store::{neuron, set_neuron, subnet, uid_of};
 use super::subnets::existing;
-use super::{Fail, done, reject};
+use super::{Fail, done, reject, scan_gas};
 use crate::contracts::Done;
 use crate::events::Event;
 use crate::typed::{get_or_default, put, put_or_delete};
@@ -42,11 +44,24 @@ fn shape(uids: &[u16], values: &[u16], limit: usize) -> Result<Vec<(u16, u16)>, 
     if pairs.iter().all(|p| p.1 == 0) {
         return reject(RejectCode::InvalidWeights, "every weight is zero");
     }
-    let scaled = max_upscale(&pairs.iter().map(|p| p.1 as u64).collect::<Vec<_>>());
-    Ok(pairs.iter().zip(scaled).map(|(p, v)| (p.0, v)).collect())
+    Ok(upscaled(&pairs))
 }
 
-/// Checks and stores a subnet weight vector of `hotkey`.
+/// The pairs with their values max-upscaled to u16.
+fn upscaled(pairs: &[(u16, u16)]) -> Vec<(u16, u16)> {
+    let scaled = max_upscale(&pairs.iter().map(|p| p.1 as u64).collect::<Vec<_>>());
+    pairs.iter().zip(scaled).map(|(p, v)| (p.0, v)).collect()
+}
+
+/// A revealed weight vector's commit: the block it was decided at and the gas left for
+/// checking its UIDs against that block.
+struct Decided {
+    at: u64,
+    gas_left: u64,
+}
+
+/// Checks and stores a subnet weight vector of `hotkey` (decided now, or at a commit).
+#[allow(clippy::too_many_arguments)]
 fn apply_subnet(
     state: &mut (impl StateWrite + ?Sized),
     netuid: u16,
@@ -55,6 +70,7 @@ fn apply_subnet(
     uids: &[u16],
     values: &[u16],
     height: u64,
+    decided: Option<Decided>,
 ) -> Result<Done, Fail> {
     let Some(uid) = uid_of(state, netuid, hotkey)? else {
         return reject(
@@ -105,10 +121,44 @@ fn apply_subnet(
             format!("uid {uid} may set weights again from block {next}"),
         );
     }
+    let mut gas_used = 0;
+    let pairs = match decided {
+        None => pairs,
+        Some(d) => {
+            gas_used = scan_gas(pairs.len() as u64, d.gas_left)?;
+            judged_at(state, netuid, pairs, d.at)?
+        }
+    };
     me.weights = pairs;
     me.last_update = height;
     set_neuron(state, netuid, uid, &me);
-    done(vec![weights_event(netuid, uid, hotkey, me.weights.len())])
+    let mut d = done(vec![weights_event(netuid, uid, hotkey, me.weights.len())])?;
+    d.gas_used = gas_used;
+    Ok(d)
+}
+
+/// The pairs whose UID's holder registered before block `at` (the neurons the weights were
+/// decided about), max-upscaled again. (The sender's own UID always qualifies: a hotkey's
+/// commits are deleted when it loses its UID.)
+fn judged_at(
+    state: &(impl StateRead + ?Sized),
+    netuid: u16,
+    pairs: Vec<(u16, u16)>,
+    at: u64,
+) -> Result<Vec<(u16, u16)>, Fail> {
+    let mut kept = Vec::with_capacity(pairs.len());
+    for p in pairs {
+        let Some(n) = neuron(state, netuid, p.0)? else {
+            return Err(Fail::Host(crate::AppError::Invariant(format!(
+                "uid {} has no neuron",
+                p.0
+            ))));
+        };
+        if n.registered_at < at {
+            kept.push(p);
+        }
+    }
+    Ok(upscaled(&kept))
 }
 
 fn weights_event(netuid: u16, uid: u16, hotkey: &Address, count: usize) -> Event {
@@ -173,7 +223,7 @@ pub fn set_weights(
             format!("netuid {netuid} uses commit-reveal: commit, then reveal"),
         );
     }
-    apply_subnet(state, netuid, &s, hotkey, uids, values, height)
+    apply_subnet(state, netuid, &s, hotkey, uids, values, height, None)
 }
 
 /// `CommitWeights`.
@@ -220,7 +270,8 @@ pub fn commit(
     )])
 }
 
-/// `RevealWeights`: the commit must be revealed in `[commit + period, commit + 2 * period)`.
+/// `RevealWeights`: the commit must be revealed in `[commit + period, commit + 2 * period)`;
+/// weights on UIDs taken over since the commit are dropped.
 #[allow(clippy::too_many_arguments)]
 pub fn reveal(
     state: &mut (impl StateWrite + ?Sized),
@@ -231,6 +282,7 @@ pub fn reveal(
     salt: &[u8],
     version_key: u64,
     height: u64,
+    gas_left: u64,
 ) -> Result<Done, Fail> {
     let s = existing(state, netuid)?;
     let key = commit_key(netuid, hotkey.as_bytes());
@@ -257,7 +309,20 @@ pub fn reveal(
             format!("reveal window closed at block {closes}"),
         );
     }
+    let decided = Decided {
+        at: commits[i].1,
+        gas_left,
+    };
     commits.remove(i);
     put_or_delete(state, key, Some(&commits).filter(|c| !c.is_empty()));
-    apply_subnet(state, netuid, &s, hotkey, uids, values, height)
+    apply_subnet(
+        state,
+        netuid,
+        &s,
+        hotkey,
+        uids,
+        values,
+        height,
+        Some(decided),
+    )
 }

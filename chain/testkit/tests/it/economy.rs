@@ -65,6 +65,25 @@ impl Net {
         signed(from, *nonce - 1, msgs)
     }
 
+    /// A transaction whose gas limit is what its size and message count require plus
+    /// `extra`.
+    fn tx_with_gas(&mut self, from: u8, msgs: Vec<Msg>, extra: u64) -> Vec<u8> {
+        let nonce = self.nonces.entry(from).or_default();
+        *nonce += 1;
+        let count = msgs.len();
+        let mut body = TxBody {
+            chain_id: CHAIN_ID.into(),
+            nonce: *nonce - 1,
+            fee: FEE,
+            gas_limit: 0,
+            msgs,
+        };
+        let key = taochain_testkit::fixtures::key(from);
+        let len = body.clone().sign(&key).encode().len();
+        body.gas_limit = taochain_primitives::state::gas::required(count, len) + extra;
+        body.sign(&key).encode()
+    }
+
     /// One block with one transaction that must succeed.
     pub(crate) fn ok(&mut self, from: u8, msgs: Vec<Msg>) -> CommittedBlock {
         let tx = self.tx(from, msgs);
@@ -725,6 +744,95 @@ fn commit_reveal_accepts_only_a_matching_reveal_in_its_window() {
 }
 
 #[test]
+fn a_reveal_drops_the_weights_on_uids_taken_over_since_its_commit() {
+    let mut net = Net::new();
+    standard(&mut net);
+    for (name, value) in [
+        ("commit_reveal", 1),
+        ("reveal_period", 3),
+        ("max_allowed_validators", 4),
+        ("max_allowed_uids", 4),
+    ] {
+        net.ok(
+            0,
+            vec![Msg::SetHyperparam {
+                netuid: 1,
+                name: name.into(),
+                value,
+            }],
+        );
+    }
+    let (m6, m7) = (uid(&net, 1, 6), uid(&net, 1, 7));
+    let (uids, values, salt) = (vec![m6, m7], vec![5u16, 7], b"pepper".to_vec());
+    let hash = weights_commit_hash(&addr(5), 1, &uids, &values, &salt, 0);
+    // Miner 6 commits a self-weight, then loses its UID to hotkey 9 (the subnet is full,
+    // and neither miner has earned anything: the older registration goes) in the block of
+    // validator 5's commit: a registration that block is one the commit could not judge.
+    let self_hash = weights_commit_hash(&addr(6), 1, &[m6], &[1], &salt, 0);
+    net.ok(
+        6,
+        vec![Msg::CommitWeights {
+            netuid: 1,
+            hash: self_hash,
+        }],
+    );
+    let commit = net.tx(5, vec![Msg::CommitWeights { netuid: 1, hash }]);
+    let takeover = net.tx(
+        3,
+        vec![Msg::BurnedRegister {
+            netuid: 1,
+            hotkey: addr(9),
+        }],
+    );
+    let b = net.block(vec![commit, takeover]);
+    assert!(b.results.iter().all(|r| r.code == 0), "{:?}", b.results);
+    let committed = b.height;
+    assert_eq!(uid(&net, 1, 9), m6);
+    while net.chain.height() + 1 < committed + 3 {
+        net.empty();
+    }
+    let reveal = vec![Msg::RevealWeights {
+        netuid: 1,
+        uids: uids.clone(),
+        values: values.clone(),
+        salt: salt.clone(),
+        version_key: 0,
+    }];
+    // Checking the two UIDs against the commit is paid before it is done.
+    let before = net.snapshot();
+    let tx = net.tx_with_gas(5, reveal.clone(), 2 * SCAN_GAS - 1);
+    let b = net.block(vec![tx]);
+    assert_eq!(
+        b.results[0].code,
+        RejectCode::OutOfGas.code(),
+        "{}",
+        b.results[0].log
+    );
+    assert_eq!(before, net.snapshot(), "a refused reveal changes nothing");
+    let b = net.ok(5, reveal);
+    assert!(b.results[0].gas_used >= 2 * SCAN_GAS as i64);
+    // The weight meant for the neuron hotkey 9 replaced is dropped; the other keeps the
+    // whole row.
+    let me: taochain_primitives::subnet::Neuron = net
+        .get(&format!("/neuron/1/{}", uid(&net, 1, 5)))
+        .expect("neuron");
+    assert_eq!(me.weights, vec![(m7, 65535)]);
+    // Hotkey 6 registers again: its commit went with the UID it lost.
+    register(&mut net, 2, 1, 6);
+    net.refused(
+        6,
+        Msg::RevealWeights {
+            netuid: 1,
+            uids: vec![m6],
+            values: vec![1],
+            salt,
+            version_key: 0,
+        },
+        RejectCode::RevealMismatch,
+    );
+}
+
+#[test]
 fn a_full_subnet_replaces_the_lowest_emission_non_immune_neuron() {
     let mut net = Net::new();
     standard(&mut net);
@@ -776,21 +884,7 @@ fn dissolving_a_subnet_pays_for_what_it_visits_before_it_runs() {
     // One UID (the owner's hotkey), no root members, every possible subnet.
     let scan = (1 + limit) * SCAN_GAS;
     let msgs = vec![Msg::DissolveSubnet { netuid: 2 }];
-    let nonce = net.nonces.get(&1).copied().unwrap_or(0);
-    let mut body = TxBody {
-        chain_id: CHAIN_ID.into(),
-        nonce,
-        fee: FEE,
-        gas_limit: 0,
-        msgs: msgs.clone(),
-    };
-    let len = body
-        .clone()
-        .sign(&taochain_testkit::fixtures::key(1))
-        .encode()
-        .len();
-    body.gas_limit = taochain_primitives::state::gas::required(1, len) + scan - 1;
-    let tx = body.sign(&taochain_testkit::fixtures::key(1)).encode();
+    let tx = net.tx_with_gas(1, msgs.clone(), scan - 1);
     let before = net.snapshot();
     let b = net.block(vec![tx]);
     assert_eq!(
@@ -806,7 +900,6 @@ fn dissolving_a_subnet_pays_for_what_it_visits_before_it_runs() {
     );
     assert_eq!(before, net.snapshot(), "a refused dissolve changes nothing");
     assert!(net.get::<SubnetInfo>("/subnet/2").is_some());
-    *net.nonces.entry(1).or_default() += 1;
     let b = net.ok(1, msgs);
     assert!(
         b.results[0].gas_used >= scan as i64,
