@@ -58,6 +58,11 @@ impl Chain {
 
     /// The subnet's task, from its arena contract.
     pub fn task(&self, netuid: u16) -> Result<TaskSpec, NeuronError> {
+        self.subnet_task(netuid).map(|(_, task)| task)
+    }
+
+    /// The contract of the subnet on `netuid` now, and its arena task.
+    pub fn subnet_task(&self, netuid: u16) -> Result<(Address, TaskSpec), NeuronError> {
         let s = self.subnet(netuid)?;
         let q = borsh::to_vec(&QueryMsg::Task).unwrap_or_default();
         let raw = self.client.smart_query(&s.contract, &q).map_err(|e| {
@@ -66,8 +71,9 @@ impl Chain {
                 s.contract
             ))
         })?;
-        borsh::from_slice(&raw)
-            .map_err(|e| NeuronError::Chain(format!("netuid {netuid}'s task: {e}")))
+        let task = borsh::from_slice(&raw)
+            .map_err(|e| NeuronError::Chain(format!("netuid {netuid}'s task: {e}")))?;
+        Ok((s.contract, task))
     }
 
     /// The subnet's metagraph.

@@ -26,6 +26,8 @@ const CHAIN: &str = "tao-test";
 const PRICE: u64 = 1_000;
 const SPEECH: u16 = 1;
 const TEXT: u16 = 3;
+/// The contract of the subnets the gateway serves.
+const CONTRACT: Address = Address([6; 20]);
 
 fn key(i: u8) -> SigningKey {
     SigningKey::from_bytes(&[i; 32])
@@ -81,7 +83,7 @@ fn channel(netuid: u16, deposit: u64, gateway: Address) -> Channel {
         user_key: user().verifying_key().to_bytes(),
         gateway,
         netuid,
-        subnet_contract: Address([9; 20]),
+        subnet_contract: CONTRACT,
         gateway_share_bps: 1000,
         deposit,
         redeemed: 0,
@@ -158,6 +160,14 @@ async fn net() -> Net {
         (2, channel(TEXT, 100 * PRICE, gw)),
         (3, channel(SPEECH, 100 * PRICE, Address([9; 20]))),
         (4, channel(TEXT, PRICE + PRICE / 2, gw)),
+        // Opened to the subnet that held SPEECH's netuid before the one served.
+        (
+            5,
+            Channel {
+                subnet_contract: Address([4; 20]),
+                ..channel(SPEECH, 100 * PRICE, gw)
+            },
+        ),
     ]);
     let chain = Arc::new(Fixed {
         chain_id: CHAIN.into(),
@@ -165,11 +175,17 @@ async fn net() -> Net {
         tasks: BTreeMap::from([
             (
                 SPEECH,
-                TaskSpec::new(TaskKind::SpeechToText, 2_000, 500_000),
+                (
+                    CONTRACT,
+                    TaskSpec::new(TaskKind::SpeechToText, 2_000, 500_000),
+                ),
             ),
             (
                 TEXT,
-                TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
+                (
+                    CONTRACT,
+                    TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
+                ),
             ),
         ]),
         channels: channels.into(),
@@ -262,6 +278,7 @@ async fn a_paid_question_gets_the_agreed_answer_and_a_refused_voucher_reaches_no
         ),
         (voucher(3, PRICE, SPEECH), 402, "channel_wrong_gateway"),
         (voucher(2, PRICE, TEXT), 402, "channel_wrong_subnet"),
+        (voucher(5, PRICE, SPEECH), 402, "channel_wrong_subnet"),
         (voucher(99, PRICE, SPEECH), 404, "unknown_channel"),
     ];
     for (v, status, code) in cases {
@@ -416,7 +433,10 @@ async fn text_net(make: impl FnOnce(&Arc<AtomicUsize>) -> Model) -> Net {
         height: 10.into(),
         tasks: BTreeMap::from([(
             TEXT,
-            TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
+            (
+                CONTRACT,
+                TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
+            ),
         )]),
         channels: BTreeMap::from([(2, channel(TEXT, 100 * PRICE, gw))]).into(),
         metagraphs: BTreeMap::from([(TEXT, vec![row(0, addr(&miner), 1, format!("http://{at}"))])]),

@@ -26,6 +26,8 @@ use crate::model::Model;
 const CHAIN: &str = "bench";
 const NETUID: u16 = 1;
 const PRICE: u64 = 1;
+/// The served subnet's contract.
+const CONTRACT: Address = Address([9; 20]);
 
 fn key(i: u8) -> SigningKey {
     SigningKey::from_bytes(&[i; 32])
@@ -41,7 +43,7 @@ fn channel(deposit: u64) -> Channel {
         user_key: key(2).verifying_key().to_bytes(),
         gateway: address(&key(1)),
         netuid: NETUID,
-        subnet_contract: Address([9; 20]),
+        subnet_contract: CONTRACT,
         gateway_share_bps: 1_000,
         deposit,
         redeemed: 0,
@@ -83,6 +85,7 @@ pub fn vouchers_per_second(n: u64) -> (f64, f64) {
         let terms = Terms {
             me: c.gateway,
             netuid: NETUID,
+            subnet_contract: c.subnet_contract,
             chain_id: CHAIN,
             price: PRICE,
             height: 1,
@@ -145,7 +148,7 @@ pub async fn question_latencies(
     let chain = Arc::new(Fixed {
         chain_id: CHAIN.into(),
         height: 1.into(),
-        tasks: BTreeMap::from([(NETUID, TaskSpec::new(kind, 60_000, 500_000))]),
+        tasks: BTreeMap::from([(NETUID, (CONTRACT, TaskSpec::new(kind, 60_000, 500_000)))]),
         channels: BTreeMap::from([(7, channel(u64::MAX))]).into(),
         metagraphs: BTreeMap::from([(NETUID, rows)]),
         ..Fixed::default()

@@ -46,6 +46,8 @@ pub struct Terms<'a> {
     pub me: Address,
     /// The subnet asked.
     pub netuid: u16,
+    /// Its contract (a subnet dissolved and replaced on the netuid had another).
+    pub subnet_contract: Address,
     /// The chain id (bound into the voucher).
     pub chain_id: &'a str,
     /// Price of this request, rao.
@@ -105,6 +107,9 @@ pub struct Redemption {
 /// Every channel's books.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Books {
+    /// The chain the channel ids belong to (empty in books written before it was kept).
+    #[serde(default)]
+    chain_id: String,
     entries: BTreeMap<u64, Entry>,
 }
 
@@ -137,13 +142,24 @@ pub fn check_signature(
 
 impl Books {
     /// Loads books saved by [`Books::save`]; empty when the file does not exist.
-    pub fn load(path: &Path) -> Result<Books, String> {
-        match std::fs::read(path) {
+    pub fn load(path: &Path, chain_id: &str) -> Result<Books, String> {
+        let mut books: Books = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("gateway books {}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Books::default()),
-            Err(e) => Err(format!("gateway books {}: {e}", path.display())),
+                .map_err(|e| format!("gateway books {}: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Books::default(),
+            Err(e) => return Err(format!("gateway books {}: {e}", path.display())),
+        };
+        // Channel ids start at 1 on every chain: another chain's charges would be taken
+        // for this one's.
+        if !books.chain_id.is_empty() && books.chain_id != chain_id {
+            return Err(format!(
+                "gateway books {} are chain {}'s, not {chain_id}'s: give this chain its own books file",
+                path.display(),
+                books.chain_id
+            ));
         }
+        books.chain_id = chain_id.to_string();
+        Ok(books)
     }
 
     /// Writes the books atomically (a temporary file renamed over `path`).
@@ -184,6 +200,17 @@ impl Books {
                 format!(
                     "channel {id} pays netuid {}, not {}",
                     channel.netuid, t.netuid
+                ),
+            ));
+        }
+        if channel.subnet_contract != t.subnet_contract {
+            return Err(refuse(
+                pay,
+                "channel_wrong_subnet",
+                format!(
+                    "channel {id} pays the subnet with contract {} that held netuid {} before; \
+                     it is now contract {}'s",
+                    channel.subnet_contract, t.netuid, t.subnet_contract
                 ),
             ));
         }
@@ -355,6 +382,7 @@ mod tests {
         Terms {
             me: GW,
             netuid: 2,
+            subnet_contract: Address([9; 20]),
             chain_id: "tao-test",
             price,
             height,
@@ -419,6 +447,9 @@ mod tests {
         assert_eq!(code(b, &other, 10, 1), "channel_wrong_gateway");
         let mut other = channel();
         other.netuid = 3;
+        assert_eq!(code(b, &other, 10, 1), "channel_wrong_subnet");
+        let mut other = channel();
+        other.subnet_contract = Address([4; 20]);
         assert_eq!(code(b, &other, 10, 1), "channel_wrong_subnet");
         let mut other = channel();
         other.closed = true;
@@ -496,7 +527,7 @@ mod tests {
             .expect("ok");
         b.settle(&t, 1);
         b.save(&path).expect("save");
-        let back = Books::load(&path).expect("load");
+        let back = Books::load(&path, "t").expect("load");
         assert_eq!(back.get(9), Some((10, 0)));
         assert_eq!(
             back.due(95, 500, 5).len(),
@@ -505,10 +536,16 @@ mod tests {
         );
         assert_eq!(back.all_unredeemed(), b.all_unredeemed());
         assert!(
-            Books::load(&dir.path().join("none"))
+            Books::load(&dir.path().join("none"), "t")
                 .expect("empty")
                 .get(9)
                 .is_none()
         );
+        // Saved under its chain id: another chain refuses the file and leaves it as it was.
+        back.save(&path).expect("save");
+        let before = std::fs::read(&path).expect("read");
+        let e = Books::load(&path, "tao-other").expect_err("another chain's books");
+        assert!(e.contains("are chain t's"), "{e}");
+        assert_eq!(std::fs::read(&path).expect("read"), before);
     }
 }

@@ -110,6 +110,9 @@ impl GatewayConfig {
 
 /// A served subnet.
 struct Served {
+    /// The contract of the subnet on the netuid when the gateway started: channels opened
+    /// to a subnet that held the netuid before are refused.
+    contract: Address,
     task: TaskSpec,
     dendrite: Dendrite,
     ranked: RwLock<Vec<Target>>,
@@ -226,10 +229,11 @@ impl Gateway {
         })
         .await?;
         let mut subnets = BTreeMap::new();
-        for (netuid, task) in tasks {
+        for (netuid, (contract, task)) in tasks {
             let dendrite =
                 Dendrite::new(key.clone(), &chain_id, netuid).map_err(NeuronError::Http)?;
             let served = Served {
+                contract,
                 task,
                 dendrite,
                 ranked: RwLock::new(vec![]),
@@ -237,7 +241,7 @@ impl Gateway {
             subnets.insert(netuid, served);
         }
         let books = match &config.books {
-            Some(p) => Books::load(p).map_err(NeuronError::Chain)?,
+            Some(p) => Books::load(p, &chain_id).map_err(NeuronError::Chain)?,
             None => Books::default(),
         };
         let gw = Arc::new(Gateway {
@@ -547,11 +551,13 @@ impl Gateway {
 
     /// Admits `voucher` for a request on `netuid`: the channel's terms, then the signature.
     async fn admit(&self, netuid: u16, voucher: &VoucherWire) -> Result<Ticket, ApiErr> {
+        let served = self.served(netuid)?;
         let (cumulative, signature) = voucher.parse().map_err(ApiErr::bad)?;
         let ch = self.channel(voucher.channel).await?;
         let terms = Terms {
             me: self.hotkey,
             netuid,
+            subnet_contract: served.contract,
             chain_id: &self.chain_id,
             price: self.config.price,
             height: self.fresh_height()?,

@@ -20,8 +20,8 @@ pub trait GatewayChain: Send + Sync + 'static {
     fn chain_id(&self) -> Result<String, NeuronError>;
     /// The latest height.
     fn height(&self) -> Result<u64, NeuronError>;
-    /// A subnet's arena task.
-    fn task(&self, netuid: u16) -> Result<TaskSpec, NeuronError>;
+    /// The contract of the subnet on `netuid` (a channel names it) and its arena task.
+    fn task(&self, netuid: u16) -> Result<(Address, TaskSpec), NeuronError>;
     /// A channel; `None` if there is none with that id.
     fn channel(&self, id: u64) -> Result<Option<Channel>, NeuronError>;
     /// A subnet's metagraph.
@@ -64,8 +64,8 @@ impl GatewayChain for Chain {
         Chain::height(self)
     }
 
-    fn task(&self, netuid: u16) -> Result<TaskSpec, NeuronError> {
-        Chain::task(self, netuid)
+    fn task(&self, netuid: u16) -> Result<(Address, TaskSpec), NeuronError> {
+        Chain::subnet_task(self, netuid)
     }
 
     fn channel(&self, id: u64) -> Result<Option<Channel>, NeuronError> {
@@ -131,8 +131,8 @@ pub struct Fixed {
     pub chain_id: String,
     /// Height.
     pub height: Mutex<u64>,
-    /// Tasks by netuid.
-    pub tasks: BTreeMap<u16, TaskSpec>,
+    /// Subnet contracts and their tasks by netuid.
+    pub tasks: BTreeMap<u16, (Address, TaskSpec)>,
     /// Channels by id (a redemption raises `redeemed`).
     pub channels: Mutex<BTreeMap<u64, Channel>>,
     /// Metagraphs by netuid.
@@ -158,7 +158,7 @@ impl GatewayChain for Fixed {
         self.height.lock().map(|h| *h).map_err(|_| poisoned())
     }
 
-    fn task(&self, netuid: u16) -> Result<TaskSpec, NeuronError> {
+    fn task(&self, netuid: u16) -> Result<(Address, TaskSpec), NeuronError> {
         self.tasks
             .get(&netuid)
             .cloned()
