@@ -109,10 +109,38 @@ fn answer(
     }
 }
 
-/// The raw value at `path` in a state holding channels 1..=`channels` (empty: absent).
+/// The contract of the subnet on netuid 1, and of the one dissolved there before it.
+const SUBNET: Address = Address([4; 20]);
+const OLD_SUBNET: Address = Address([5; 20]);
+
+/// The raw value at `path` in a state holding subnet 1 and channels 1..=`channels` (each
+/// has redeemed its id in rao; the even ones paid the subnet netuid 1 had before; empty:
+/// absent).
 fn fake_state(path: &str, channels: u64) -> Vec<u8> {
     if path == "/channel_seq" {
         return borsh::to_vec(&channels).expect("encodes");
+    }
+    if path == "/subnets" {
+        let info = taochain_primitives::subnet::SubnetInfo {
+            owner: Address([6; 20]),
+            owner_hotkey: Address([7; 20]),
+            contract: SUBNET,
+            locked: 0,
+            registered_at: 1,
+            hyperparams: Default::default(),
+            burn: 0,
+            burn_block: 0,
+            last_epoch: 0,
+            n: 1,
+        };
+        let view = taochain_primitives::subnet::SubnetView {
+            netuid: 1,
+            info,
+            pot: 0,
+            burn: 0,
+            share_q32: 0,
+        };
+        return borsh::to_vec(&vec![view]).expect("encodes");
     }
     match path
         .strip_prefix("/channel/")
@@ -123,10 +151,10 @@ fn fake_state(path: &str, channels: u64) -> Vec<u8> {
             user_key: [2; 32],
             gateway: Address([3; 20]),
             netuid: 1,
-            subnet_contract: Address([4; 20]),
+            subnet_contract: if id % 2 == 0 { OLD_SUBNET } else { SUBNET },
             gateway_share_bps: 1_000,
             deposit: id,
-            redeemed: 0,
+            redeemed: id,
             expires_at: 100,
             closed: false,
         })
@@ -146,7 +174,7 @@ fn queries(node: &FakeNode) -> BTreeMap<String, u64> {
 }
 
 #[test]
-fn the_channel_scan_reads_the_newest_channels_once_each() {
+fn the_channel_scan_reads_the_newest_channels_once_each_and_usage_counts_by_subnet() {
     let node = fake_node_with_channels(10, Duration::ZERO, views::MAX_CHANNELS + 500);
     let source = views::Source::new(&node.url, &[]);
     let list = source.channels().expect("channels");
@@ -171,6 +199,12 @@ fn the_channel_scan_reads_the_newest_channels_once_each() {
         .map(|(id, _)| *id)
         .collect();
     assert_eq!(ids, vec![1, 2, 3]);
+    // Usage is what channels paid the subnet on netuid 1 now: channels 1 and 3, not 2.
+    let subnets = views::Source::new(&node.url, &[])
+        .subnets()
+        .expect("subnets");
+    assert_eq!(subnets[0]["netuid"], 1);
+    assert_eq!(subnets[0]["usage_rao"], "4");
     let node = fake_node_with_channels(10, Duration::ZERO, 0);
     assert!(
         views::Source::new(&node.url, &[])

@@ -251,9 +251,12 @@ impl Source {
                 s.share_q32 as f64 / 4_294_967_296.0
             }
         };
-        let mut usage: BTreeMap<u16, u64> = BTreeMap::new();
+        // By the subnet a channel pays: a subnet dissolved and replaced on its netuid keeps
+        // its usage to itself.
+        let mut usage: BTreeMap<Address, u64> = BTreeMap::new();
         for (_, c) in self.channels()? {
-            *usage.entry(c.netuid).or_default() += c.redeemed;
+            let u = usage.entry(c.subnet_contract).or_default();
+            *u = u.saturating_add(c.redeemed);
         }
         Ok(Value::Array(
             views
@@ -265,7 +268,7 @@ impl Source {
                         "owner": s.info.owner.to_string(),
                         "share": share(s),
                         "pot_rao": s.pot.to_string(),
-                        "usage_rao": usage.get(&s.netuid).copied().unwrap_or(0).to_string(),
+                        "usage_rao": usage.get(&s.info.contract).copied().unwrap_or(0).to_string(),
                         "n": s.info.n,
                         "tempo": s.info.hyperparams.tempo,
                         "last_epoch": s.info.last_epoch,
