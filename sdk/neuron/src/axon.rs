@@ -1,11 +1,12 @@
 //! The axon: a miner's HTTP server around its model. A request is admitted only when, in
 //! this order: it names this axon's netuid; it carries every signing header; its timestamp
 //! is within [`TIME_WINDOW_MS`]; the claimed hotkey holds a validator permit (with at
-//! least the minimum stake) on the netuid in the current metagraph ([`Permits`]), checked
-//! before any body byte is read; the body arrives within [`BODY_TIMEOUT`] and the size
-//! limit; the signature over [`request_digest`] (addressed to this miner) verifies; the
-//! validator has fewer than its concurrency limit in flight; its nonce is fresh; and the body is a
-//! well-formed challenge for this subnet's task. Each refusal is a 4xx with a one-line
+//! least the minimum stake) on the netuid in the current metagraph ([`Permits`]); the
+//! signature over [`request_digest`] (addressed to this miner, over the body's sha256 in
+//! its header) verifies; the validator has fewer than its concurrency limit in flight; its
+//! nonce is fresh — all before any body byte is read; then the body arrives within
+//! [`BODY_TIMEOUT`] and the size limit, matches the signed sha256, and is a well-formed
+//! challenge for this subnet's task. Each refusal is a 4xx with a one-line
 //! reason and the model is never called for it. An answer is signed by the miner's hotkey.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,13 +22,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ed25519_dalek::{Signer, SigningKey};
+use sha2::{Digest, Sha256};
 use taochain_arena_msg::TaskKind;
 use taochain_primitives::Address;
 use tokio::sync::Semaphore;
 
 use crate::model::Model;
 use crate::wire::{
-    ChallengeRequest, ChallengeResponse, H_KEY, H_SIG, RequestAuth, TIME_WINDOW_MS, now_ms,
+    ChallengeRequest, ChallengeResponse, H_BODY, H_KEY, H_SIG, RequestAuth, TIME_WINDOW_MS, now_ms,
     request_digest, response_digest, verify,
 };
 
@@ -290,20 +292,14 @@ impl Axon {
         if declared.is_some_and(|n| n > c.max_body as u64) {
             return Err(too_large(c.max_body));
         }
-        let bytes = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, c.max_body)).await {
-            Err(_) => {
-                return Err(refuse(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!("body not received within {} s", BODY_TIMEOUT.as_secs()),
-                ));
-            }
-            Ok(r) => r.map_err(|_| too_large(c.max_body))?.to_vec(),
-        };
+        // The signature covers the body's sha256 from its header: checked before a body
+        // byte is read, so only the key's holder can keep a connection waiting on a body,
+        // and only in its own slots.
         let digest = request_digest(
             &c.chain_id,
             c.netuid,
             &self.hotkey,
-            &bytes,
+            &auth.body_sha256,
             auth.nonce,
             auth.timestamp_ms,
         );
@@ -323,6 +319,23 @@ impl Axon {
             return Err(refuse(
                 StatusCode::CONFLICT,
                 format!("nonce {} of {hotkey} was already used", auth.nonce),
+            ));
+        }
+        let bytes = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, c.max_body)).await {
+            Err(_) => {
+                return Err(refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("body not received within {} s", BODY_TIMEOUT.as_secs()),
+                ));
+            }
+            Ok(r) => r.map_err(|_| too_large(c.max_body))?.to_vec(),
+        };
+        if <[u8; 32]>::from(Sha256::digest(&bytes)) != auth.body_sha256 {
+            return Err(refuse(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "bad signature: the body is not the one signed (its sha256 is not {H_BODY})"
+                ),
             ));
         }
         let req: ChallengeRequest = serde_json::from_slice(&bytes)

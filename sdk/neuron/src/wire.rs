@@ -4,7 +4,8 @@
 //! `POST /v1/subnets/{netuid}/challenge` with a JSON [`ChallengeRequest`] body and the
 //! headers of [`RequestAuth`]. The validator signs [`request_digest`]: sha256 of a domain,
 //! the chain id, the netuid, the *miner's* hotkey (so a miner cannot relay a challenge to
-//! another miner and copy its answer), the body's sha256, a nonce and a timestamp. The
+//! another miner and copy its answer), the body's sha256 (also sent as a header, so the
+//! signature is checked before the body is read), a nonce and a timestamp. The
 //! miner answers a JSON [`ChallengeResponse`] signed over [`response_digest`] (the chain,
 //! netuid, the validator's hotkey, the request's nonce and the body's sha256), so a
 //! validator knows which hotkey answered. Every refusal is a 4xx with a one-line reason.
@@ -25,6 +26,8 @@ pub const H_NONCE: &str = "x-tao-nonce";
 pub const H_TIME: &str = "x-tao-timestamp";
 /// Header: the ed25519 signature, hex.
 pub const H_SIG: &str = "x-tao-signature";
+/// Header: the request body's sha256, hex (signed; the body must match it).
+pub const H_BODY: &str = "x-tao-body-sha256";
 
 /// Domain of a request signature.
 pub const REQUEST_DOMAIN: &[u8] = b"taochain-axon-request-v1";
@@ -77,12 +80,12 @@ fn len_prefixed(h: &mut Sha256, bytes: &[u8]) {
     h.update(bytes);
 }
 
-/// What a validator signs for a request to `miner`.
+/// What a validator signs for a request to `miner` whose body has sha256 `body_sha256`.
 pub fn request_digest(
     chain_id: &str,
     netuid: u16,
     miner: &Address,
-    body: &[u8],
+    body_sha256: &[u8; 32],
     nonce: u64,
     timestamp_ms: u64,
 ) -> [u8; 32] {
@@ -91,7 +94,7 @@ pub fn request_digest(
     len_prefixed(&mut h, chain_id.as_bytes());
     h.update(netuid.to_be_bytes());
     h.update(miner.as_bytes());
-    h.update(Sha256::digest(body));
+    h.update(body_sha256);
     h.update(nonce.to_be_bytes());
     h.update(timestamp_ms.to_be_bytes());
     h.finalize().into()
@@ -124,6 +127,8 @@ pub struct RequestAuth {
     pub nonce: u64,
     /// Unix milliseconds.
     pub timestamp_ms: u64,
+    /// The body's sha256.
+    pub body_sha256: [u8; 32],
     /// Over [`request_digest`].
     pub signature: [u8; 64],
 }
@@ -139,11 +144,13 @@ impl RequestAuth {
         nonce: u64,
         timestamp_ms: u64,
     ) -> Self {
-        let digest = request_digest(chain_id, netuid, miner, body, nonce, timestamp_ms);
+        let body_sha256: [u8; 32] = Sha256::digest(body).into();
+        let digest = request_digest(chain_id, netuid, miner, &body_sha256, nonce, timestamp_ms);
         RequestAuth {
             public_key: key.verifying_key().to_bytes(),
             nonce,
             timestamp_ms,
+            body_sha256,
             signature: key.sign(&digest).to_bytes(),
         }
     }
@@ -154,12 +161,13 @@ impl RequestAuth {
     }
 
     /// The headers to send.
-    pub fn headers(&self) -> [(&'static str, String); 4] {
+    pub fn headers(&self) -> [(&'static str, String); 5] {
         [
             (H_KEY, hex::encode(self.public_key)),
             (H_NONCE, self.nonce.to_string()),
             (H_TIME, self.timestamp_ms.to_string()),
             (H_SIG, hex::encode(self.signature)),
+            (H_BODY, hex::encode(self.body_sha256)),
         ]
     }
 
@@ -179,6 +187,7 @@ impl RequestAuth {
             timestamp_ms: field(H_TIME)?
                 .parse()
                 .map_err(|_| format!("header {H_TIME} is not a number"))?,
+            body_sha256: hex_array(H_BODY, field(H_BODY)?)?,
             signature: hex_array(H_SIG, field(H_SIG)?)?,
         })
     }
@@ -222,7 +231,7 @@ mod tests {
         let check = |chain: &str, netuid, m: &Address, body: &[u8], nonce, ts| {
             verify(
                 &a.public_key,
-                &request_digest(chain, netuid, m, body, nonce, ts),
+                &request_digest(chain, netuid, m, &Sha256::digest(body).into(), nonce, ts),
                 &a.signature,
             )
         };
@@ -242,7 +251,7 @@ mod tests {
         let h = a.headers();
         let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str());
         assert_eq!(RequestAuth::from_headers(get), Ok(a.clone()));
-        for drop in [H_KEY, H_NONCE, H_TIME, H_SIG] {
+        for drop in [H_KEY, H_NONCE, H_TIME, H_BODY, H_SIG] {
             let e = RequestAuth::from_headers(|n| if n == drop { None } else { get(n) });
             assert!(e.expect_err("refused").contains(drop));
             let e = RequestAuth::from_headers(|n| if n == drop { Some("") } else { get(n) });

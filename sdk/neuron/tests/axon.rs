@@ -1,6 +1,7 @@
 //! The axon and the dendrite over real HTTP on loopback: a signed request from a permit
 //! holder is answered and verified; every bad request gets its own 4xx with a reason and
-//! never reaches the model (the calls are counted); and the dendrite survives axons that
+//! never reaches the model (the calls are counted), a forged one before its body is read;
+//! and the dendrite survives axons that
 //! never answer, trickle bytes, hang up, send 10 MB, invalid UTF-8 or a bad signature.
 
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use taochain_neuron::axon::{Axon, AxonConfig, Permits};
 use taochain_neuron::dendrite::{Dendrite, Target};
 use taochain_neuron::model::Model;
 use taochain_neuron::wire::{
-    ChallengeRequest, H_KEY, H_SIG, RequestAuth, TIME_WINDOW_MS, challenge_path, now_ms,
+    ChallengeRequest, H_BODY, H_KEY, H_SIG, RequestAuth, TIME_WINDOW_MS, challenge_path, now_ms,
     response_digest,
 };
 use taochain_primitives::Address;
@@ -101,6 +102,15 @@ fn signed(
         .to_vec()
 }
 
+/// Replaces header `name`'s value.
+fn set(headers: &mut [(&'static str, String)], name: &str, value: String) {
+    let h = headers
+        .iter_mut()
+        .find(|(k, _)| *k == name)
+        .expect("header present");
+    h.1 = value;
+}
+
 /// A bad request: name, path, headers, body, expected status, expected reason.
 type Case = (
     &'static str,
@@ -125,9 +135,16 @@ async fn every_bad_request_gets_its_4xx_and_never_reaches_the_model() {
     assert_eq!(ax.calls.load(Ordering::SeqCst), 1);
 
     let mut forged = signed(&validator, &ax.miner, &good, 2, now_ms());
-    forged[3].1 = hex::encode([7u8; 64]);
+    set(&mut forged, H_SIG, hex::encode([7u8; 64]));
     let mut empty_sig = signed(&validator, &ax.miner, &good, 3, now_ms());
-    empty_sig[3].1 = String::new();
+    set(&mut empty_sig, H_SIG, String::new());
+    // Signed for another body, the body's hash header then swapped for the sent body's.
+    let mut swapped_hash = signed(&validator, &ax.miner, b"other", 13, now_ms());
+    set(
+        &mut swapped_hash,
+        H_BODY,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&good)),
+    );
     let oversized = vec![b'x'; 5000];
     let malformed = b"{not json".to_vec();
     let wrong_task = body(TaskKind::SpeechToText);
@@ -161,6 +178,14 @@ async fn every_bad_request_gets_its_4xx_and_never_reaches_the_model() {
             "body changed after signing",
             path.clone(),
             signed(&validator, &ax.miner, b"other", 4, now_ms()),
+            good.clone(),
+            401,
+            "bad signature",
+        ),
+        (
+            "body hash header changed after signing",
+            path.clone(),
+            swapped_hash,
             good.clone(),
             401,
             "bad signature",
@@ -261,6 +286,38 @@ async fn every_bad_request_gets_its_4xx_and_never_reaches_the_model() {
         1,
         "no refused request reached the model"
     );
+}
+
+#[tokio::test]
+async fn a_forged_request_is_refused_on_its_headers_while_its_body_never_comes() {
+    let ax = axon(4, None).await;
+    let good = body(TaskKind::TextCorrection);
+    // A validator's key (public) claimed, the signature forged, a tenth of the body sent
+    // and the rest held back: an axon that read the body first would hold the connection
+    // until its body timeout (408); this one answers from the headers.
+    let mut h = signed(&key(1), &ax.miner, &good, 1, now_ms());
+    set(&mut h, H_SIG, hex::encode([7u8; 64]));
+    let mut head = format!(
+        "POST {} HTTP/1.1\r\nhost: axon\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        challenge_path(NETUID),
+        good.len()
+    );
+    for (k, v) in &h {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let at = ax.url.strip_prefix("http://").expect("url");
+    let mut conn = tokio::net::TcpStream::connect(at).await.expect("connects");
+    conn.write_all(head.as_bytes()).await.expect("head");
+    conn.write_all(&good[..good.len() / 10])
+        .await
+        .expect("part");
+    let mut got = vec![0u8; 4096];
+    let n = conn.read(&mut got).await.expect("reply");
+    let text = String::from_utf8_lossy(&got[..n]);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(text.contains("bad signature"), "{text}");
+    assert_eq!(ax.calls.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
