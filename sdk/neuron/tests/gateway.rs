@@ -413,7 +413,8 @@ async fn a_failed_request_is_not_charged_and_only_earned_vouchers_are_redeemed()
     );
 }
 
-/// A gateway for one text miner answering with `model` (given its call counter).
+/// A gateway for one text miner answering with `model` (given its call counter); channels
+/// 2, 5, 6 and 7 pay it.
 async fn text_net(make: impl FnOnce(&Arc<AtomicUsize>) -> Model) -> Net {
     let count = Arc::new(AtomicUsize::new(0));
     let miner = key(90);
@@ -438,7 +439,8 @@ async fn text_net(make: impl FnOnce(&Arc<AtomicUsize>) -> Model) -> Net {
                 TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
             ),
         )]),
-        channels: BTreeMap::from([(2, channel(TEXT, 100 * PRICE, gw))]).into(),
+        channels: BTreeMap::from([2, 5, 6, 7].map(|id| (id, channel(TEXT, 100 * PRICE, gw))))
+            .into(),
         metagraphs: BTreeMap::from([(TEXT, vec![row(0, addr(&miner), 1, format!("http://{at}"))])]),
         ..Fixed::default()
     });
@@ -545,4 +547,67 @@ async fn a_client_that_hangs_up_leaves_its_request_settled_and_the_channel_free(
         .ask(TEXT, b"teh cat", voucher(2, 2 * PRICE, TEXT))
         .await;
     assert_eq!(a.expect("not busy").cumulative_rao, (2 * PRICE).to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_leaves_its_validator_a_slot_at_every_miner() {
+    // The miner's model marks each start, then holds its answer until released (at most
+    // 1.8 s, inside the task's 2 s challenge timeout).
+    let dir = tempfile::tempdir().expect("dir");
+    let (started, release) = (dir.path().join("started"), dir.path().join("release"));
+    let script = r#"touch "$0.$$"; i=0; while [ ! -e "$1" ] && [ $i -lt 36 ]; do sleep 0.05; i=$((i+1)); done; echo the cat sat"#;
+    let model = Model::Exe {
+        program: "sh".into(),
+        args: vec![
+            "-c".into(),
+            script.into(),
+            started.display().to_string(),
+            release.display().to_string(),
+        ],
+    };
+    let n = text_net(|_| model).await;
+    let starts = || {
+        std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("started."))
+            })
+            .count()
+    };
+    // Three paid requests (one per channel) wait at the only miner...
+    let mut waiting = vec![];
+    for id in [2, 5, 6] {
+        let client = n.client.clone();
+        waiting.push(tokio::spawn(async move {
+            client.ask(TEXT, b"teh cat", voucher(id, PRICE, TEXT)).await
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while starts() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the three requests never reached the miner"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // ... so a fourth is refused by the gateway, not sent to take the axon's last slot for
+    // this hotkey (its validator's), and is not charged.
+    let r = n
+        .client
+        .ask(TEXT, b"teh cat", voucher(7, PRICE, TEXT))
+        .await;
+    std::fs::write(&release, b"").expect("release");
+    assert_eq!(refused(r), (503, "miners_busy".into()));
+    assert_eq!(starts(), 3);
+    assert_eq!(n.client.books(7).await.expect("books").charged_rao, "0");
+    for w in waiting {
+        w.await.expect("joins").expect("answered");
+    }
+    // Slots are given back: the fourth channel is served now.
+    let a = n
+        .client
+        .ask(TEXT, b"teh cat", voucher(7, PRICE, TEXT))
+        .await;
+    assert_eq!(a.expect("answered").answer, "the cat sat");
 }

@@ -70,6 +70,12 @@ pub const STALE_HEIGHT: Duration = Duration::from_secs(20);
 /// Most vouchers in a routed request.
 pub const MAX_ROUTE_VOUCHERS: usize = 4;
 
+/// Requests this gateway has in flight at one miner at most: one less than an axon's
+/// default per-validator limit (`AxonConfig::per_validator`, 4), so the validator that
+/// shares the gateway's hotkey always finds a slot for its challenges (a refused
+/// challenge scores the miner 0). A miner with none free is skipped for the next ranked.
+pub const PER_MINER: usize = 3;
+
 /// How a gateway runs.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -168,6 +174,8 @@ pub struct Gateway {
     /// When `height` was last read from the chain.
     height_read: Mutex<Instant>,
     everyone: Arc<Semaphore>,
+    /// Requests in flight per miner hotkey ([`PER_MINER`] each).
+    at_miner: Mutex<BTreeMap<Address, Arc<Semaphore>>>,
     /// Its counters.
     pub stats: GatewayStats,
 }
@@ -256,6 +264,7 @@ impl Gateway {
             height: AtomicU64::new(height),
             height_read: Mutex::new(Instant::now()),
             everyone: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            at_miner: Mutex::new(BTreeMap::new()),
             stats: GatewayStats::default(),
         });
         gw.refresh_rankings().await;
@@ -588,16 +597,23 @@ impl Gateway {
 
     /// Asks the top-k miners of `netuid`; the chosen answer (not yet charged).
     async fn query(&self, netuid: u16, served: &Served, input: &[u8]) -> Result<Answer, ApiErr> {
-        let targets: Vec<Target> = served
-            .ranked
-            .read()
-            .map(|r| r.iter().take(self.config.top_k).cloned().collect())
-            .unwrap_or_default();
+        let (targets, _slots) = match served.ranked.read() {
+            Ok(ranked) if !ranked.is_empty() => self.free_miners(&ranked),
+            _ => {
+                return Err(ApiErr::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no_miners",
+                    format!("no miner of netuid {netuid} serves an axon"),
+                ));
+            }
+        };
         if targets.is_empty() {
             return Err(ApiErr::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "no_miners",
-                format!("no miner of netuid {netuid} serves an axon"),
+                "miners_busy",
+                format!(
+                    "every miner of netuid {netuid} already has {PER_MINER} of this gateway's requests in flight"
+                ),
             ));
         }
         let timeout = Duration::from_millis(u64::from(served.task.challenge_timeout_ms));
@@ -642,6 +658,36 @@ impl Gateway {
             cumulative_rao: String::new(),
             channel: 0,
         })
+    }
+
+    /// The best `top_k` of `ranked` with a free [`PER_MINER`] slot, and the slots (held
+    /// until the query ends).
+    fn free_miners(
+        &self,
+        ranked: &[Target],
+    ) -> (Vec<Target>, Vec<tokio::sync::OwnedSemaphorePermit>) {
+        let (mut targets, mut slots) = (vec![], vec![]);
+        let Ok(mut at) = self.at_miner.lock() else {
+            return (targets, slots);
+        };
+        // Forget idle miners once many were seen (churned hotkeys; a subnet holds at most
+        // 4,096 UIDs).
+        if at.len() > 8_192 {
+            at.retain(|_, s| s.available_permits() < PER_MINER);
+        }
+        for t in ranked {
+            if targets.len() == self.config.top_k {
+                break;
+            }
+            let sem = at
+                .entry(t.hotkey)
+                .or_insert_with(|| Arc::new(Semaphore::new(PER_MINER)));
+            if let Ok(slot) = Arc::clone(sem).try_acquire_owned() {
+                slots.push(slot);
+                targets.push(t.clone());
+            }
+        }
+        (targets, slots)
     }
 
     fn served(&self, netuid: u16) -> Result<&Served, ApiErr> {
