@@ -324,13 +324,18 @@ impl Books {
         self.due(u64::MAX, 0, 0)
     }
 
-    /// `cumulative` was redeemed on `id`; the rao this adds to what was redeemed before.
-    pub fn redeemed(&mut self, id: u64, cumulative: u64) -> u64 {
+    /// `cumulative` was redeemed on `id` by `height`; the rao this adds to what was
+    /// redeemed before. What was earned since waits `every` blocks from `height` (a channel
+    /// in constant use is redeemed once per period, not at every block).
+    pub fn redeemed(&mut self, id: u64, cumulative: u64, height: u64) -> u64 {
         let Some(e) = self.entries.get_mut(&id) else {
             return 0;
         };
         let added = cumulative.saturating_sub(e.redeemed);
         e.redeemed = e.redeemed.max(cumulative);
+        if e.charged > e.redeemed {
+            e.since = e.since.max(height);
+        }
         added
     }
 
@@ -504,16 +509,21 @@ mod tests {
             "near the channel's expiry (100)"
         );
         assert!(b.due(94, 500, 5).is_empty());
-        b.redeemed(9, 20);
+        // The pending request is answered while 20 is being redeemed: 30 waits a period from
+        // the redemption, not from the first earning.
+        b.settle(&pending, 16);
+        b.redeemed(9, 20, 17);
+        assert!(b.due(21, 5, 5).is_empty(), "redeemed 4 blocks ago");
+        assert_eq!(b.due(22, 5, 5).len(), 1);
+        b.redeemed(9, 30, 22);
         assert!(b.due(1_000, 5, 5).is_empty());
-        b.release(&pending);
         assert!(b.all_unredeemed().is_empty());
         // Closed before redemption: the loss is counted once, and never retried.
         let t = b
-            .admit(9, &c, 30, sign(9, 30, "t", 2), &terms(10, 20))
+            .admit(9, &c, 40, sign(9, 40, "t", 2), &terms(10, 20))
             .expect("ok");
         b.settle(&t, 20);
-        assert_eq!(b.give_up(9, 20), 10);
+        assert_eq!(b.give_up(9, 30), 10);
         assert!(b.all_unredeemed().is_empty());
     }
 

@@ -478,7 +478,7 @@ impl Gateway {
         let paid = self
             .books
             .lock()
-            .map_or(0, |mut b| b.redeemed(id, cumulative));
+            .map_or(0, |mut b| b.redeemed(id, cumulative, h));
         self.stats.redeemed.fetch_add(paid, Ordering::Relaxed);
         self.log(|| format!("redeemed channel {id} up to {cumulative} rao (block {h})"));
     }
@@ -513,7 +513,7 @@ impl Gateway {
             self.stats.written_off.fetch_add(lost, Ordering::Relaxed);
             eprintln!("gateway: channel {id} closed before redemption: {lost} rao earned are lost");
         } else {
-            b.redeemed(id, ch.redeemed);
+            b.redeemed(id, ch.redeemed, self.height.load(Ordering::Relaxed));
         }
     }
 
