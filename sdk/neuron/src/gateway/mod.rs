@@ -439,8 +439,10 @@ impl Gateway {
 
     /// Redeems the due vouchers (every unredeemed one when `all`), nearest expiry first,
     /// up to [`REDEEM_BATCH`] in one transaction (a block each, so a crowd of channels
-    /// expiring together is redeemed in time); a batch the chain refuses is redeemed one
-    /// by one, so one bad voucher costs the others nothing.
+    /// expiring together is redeemed in time). When the chain refuses a batch, the
+    /// channels it shows closed or redeemed already are settled from it and the rest go
+    /// again in one transaction (one by one only if that is refused too), so one bad
+    /// voucher costs the others neither their redemption nor a block each.
     async fn redeem(&self, all: bool) {
         let height = self.height.load(Ordering::Relaxed);
         let (every, margin) = (self.config.redeem_every_blocks, self.config.expiry_margin);
@@ -462,7 +464,7 @@ impl Gateway {
                         self.redeemed(r.channel, r.cumulative, h);
                     }
                 }
-                Err(_) if batch.len() > 1 => self.redeem_each(batch).await,
+                Err(_) if batch.len() > 1 => self.redeem_after_refusal(batch).await,
                 Err(e) => {
                     for r in batch {
                         self.redemption_failed(r.channel, r.cumulative, &e).await;
@@ -483,6 +485,33 @@ impl Gateway {
         self.log(|| format!("redeemed channel {id} up to {cumulative} rao (block {h})"));
     }
 
+    /// A refused batch: settled from the chain where the chain explains it, the rest again.
+    async fn redeem_after_refusal(&self, batch: &[ledger::Redemption]) {
+        let mut rest = vec![];
+        for r in batch {
+            if self.reconcile(r.channel, r.cumulative).await {
+                rest.push(r.clone());
+            }
+        }
+        if rest.is_empty() {
+            return;
+        }
+        if rest.len() < batch.len() {
+            let (c, key) = (Arc::clone(&self.chain), self.key.clone());
+            let vouchers: Vec<(u64, u64, [u8; 64])> = rest
+                .iter()
+                .map(|r| (r.channel, r.cumulative, r.signature))
+                .collect();
+            if let Ok(h) = blocking(move || c.redeem_all(&key, &vouchers)).await {
+                for r in &rest {
+                    self.redeemed(r.channel, r.cumulative, h);
+                }
+                return;
+            }
+        }
+        self.redeem_each(&rest).await;
+    }
+
     /// Redeems each voucher in its own transaction.
     async fn redeem_each(&self, due: &[ledger::Redemption]) {
         for r in due.iter().cloned() {
@@ -501,20 +530,28 @@ impl Gateway {
     async fn redemption_failed(&self, id: u64, cumulative: u64, e: &NeuronError) {
         self.stats.redeem_failures.fetch_add(1, Ordering::Relaxed);
         eprintln!("gateway: redeeming channel {id} up to {cumulative} rao failed: {e}");
+        self.reconcile(id, cumulative).await;
+    }
+
+    /// Books channel `id` as the chain shows it: closed (what was earned above its
+    /// redemption is lost, never tried again) or redeemed up to some amount. Whether a
+    /// voucher for `cumulative` is still to redeem (also when the chain cannot be read).
+    async fn reconcile(&self, id: u64, cumulative: u64) -> bool {
         let c = Arc::clone(&self.chain);
         let Ok(Some(ch)) = blocking(move || c.channel(id)).await else {
-            return;
+            return true;
         };
         let Ok(mut b) = self.books.lock() else {
-            return;
+            return true;
         };
         if ch.closed {
             let lost = b.give_up(id, ch.redeemed);
             self.stats.written_off.fetch_add(lost, Ordering::Relaxed);
             eprintln!("gateway: channel {id} closed before redemption: {lost} rao earned are lost");
-        } else {
-            b.redeemed(id, ch.redeemed, self.height.load(Ordering::Relaxed));
+            return false;
         }
+        b.redeemed(id, ch.redeemed, self.height.load(Ordering::Relaxed));
+        ch.redeemed < cumulative
     }
 
     fn save(&self) {

@@ -240,6 +240,9 @@ impl Fixed {
         if !taochain_primitives::tx::verify_strict(&c.user_key, &digest, &signature) {
             return Err(NeuronError::Chain("voucher_bad_signature".into()));
         }
+        if c.closed {
+            return Err(NeuronError::Chain("channel_closed".into()));
+        }
         if cumulative <= c.redeemed {
             return Err(NeuronError::Chain("voucher_not_increasing".into()));
         }
