@@ -187,7 +187,8 @@ async fn net() -> Net {
                     TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
                 ),
             ),
-        ]),
+        ])
+        .into(),
         channels: channels.into(),
         metagraphs,
         weights: BTreeMap::new(),
@@ -447,7 +448,8 @@ async fn text_net(make: impl FnOnce(&Arc<AtomicUsize>) -> Model) -> Net {
                 CONTRACT,
                 TaskSpec::new(TaskKind::TextCorrection, 2_000, 500_000),
             ),
-        )]),
+        )])
+        .into(),
         channels: BTreeMap::from([2, 5, 6, 7].map(|id| (id, channel(TEXT, 100 * PRICE, gw))))
             .into(),
         metagraphs: BTreeMap::from([(TEXT, vec![row(0, addr(&miner), 1, format!("http://{at}"))])]),
@@ -619,4 +621,50 @@ async fn the_gateway_leaves_its_validator_a_slot_at_every_miner() {
         .ask(TEXT, b"teh cat", voucher(7, PRICE, TEXT))
         .await;
     assert_eq!(a.expect("answered").answer, "the cat sat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnet_replaced_on_its_netuid_is_served_by_its_own_channels() {
+    let n = net().await;
+    let r = n
+        .client
+        .ask(SPEECH, &wav(), voucher(5, PRICE, SPEECH))
+        .await;
+    assert_eq!(refused(r), (402, "channel_wrong_subnet".into()));
+    // The netuid now holds the subnet channel 5 pays (another contract); the next block
+    // shows it to the gateway.
+    if let Some(t) = n.chain.tasks.lock().expect("lock").get_mut(&SPEECH) {
+        t.0 = Address([4; 20]);
+    }
+    *n.chain.height.lock().expect("lock") = 11;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match n
+            .client
+            .ask(SPEECH, &wav(), voucher(5, PRICE, SPEECH))
+            .await
+        {
+            Ok(a) => {
+                assert_eq!(a.channel, 5);
+                break;
+            }
+            Err(e) => {
+                assert_eq!(
+                    refused(Err::<(), _>(e)),
+                    (402, "channel_wrong_subnet".into())
+                );
+                assert!(
+                    Instant::now() < deadline,
+                    "the gateway never saw the new subnet"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    // The channel to the subnet that held the netuid before is refused now.
+    let r = n
+        .client
+        .ask(SPEECH, &wav(), voucher(1, PRICE, SPEECH))
+        .await;
+    assert_eq!(refused(r), (402, "channel_wrong_subnet".into()));
 }

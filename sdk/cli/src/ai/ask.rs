@@ -16,6 +16,7 @@ use taochain_neuron::gateway::MAX_INPUT;
 use taochain_neuron::gateway::api::{Answer, GatewayInfo, RouteVoucher, VoucherWire};
 use taochain_neuron::gateway::client::GatewayClient;
 use taochain_primitives::channel::{Channel, Voucher};
+use taochain_primitives::subnet::SubnetInfo;
 use taochain_primitives::{Address, Msg, format_tao};
 
 use super::wallet::{Wallet, next_base};
@@ -79,18 +80,27 @@ impl Session<'_> {
         let chain = self.info.chain_id.clone();
         let height = self.ctx.client().status()?.height;
         let margin = self.info.expiry_margin_blocks;
+        // A channel pays one subnet: one dissolved since and replaced on the netuid is not
+        // this one.
+        let raw = self
+            .ctx
+            .client()
+            .query_raw(&format!("/subnet/{netuid}"), 0)?;
+        anyhow::ensure!(!raw.is_empty(), "no subnet {netuid}");
+        let subnet: SubnetInfo = borsh::from_slice(&raw)?;
         let usable = |c: &Channel| {
             !c.closed
                 && c.user == self.user
                 && c.gateway == self.gateway
                 && c.netuid == netuid
+                && c.subnet_contract == subnet.contract
                 && height.saturating_add(margin).saturating_add(1) < c.expires_at
         };
         if let Some(id) = given {
             let c = channel(self.ctx, id)?;
             anyhow::ensure!(
                 usable(&c),
-                "channel {id} is not {}'s to gateway {} on netuid {netuid}, is closed, or expires at block {} (now {height})",
+                "channel {id} is not {}'s to gateway {} on netuid {netuid}'s subnet now, is closed, or expires at block {} (now {height})",
                 self.user,
                 self.gateway,
                 c.expires_at

@@ -148,7 +148,7 @@ pub async fn question_latencies(
     let chain = Arc::new(Fixed {
         chain_id: CHAIN.into(),
         height: 1.into(),
-        tasks: BTreeMap::from([(NETUID, (CONTRACT, TaskSpec::new(kind, 60_000, 500_000)))]),
+        tasks: BTreeMap::from([(NETUID, (CONTRACT, TaskSpec::new(kind, 60_000, 500_000)))]).into(),
         channels: BTreeMap::from([(7, channel(u64::MAX))]).into(),
         metagraphs: BTreeMap::from([(NETUID, rows)]),
         ..Fixed::default()

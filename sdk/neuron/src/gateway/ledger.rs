@@ -208,8 +208,7 @@ impl Books {
                 pay,
                 "channel_wrong_subnet",
                 format!(
-                    "channel {id} pays the subnet with contract {} that held netuid {} before; \
-                     it is now contract {}'s",
+                    "channel {id} pays the subnet with contract {} on netuid {}; this gateway serves contract {} there",
                     channel.subnet_contract, t.netuid, t.subnet_contract
                 ),
             ));

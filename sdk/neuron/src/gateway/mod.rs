@@ -116,12 +116,28 @@ impl GatewayConfig {
 
 /// A served subnet.
 struct Served {
-    /// The contract of the subnet on the netuid when the gateway started: channels opened
-    /// to a subnet that held the netuid before are refused.
-    contract: Address,
-    task: TaskSpec,
+    /// The subnet on the netuid now (read again when its contract changes).
+    now: RwLock<SubnetNow>,
     dendrite: Dendrite,
     ranked: RwLock<Vec<Target>>,
+}
+
+/// The subnet holding a served netuid.
+#[derive(Clone)]
+struct SubnetNow {
+    /// Its contract: channels opened to a subnet that held the netuid before (or after
+    /// this gateway last looked) are refused.
+    contract: Address,
+    task: TaskSpec,
+}
+
+impl Served {
+    fn now(&self) -> SubnetNow {
+        match self.now.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
 }
 
 /// Counters.
@@ -241,8 +257,7 @@ impl Gateway {
             let dendrite =
                 Dendrite::new(key.clone(), &chain_id, netuid).map_err(NeuronError::Http)?;
             let served = Served {
-                contract,
-                task,
+                now: RwLock::new(SubnetNow { contract, task }),
                 dendrite,
                 ranked: RwLock::new(vec![]),
             };
@@ -315,7 +330,7 @@ impl Gateway {
                 .iter()
                 .map(|(n, s)| SubnetEntry {
                     netuid: *n,
-                    task: s.task.kind.name().into(),
+                    task: s.now().task.kind.name().into(),
                 })
                 .collect(),
         }
@@ -423,10 +438,23 @@ impl Gateway {
         Ok(self.height.load(Ordering::Relaxed))
     }
 
-    /// Re-ranks each subnet's miners from the metagraph and this hotkey's weights; keeps
-    /// the old ranking when the chain cannot be read.
+    /// Re-ranks each subnet's miners from the metagraph and this hotkey's weights, and
+    /// reads a subnet's task again when another contract holds its netuid; keeps what it
+    /// had when the chain cannot be read.
     async fn refresh_rankings(&self) {
         for (&netuid, served) in &self.subnets {
+            let c = Arc::clone(&self.chain);
+            let held = served.now().contract;
+            let replaced = blocking(move || match c.subnet_contract(netuid)? {
+                contract if contract == held => Ok(None),
+                _ => c.task(netuid).map(Some),
+            });
+            if let Ok(Some((contract, task))) = replaced.await
+                && let Ok(mut now) = served.now.write()
+            {
+                self.log(|| format!("netuid {netuid} is now contract {contract}'s"));
+                *now = SubnetNow { contract, task };
+            }
             let (c, me) = (Arc::clone(&self.chain), self.hotkey);
             let fetched = blocking(move || Ok((c.metagraph(netuid)?, c.weights(netuid, &me)?)));
             if let Ok((rows, weights)) = fetched.await
@@ -603,7 +631,7 @@ impl Gateway {
         let terms = Terms {
             me: self.hotkey,
             netuid,
-            subnet_contract: served.contract,
+            subnet_contract: served.now().contract,
             chain_id: &self.chain_id,
             price: self.config.price,
             height: self.fresh_height()?,
@@ -653,11 +681,12 @@ impl Gateway {
                 ),
             ));
         }
-        let timeout = Duration::from_millis(u64::from(served.task.challenge_timeout_ms));
+        let task = served.now().task;
+        let timeout = Duration::from_millis(u64::from(task.challenge_timeout_ms));
         let started = Instant::now();
         let replies = served
             .dendrite
-            .query_all(served.task.kind, input, &targets, timeout)
+            .query_all(task.kind, input, &targets, timeout)
             .await;
         let latency_ms = started.elapsed().as_millis() as u64;
         let texts: Vec<Option<&str>> = replies.iter().map(|r| r.answer.as_deref().ok()).collect();
@@ -681,7 +710,7 @@ impl Gateway {
         let t = &targets[choice.index];
         Ok(Answer {
             netuid,
-            task: served.task.kind.name().into(),
+            task: task.kind.name().into(),
             answer: texts[choice.index].unwrap_or_default().to_string(),
             miner: MinerRef {
                 uid: t.uid,
@@ -748,7 +777,7 @@ impl Gateway {
         voucher: &VoucherWire,
     ) -> Result<Answer, ApiErr> {
         let served = self.served(netuid)?;
-        check_input(served.task.kind, input)?;
+        check_input(served.now().task.kind, input)?;
         let ticket = self.admit(netuid, voucher).await?;
         self.answer_with(netuid, served, input, &ticket).await
     }
@@ -780,7 +809,7 @@ impl Gateway {
     fn expert(&self, kind: TaskKind) -> Result<u16, ApiErr> {
         self.subnets
             .iter()
-            .find(|(_, s)| s.task.kind == kind)
+            .find(|(_, s)| s.now().task.kind == kind)
             .map(|(n, _)| *n)
             .ok_or_else(|| {
                 ApiErr::new(
@@ -851,7 +880,7 @@ impl Gateway {
             let served = self.served(netuid)?;
             // An expert's answer with no words (an empty transcript) ends the route; the
             // rest is not charged.
-            if i > 0 && check_input(served.task.kind, &next).is_err() {
+            if i > 0 && check_input(served.now().task.kind, &next).is_err() {
                 tickets[i..].iter().for_each(|t| self.release(t));
                 break;
             }

@@ -22,6 +22,8 @@ pub trait GatewayChain: Send + Sync + 'static {
     fn height(&self) -> Result<u64, NeuronError>;
     /// The contract of the subnet on `netuid` (a channel names it) and its arena task.
     fn task(&self, netuid: u16) -> Result<(Address, TaskSpec), NeuronError>;
+    /// The contract of the subnet on `netuid`.
+    fn subnet_contract(&self, netuid: u16) -> Result<Address, NeuronError>;
     /// A channel; `None` if there is none with that id.
     fn channel(&self, id: u64) -> Result<Option<Channel>, NeuronError>;
     /// A subnet's metagraph.
@@ -66,6 +68,10 @@ impl GatewayChain for Chain {
 
     fn task(&self, netuid: u16) -> Result<(Address, TaskSpec), NeuronError> {
         Chain::subnet_task(self, netuid)
+    }
+
+    fn subnet_contract(&self, netuid: u16) -> Result<Address, NeuronError> {
+        Ok(self.subnet(netuid)?.contract)
     }
 
     fn channel(&self, id: u64) -> Result<Option<Channel>, NeuronError> {
@@ -132,7 +138,7 @@ pub struct Fixed {
     /// Height.
     pub height: Mutex<u64>,
     /// Subnet contracts and their tasks by netuid.
-    pub tasks: BTreeMap<u16, (Address, TaskSpec)>,
+    pub tasks: Mutex<BTreeMap<u16, (Address, TaskSpec)>>,
     /// Channels by id (a redemption raises `redeemed`).
     pub channels: Mutex<BTreeMap<u64, Channel>>,
     /// Metagraphs by netuid.
@@ -160,9 +166,15 @@ impl GatewayChain for Fixed {
 
     fn task(&self, netuid: u16) -> Result<(Address, TaskSpec), NeuronError> {
         self.tasks
+            .lock()
+            .map_err(|_| poisoned())?
             .get(&netuid)
             .cloned()
             .ok_or_else(|| NeuronError::Chain(format!("netuid {netuid} has no task")))
+    }
+
+    fn subnet_contract(&self, netuid: u16) -> Result<Address, NeuronError> {
+        self.task(netuid).map(|(contract, _)| contract)
     }
 
     fn channel(&self, id: u64) -> Result<Option<Channel>, NeuronError> {
