@@ -126,7 +126,7 @@ fn apply_subnet(
         None => pairs,
         Some(d) => {
             gas_used = scan_gas(pairs.len() as u64, d.gas_left)?;
-            judged_at(state, netuid, pairs, d.at)?
+            judged_at(state, netuid, uid, pairs, d.at)?
         }
     };
     me.weights = pairs;
@@ -138,11 +138,13 @@ fn apply_subnet(
 }
 
 /// The pairs whose UID's holder registered before block `at` (the neurons the weights were
-/// decided about), max-upscaled again. (The sender's own UID always qualifies: a hotkey's
-/// commits are deleted when it loses its UID.)
+/// decided about), max-upscaled again. The sender's own `uid` always qualifies: it held it
+/// when it committed (a hotkey's commits are deleted when it loses its UID), if it
+/// registered in the commit's block.
 fn judged_at(
     state: &(impl StateRead + ?Sized),
     netuid: u16,
+    uid: u16,
     pairs: Vec<(u16, u16)>,
     at: u64,
 ) -> Result<Vec<(u16, u16)>, Fail> {
@@ -154,7 +156,7 @@ fn judged_at(
                 p.0
             ))));
         };
-        if n.registered_at < at {
+        if p.0 == uid || n.registered_at < at {
             kept.push(p);
         }
     }

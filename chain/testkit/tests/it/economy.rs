@@ -817,6 +817,43 @@ fn a_reveal_drops_the_weights_on_uids_taken_over_since_its_commit() {
         .get(&format!("/neuron/1/{}", uid(&net, 1, 5)))
         .expect("neuron");
     assert_eq!(me.weights, vec![(m7, 65535)]);
+    // Hotkey 10 registers (taking the UID of hotkey 9, which earned nothing) and commits a
+    // self-weight in one block: its own UID counts.
+    let self_hash = weights_commit_hash(&addr(10), 1, &[m6], &[1], &salt, 0);
+    let join = net.tx(
+        2,
+        vec![Msg::BurnedRegister {
+            netuid: 1,
+            hotkey: addr(10),
+        }],
+    );
+    let commit = net.tx(
+        10,
+        vec![Msg::CommitWeights {
+            netuid: 1,
+            hash: self_hash,
+        }],
+    );
+    let b = net.block(vec![join, commit]);
+    assert!(b.results.iter().all(|r| r.code == 0), "{:?}", b.results);
+    assert_eq!(uid(&net, 1, 10), m6, "hotkey 10 took hotkey 9's UID");
+    let committed = b.height;
+    while net.chain.height() + 1 < committed + 3 {
+        net.empty();
+    }
+    net.ok(
+        10,
+        vec![Msg::RevealWeights {
+            netuid: 1,
+            uids: vec![m6],
+            values: vec![1],
+            salt: salt.clone(),
+            version_key: 0,
+        }],
+    );
+    let joined: taochain_primitives::subnet::Neuron =
+        net.get(&format!("/neuron/1/{m6}")).expect("neuron");
+    assert_eq!(joined.weights, vec![(m6, 65535)]);
     // Hotkey 6 registers again: its commit went with the UID it lost.
     register(&mut net, 2, 1, 6);
     net.refused(
