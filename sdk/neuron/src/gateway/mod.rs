@@ -14,6 +14,7 @@ pub mod api;
 pub mod bench;
 pub mod client;
 pub mod ledger;
+pub mod pace;
 pub mod rank;
 pub mod source;
 
@@ -42,6 +43,7 @@ use self::api::{
     RouteRequest, RouteVoucher, SubnetEntry, VoucherWire,
 };
 use self::ledger::{Books, Refusal, Terms, Ticket};
+use self::pace::Pace;
 use self::source::GatewayChain;
 use crate::NeuronError;
 use crate::dendrite::{Dendrite, Target};
@@ -62,10 +64,6 @@ pub const MAX_IN_FLIGHT: usize = 256;
 
 /// How long a request's body may take to arrive.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A height older than this is stale: vouchers are refused until the chain is read again
-/// (an old height could admit a voucher of a channel past its expiry margin).
-pub const STALE_HEIGHT: Duration = Duration::from_secs(20);
 
 /// Most vouchers in a routed request.
 pub const MAX_ROUTE_VOUCHERS: usize = 4;
@@ -187,8 +185,8 @@ pub struct Gateway {
     books: Mutex<Books>,
     channels: Mutex<BTreeMap<u64, Channel>>,
     height: AtomicU64,
-    /// When `height` was last read from the chain.
-    height_read: Mutex<Instant>,
+    /// When `height` was last read from the chain, and the pace of blocks.
+    pace: Mutex<Pace>,
     everyone: Arc<Semaphore>,
     /// Requests in flight per miner hotkey ([`PER_MINER`] each).
     at_miner: Mutex<BTreeMap<Address, Arc<Semaphore>>>,
@@ -277,7 +275,7 @@ impl Gateway {
             books: Mutex::new(books),
             channels: Mutex::new(BTreeMap::new()),
             height: AtomicU64::new(height),
-            height_read: Mutex::new(Instant::now()),
+            pace: Mutex::new(Pace::new(height, Instant::now())),
             everyone: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             at_miner: Mutex::new(BTreeMap::new()),
             stats: GatewayStats::default(),
@@ -398,8 +396,8 @@ impl Gateway {
                 continue;
             };
             self.height.store(h, Ordering::Relaxed);
-            if let Ok(mut t) = self.height_read.lock() {
-                *t = Instant::now();
+            if let Ok(mut p) = self.pace.lock() {
+                p.observe(h, Instant::now());
             }
             if h != last {
                 last = h;
@@ -422,20 +420,22 @@ impl Gateway {
         }
     }
 
-    /// The latest height, if it was read within [`STALE_HEIGHT`].
+    /// The height to judge a voucher by: the latest read, projected forward at the
+    /// observed block pace when the chain has not answered for a while; refused once it
+    /// is older than [`pace::STALE_HEIGHT`].
     fn fresh_height(&self) -> Result<u64, ApiErr> {
-        let age = self
-            .height_read
-            .lock()
-            .map_or(Duration::MAX, |t| t.elapsed());
-        if age > STALE_HEIGHT {
-            return Err(ApiErr::new(
+        let h = self.height.load(Ordering::Relaxed);
+        let projected = match self.pace.lock() {
+            Ok(p) => p.projected(h, Instant::now(), self.config.poll),
+            Err(_) => Err(Duration::MAX),
+        };
+        projected.map_err(|age| {
+            ApiErr::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "chain_unavailable",
                 format!("the chain has not been read for {} s", age.as_secs()),
-            ));
-        }
-        Ok(self.height.load(Ordering::Relaxed))
+            )
+        })
     }
 
     /// Re-ranks each subnet's miners from the metagraph and this hotkey's weights, and
