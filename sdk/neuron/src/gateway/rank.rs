@@ -1,7 +1,8 @@
 //! Which miners a gateway asks and whose answer it returns. Miners serving an axon are
 //! ranked by the weight the gateway's own validator hotkey last set for them on chain (its
-//! scores), then by the metagraph's incentive (the fallback when it has set none), then by
-//! UID; the top k are asked. Of their answers, the one most of them agree on (equal after
+//! scores; a weight set before the UID's holder registered was meant for the neuron it
+//! replaced and counts for nothing), then by the metagraph's incentive (the fallback when
+//! it has set none), then by UID; the top k are asked. Of their answers, the one most of them agree on (equal after
 //! the metric's normalisation, at least two) wins, from its top-ranked miner; with no
 //! agreement the top-ranked miner's answer is returned.
 
@@ -12,14 +13,26 @@ use taochain_primitives::subnet::MetagraphRow;
 
 use crate::dendrite::Target;
 
-/// The serving miners of `rows` except `me`, best first by `my_weights` (`(uid, value)`),
-/// then incentive, then UID.
+/// The serving miners of `rows` except `me`, best first by `my_weights` (`(uid, value)`,
+/// set at my row's `last_update`: only for holders registered before it), then incentive,
+/// then UID.
 pub fn rank(rows: &[MetagraphRow], my_weights: &[(u16, u16)], me: &Address) -> Vec<Target> {
     let weight: BTreeMap<u16, u16> = my_weights.iter().copied().collect();
+    let set_at = rows
+        .iter()
+        .find(|r| r.hotkey == *me)
+        .map_or(0, |r| r.last_update);
     let mut ranked: Vec<(&MetagraphRow, u16)> = rows
         .iter()
         .filter(|r| r.hotkey != *me && r.axon.is_some())
-        .map(|r| (r, weight.get(&r.uid).copied().unwrap_or(0)))
+        .map(|r| {
+            let w = if r.registered_at < set_at {
+                weight.get(&r.uid).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            (r, w)
+        })
         .collect();
     ranked.sort_by(|(a, wa), (b, wb)| {
         wb.cmp(wa)
@@ -115,7 +128,7 @@ mod tests {
 
     #[test]
     fn miners_rank_by_my_weights_then_incentive_then_uid() {
-        let rows = [
+        let mut rows = [
             row(0, 0, true),
             row(1, 500, true),
             row(2, 900, true),
@@ -125,9 +138,14 @@ mod tests {
         let uids = |t: Vec<Target>| t.iter().map(|t| t.uid).collect::<Vec<_>>();
         // No weights of mine: the metagraph's incentive decides, UID breaks ties.
         assert_eq!(uids(rank(&rows, &[], &Address([99; 20]))), [2, 4, 1, 0]);
-        // My weights first; the non-serving UID 3 is never asked; I never ask myself.
+        // My weights (set at block 10, UID 4's) first; the non-serving UID 3 is never
+        // asked; I never ask myself.
+        rows[4].last_update = 10;
         let mine = [(0, 100), (1, 65_535), (3, 65_535)];
         assert_eq!(uids(rank(&rows, &mine, &Address([5; 20]))), [1, 0, 2]);
+        // UID 1's holder registered at block 10: my weight was for the one it replaced.
+        rows[1].registered_at = 10;
+        assert_eq!(uids(rank(&rows, &mine, &Address([5; 20]))), [0, 2, 1]);
     }
 
     #[test]
