@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey};
 use taochain_arena_msg::{TaskKind, TaskSpec};
 use taochain_neuron::axon::{Axon, AxonConfig, Permits};
-use taochain_neuron::gateway::api::{RouteVoucher, VoucherWire};
+use taochain_neuron::gateway::api::{AskRequest, RouteVoucher, VoucherWire};
 use taochain_neuron::gateway::client::{GatewayClient, GatewayError};
 use taochain_neuron::gateway::source::Fixed;
-use taochain_neuron::gateway::{Gateway, GatewayConfig};
+use taochain_neuron::gateway::{Gateway, GatewayConfig, MAX_IN_FLIGHT, PER_PEER};
 use taochain_neuron::model::Model;
 use taochain_primitives::Address;
 use taochain_primitives::axon::AxonInfo;
@@ -667,4 +667,59 @@ async fn a_subnet_replaced_on_its_netuid_is_served_by_its_own_channels() {
         .ask(SPEECH, &wav(), voucher(1, PRICE, SPEECH))
         .await;
     assert_eq!(refused(r), (402, "channel_wrong_subnet".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holding_connections_open_cannot_take_every_slot() {
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let n = text_net(|c| model(Some("the cat sat"), c)).await;
+    let at = n.url.strip_prefix("http://").expect("url").to_string();
+    // From 127.0.0.1: as many requests as the gateway has slots, each sending its head and
+    // the first byte of a 100-byte body, the rest held back.
+    let head = format!(
+        "POST /v1/subnets/{TEXT}/ask HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
+    );
+    let mut held = vec![];
+    for _ in 0..MAX_IN_FLIGHT {
+        let mut conn = tokio::net::TcpStream::connect(&at).await.expect("connects");
+        conn.write_all(head.as_bytes()).await.expect("head");
+        held.push(conn);
+    }
+    // Another address is served meanwhile.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    let body = AskRequest {
+        input: base64::engine::general_purpose::STANDARD.encode(b"teh cat"),
+        voucher: voucher(2, PRICE, TEXT),
+    };
+    let r = other
+        .post(format!("{}/v1/subnets/{TEXT}/ask", n.url))
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    let status = r.status().as_u16();
+    assert_eq!(status, 200, "{}", r.text().await.unwrap_or_default());
+    // The held bodies end (as malformed JSON): the address's share was read and refused
+    // 400; the rest had been refused 429 before any body byte was read.
+    let mut codes = BTreeMap::<String, usize>::new();
+    for mut conn in held {
+        let _ = conn.write_all(&[b' '; 99]).await;
+        let mut got = vec![0u8; 1024];
+        let k = conn.read(&mut got).await.unwrap_or(0);
+        let text = String::from_utf8_lossy(&got[..k]).to_string();
+        *codes
+            .entry(text.get(9..12).unwrap_or("none").to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        codes,
+        BTreeMap::from([
+            ("400".to_string(), PER_PEER),
+            ("429".to_string(), MAX_IN_FLIGHT - PER_PEER)
+        ])
+    );
 }

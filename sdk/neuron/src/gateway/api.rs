@@ -188,8 +188,9 @@ pub const ERROR_CODES: &str = "400 bad_request (malformed JSON, multipart, base6
 402 voucher_bad_signature, voucher_too_low, voucher_above_deposit, voucher_missing, channel_wrong_gateway, channel_wrong_subnet, channel_closed, channel_expiring; \
 404 unknown_subnet, unknown_channel; 408 body_timeout; 409 channel_busy (one request at a time per channel); \
 413 too_large (body over 768 KiB or input over 512 KiB); 415 unsupported_input; \
+429 too_many_requests (one client address with 32 requests in flight); \
 502 no_answer (no miner answered: that request is not charged; on a route the steps before it were answered and are charged); \
-503 no_miners, busy, chain_unavailable";
+503 no_miners, miners_busy (every miner has 3 of this gateway's requests in flight), busy, chain_unavailable";
 
 fn error_response() -> Value {
     json!({"description": ERROR_CODES, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})

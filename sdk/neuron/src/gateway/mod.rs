@@ -68,6 +68,10 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most vouchers in a routed request.
 pub const MAX_ROUTE_VOUCHERS: usize = 4;
 
+/// Paid requests one client address may have in flight (bodies being read included), so
+/// one address holding connections open cannot take every [`MAX_IN_FLIGHT`] slot.
+pub const PER_PEER: usize = 32;
+
 /// Requests this gateway has in flight at one miner at most: one less than an axon's
 /// default per-validator limit (`AxonConfig::per_validator`, 4), so the validator that
 /// shares the gateway's hotkey always finds a slot for its challenges (a refused
@@ -190,6 +194,8 @@ pub struct Gateway {
     everyone: Arc<Semaphore>,
     /// Requests in flight per miner hotkey ([`PER_MINER`] each).
     at_miner: Mutex<BTreeMap<Address, Arc<Semaphore>>>,
+    /// Paid requests in flight per client address ([`PER_PEER`] each).
+    from_peer: Mutex<BTreeMap<std::net::IpAddr, Arc<Semaphore>>>,
     /// Its counters.
     pub stats: GatewayStats,
 }
@@ -278,6 +284,7 @@ impl Gateway {
             pace: Mutex::new(Pace::new(height, Instant::now())),
             everyone: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             at_miner: Mutex::new(BTreeMap::new()),
+            from_peer: Mutex::new(BTreeMap::new()),
             stats: GatewayStats::default(),
         });
         gw.refresh_rankings().await;
@@ -355,7 +362,10 @@ impl Gateway {
     ) -> std::io::Result<()> {
         let follower = tokio::spawn(Arc::clone(self).follow());
         let redeemer = tokio::spawn(Arc::clone(self).redeem_loop());
-        let served = axum::serve(listener, self.router())
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         follower.abort();
@@ -1100,6 +1110,42 @@ async fn handle<T: serde::Serialize>(
     }
 }
 
+/// A slot for a paid request from `req`'s client address (none to take when the router
+/// runs without connection info), or 429 when it has [`PER_PEER`] in flight.
+fn peer_slot(
+    gw: &Gateway,
+    req: &Request,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiErr> {
+    let Some(axum::extract::ConnectInfo(addr)) = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    else {
+        return Ok(None);
+    };
+    let ip = addr.ip();
+    let sem = gw.from_peer.lock().map(|mut m| {
+        // Forget idle addresses once many were seen.
+        if m.len() > 4_096 {
+            m.retain(|_, s| s.available_permits() < PER_PEER);
+        }
+        Arc::clone(
+            m.entry(ip)
+                .or_insert_with(|| Arc::new(Semaphore::new(PER_PEER))),
+        )
+    });
+    let Ok(sem) = sem else {
+        return Ok(None);
+    };
+    sem.try_acquire_owned().map(Some).map_err(|_| {
+        gw.stats.refused.fetch_add(1, Ordering::Relaxed);
+        ApiErr::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("{ip} already has {PER_PEER} requests in flight"),
+        )
+    })
+}
+
 /// Runs a paid request in its own task: a client that hangs up mid-request cannot leave
 /// its channel busy or an answered request unsettled.
 async fn detached(work: impl std::future::Future<Output = Response> + Send + 'static) -> Response {
@@ -1118,7 +1164,12 @@ async fn ask_subnet(
     Path(netuid): Path<String>,
     req: Request,
 ) -> Response {
+    let peer = match peer_slot(&gw, &req) {
+        Ok(slot) => slot,
+        Err(busy) => return busy.into_response(),
+    };
     detached(async move {
+        let _peer = peer;
         let g = gw;
         let what = format!("ask netuid {netuid}");
         handle(&g, what, async {
@@ -1135,7 +1186,12 @@ async fn ask_subnet(
 }
 
 async fn ask_route(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let peer = match peer_slot(&gw, &req) {
+        Ok(slot) => slot,
+        Err(busy) => return busy.into_response(),
+    };
     detached(async move {
+        let _peer = peer;
         let g = gw;
         handle(&g, "ask (routed)".into(), async {
             let (input, vouchers) = parse_route(read_body(req).await?)?;
