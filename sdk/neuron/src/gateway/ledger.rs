@@ -338,6 +338,15 @@ impl Books {
         added
     }
 
+    /// Forgets the channels nothing more can come of at `height`: closed ones, and those
+    /// past their expiry with everything earned redeemed (the books stay the size of the
+    /// live channels). Busy ones stay.
+    pub fn prune(&mut self, height: u64) {
+        self.entries.retain(|_, e| {
+            e.busy || !(e.closed || (e.charged <= e.redeemed && height > e.expires_at))
+        });
+    }
+
     /// The channel closed with `redeemed` on chain: what was earned above it is lost
     /// (returned, rao), and the channel is never tried again.
     pub fn give_up(&mut self, id: u64, redeemed: u64) -> u64 {
@@ -524,6 +533,21 @@ mod tests {
         b.settle(&t, 20);
         assert_eq!(b.give_up(9, 30), 10);
         assert!(b.all_unredeemed().is_empty());
+        // A closed channel is forgotten; an expired one once all it earned is redeemed.
+        let mut other = channel();
+        other.expires_at = 50;
+        let t = b
+            .admit(8, &other, 10, sign(8, 10, "t", 2), &terms(10, 20))
+            .expect("ok");
+        b.settle(&t, 20);
+        b.prune(60);
+        assert_eq!(b.get(9), None, "closed");
+        assert_eq!(b.get(8), Some((10, 0)), "expired but not redeemed");
+        b.redeemed(8, 10, 60);
+        b.prune(50);
+        assert_eq!(b.get(8), Some((10, 10)), "not expired yet");
+        b.prune(51);
+        assert_eq!(b.get(8), None);
     }
 
     #[test]

@@ -510,6 +510,13 @@ impl Gateway {
                 }
             }
         }
+        let height = self.height.load(Ordering::Relaxed);
+        if let Ok(mut b) = self.books.lock() {
+            b.prune(height);
+        }
+        if let Ok(mut c) = self.channels.lock() {
+            c.retain(|_, ch| ch.expires_at >= height);
+        }
         self.save();
     }
 
