@@ -478,9 +478,9 @@ impl Gateway {
     /// Redeems the due vouchers (every unredeemed one when `all`), nearest expiry first,
     /// up to [`REDEEM_BATCH`] in one transaction (a block each, so a crowd of channels
     /// expiring together is redeemed in time). When the chain refuses a batch, the
-    /// channels it shows closed or redeemed already are settled from it and the rest go
-    /// again in one transaction (one by one only if that is refused too), so one bad
-    /// voucher costs the others neither their redemption nor a block each.
+    /// channels it shows closed or redeemed already are settled from it and, when that
+    /// explained the refusal, the rest go again in one transaction; otherwise (or if that
+    /// is refused too) one by one, so one bad voucher costs the others their redemption.
     async fn redeem(&self, all: bool) {
         let height = self.height.load(Ordering::Relaxed);
         let (every, margin) = (self.config.redeem_every_blocks, self.config.expiry_margin);
@@ -490,18 +490,8 @@ impl Gateway {
             Err(_) => return,
         };
         for batch in due.chunks(REDEEM_BATCH) {
-            let (c, key) = (Arc::clone(&self.chain), self.key.clone());
-            let vouchers: Vec<(u64, u64, [u8; 64])> = batch
-                .iter()
-                .map(|r| (r.channel, r.cumulative, r.signature))
-                .collect();
-            let sent = blocking(move || c.redeem_all(&key, &vouchers)).await;
-            match sent {
-                Ok(h) => {
-                    for r in batch {
-                        self.redeemed(r.channel, r.cumulative, h);
-                    }
-                }
+            match self.send_batch(batch).await {
+                Ok(()) => {}
                 Err(_) if batch.len() > 1 => self.redeem_after_refusal(batch).await,
                 Err(e) => {
                     for r in batch {
@@ -541,20 +531,24 @@ impl Gateway {
         if rest.is_empty() {
             return;
         }
-        if rest.len() < batch.len() {
-            let (c, key) = (Arc::clone(&self.chain), self.key.clone());
-            let vouchers: Vec<(u64, u64, [u8; 64])> = rest
-                .iter()
-                .map(|r| (r.channel, r.cumulative, r.signature))
-                .collect();
-            if let Ok(h) = blocking(move || c.redeem_all(&key, &vouchers)).await {
-                for r in &rest {
-                    self.redeemed(r.channel, r.cumulative, h);
-                }
-                return;
-            }
+        if rest.len() < batch.len() && self.send_batch(&rest).await.is_ok() {
+            return;
         }
         self.redeem_each(&rest).await;
+    }
+
+    /// Redeems `batch` in one transaction and books it.
+    async fn send_batch(&self, batch: &[ledger::Redemption]) -> Result<(), NeuronError> {
+        let (c, key) = (Arc::clone(&self.chain), self.key.clone());
+        let vouchers: Vec<(u64, u64, [u8; 64])> = batch
+            .iter()
+            .map(|r| (r.channel, r.cumulative, r.signature))
+            .collect();
+        let h = blocking(move || c.redeem_all(&key, &vouchers)).await?;
+        for r in batch {
+            self.redeemed(r.channel, r.cumulative, h);
+        }
+        Ok(())
     }
 
     /// Redeems each voucher in its own transaction.
