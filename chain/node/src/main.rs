@@ -138,8 +138,14 @@ fn start(
 ) -> anyhow::Result<()> {
     let db_path = home.join("data").join("state.db");
     std::fs::create_dir_all(&db_path).with_context(|| format!("creating {}", db_path.display()))?;
-    let storage = Storage::open(&db_path, StorageOptions { keep_versions })
-        .with_context(|| format!("opening state at {}", db_path.display()))?;
+    let storage = Storage::open(
+        &db_path,
+        StorageOptions {
+            keep_versions,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("opening state at {}", db_path.display()))?;
     let vm = taochain_vm::Vm::new(Some(home.join("data").join("wasm-cache")))
         .context("starting the contract VM")?;
     let mut app = App::new(Arc::new(storage), Arc::new(vm));

@@ -35,6 +35,10 @@ pub enum StorageError {
         /// Bytes the node keeps free (`MIN_FREE_BYTES` by default).
         keep: u64,
     },
+    /// An earlier commit's write failed (the reason follows): the state on disk is behind
+    /// the state in memory, and the store takes no more commits.
+    #[error("{0} (an earlier commit was not written; the store takes no more)")]
+    WriteFailed(String),
     /// A range read met more deletions of pending writes than it was allowed to step over
     /// ([`crate::StateRead::next_limited`]): the caller ran out of what it paid for.
     #[error("a range read stepped over more than {0} deleted entries")]

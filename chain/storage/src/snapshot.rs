@@ -49,6 +49,7 @@ impl Storage {
     /// The latest committed state as snapshot bytes (call between commits: it reads the
     /// flat table and the blobs as they are now).
     pub fn export_snapshot(&self) -> Result<Vec<u8>, StorageError> {
+        self.flush()?;
         let version = self
             .latest_version()
             .ok_or_else(|| corrupt("nothing committed to snapshot"))?;

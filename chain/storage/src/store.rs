@@ -9,10 +9,21 @@
 //! new version in one atomic batch, and prunes what only versions older than the kept
 //! window (`keep_versions`) could read: tree nodes, and (a bounded slice per commit)
 //! replaced values, and deleted keys' tombstones and preimages.
+//!
+//! With `write_behind` (the node's default) the batch is built and written on a writer
+//! thread while the next block executes: the commit is the committed state at once (every
+//! read, proof and the next [`Storage::prepare`] see it from memory until it is on disk),
+//! at most one commit is in flight (the next `commit` waits for it), and a failed write
+//! fails the next `commit` and every `prepare` and `commit` after it, so the node halts.
+//! A crash loses at most that one block, which CometBFT replays at the handshake (the app
+//! reports the height it has on disk).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
 
-use jmt::storage::TreeUpdateBatch;
+use jmt::storage::{Node, NodeKey, TreeUpdateBatch};
 use jmt::{KeyHash, Sha256Jmt};
 use sha2::Sha256;
 
@@ -51,12 +62,16 @@ fn prune_key(batch: &mut Vec<Op>, hash: &[u8; 32], entries: &[(u64, bool)], olde
 pub struct StorageOptions {
     /// Versions of the tree kept readable (and provable); older nodes are pruned.
     pub keep_versions: u64,
+    /// Write each commit on a writer thread while the next block executes (see the
+    /// module doc); off, `commit` returns once the batch is on disk.
+    pub write_behind: bool,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
         StorageOptions {
             keep_versions: 1_000,
+            write_behind: true,
         }
     }
 }
@@ -68,6 +83,8 @@ pub struct PreparedCommit {
     changes: Changes,
     blobs: Blobs,
     tree: TreeUpdateBatch,
+    /// Each changed key by its hash (the tree's preimages).
+    preimages: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
 impl PreparedCommit {
@@ -80,15 +97,49 @@ impl PreparedCommit {
     pub fn root(&self) -> [u8; 32] {
         self.root
     }
+
+    /// A tree node this commit writes.
+    pub(crate) fn node(&self, key: &NodeKey) -> Option<&Node> {
+        self.tree.node_batch.nodes().get(key)
+    }
+
+    /// The value this commit writes for `key_hash` (`Some(None)`: a deletion), if a read
+    /// as of `max_version` sees this commit.
+    pub(crate) fn value(&self, max_version: u64, key_hash: KeyHash) -> Option<&Option<Vec<u8>>> {
+        if self.version > max_version {
+            return None;
+        }
+        self.tree.node_batch.values().get(&(self.version, key_hash))
+    }
+
+    /// The key whose hash is `hash`, if this commit changes it.
+    pub(crate) fn preimage(&self, hash: &[u8; 32]) -> Option<&[u8]> {
+        self.preimages.get(hash).map(Vec::as_slice)
+    }
 }
+
+/// The commit on the writer thread, shared with the readers until it is on disk.
+type Pending = Arc<RwLock<Option<Arc<PreparedCommit>>>>;
 
 /// The committed, authenticated state.
 pub struct Storage {
-    pub(crate) db: Box<dyn Backend>,
+    pub(crate) db: Arc<dyn Backend>,
     latest: AtomicU64,
     options: StorageOptions,
     /// Where the next value-history sweep starts.
-    sweep_cursor: std::sync::Mutex<Vec<u8>>,
+    sweep_cursor: Arc<Mutex<Vec<u8>>>,
+    /// The last commit while the writer makes it durable: reads see it first.
+    pending: Pending,
+    /// The writer thread of `pending`.
+    writer: Mutex<Option<JoinHandle<Result<(), StorageError>>>>,
+    /// Why a write failed, once [`Storage::flush`] has seen it: every later `prepare`
+    /// and `commit` fails.
+    failed: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values are replaced whole, never left half-written.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn tree_err(e: anyhow::Error) -> StorageError {
@@ -99,21 +150,24 @@ impl Storage {
     /// Opens (or creates) the RocksDB store in `path`.
     #[cfg(feature = "rocksdb")]
     pub fn open(path: &std::path::Path, options: StorageOptions) -> Result<Self, StorageError> {
-        Storage::over(Box::new(crate::rocks::RocksBackend::open(path)?), options)
+        Storage::over(Arc::new(crate::rocks::RocksBackend::open(path)?), options)
     }
 
     /// An empty store in memory (tests and benches): same roots, same proofs.
     pub fn in_memory(options: StorageOptions) -> Self {
         Storage {
-            db: Box::new(MemBackend::default()),
+            db: Arc::new(MemBackend::default()),
             latest: AtomicU64::new(NONE),
             options,
             sweep_cursor: Default::default(),
+            pending: Default::default(),
+            writer: Mutex::new(None),
+            failed: Mutex::new(None),
         }
     }
 
     /// The store over `backend`, at the version it last committed.
-    pub fn over(backend: Box<dyn Backend>, options: StorageOptions) -> Result<Self, StorageError> {
+    pub fn over(backend: Arc<dyn Backend>, options: StorageOptions) -> Result<Self, StorageError> {
         let latest = match backend.get(CF_META, META_LATEST_VERSION)? {
             Some(bytes) => u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| {
                 StorageError::Corrupt {
@@ -128,7 +182,52 @@ impl Storage {
             latest: AtomicU64::new(latest),
             options,
             sweep_cursor: Default::default(),
+            pending: Default::default(),
+            writer: Mutex::new(None),
+            failed: Mutex::new(None),
         })
+    }
+
+    /// The commit being written, if any.
+    fn pending(&self) -> Option<Arc<PreparedCommit>> {
+        self.pending
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The tree as committed: the commit being written over the backend.
+    pub(crate) fn view(&self) -> TreeView<'_> {
+        TreeView {
+            db: &*self.db,
+            pending: self.pending(),
+        }
+    }
+
+    /// Waits until the last commit is on disk. Fails if it, or any earlier one, failed.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        // Held while joining: a second caller waits for the same write.
+        let mut writer = lock(&self.writer);
+        if let Some(handle) = writer.take() {
+            let result = handle.join().unwrap_or_else(|_| {
+                Err(StorageError::Db(
+                    "the store's writer thread panicked".into(),
+                ))
+            });
+            if let Err(e) = result {
+                *lock(&self.failed) = Some(e.to_string());
+                return Err(e);
+            }
+        }
+        self.check_not_failed()
+    }
+
+    /// Fails if a write has failed (the state on disk is behind the state in memory).
+    fn check_not_failed(&self) -> Result<(), StorageError> {
+        match &*lock(&self.failed) {
+            Some(why) => Err(StorageError::WriteFailed(why.clone())),
+            None => Ok(()),
+        }
     }
 
     /// The last committed version (block height), if any.
@@ -141,7 +240,7 @@ impl Storage {
 
     /// The root hash (app hash) at `version`.
     pub fn root_hash(&self, version: u64) -> Result<Option<[u8; 32]>, StorageError> {
-        let view = TreeView { db: &*self.db };
+        let view = self.view();
         let tree = Sha256Jmt::new(&view);
         Ok(tree
             .get_root_hash_option(version)
@@ -151,30 +250,70 @@ impl Storage {
 
     /// The latest committed value of `key` (from the flat table, no tree walk).
     pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(value) = self.pending().and_then(|p| p.changes.get(key).cloned()) {
+            return Ok(value);
+        }
         self.db.get(CF_LATEST, key)
     }
 
     /// The first latest entry with `start <= key < end` (flat table, ordered).
+    ///
+    /// The commit being written is merged over the table. Its deletions are stepped over
+    /// without counting against any read limit: whether a block's deletions are still in
+    /// memory or already on disk depends on the writer's timing, so counting them would
+    /// make a transaction's result depend on it. The steps are bounded by what one block
+    /// deletes (each deletion paid for in that block), and only a deleted key found on
+    /// disk costs a second seek.
     pub fn next_latest(
         &self,
         start: &[u8],
         end: Option<&[u8]>,
     ) -> Result<Option<Entry>, StorageError> {
-        Ok(self
-            .db
-            .seek(CF_LATEST, start, true)?
-            .filter(|(k, _)| end.is_none_or(|e| &k[..] < e)))
+        let on_disk = |from: &[u8]| -> Result<Option<Entry>, StorageError> {
+            Ok(self
+                .db
+                .seek(CF_LATEST, from, true)?
+                .filter(|(k, _)| end.is_none_or(|e| &k[..] < e)))
+        };
+        let Some(pending) = self.pending() else {
+            return on_disk(start);
+        };
+        let mut disk = on_disk(start)?;
+        let mut own = pending
+            .changes
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| end.is_none_or(|e| k.as_slice() < e));
+        for (key, value) in own.by_ref() {
+            match &disk {
+                Some((dk, _)) if dk < key => return Ok(disk),
+                _ => {}
+            }
+            match value {
+                Some(v) => return Ok(Some((key.clone(), v.clone()))),
+                None => {
+                    if disk.as_ref().is_some_and(|(dk, _)| dk == key) {
+                        let mut after = key.clone();
+                        after.push(0);
+                        disk = on_disk(&after)?;
+                    }
+                }
+            }
+        }
+        Ok(disk)
     }
 
     /// A content-addressed blob (contract code) by sha256.
     pub fn get_blob(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(blob) = self.pending().and_then(|p| p.blobs.get(hash).cloned()) {
+            return Ok(blob);
+        }
         self.db.get(CF_BLOBS, hash)
     }
 
     /// The value of `key` as of `version`, read through the tree.
     pub fn get_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StorageError> {
         self.check_readable(version)?;
-        let view = TreeView { db: &*self.db };
+        let view = self.view();
         Sha256Jmt::new(&view)
             .get(KeyHash::with::<Sha256>(key), version)
             .map_err(tree_err)
@@ -188,7 +327,7 @@ impl Storage {
         version: u64,
     ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StorageError> {
         self.check_readable(version)?;
-        let view = TreeView { db: &*self.db };
+        let view = self.view();
         Sha256Jmt::new(&view)
             .get_with_ics23_proof(key.to_vec(), version)
             .map_err(tree_err)
@@ -222,19 +361,26 @@ impl Storage {
                 got: version,
             });
         }
-        let view = TreeView { db: &*self.db };
-        let (root, batch) = update_tree(&Sha256Jmt::new(&view), &changes, version)?;
+        self.check_not_failed()?;
+        let view = self.view();
+        let hashed = hash_keys(&changes);
+        let (root, batch) = update_tree(&Sha256Jmt::new(&view), &changes, &hashed, version)?;
+        let preimages = hashed.into_iter().map(|(h, k)| (h, k.clone())).collect();
         Ok(PreparedCommit {
             version,
             root: root.0,
             changes,
             blobs,
             tree: batch,
+            preimages,
         })
     }
 
-    /// Makes a prepared commit durable, atomically, and prunes what fell out of the window.
+    /// Makes a prepared commit the committed state and durable, atomically, pruning what
+    /// fell out of the window: at once, or (`write_behind`) on the writer thread, after
+    /// waiting for the previous commit's write.
     pub fn commit(&self, prepared: PreparedCommit) -> Result<(), StorageError> {
+        self.flush()?;
         let last = self.latest_version();
         if last.is_some_and(|l| l.checked_add(1) != Some(prepared.version)) {
             return Err(StorageError::VersionGap {
@@ -242,17 +388,90 @@ impl Storage {
                 got: prepared.version,
             });
         }
+        let version = prepared.version;
+        let writer = Writer {
+            db: self.db.clone(),
+            sweep_cursor: self.sweep_cursor.clone(),
+            keep_versions: self.options.keep_versions,
+        };
+        if !self.options.write_behind {
+            writer.write(&prepared)?;
+            self.latest.store(version, Ordering::Release);
+            return Ok(());
+        }
+        let prepared = Arc::new(prepared);
+        // Readers see the commit from here on; the writer removes it once it is on disk.
+        *self.pending.write().unwrap_or_else(PoisonError::into_inner) = Some(prepared.clone());
+        self.latest.store(version, Ordering::Release);
+        let pending = self.pending.clone();
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                let result = writer.write(&prepared);
+                if result.is_ok() {
+                    let mut slot = pending.write().unwrap_or_else(PoisonError::into_inner);
+                    if slot.as_ref().is_some_and(|p| p.version == version) {
+                        *slot = None;
+                    }
+                }
+                result
+            })
+            .map_err(|e| {
+                let why = format!("starting the store's writer thread: {e}");
+                *lock(&self.failed) = Some(why.clone());
+                StorageError::WriteFailed(why)
+            })?;
+        *lock(&self.writer) = Some(handle);
+        Ok(())
+    }
+
+    /// A read handle on the latest committed state.
+    pub fn latest(&self) -> LatestState<'_> {
+        LatestState { storage: self }
+    }
+
+    /// Number of tree nodes on disk (for tests and metrics; walks the column), once the
+    /// last commit is written.
+    pub fn node_count(&self) -> Result<usize, StorageError> {
+        self.flush()?;
+        let mut n = 0;
+        self.db.scan(CF_NODES, &[], &mut |_, _| {
+            n += 1;
+            true
+        })?;
+        Ok(n)
+    }
+}
+
+impl Drop for Storage {
+    /// A store closed in order leaves its last commit on disk.
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// What writes a commit: the backend, the value sweep's cursor, the kept window.
+struct Writer {
+    db: Arc<dyn Backend>,
+    sweep_cursor: Arc<Mutex<Vec<u8>>>,
+    keep_versions: u64,
+}
+
+impl Writer {
+    /// Writes `prepared` and the pruning it allows in one atomic batch.
+    fn write(&self, prepared: &PreparedCommit) -> Result<(), StorageError> {
         let mut batch = vec![];
         // Pruning first: its deletes must not undo this commit's writes (a key deleted
         // long ago and written again now keeps its preimage).
-        self.prune(&mut batch, &prepared)?;
-        write_tree(&mut batch, &prepared)?;
+        self.prune(&mut batch, prepared)?;
+        write_tree(&mut batch, prepared)?;
         for (key, value) in &prepared.changes {
             batch.push(match value {
                 Some(v) => Op::Put(CF_LATEST, key.clone(), v.clone()),
                 None => Op::Delete(CF_LATEST, key.clone()),
             });
-            let hash = KeyHash::with::<Sha256>(key).0;
+        }
+        for (hash, key) in &prepared.preimages {
             batch.push(Op::Put(CF_PREIMAGES, hash.to_vec(), key.clone()));
         }
         for (hash, bytes) in &prepared.blobs {
@@ -266,9 +485,7 @@ impl Storage {
             META_LATEST_VERSION.to_vec(),
             prepared.version.to_be_bytes().to_vec(),
         ));
-        self.db.write(batch)?;
-        self.latest.store(prepared.version, Ordering::Release);
-        Ok(())
+        self.db.write(batch)
     }
 
     /// Deletes what no version inside the kept window can read once `prepared` is
@@ -280,7 +497,7 @@ impl Storage {
         // The oldest version readable *before* this commit: a query that checked it may
         // still be reading while the batch is written, so nothing it needs is deleted
         // (what only older versions need goes now; its own leftovers at the next commit).
-        let oldest_kept = prepared.version.saturating_sub(self.options.keep_versions);
+        let oldest_kept = prepared.version.saturating_sub(self.keep_versions);
         let mut bad = None;
         self.db.scan(CF_STALE, &[], &mut |key, _| {
             let Some(since) = key
@@ -320,7 +537,7 @@ impl Storage {
         changed: usize,
     ) -> Result<(), StorageError> {
         let budget = SWEEP_MIN.saturating_add(changed.saturating_mul(2));
-        let mut cursor = self.sweep_cursor.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cursor = lock(&self.sweep_cursor);
         let mut visited = 0usize;
         let mut group: Option<KeyHistory> = None;
         let mut next_cursor = None;
@@ -365,21 +582,6 @@ impl Storage {
         *cursor = next_cursor.unwrap_or_default();
         Ok(())
     }
-
-    /// A read handle on the latest committed state.
-    pub fn latest(&self) -> LatestState<'_> {
-        LatestState { storage: self }
-    }
-
-    /// Number of tree nodes on disk (for tests and metrics; walks the column).
-    pub fn node_count(&self) -> Result<usize, StorageError> {
-        let mut n = 0;
-        self.db.scan(CF_NODES, &[], &mut |_, _| {
-            n += 1;
-            true
-        })?;
-        Ok(n)
-    }
 }
 
 /// The latest committed state as a [`StateRead`].
@@ -408,7 +610,16 @@ impl StateRead for Storage {
     }
 }
 
-/// The tree after `changes` at `version`: the new root and the nodes to write.
+/// Each changed key's hash (the tree's key), in the change set's order.
+fn hash_keys(changes: &Changes) -> Vec<([u8; 32], &Vec<u8>)> {
+    changes
+        .keys()
+        .map(|k| (KeyHash::with::<Sha256>(k).0, k))
+        .collect()
+}
+
+/// The tree after `changes` (whose keys' hashes are `hashed`, in the same order) at
+/// `version`: the new root and the nodes to write.
 ///
 /// A change set without deletions (a block of transfers, most blocks) is applied in one
 /// sorted pass that builds each touched internal node once and hashes it once; applying
@@ -421,6 +632,7 @@ impl StateRead for Storage {
 fn update_tree(
     tree: &Sha256Jmt<'_, TreeView<'_>>,
     changes: &Changes,
+    hashed: &[([u8; 32], &Vec<u8>)],
     version: u64,
 ) -> Result<(jmt::RootHash, TreeUpdateBatch), StorageError> {
     // The batched pass starts from the previous version's root node and cannot start
@@ -433,9 +645,10 @@ fn update_tree(
         None => false,
     };
     if has_root && !changes.is_empty() && changes.values().all(Option::is_some) {
-        let value_set = changes
+        let value_set = hashed
             .iter()
-            .filter_map(|(k, v)| Some((KeyHash::with::<Sha256>(k), v.clone()?)))
+            .zip(changes.values())
+            .filter_map(|((h, _), v)| Some((KeyHash(*h), v.clone()?)))
             .collect::<Vec<_>>();
         let (roots, batch) = tree
             .batch_put_value_sets(vec![value_set], None, version)
@@ -446,9 +659,10 @@ fn update_tree(
             .ok_or_else(|| StorageError::Tree("the batched tree update returned no root".into()))?;
         return Ok((root, batch));
     }
-    let value_set = changes
+    let value_set = hashed
         .iter()
-        .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()))
+        .zip(changes.values())
+        .map(|((h, _), v)| (KeyHash(*h), v.clone()))
         .collect::<Vec<_>>();
     tree.put_value_set(value_set, version).map_err(tree_err)
 }

@@ -703,6 +703,14 @@ async fn one_address_holding_connections_open_cannot_take_every_slot() {
         .expect("sent");
     let status = r.status().as_u16();
     assert_eq!(status, 200, "{}", r.text().await.unwrap_or_default());
+    // A channel's books count against the same share: refused from the busy address,
+    // served from the other.
+    let books = |c: reqwest::Client| {
+        let url = format!("{}/v1/channels/2", n.url);
+        async move { c.get(url).send().await.expect("sent").status().as_u16() }
+    };
+    assert_eq!(books(reqwest::Client::new()).await, 429);
+    assert_eq!(books(other.clone()).await, 200);
     // The held bodies end (as malformed JSON): the address's share was read and refused
     // 400; the rest had been refused 429 before any body byte was read.
     let mut codes = BTreeMap::<String, usize>::new();

@@ -16,8 +16,12 @@ use taochain_primitives::Address;
 use taochain_primitives::channel::{Channel, Voucher};
 
 /// Blocks before a channel's expiry from which its vouchers are refused (the gateway needs
-/// them to redeem before the user may close).
+/// them to redeem before the user may close), plus a block per [`REDEEM_BATCH`]
+/// unredeemed channels expiring no later (they are redeemed first, a transaction a block).
 pub const EXPIRY_MARGIN_BLOCKS: u64 = 5;
+
+/// Vouchers redeemed in one transaction (the chain's default `max_msgs`).
+pub const REDEEM_BATCH: usize = 64;
 
 /// Why a voucher does not pay for a request: an HTTP status, a stable code, a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +144,12 @@ pub fn check_signature(
     }
 }
 
+/// Blocks the redemption of `queued` channels takes (a [`REDEEM_BATCH`] a block), before
+/// the one after them.
+fn blocks_for(queued: usize) -> u64 {
+    u64::try_from(queued / REDEEM_BATCH).unwrap_or(u64::MAX)
+}
+
 impl Books {
     /// Loads books saved by [`Books::save`]; empty when the file does not exist.
     pub fn load(path: &Path, chain_id: &str) -> Result<Books, String> {
@@ -220,12 +230,14 @@ impl Books {
                 format!("channel {id} is closed"),
             ));
         }
-        if t.height.saturating_add(t.margin) >= channel.expires_at {
+        let queued = self.queued_before(id, channel.expires_at);
+        let margin = t.margin.saturating_add(blocks_for(queued));
+        if t.height.saturating_add(margin) >= channel.expires_at {
             return Err(refuse(
                 pay,
                 "channel_expiring",
                 format!(
-                    "channel {id} expires at block {} (now {}); this gateway takes vouchers until {} blocks before",
+                    "channel {id} expires at block {} (now {}); this gateway takes vouchers until {margin} blocks before ({} blocks, and one per {REDEEM_BATCH} of the {queued} channels it must redeem first)",
                     channel.expires_at, t.height, t.margin
                 ),
             ));
@@ -272,6 +284,19 @@ impl Books {
         })
     }
 
+    /// Open channels other than `id` with earnings to redeem (or a request in flight) that
+    /// are redeemed before it: nearest expiry first, then lowest id.
+    fn queued_before(&self, id: u64, expires_at: u64) -> usize {
+        self.entries
+            .iter()
+            .filter(|(i, e)| {
+                !e.closed
+                    && (e.charged > e.redeemed || e.busy)
+                    && (e.expires_at, **i) < (expires_at, id)
+            })
+            .count()
+    }
+
     /// The request was answered: the voucher is earned.
     pub fn settle(&mut self, t: &Ticket, height: u64) {
         let e = self.entries.entry(t.channel).or_default();
@@ -293,29 +318,36 @@ impl Books {
     }
 
     /// The vouchers to redeem at `height`: earned and unredeemed on an open channel, and
-    /// either `every` blocks old or on a channel expiring within `margin` blocks; those
-    /// nearest their expiry first.
+    /// either `every` blocks old or on a channel expiring within `margin` blocks plus a
+    /// block per [`REDEEM_BATCH`] unredeemed channels redeemed before it (what
+    /// [`Books::admit`] keeps free); those nearest their expiry first.
     pub fn due(&self, height: u64, every: u64, margin: u64) -> Vec<Redemption> {
-        let mut due: Vec<(u64, Redemption)> = self
+        let mut unredeemed: Vec<(u64, u64, &Entry)> = self
             .entries
             .iter()
             .filter(|(_, e)| e.charged > e.redeemed && !e.closed)
-            .filter(|(_, e)| {
+            .map(|(id, e)| (e.expires_at, *id, e))
+            .collect();
+        unredeemed.sort_by_key(|(expiry, id, _)| (*expiry, *id));
+        unredeemed
+            .into_iter()
+            .enumerate()
+            .filter(|(queued, (expiry, _, e))| {
                 height >= e.since.saturating_add(every)
-                    || height.saturating_add(margin) >= e.expires_at
+                    || height
+                        .saturating_add(margin)
+                        .saturating_add(blocks_for(*queued))
+                        >= *expiry
             })
-            .filter_map(|(id, e)| {
+            .filter_map(|(_, (_, id, e))| {
                 let sig = e.signature.as_deref()?;
-                let r = Redemption {
-                    channel: *id,
+                Some(Redemption {
+                    channel: id,
                     cumulative: e.charged,
                     signature: crate::wire::hex_array::<64>("signature", sig).ok()?,
-                };
-                Some((e.expires_at, r))
+                })
             })
-            .collect();
-        due.sort_by_key(|(expiry, r)| (*expiry, r.channel));
-        due.into_iter().map(|(_, r)| r).collect()
+            .collect()
     }
 
     /// Every earned, unredeemed voucher (at shutdown).
@@ -548,6 +580,50 @@ mod tests {
         assert_eq!(b.get(8), Some((10, 10)), "not expired yet");
         b.prune(51);
         assert_eq!(b.get(8), None);
+    }
+
+    #[test]
+    fn a_crowd_of_channels_expiring_together_is_redeemed_in_time_and_no_voucher_is_taken_too_late()
+    {
+        // 129 channels expiring at 100 with earnings to redeem: three transactions, the
+        // last (channel 129, after 128 nearer in the queue) from block 93 (5 + 2 blocks).
+        let (mut b, c) = (Books::default(), channel());
+        for id in 1..=129u64 {
+            let t = b
+                .admit(id, &c, 10, sign(id, 10, "t", 2), &terms(10, 50))
+                .expect("ok");
+            b.settle(&t, 50);
+        }
+        assert!(b.due(92, 500, 5).is_empty());
+        let ids = |due: Vec<Redemption>| due.iter().map(|r| r.channel).collect::<Vec<_>>();
+        assert_eq!(ids(b.due(93, 500, 5)), vec![129]);
+        assert_eq!(ids(b.due(94, 500, 5)), (65..=129).collect::<Vec<_>>());
+        assert_eq!(ids(b.due(95, 500, 5)), (1..=129).collect::<Vec<_>>());
+        // A new voucher is refused once its redemption could come too late: channel 200
+        // has 129 ahead of it (2 blocks on top of the margin); channel 1 has none.
+        let refused = b
+            .admit(200, &c, 10, sign(200, 10, "t", 2), &terms(10, 93))
+            .expect_err("too late to redeem");
+        assert_eq!(refused.code, "channel_expiring");
+        assert!(
+            refused.message.contains("129 channels"),
+            "{}",
+            refused.message
+        );
+        let t = b
+            .admit(200, &c, 10, sign(200, 10, "t", 2), &terms(10, 92))
+            .expect("in time");
+        b.release(&t);
+        let t = b
+            .admit(1, &c, 20, sign(1, 20, "t", 2), &terms(10, 94))
+            .expect("first in the queue");
+        b.release(&t);
+        // Once the queue is redeemed, channel 200 has the plain margin again.
+        for id in 1..=129u64 {
+            b.redeemed(id, 10, 93);
+        }
+        b.admit(200, &c, 10, sign(200, 10, "t", 2), &terms(10, 94))
+            .expect("nothing queued ahead");
     }
 
     #[test]

@@ -53,8 +53,7 @@ use crate::validator::blocking;
 /// must fit the axon's 1 MiB body limit.
 pub const MAX_INPUT: usize = 512 * 1024;
 
-/// Vouchers redeemed in one transaction (the chain's default `max_msgs`).
-pub const REDEEM_BATCH: usize = 64;
+pub use ledger::REDEEM_BATCH;
 
 /// The largest request body (base64 of [`MAX_INPUT`] and the vouchers).
 pub const MAX_BODY: usize = 768 * 1024;
@@ -68,8 +67,9 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most vouchers in a routed request.
 pub const MAX_ROUTE_VOUCHERS: usize = 4;
 
-/// Paid requests one client address may have in flight (bodies being read included), so
-/// one address holding connections open cannot take every [`MAX_IN_FLIGHT`] slot.
+/// Paid requests (and channel-book reads) one client address may have in flight (bodies
+/// being read included), so one address holding connections open cannot take every
+/// [`MAX_IN_FLIGHT`] slot. An IPv6 client counts by its /64.
 pub const PER_PEER: usize = 32;
 
 /// Requests this gateway has in flight at one miner at most: one less than an axon's
@@ -1111,6 +1111,18 @@ async fn handle<T: serde::Serialize>(
     }
 }
 
+/// The client address as [`PER_PEER`] counts it: an IPv4 address (an IPv4-mapped IPv6
+/// one included), or an IPv6 /64 (what one host is usually given).
+fn peer_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.into(),
+            None => std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX)).into(),
+        },
+        v4 => v4,
+    }
+}
+
 /// A slot for a paid request from `req`'s client address (none to take when the router
 /// runs without connection info), or 429 when it has [`PER_PEER`] in flight.
 fn peer_slot(
@@ -1123,7 +1135,7 @@ fn peer_slot(
     else {
         return Ok(None);
     };
-    let ip = addr.ip();
+    let ip = peer_key(addr.ip());
     let sem = gw.from_peer.lock().map(|mut m| {
         // Forget idle addresses once many were seen.
         if m.len() > 4_096 {
@@ -1207,7 +1219,15 @@ async fn info(State(gw): State<Arc<Gateway>>) -> Response {
     axum::Json(gw.info()).into_response()
 }
 
-async fn channel_books(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
+async fn channel_books(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let _peer = match peer_slot(&gw, &req) {
+        Ok(slot) => slot,
+        Err(busy) => return busy.into_response(),
+    };
     handle(&gw, format!("books of channel {id}"), async {
         let id: u64 = id
             .parse()
@@ -1219,4 +1239,25 @@ async fn channel_books(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -
 
 async fn openapi() -> Response {
     axum::Json(api::openapi()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_counted_by_its_ipv4_address_or_its_ipv6_slash_64() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        assert_eq!(peer_key(ip("10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(peer_key(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(peer_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            peer_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            peer_key(ip("2001:db8:1:2::7"))
+        );
+        assert_ne!(
+            peer_key(ip("2001:db8:1:3::7")),
+            peer_key(ip("2001:db8:1:2::7"))
+        );
+    }
 }
