@@ -173,6 +173,9 @@ impl Storage {
             )));
         }
         self.commit(prepared)?;
+        // On disk before CometBFT is told: it bootstraps its own state at this height
+        // next, and a node that restarts must find the restored state there.
+        self.flush()?;
         Ok((data.version, root))
     }
 }

@@ -400,6 +400,8 @@ impl Storage {
             return Ok(());
         }
         let prepared = Arc::new(prepared);
+        // Held until the writer's handle is stored: a `flush` meanwhile waits for it.
+        let mut slot = lock(&self.writer);
         // Readers see the commit from here on; the writer removes it once it is on disk.
         *self.pending.write().unwrap_or_else(PoisonError::into_inner) = Some(prepared.clone());
         self.latest.store(version, Ordering::Release);
@@ -421,7 +423,7 @@ impl Storage {
                 *lock(&self.failed) = Some(why.clone());
                 StorageError::WriteFailed(why)
             })?;
-        *lock(&self.writer) = Some(handle);
+        *slot = Some(handle);
         Ok(())
     }
 

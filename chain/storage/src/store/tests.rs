@@ -669,6 +669,24 @@ mod write_behind {
     }
 
     #[test]
+    fn a_snapshot_is_restored_on_disk_before_the_restore_returns() {
+        let source = Storage::in_memory(StorageOptions::default());
+        commit(&source, 1, &[("a", Some("1")), ("b", Some("2"))]);
+        let bytes = source.export_snapshot().expect("exports");
+        // A disk that refuses the write: the restore fails (CometBFT is not told Accept).
+        let gated = Arc::new(Gated::default());
+        gated.failing.store(true, Ordering::SeqCst);
+        let fresh = Storage::over(gated, StorageOptions::default()).expect("opens");
+        let err = fresh.restore_snapshot(&bytes, None).expect_err("not on disk");
+        assert!(err.to_string().contains("the disk said no"), "{err}");
+        // A working disk has the restored version when the restore returns.
+        let gated = Arc::new(Gated::default());
+        let fresh = Storage::over(gated.clone(), StorageOptions::default()).expect("opens");
+        fresh.restore_snapshot(&bytes, None).expect("restores");
+        assert_eq!(gated.written_version(), Some(1u64.to_be_bytes().to_vec()));
+    }
+
+    #[test]
     fn a_failed_write_fails_every_later_commit_and_the_disk_keeps_the_last_written() {
         let gated = Arc::new(Gated::default());
         let store = Storage::over(gated.clone(), StorageOptions::default()).expect("opens");

@@ -242,6 +242,16 @@ impl Books {
                 ),
             ));
         }
+        if let Some((expiry, queued)) = self.would_delay(id, channel.expires_at, t) {
+            return Err(refuse(
+                pay,
+                "channel_expiring",
+                format!(
+                    "this gateway must redeem {queued} channels by block {expiry} (now {}); channel {id}, redeemed before them, would make that too late",
+                    t.height
+                ),
+            ));
+        }
         if cumulative > channel.deposit {
             return Err(refuse(
                 pay,
@@ -295,6 +305,36 @@ impl Books {
                     && (e.expires_at, **i) < (expires_at, id)
             })
             .count()
+    }
+
+    /// With channel `id` (not queued yet) joining the redemption queue, the first expiry
+    /// at or after its own (`expires_at`) whose channels would no longer all be redeemed
+    /// [`Terms::margin`] blocks before it (they come after `id`, a [`REDEEM_BATCH`] a
+    /// block), and how many channels are queued up to it. `None` when `id` is queued
+    /// already (it moves no one back) or every such expiry is still met.
+    fn would_delay(&self, id: u64, expires_at: u64, t: &Terms<'_>) -> Option<(u64, usize)> {
+        let queued = |e: &Entry| !e.closed && (e.charged > e.redeemed || e.busy);
+        if self.entries.get(&id).is_some_and(queued) {
+            return None;
+        }
+        let mut per_expiry = BTreeMap::<u64, usize>::new();
+        for e in self.entries.values().filter(|e| queued(e)) {
+            *per_expiry.entry(e.expires_at).or_default() += 1;
+        }
+        *per_expiry.entry(expires_at).or_default() += 1;
+        let mut ahead = 0usize;
+        for (expiry, n) in per_expiry {
+            ahead = ahead.saturating_add(n);
+            // The last channel expiring at `expiry` is redeemed `ahead - 1` places in.
+            let reached = t
+                .height
+                .saturating_add(t.margin)
+                .saturating_add(blocks_for(ahead - 1));
+            if expiry >= expires_at && reached >= expiry {
+                return Some((expiry, ahead));
+            }
+        }
+        None
     }
 
     /// The request was answered: the voucher is earned.
@@ -618,12 +658,49 @@ mod tests {
             .admit(1, &c, 20, sign(1, 20, "t", 2), &terms(10, 94))
             .expect("first in the queue");
         b.release(&t);
+        // A newcomer redeemed before the crowd is refused once it would push the crowd's
+        // last redemption too late: channel 0 expires at 99, so it would go first.
+        let mut early = channel();
+        early.expires_at = 99;
+        let refused = b
+            .admit(0, &early, 10, sign(0, 10, "t", 2), &terms(10, 93))
+            .expect_err("it would delay channel 129");
+        assert_eq!(refused.code, "channel_expiring");
+        assert!(
+            refused.message.contains("130 channels by block 100"),
+            "{}",
+            refused.message
+        );
+        let t = b
+            .admit(0, &early, 10, sign(0, 10, "t", 2), &terms(10, 92))
+            .expect("the crowd still makes it");
+        b.release(&t);
         // Once the queue is redeemed, channel 200 has the plain margin again.
         for id in 1..=129u64 {
             b.redeemed(id, 10, 93);
         }
         b.admit(200, &c, 10, sign(200, 10, "t", 2), &terms(10, 94))
             .expect("nothing queued ahead");
+    }
+
+    #[test]
+    fn channels_used_last_in_first_cannot_crowd_each_other_out_of_their_redemption() {
+        // Channels sharing expiry 100, used at block 94 from the highest id down: each is
+        // the first to redeem, but each one admitted pushes the others back. 64 fit in the
+        // one transaction left before the margin; the 65th is refused.
+        let (mut b, c) = (Books::default(), channel());
+        let mut admitted = 0;
+        for id in (1..=100u64).rev() {
+            match b.admit(id, &c, 10, sign(id, 10, "t", 2), &terms(10, 94)) {
+                Ok(t) => {
+                    b.settle(&t, 94);
+                    admitted += 1;
+                }
+                Err(r) => assert_eq!(r.code, "channel_expiring"),
+            }
+        }
+        assert_eq!(admitted, REDEEM_BATCH);
+        assert_eq!(b.due(95, 500, 5).len(), REDEEM_BATCH, "one transaction, in time");
     }
 
     #[test]
