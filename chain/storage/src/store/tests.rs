@@ -677,7 +677,9 @@ mod write_behind {
         let gated = Arc::new(Gated::default());
         gated.failing.store(true, Ordering::SeqCst);
         let fresh = Storage::over(gated, StorageOptions::default()).expect("opens");
-        let err = fresh.restore_snapshot(&bytes, None).expect_err("not on disk");
+        let err = fresh
+            .restore_snapshot(&bytes, None)
+            .expect_err("not on disk");
         assert!(err.to_string().contains("the disk said no"), "{err}");
         // A working disk has the restored version when the restore returns.
         let gated = Arc::new(Gated::default());

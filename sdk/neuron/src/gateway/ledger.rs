@@ -700,7 +700,11 @@ mod tests {
             }
         }
         assert_eq!(admitted, REDEEM_BATCH);
-        assert_eq!(b.due(95, 500, 5).len(), REDEEM_BATCH, "one transaction, in time");
+        assert_eq!(
+            b.due(95, 500, 5).len(),
+            REDEEM_BATCH,
+            "one transaction, in time"
+        );
     }
 
     #[test]
