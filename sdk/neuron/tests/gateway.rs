@@ -731,3 +731,46 @@ async fn one_address_holding_connections_open_cannot_take_every_slot() {
         ])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_comes_too_near_its_channel_expiry_is_not_sent_nor_charged() {
+    // The miner's model marks its start, then holds its answer until released.
+    let dir = tempfile::tempdir().expect("dir");
+    let (started, release) = (dir.path().join("started"), dir.path().join("release"));
+    let script = r#"touch "$0"; i=0; while [ ! -e "$1" ] && [ $i -lt 36 ]; do sleep 0.05; i=$((i+1)); done; echo the cat sat"#;
+    let model = Model::Exe {
+        program: "sh".into(),
+        args: vec![
+            "-c".into(),
+            script.into(),
+            started.display().to_string(),
+            release.display().to_string(),
+        ],
+    };
+    let n = text_net(|_| model).await;
+    let client = n.client.clone();
+    let asked =
+        tokio::spawn(async move { client.ask(TEXT, b"teh cat", voucher(2, PRICE, TEXT)).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the request never reached the miner");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Meanwhile the chain reaches block 995: channel 2 (expiring at 1,000) is inside the
+    // 5-block margin. A probe voucher too low to pay says when the gateway has seen it.
+    *n.chain.height.lock().expect("lock") = 995;
+    loop {
+        let probe = n.client.ask(TEXT, b"teh cat", voucher(5, 0, TEXT)).await;
+        match refused(probe) {
+            (402, code) if code == "channel_expiring" => break,
+            (402, code) => assert_eq!(code, "voucher_too_low"),
+            other => panic!("probe: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "the gateway never saw block 995");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    std::fs::write(&release, b"").expect("release");
+    let r = asked.await.expect("joins");
+    assert_eq!(refused(r), (402, "channel_expiring".into()));
+    assert_eq!(n.client.books(2).await.expect("books").charged_rao, "0");
+}

@@ -262,7 +262,8 @@ impl Books {
                 ),
             ));
         }
-        let e = self.entries.entry(id).or_default();
+        // Written only once admitted: a refused voucher leaves no entry behind.
+        let mut e = self.entries.get(&id).cloned().unwrap_or_default();
         e.expires_at = channel.expires_at;
         // A restarted gateway with lost books still knows what it redeemed.
         e.redeemed = e.redeemed.max(channel.redeemed);
@@ -286,11 +287,13 @@ impl Books {
             ));
         }
         e.busy = true;
+        let charged = e.charged;
+        self.entries.insert(id, e);
         Ok(Ticket {
             channel: id,
             cumulative,
             signature,
-            charge: cumulative - e.charged,
+            charge: cumulative - charged,
         })
     }
 
@@ -357,42 +360,66 @@ impl Books {
         }
     }
 
-    /// The vouchers to redeem at `height`: earned and unredeemed on an open channel, and
-    /// either `every` blocks old or on a channel expiring within `margin` blocks plus a
-    /// block per [`REDEEM_BATCH`] unredeemed channels redeemed before it (what
-    /// [`Books::admit`] keeps free); those nearest their expiry first.
-    pub fn due(&self, height: u64, every: u64, margin: u64) -> Vec<Redemption> {
-        let mut unredeemed: Vec<(u64, u64, &Entry)> = self
+    /// Every earned, unredeemed voucher on an open channel, nearest expiry first (then
+    /// lowest id): the order they are redeemed in.
+    fn unredeemed(&self) -> Vec<(u64, Redemption)> {
+        let mut queue: Vec<(u64, Redemption)> = self
             .entries
             .iter()
             .filter(|(_, e)| e.charged > e.redeemed && !e.closed)
-            .map(|(id, e)| (e.expires_at, *id, e))
-            .collect();
-        unredeemed.sort_by_key(|(expiry, id, _)| (*expiry, *id));
-        unredeemed
-            .into_iter()
-            .enumerate()
-            .filter(|(queued, (expiry, _, e))| {
-                height >= e.since.saturating_add(every)
-                    || height
-                        .saturating_add(margin)
-                        .saturating_add(blocks_for(*queued))
-                        >= *expiry
-            })
-            .filter_map(|(_, (_, id, e))| {
+            .filter_map(|(id, e)| {
                 let sig = e.signature.as_deref()?;
-                Some(Redemption {
-                    channel: id,
+                let r = Redemption {
+                    channel: *id,
                     cumulative: e.charged,
                     signature: crate::wire::hex_array::<64>("signature", sig).ok()?,
-                })
+                };
+                Some((e.expires_at, r))
             })
-            .collect()
+            .collect();
+        queue.sort_by_key(|(expiry, r)| (*expiry, r.channel));
+        queue
     }
 
-    /// Every earned, unredeemed voucher (at shutdown).
+    /// The redemption transaction to send at `height` (one a block): when any voucher is
+    /// due, either `every` blocks old or within `margin` blocks of its channel's expiry
+    /// plus a block per [`REDEEM_BATCH`] queued before it (what [`Books::admit`] keeps
+    /// free), the [`REDEEM_BATCH`] nearest their expiry, due or not; nothing otherwise.
+    /// Nearest deadline first at every block is what keeps every admitted voucher in time.
+    pub fn due(&self, height: u64, every: u64, margin: u64) -> Vec<Redemption> {
+        let mut queue = self.unredeemed();
+        let any_due = queue.iter().enumerate().any(|(queued, (expiry, r))| {
+            let since = self.entries.get(&r.channel).map_or(0, |e| e.since);
+            height >= since.saturating_add(every)
+                || height
+                    .saturating_add(margin)
+                    .saturating_add(blocks_for(queued))
+                    >= *expiry
+        });
+        if !any_due {
+            return vec![];
+        }
+        queue.truncate(REDEEM_BATCH);
+        queue.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Every earned, unredeemed voucher, nearest expiry first (at shutdown).
     pub fn all_unredeemed(&self) -> Vec<Redemption> {
-        self.due(u64::MAX, 0, 0)
+        self.unredeemed().into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Whether an answer on channel `id` can still be charged at `height`: its voucher,
+    /// with the channels queued before it, is still redeemable `margin` blocks before the
+    /// expiry (the test [`Books::admit`] made). A request that ran past that is not
+    /// answered, and not charged.
+    pub fn in_time(&self, id: u64, height: u64, margin: u64) -> bool {
+        self.entries.get(&id).is_some_and(|e| {
+            let queued = self.queued_before(id, e.expires_at);
+            height
+                .saturating_add(margin)
+                .saturating_add(blocks_for(queued))
+                < e.expires_at
+        })
     }
 
     /// `cumulative` was redeemed on `id` by `height`; the rao this adds to what was
@@ -634,11 +661,11 @@ mod tests {
                 .expect("ok");
             b.settle(&t, 50);
         }
+        // From block 93 channel 129 is due (128 are queued before it): a transaction takes
+        // the 64 nearest their expiry.
         assert!(b.due(92, 500, 5).is_empty());
-        let ids = |due: Vec<Redemption>| due.iter().map(|r| r.channel).collect::<Vec<_>>();
-        assert_eq!(ids(b.due(93, 500, 5)), vec![129]);
-        assert_eq!(ids(b.due(94, 500, 5)), (65..=129).collect::<Vec<_>>());
-        assert_eq!(ids(b.due(95, 500, 5)), (1..=129).collect::<Vec<_>>());
+        let ids = |due: &[Redemption]| due.iter().map(|r| r.channel).collect::<Vec<_>>();
+        assert_eq!(ids(&b.due(93, 500, 5)), (1..=64).collect::<Vec<_>>());
         // A new voucher is refused once its redemption could come too late: channel 200
         // has 129 ahead of it (2 blocks on top of the margin); channel 1 has none.
         let refused = b
@@ -675,10 +702,16 @@ mod tests {
             .admit(0, &early, 10, sign(0, 10, "t", 2), &terms(10, 92))
             .expect("the crowd still makes it");
         b.release(&t);
-        // Once the queue is redeemed, channel 200 has the plain margin again.
-        for id in 1..=129u64 {
-            b.redeemed(id, 10, 93);
+        // One transaction a block, nearest first: all redeemed by block 96.
+        for (h, want) in [(93, 1..=64), (94, 65..=128), (95, 129..=129)] {
+            let batch = b.due(h, 500, 5);
+            assert_eq!(ids(&batch), want.collect::<Vec<u64>>(), "at {h}");
+            for r in batch {
+                b.redeemed(r.channel, r.cumulative, h + 1);
+            }
         }
+        assert!(b.all_unredeemed().is_empty());
+        // Once the queue is redeemed, channel 200 has the plain margin again.
         b.admit(200, &c, 10, sign(200, 10, "t", 2), &terms(10, 94))
             .expect("nothing queued ahead");
     }
@@ -705,6 +738,50 @@ mod tests {
             REDEEM_BATCH,
             "one transaction, in time"
         );
+    }
+
+    #[test]
+    fn nearest_deadline_first_one_transaction_a_block_keeps_every_admitted_voucher_in_time() {
+        // Admitted at block 99, each level with one block to spare: 64 channels expiring
+        // at 106 (ids 1-64), then 64 more at each of 106, 107, ..., 111 (ids 101-164,
+        // 201-264, ...). At 100 the later levels are due but the first 64 are not: a round
+        // that sent every due batch in a row would land them after 106.
+        let mut b = Books::default();
+        let mut expiry_of = BTreeMap::new();
+        let levels = std::iter::once((0, 106)).chain((1..=6).map(|j| (100 * j, 105 + j)));
+        for (base, expires_at) in levels {
+            let mut c = channel();
+            c.expires_at = expires_at;
+            for id in base + 1..=base + 64 {
+                let t = b
+                    .admit(id, &c, 10, sign(id, 10, "t", 2), &terms(10, 99))
+                    .expect("admitted with a block to spare");
+                b.settle(&t, 99);
+                expiry_of.insert(id, expires_at);
+            }
+        }
+        for h in 100..=120 {
+            // Sent at h, in the chain at h + 1: before the user may close (at the expiry).
+            for r in b.due(h, 500, 5) {
+                assert!(h + 1 < expiry_of[&r.channel], "channel {} at {h}", r.channel);
+                b.redeemed(r.channel, r.cumulative, h + 1);
+            }
+        }
+        assert!(b.all_unredeemed().is_empty());
+    }
+
+    #[test]
+    fn a_refused_voucher_leaves_no_entry_and_an_answer_too_late_is_not_charged() {
+        let (mut b, c) = (Books::default(), channel());
+        b.admit(9, &c, 0, sign(9, 0, "t", 2), &terms(10, 10))
+            .expect_err("below the price");
+        assert_eq!(b.get(9), None, "nothing kept for a refused voucher");
+        b.admit(9, &c, 10, sign(9, 10, "t", 2), &terms(10, 10))
+            .expect("ok");
+        // Expiry 100, margin 5: an answer ready at 94 is charged, at 95 it is not.
+        assert!(b.in_time(9, 94, 5));
+        assert!(!b.in_time(9, 95, 5));
+        assert!(!b.in_time(8, 10, 5), "no such request");
     }
 
     #[test]

@@ -475,9 +475,10 @@ impl Gateway {
         }
     }
 
-    /// Redeems the due vouchers (every unredeemed one when `all`), nearest expiry first,
-    /// up to [`REDEEM_BATCH`] in one transaction (a block each, so a crowd of channels
-    /// expiring together is redeemed in time). When the chain refuses a batch, the
+    /// Redeems one transaction of vouchers, the [`REDEEM_BATCH`] nearest their expiry,
+    /// when any is due ([`Books::due`]; the loop comes back at the next block, so the
+    /// nearest deadlines always go first); every unredeemed one, a transaction each
+    /// [`REDEEM_BATCH`], when `all`. When the chain refuses a batch, the
     /// channels it shows closed or redeemed already are settled from it and, when that
     /// explained the refusal, the rest go again in one transaction; otherwise (or if that
     /// is refused too) one by one, so one bad voucher costs the others their redemption.
@@ -665,6 +666,17 @@ impl Gateway {
         self.save();
     }
 
+    /// Whether an answer on `t` may still be charged (the chain's height, projected, and
+    /// the redemption queue leave time to redeem it before the channel's expiry).
+    fn in_time(&self, t: &Ticket) -> bool {
+        let Ok(height) = self.fresh_height() else {
+            return false;
+        };
+        self.books
+            .lock()
+            .is_ok_and(|b| b.in_time(t.channel, height, self.config.expiry_margin))
+    }
+
     fn release(&self, t: &Ticket) {
         if let Ok(mut b) = self.books.lock() {
             b.release(t);
@@ -802,6 +814,17 @@ impl Gateway {
         t: &Ticket,
     ) -> Result<Answer, ApiErr> {
         match self.query(netuid, served, input).await {
+            Ok(_) if !self.in_time(t) => {
+                self.release(t);
+                Err(ApiErr::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "channel_expiring",
+                    format!(
+                        "the answer came too near channel {}'s expiry to be redeemed: not sent, not charged",
+                        t.channel
+                    ),
+                ))
+            }
             Ok(mut a) => {
                 self.settle(t);
                 a.charged_rao = t.charge.to_string();
