@@ -753,7 +753,10 @@ async fn an_answer_that_comes_too_near_its_channel_expiry_is_not_sent_nor_charge
         tokio::spawn(async move { client.ask(TEXT, b"teh cat", voucher(2, PRICE, TEXT)).await });
     let deadline = Instant::now() + Duration::from_secs(10);
     while !started.exists() {
-        assert!(Instant::now() < deadline, "the request never reached the miner");
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the miner"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Meanwhile the chain reaches block 995: channel 2 (expiring at 1,000) is inside the

@@ -743,12 +743,13 @@ mod tests {
     #[test]
     fn nearest_deadline_first_one_transaction_a_block_keeps_every_admitted_voucher_in_time() {
         // Admitted at block 99, each level with one block to spare: 64 channels expiring
-        // at 106 (ids 1-64), then 64 more at each of 106, 107, ..., 111 (ids 101-164,
-        // 201-264, ...). At 100 the later levels are due but the first 64 are not: a round
-        // that sent every due batch in a row would land them after 106.
+        // at 106 (ids 701-764), then 64 more at each of 106, 107, ..., 111 (ids 601-664,
+        // 501-564, ...: the later the expiry, the lower the ids). At 100 the later levels
+        // are due but the first 64 are not: a round that sent every due batch in a row
+        // would land them after 106, and so would one that went by id.
         let mut b = Books::default();
         let mut expiry_of = BTreeMap::new();
-        let levels = std::iter::once((0, 106)).chain((1..=6).map(|j| (100 * j, 105 + j)));
+        let levels = std::iter::once((700, 106)).chain((1..=6).map(|j| (700 - 100 * j, 105 + j)));
         for (base, expires_at) in levels {
             let mut c = channel();
             c.expires_at = expires_at;
@@ -763,7 +764,11 @@ mod tests {
         for h in 100..=120 {
             // Sent at h, in the chain at h + 1: before the user may close (at the expiry).
             for r in b.due(h, 500, 5) {
-                assert!(h + 1 < expiry_of[&r.channel], "channel {} at {h}", r.channel);
+                assert!(
+                    h + 1 < expiry_of[&r.channel],
+                    "channel {} at {h}",
+                    r.channel
+                );
                 b.redeemed(r.channel, r.cumulative, h + 1);
             }
         }
@@ -773,15 +778,24 @@ mod tests {
     #[test]
     fn a_refused_voucher_leaves_no_entry_and_an_answer_too_late_is_not_charged() {
         let (mut b, c) = (Books::default(), channel());
-        b.admit(9, &c, 0, sign(9, 0, "t", 2), &terms(10, 10))
+        b.admit(900, &c, 0, sign(900, 0, "t", 2), &terms(10, 10))
             .expect_err("below the price");
-        assert_eq!(b.get(9), None, "nothing kept for a refused voucher");
-        b.admit(9, &c, 10, sign(9, 10, "t", 2), &terms(10, 10))
+        assert_eq!(b.get(900), None, "nothing kept for a refused voucher");
+        b.admit(900, &c, 10, sign(900, 10, "t", 2), &terms(10, 10))
             .expect("ok");
         // Expiry 100, margin 5: an answer ready at 94 is charged, at 95 it is not.
-        assert!(b.in_time(9, 94, 5));
-        assert!(!b.in_time(9, 95, 5));
+        assert!(b.in_time(900, 94, 5));
+        assert!(!b.in_time(900, 95, 5));
         assert!(!b.in_time(8, 10, 5), "no such request");
+        // With 64 channels to redeem before it, one block earlier.
+        for id in 1..=64 {
+            let t = b
+                .admit(id, &c, 10, sign(id, 10, "t", 2), &terms(10, 10))
+                .expect("ok");
+            b.settle(&t, 10);
+        }
+        assert!(b.in_time(900, 93, 5));
+        assert!(!b.in_time(900, 94, 5));
     }
 
     #[test]
