@@ -778,3 +778,48 @@ async fn an_answer_that_comes_too_near_its_channel_expiry_is_not_sent_nor_charge
     assert_eq!(refused(r), (402, "channel_expiring".into()));
     assert_eq!(n.client.books(2).await.expect("books").charged_rao, "0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_for_no_reason_the_chain_shows_goes_again_whole_then_in_halves() {
+    let n = net().await;
+    let answer = |netuid: u16, id: u64, amount: u64| {
+        let client = n.client.clone();
+        async move {
+            let input = if netuid == SPEECH {
+                wav()
+            } else {
+                b"teh cat sat".to_vec()
+            };
+            client
+                .ask(netuid, &input, voucher(id, amount, netuid))
+                .await
+                .expect("answered");
+        }
+    };
+    let redeemed = |count: usize, height: u64| {
+        let chain = Arc::clone(&n.chain);
+        async move {
+            *chain.height.lock().expect("lock") = height;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let r = chain.redemptions.lock().expect("lock").len();
+                if r >= count {
+                    return chain.transactions.lock().expect("lock").clone();
+                }
+                assert!(Instant::now() < deadline, "{r} of {count} redeemed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    answer(SPEECH, 1, PRICE).await;
+    answer(TEXT, 2, PRICE).await;
+    answer(TEXT, 4, PRICE).await;
+    // The node refuses the first transaction (it timed out): the three go again in one.
+    *n.chain.refusals.lock().expect("lock") = 1;
+    assert_eq!(redeemed(3, 20).await, vec![3]);
+    // Refused twice: once whole, once again; then in halves.
+    answer(SPEECH, 1, 2 * PRICE).await;
+    answer(TEXT, 2, 2 * PRICE).await;
+    *n.chain.refusals.lock().expect("lock") = 2;
+    assert_eq!(redeemed(5, 40).await, vec![3, 1, 1]);
+}

@@ -55,6 +55,9 @@ pub const MAX_INPUT: usize = 512 * 1024;
 
 pub use ledger::REDEEM_BATCH;
 
+/// Redemption transactions a round sends after a refused batch (its halves included).
+const RESENDS: usize = 6;
+
 /// The largest request body (base64 of [`MAX_INPUT`] and the vouchers).
 pub const MAX_BODY: usize = 768 * 1024;
 
@@ -478,10 +481,8 @@ impl Gateway {
     /// Redeems one transaction of vouchers, the [`REDEEM_BATCH`] nearest their expiry,
     /// when any is due ([`Books::due`]; the loop comes back at the next block, so the
     /// nearest deadlines always go first); every unredeemed one, a transaction each
-    /// [`REDEEM_BATCH`], when `all`. When the chain refuses a batch, the
-    /// channels it shows closed or redeemed already are settled from it and, when that
-    /// explained the refusal, the rest go again in one transaction; otherwise (or if that
-    /// is refused too) one by one, so one bad voucher costs the others their redemption.
+    /// [`REDEEM_BATCH`], when `all`. A refused batch is settled from the chain and sent
+    /// again, then halved (`redeem_after_refusal`).
     async fn redeem(&self, all: bool) {
         let height = self.height.load(Ordering::Relaxed);
         let (every, margin) = (self.config.redeem_every_blocks, self.config.expiry_margin);
@@ -521,21 +522,41 @@ impl Gateway {
         self.log(|| format!("redeemed channel {id} up to {cumulative} rao (block {h})"));
     }
 
-    /// A refused batch: settled from the chain where the chain explains it, the rest again.
+    /// A refused batch: what the chain shows closed or redeemed already is settled from
+    /// it and the rest goes again in one transaction; refused again, it is split in
+    /// halves, each settled and sent the same way (a bad voucher costs the others a few
+    /// blocks, not one each). At most [`RESENDS`] transactions a round: what is left waits
+    /// for the next.
     async fn redeem_after_refusal(&self, batch: &[ledger::Redemption]) {
-        let mut rest = vec![];
-        for r in batch {
-            if self.reconcile(r.channel, r.cumulative).await {
-                rest.push(r.clone());
+        let mut parts = vec![batch.to_vec()];
+        let mut sent = 0;
+        while let Some(part) = parts.pop() {
+            let mut rest = vec![];
+            for r in part {
+                if self.reconcile(r.channel, r.cumulative).await {
+                    rest.push(r);
+                }
+            }
+            if rest.is_empty() {
+                continue;
+            }
+            if sent == RESENDS {
+                return;
+            }
+            sent += 1;
+            match self.send_batch(&rest).await {
+                Ok(()) => {}
+                Err(e) if rest.len() == 1 => {
+                    self.redemption_failed(rest[0].channel, rest[0].cumulative, &e)
+                        .await;
+                }
+                Err(_) => {
+                    let later = rest.split_off(rest.len() / 2);
+                    parts.push(later);
+                    parts.push(rest);
+                }
             }
         }
-        if rest.is_empty() {
-            return;
-        }
-        if rest.len() < batch.len() && self.send_batch(&rest).await.is_ok() {
-            return;
-        }
-        self.redeem_each(&rest).await;
     }
 
     /// Redeems `batch` in one transaction and books it.
@@ -550,19 +571,6 @@ impl Gateway {
             self.redeemed(r.channel, r.cumulative, h);
         }
         Ok(())
-    }
-
-    /// Redeems each voucher in its own transaction.
-    async fn redeem_each(&self, due: &[ledger::Redemption]) {
-        for r in due.iter().cloned() {
-            let (c, key) = (Arc::clone(&self.chain), self.key.clone());
-            let (id, cumulative) = (r.channel, r.cumulative);
-            let sent = blocking(move || c.redeem(&key, id, cumulative, r.signature)).await;
-            match sent {
-                Ok(h) => self.redeemed(id, cumulative, h),
-                Err(e) => self.redemption_failed(id, cumulative, &e).await,
-            }
-        }
     }
 
     /// A redemption failed: what the chain says settles it (redeemed already, closed for
