@@ -116,7 +116,8 @@ struct Net {
 }
 
 /// Three speech miners (two agree; UID 2 ranks first by incentive and says something else)
-/// and one text miner; channels 1 (speech), 2 (text), 3 (another gateway's), 4 (tiny).
+/// and one text miner; channels 1 (speech), 2 (text), 3 (another gateway's), 4 (tiny),
+/// 5 (another subnet's), 8 (text).
 async fn net() -> Net {
     let mut metagraphs = BTreeMap::new();
     let mut calls = BTreeMap::new();
@@ -160,6 +161,7 @@ async fn net() -> Net {
         (2, channel(TEXT, 100 * PRICE, gw)),
         (3, channel(SPEECH, 100 * PRICE, Address([9; 20]))),
         (4, channel(TEXT, PRICE + PRICE / 2, gw)),
+        (8, channel(TEXT, 100 * PRICE, gw)),
         // Opened to the subnet that held SPEECH's netuid before the one served.
         (
             5,
@@ -194,6 +196,7 @@ async fn net() -> Net {
         weights: BTreeMap::new(),
         redemptions: Default::default(),
         transactions: Default::default(),
+        refusals: Default::default(),
     });
     let mut config = GatewayConfig::new(vec![SPEECH, TEXT], PRICE);
     config.redeem_every_blocks = 5;
@@ -817,9 +820,10 @@ async fn a_batch_refused_for_no_reason_the_chain_shows_goes_again_whole_then_in_
     // The node refuses the first transaction (it timed out): the three go again in one.
     *n.chain.refusals.lock().expect("lock") = 1;
     assert_eq!(redeemed(3, 20).await, vec![3]);
-    // Refused twice: once whole, once again; then in halves.
+    // Refused twice: once whole, once again; then in halves (one voucher, then two).
     answer(SPEECH, 1, 2 * PRICE).await;
     answer(TEXT, 2, 2 * PRICE).await;
+    answer(TEXT, 8, PRICE).await;
     *n.chain.refusals.lock().expect("lock") = 2;
-    assert_eq!(redeemed(5, 40).await, vec![3, 1, 1]);
+    assert_eq!(redeemed(6, 40).await, vec![3, 1, 2]);
 }
