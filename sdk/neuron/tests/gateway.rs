@@ -563,32 +563,49 @@ async fn a_client_that_hangs_up_leaves_its_request_settled_and_the_channel_free(
     assert_eq!(a.expect("not busy").cumulative_rao, (2 * PRICE).to_string());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_leaves_its_validator_a_slot_at_every_miner() {
-    // The miner's model marks each start, then holds its answer until released (at most
-    // 1.8 s, inside the task's 2 s challenge timeout).
-    let dir = tempfile::tempdir().expect("dir");
-    let (started, release) = (dir.path().join("started"), dir.path().join("release"));
-    let script = r#"touch "$0.$$"; i=0; while [ ! -e "$1" ] && [ $i -lt 36 ]; do sleep 0.05; i=$((i+1)); done; echo the cat sat"#;
-    let model = Model::Exe {
-        program: "sh".into(),
-        args: vec![
-            "-c".into(),
-            script.into(),
-            started.display().to_string(),
-            release.display().to_string(),
-        ],
-    };
-    let n = text_net(|_| model).await;
-    let starts = || {
-        std::fs::read_dir(dir.path())
+/// A miner's model that marks each start in a directory, then holds its answer until
+/// released (at most 1.8 s, inside the task's 2 s challenge timeout).
+struct Held(tempfile::TempDir);
+
+impl Held {
+    fn new() -> Self {
+        Held(tempfile::tempdir().expect("dir"))
+    }
+
+    fn model(&self) -> Model {
+        let script = r#"touch "$0.$$"; i=0; while [ ! -e "$1" ] && [ $i -lt 36 ]; do sleep 0.05; i=$((i+1)); done; echo the cat sat"#;
+        Model::Exe {
+            program: "sh".into(),
+            args: vec![
+                "-c".into(),
+                script.into(),
+                self.0.path().join("started").display().to_string(),
+                self.0.path().join("release").display().to_string(),
+            ],
+        }
+    }
+
+    /// Requests the model has started.
+    fn starts(&self) -> usize {
+        std::fs::read_dir(self.0.path())
             .expect("dir")
             .filter(|e| {
                 e.as_ref()
                     .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("started."))
             })
             .count()
-    };
+    }
+
+    fn release(&self) {
+        std::fs::write(self.0.path().join("release"), b"").expect("release");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_leaves_its_validator_a_slot_at_every_miner() {
+    let held = Held::new();
+    let n = text_net(|_| held.model()).await;
+    let starts = || held.starts();
     // Three paid requests (one per channel) wait at the only miner...
     let mut waiting = vec![];
     for id in [2, 5, 6] {
@@ -611,7 +628,7 @@ async fn the_gateway_leaves_its_validator_a_slot_at_every_miner() {
         .client
         .ask(TEXT, b"teh cat", voucher(7, PRICE, TEXT))
         .await;
-    std::fs::write(&release, b"").expect("release");
+    held.release();
     assert_eq!(refused(r), (503, "miners_busy".into()));
     assert_eq!(starts(), 3);
     assert_eq!(n.client.books(7).await.expect("books").charged_rao, "0");
@@ -737,25 +754,13 @@ async fn one_address_holding_connections_open_cannot_take_every_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_that_comes_too_near_its_channel_expiry_is_not_sent_nor_charged() {
-    // The miner's model marks its start, then holds its answer until released.
-    let dir = tempfile::tempdir().expect("dir");
-    let (started, release) = (dir.path().join("started"), dir.path().join("release"));
-    let script = r#"touch "$0"; i=0; while [ ! -e "$1" ] && [ $i -lt 36 ]; do sleep 0.05; i=$((i+1)); done; echo the cat sat"#;
-    let model = Model::Exe {
-        program: "sh".into(),
-        args: vec![
-            "-c".into(),
-            script.into(),
-            started.display().to_string(),
-            release.display().to_string(),
-        ],
-    };
-    let n = text_net(|_| model).await;
+    let held = Held::new();
+    let n = text_net(|_| held.model()).await;
     let client = n.client.clone();
     let asked =
         tokio::spawn(async move { client.ask(TEXT, b"teh cat", voucher(2, PRICE, TEXT)).await });
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !started.exists() {
+    while held.starts() == 0 {
         assert!(
             Instant::now() < deadline,
             "the request never reached the miner"
@@ -776,7 +781,7 @@ async fn an_answer_that_comes_too_near_its_channel_expiry_is_not_sent_nor_charge
         assert!(Instant::now() < deadline, "the gateway never saw block 995");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    std::fs::write(&release, b"").expect("release");
+    held.release();
     let r = asked.await.expect("joins");
     assert_eq!(refused(r), (402, "channel_expiring".into()));
     assert_eq!(n.client.books(2).await.expect("books").charged_rao, "0");

@@ -150,6 +150,21 @@ fn blocks_for(queued: usize) -> u64 {
     u64::try_from(queued / REDEEM_BATCH).unwrap_or(u64::MAX)
 }
 
+/// The vouchers of `queue` (signatures decoded only for what is sent).
+fn redemptions(queue: Vec<(u64, &Entry)>) -> Vec<Redemption> {
+    queue
+        .into_iter()
+        .filter_map(|(id, e)| {
+            Some(Redemption {
+                channel: id,
+                cumulative: e.charged,
+                signature: crate::wire::hex_array::<64>("signature", e.signature.as_deref()?)
+                    .ok()?,
+            })
+        })
+        .collect()
+}
+
 impl Books {
     /// Loads books saved by [`Books::save`]; empty when the file does not exist.
     pub fn load(path: &Path, chain_id: &str) -> Result<Books, String> {
@@ -362,22 +377,14 @@ impl Books {
 
     /// Every earned, unredeemed voucher on an open channel, nearest expiry first (then
     /// lowest id): the order they are redeemed in.
-    fn unredeemed(&self) -> Vec<(u64, Redemption)> {
-        let mut queue: Vec<(u64, Redemption)> = self
+    fn unredeemed(&self) -> Vec<(u64, &Entry)> {
+        let mut queue: Vec<(u64, &Entry)> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.charged > e.redeemed && !e.closed)
-            .filter_map(|(id, e)| {
-                let sig = e.signature.as_deref()?;
-                let r = Redemption {
-                    channel: *id,
-                    cumulative: e.charged,
-                    signature: crate::wire::hex_array::<64>("signature", sig).ok()?,
-                };
-                Some((e.expires_at, r))
-            })
+            .filter(|(_, e)| e.charged > e.redeemed && !e.closed && e.signature.is_some())
+            .map(|(id, e)| (*id, e))
             .collect();
-        queue.sort_by_key(|(expiry, r)| (*expiry, r.channel));
+        queue.sort_by_key(|(id, e)| (e.expires_at, *id));
         queue
     }
 
@@ -388,24 +395,23 @@ impl Books {
     /// Nearest deadline first at every block is what keeps every admitted voucher in time.
     pub fn due(&self, height: u64, every: u64, margin: u64) -> Vec<Redemption> {
         let mut queue = self.unredeemed();
-        let any_due = queue.iter().enumerate().any(|(queued, (expiry, r))| {
-            let since = self.entries.get(&r.channel).map_or(0, |e| e.since);
-            height >= since.saturating_add(every)
+        let any_due = queue.iter().enumerate().any(|(queued, (_, e))| {
+            height >= e.since.saturating_add(every)
                 || height
                     .saturating_add(margin)
                     .saturating_add(blocks_for(queued))
-                    >= *expiry
+                    >= e.expires_at
         });
         if !any_due {
             return vec![];
         }
         queue.truncate(REDEEM_BATCH);
-        queue.into_iter().map(|(_, r)| r).collect()
+        redemptions(queue)
     }
 
     /// Every earned, unredeemed voucher, nearest expiry first (at shutdown).
     pub fn all_unredeemed(&self) -> Vec<Redemption> {
-        self.unredeemed().into_iter().map(|(_, r)| r).collect()
+        redemptions(self.unredeemed())
     }
 
     /// Whether an answer on channel `id` can still be charged at `height`: its voucher,
